@@ -1,0 +1,171 @@
+"""The device database schema, as named migrations recorded in the database.
+
+Migrations run through sqlite-utils' ``Migrations`` on a plain connection when the store opens.
+``pending()`` has no side effects. A database that has applied a migration this code does not
+know was written by a newer runtime and is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from edge.errors import SchemaVersionError
+
+MIGRATION_SET = "realty_edge_device"
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations()
+def m001_core_tables(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE agents (
+            id TEXT PRIMARY KEY,
+            team_id TEXT NOT NULL,
+            updated_at INTEGER NOT NULL,
+            data BLOB NOT NULL
+        );
+        CREATE TABLE leads (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            team_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            language TEXT NOT NULL,
+            status TEXT NOT NULL,
+            updated_at INTEGER NOT NULL,
+            data BLOB NOT NULL
+        );
+        CREATE INDEX leads_agent ON leads(agent_id);
+        CREATE TABLE listings (
+            id TEXT PRIMARY KEY,
+            price REAL NOT NULL,
+            beds INTEGER NOT NULL,
+            baths REAL NOT NULL,
+            sqft REAL NOT NULL,
+            property_type TEXT NOT NULL,
+            vertical TEXT NOT NULL,
+            status TEXT NOT NULL,
+            city TEXT NOT NULL,
+            lat REAL NOT NULL,
+            lon REAL NOT NULL,
+            updated_at INTEGER NOT NULL,
+            data BLOB NOT NULL
+        );
+        CREATE INDEX listings_status ON listings(status, vertical);
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            lead_id TEXT NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+            type TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            channel TEXT,
+            listing_id TEXT REFERENCES listings(id),
+            dwell_s REAL,
+            duration_s REAL,
+            amount REAL,
+            language TEXT,
+            text TEXT,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX events_lead_ts ON events(lead_id, ts);
+        CREATE TABLE profiles (
+            id TEXT PRIMARY KEY,
+            lead_id TEXT NOT NULL UNIQUE REFERENCES leads(id) ON DELETE CASCADE,
+            updated_at INTEGER NOT NULL,
+            data BLOB NOT NULL
+        );
+        CREATE TABLE intervention_plans (
+            id TEXT PRIMARY KEY,
+            lead_id TEXT NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+            status TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            data BLOB NOT NULL
+        );
+        CREATE INDEX plans_lead ON intervention_plans(lead_id, created_at);
+        CREATE TABLE intervention_steps (
+            id TEXT PRIMARY KEY,
+            plan_id TEXT NOT NULL REFERENCES intervention_plans(id) ON DELETE CASCADE,
+            lead_id TEXT NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            due_at INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            updated_at INTEGER NOT NULL,
+            data BLOB NOT NULL
+        );
+        CREATE INDEX steps_due ON intervention_steps(status, due_at);
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY,
+            entity TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            op TEXT NOT NULL,
+            hlc TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            sent_at INTEGER,
+            payload BLOB NOT NULL
+        );
+        CREATE INDEX outbox_pending ON outbox(sent_at, seq);
+        """
+    )
+
+
+@migrations()
+def m002_messages_and_models(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE messages (
+            id TEXT PRIMARY KEY,
+            lead_id TEXT NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+            channel TEXT NOT NULL,
+            language TEXT NOT NULL,
+            intent TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            text TEXT NOT NULL
+        );
+        CREATE INDEX messages_lead ON messages(lead_id, created_at);
+        CREATE TABLE model_versions (
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            path TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 0,
+            installed_at INTEGER NOT NULL,
+            manifest BLOB NOT NULL,
+            PRIMARY KEY (name, version)
+        );
+        """
+    )
+
+
+def known_names() -> list[str]:
+    return [m.name for m in migrations._migrations]
+
+
+def pending(conn: sqlite3.Connection) -> list[str]:
+    """Names of migrations not yet applied; reads only."""
+    return [m.name for m in migrations.pending(Database(conn))]
+
+
+def migrate(conn: sqlite3.Connection, stop_before: str | None = None) -> list[str]:
+    """Refuse a newer database, then apply what is pending; return the names applied."""
+    db = Database(conn)
+    applied = [m.name for m in migrations.applied(db)]
+    unknown = [name for name in applied if name not in known_names()]
+    if unknown:
+        raise SchemaVersionError(
+            f"this database was written by a newer realty-edge (it has migration "
+            f"{unknown[-1]!r}, unknown here); upgrade realty-edge to open it"
+        )
+    migrations.apply(db, stop_before=stop_before)
+    now_applied = [m.name for m in migrations.applied(db)]
+    conn.execute(f"PRAGMA user_version = {len(now_applied)}")
+    return [name for name in now_applied if name not in applied]

@@ -1,0 +1,171 @@
+"""The one place where records become SQLite rows and back, in symmetric pairs.
+
+Each table keeps the columns the device queries on, plus the whole record as MessagePack in
+``data`` (events are stored as columns only: they are many and every field is queried).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from sync.changes import AnyChange
+from sync.records import (
+    Agent,
+    Event,
+    InterventionPlan,
+    InterventionStep,
+    Lead,
+    Listing,
+    Profile,
+    Record,
+)
+
+_enc = msgspec.msgpack.Encoder()
+_change_dec = msgspec.msgpack.Decoder(AnyChange)
+_decoders = {
+    cls: msgspec.msgpack.Decoder(cls)
+    for cls in (Agent, Lead, Listing, Profile, InterventionPlan, InterventionStep)
+}
+
+#: Table of each record kind.
+TABLES: dict[str, str] = {
+    "agent": "agents",
+    "lead": "leads",
+    "listing": "listings",
+    "event": "events",
+    "profile": "profiles",
+    "intervention_plan": "intervention_plans",
+    "intervention_step": "intervention_steps",
+}
+
+EVENT_COLUMNS = (
+    "id",
+    "lead_id",
+    "type",
+    "ts",
+    "channel",
+    "listing_id",
+    "dwell_s",
+    "duration_s",
+    "amount",
+    "language",
+    "text",
+    "updated_at",
+)
+
+
+def kind_of(record: Record) -> str:
+    return record.__struct_config__.tag  # type: ignore[return-value]
+
+
+def record_to_row(record: Record) -> dict[str, Any]:
+    """Columns of ``record`` for its table (see :data:`TABLES`)."""
+    match record:
+        case Event():
+            return {
+                "id": record.id,
+                "lead_id": record.lead_id,
+                "type": record.type.value,
+                "ts": record.ts,
+                "channel": record.channel.value if record.channel else None,
+                "listing_id": record.listing_id,
+                "dwell_s": record.dwell_s,
+                "duration_s": record.duration_s,
+                "amount": record.amount,
+                "language": record.language,
+                "text": record.text,
+                "updated_at": record.updated_at,
+            }
+        case Lead():
+            cols = {
+                "agent_id": record.agent_id,
+                "team_id": record.team_id,
+                "name": record.name,
+                "language": record.language,
+                "status": record.status.value,
+            }
+        case Listing():
+            cols = {
+                "price": record.price,
+                "beds": record.beds,
+                "baths": record.baths,
+                "sqft": record.sqft,
+                "property_type": record.property_type.value,
+                "vertical": record.vertical.value,
+                "status": record.status.value,
+                "city": record.location.city,
+                "lat": record.location.lat,
+                "lon": record.location.lon,
+            }
+        case Agent():
+            cols = {"team_id": record.team_id}
+        case Profile():
+            cols = {"lead_id": record.lead_id}
+        case InterventionPlan():
+            cols = {
+                "lead_id": record.lead_id,
+                "status": record.status.value,
+                "created_at": record.created_at,
+            }
+            # Steps live in their own table.
+            record = msgspec.structs.replace(record, steps=[])
+        case InterventionStep():
+            cols = {
+                "plan_id": record.plan_id,
+                "lead_id": record.lead_id,
+                "seq": record.seq,
+                "channel": record.channel.value,
+                "due_at": record.due_at,
+                "status": record.status.value,
+            }
+        case _:
+            raise TypeError(f"no table for {type(record).__name__}")
+    return {"id": record.id, **cols, "updated_at": record.updated_at, "data": _enc.encode(record)}
+
+
+def record_from_row(kind: str, row: Any) -> Record:
+    """The record stored in ``row`` (a mapping or ``sqlite3.Row``) of ``kind``'s table."""
+    if kind == "event":
+        return event_from_row(row)
+    cls = {
+        "agent": Agent,
+        "lead": Lead,
+        "listing": Listing,
+        "profile": Profile,
+        "intervention_plan": InterventionPlan,
+        "intervention_step": InterventionStep,
+    }[kind]
+    return _decoders[cls].decode(row["data"])
+
+
+def event_from_row(row: Any) -> Event:
+    values = {k: row[k] for k in EVENT_COLUMNS}
+    return msgspec.convert({k: v for k, v in values.items() if v is not None}, Event)
+
+
+def change_to_row(change: AnyChange, created_at: int) -> dict[str, Any]:
+    """An outbox row for ``change``."""
+    return {
+        "seq": change.seq,
+        "entity": change.entity,
+        "entity_id": change.entity_id,
+        "op": change.__struct_config__.tag,
+        "hlc": change.hlc,
+        "created_at": created_at,
+        "sent_at": None,
+        "payload": _enc.encode(change),
+    }
+
+
+def change_from_row(row: Any) -> AnyChange:
+    return _change_dec.decode(row["payload"])
+
+
+def record_fields(record: Record) -> dict[str, Any]:
+    """The fields of ``record`` as builtins, without its id and kind: a Change's payload."""
+    fields = msgspec.to_builtins(record)
+    fields.pop("id", None)
+    fields.pop("kind", None)
+    return fields

@@ -1,0 +1,336 @@
+"""The device's SQLite store: one writer connection, explicit transactions, outbox per change.
+
+Every record written through :class:`Writer` appends a :class:`~sync.changes.Change` to the
+outbox in the same transaction, stamped with the device's hybrid logical clock and the next
+device sequence number, so a crash loses either both or neither.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from edge import migrations
+from edge.errors import NotFoundError, StoreError
+from edge.rows import (
+    EVENT_COLUMNS,
+    TABLES,
+    change_from_row,
+    change_to_row,
+    event_from_row,
+    kind_of,
+    record_fields,
+    record_from_row,
+    record_to_row,
+)
+from sync.changes import AnyChange, Change, Tombstone
+from sync.clock import Hlc, tick, zero
+from sync.records import Event, Lead, Record
+
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class StoreCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """How much a device holds."""
+
+    agents: int
+    leads: int
+    listings: int
+    events: int
+    profiles: int
+    plans: int
+    steps: int
+    messages: int
+    outbox_pending: int
+
+
+_COUNT_SQL = {
+    "agents": "SELECT count(*) FROM agents",
+    "leads": "SELECT count(*) FROM leads",
+    "listings": "SELECT count(*) FROM listings",
+    "events": "SELECT count(*) FROM events",
+    "profiles": "SELECT count(*) FROM profiles",
+    "plans": "SELECT count(*) FROM intervention_plans",
+    "steps": "SELECT count(*) FROM intervention_steps",
+    "messages": "SELECT count(*) FROM messages",
+    "outbox_pending": "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
+}
+
+
+def _upsert_sql(table: str, columns: Sequence[str]) -> str:
+    cols = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+    # Never INSERT OR REPLACE: a replace deletes the row first and cascades to its children.
+    return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
+
+
+def open_sync(path: str | Path) -> sqlite3.Connection:
+    """A plain connection with the device's pragmas, after migrating the schema."""
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA busy_timeout = 5000")
+    return conn
+
+
+class Writer:
+    """Writes records inside one transaction, each with its outbox change."""
+
+    def __init__(self, store: EdgeStore, now_ms: int):
+        self._store = store
+        self.now_ms = now_ms
+        self._rows: dict[str, list[dict[str, Any]]] = {}
+        self._outbox: list[dict[str, Any]] = []
+
+    def put(self, record: Record) -> Change:
+        """Upsert ``record`` (all of its fields) and record the change."""
+        kind = kind_of(record)
+        self._rows.setdefault(TABLES[kind], []).append(record_to_row(record))
+        return self._append(kind, record.id, record_fields(record))
+
+    def put_many(self, records: Iterable[Record]) -> int:
+        n = 0
+        for record in records:
+            self.put(record)
+            n += 1
+        return n
+
+    def _append(self, kind: str, entity_id: str, fields: dict[str, Any]) -> Change:
+        store = self._store
+        store._clock = tick(store._clock, self.now_ms)
+        store._seq += 1
+        change = Change(
+            entity=kind,
+            entity_id=entity_id,
+            fields=fields,
+            hlc=store._clock.encode(),
+            device_id=store.device_id,
+            seq=store._seq,
+        )
+        self._outbox.append(change_to_row(change, self.now_ms))
+        return change
+
+    def tombstone(self, kind: str, entity_id: str, *, hard_erase: bool = False) -> Tombstone:
+        store = self._store
+        store._clock = tick(store._clock, self.now_ms)
+        store._seq += 1
+        stone = Tombstone(
+            entity=kind,
+            entity_id=entity_id,
+            hlc=store._clock.encode(),
+            device_id=store.device_id,
+            seq=store._seq,
+            hard_erase=hard_erase,
+        )
+        self._outbox.append(change_to_row(stone, self.now_ms))
+        self._rows.setdefault(f"-{TABLES[kind]}", []).append({"id": entity_id})
+        return stone
+
+    async def _flush(self, db: aiosqlite.Connection) -> None:
+        # Parents before children, so foreign keys hold at every statement.
+        order = [
+            "agents",
+            "listings",
+            "leads",
+            "events",
+            "profiles",
+            "intervention_plans",
+            "intervention_steps",
+        ]
+        for table in order:
+            rows = self._rows.get(table)
+            if rows:
+                columns = list(rows[0])
+                await db.executemany(
+                    _upsert_sql(table, columns), [tuple(r[c] for c in columns) for r in rows]
+                )
+        for key, rows in self._rows.items():
+            if key.startswith("-"):
+                await db.executemany(
+                    f"DELETE FROM {key[1:]} WHERE id = ?", [(r["id"],) for r in rows]
+                )
+        if self._outbox:
+            columns = list(self._outbox[0])
+            marks = ", ".join("?" * len(columns))
+            await db.executemany(
+                f"INSERT INTO outbox ({', '.join(columns)}) VALUES ({marks})",
+                [tuple(r[c] for c in columns) for r in self._outbox],
+            )
+        await db.executemany(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [("hlc", self._store._clock.encode()), ("seq", str(self._store._seq))],
+        )
+        self._rows.clear()
+        self._outbox.clear()
+
+
+class EdgeStore:
+    """The device database. Open with :meth:`open`; all writes go through :meth:`transaction`."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path, device_id: str, clock: Clock):
+        self._db = db
+        self.path = path
+        self.device_id = device_id
+        self.now_ms = clock
+        self._clock: Hlc = zero(device_id)
+        self._seq = 0
+
+    @classmethod
+    async def open(
+        cls, path: str | Path, *, create: bool = True, clock: Clock = wall_clock_ms
+    ) -> EdgeStore:
+        """Open (creating and migrating when needed) the device database at ``path``."""
+        path = Path(path)
+        if not create and not path.exists():
+            raise StoreError(f"no device database at {path}; run `realty-edge device init {path}`")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = open_sync(path)
+            try:
+                migrations.migrate(conn)
+                row = conn.execute("SELECT value FROM settings WHERE key = 'device_id'").fetchone()
+                if row is None:
+                    device_id = f"dev-{uuid.uuid4().hex[:12]}"
+                    conn.execute(
+                        "INSERT INTO settings (key, value) VALUES ('device_id', ?)", (device_id,)
+                    )
+                else:
+                    device_id = row[0]
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open device database {path}: {exc}") from exc
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        db.row_factory = sqlite3.Row
+        for pragma in (
+            "journal_mode = WAL",
+            "foreign_keys = ON",
+            "synchronous = NORMAL",
+            "busy_timeout = 5000",
+        ):
+            await db.execute(f"PRAGMA {pragma}")
+        store = cls(db, path, device_id, clock)
+        settings = await store.settings()
+        if "hlc" in settings:
+            store._clock = Hlc.decode(settings["hlc"])
+        store._seq = int(settings.get("seq", "0"))
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> EdgeStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self, now_ms: int | None = None) -> AsyncIterator[Writer]:
+        """One write transaction (BEGIN IMMEDIATE … COMMIT); rolled back on any error."""
+        writer = Writer(self, self.now_ms() if now_ms is None else now_ms)
+        saved = (self._clock, self._seq)
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+            yield writer
+            await writer._flush(self._db)
+            await self._db.execute("COMMIT")
+        except BaseException as exc:
+            self._clock, self._seq = saved
+            if self._db.in_transaction:
+                await self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StoreError(
+                    f"write to {self.path} failed, nothing was written: {exc}"
+                ) from exc
+            raise
+
+    async def put(self, records: Iterable[Record]) -> int:
+        """Write ``records`` (and their outbox changes) in one transaction."""
+        async with self.transaction() as tx:
+            return tx.put_many(records)
+
+    # --- reads -------------------------------------------------------------------------
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        async with self._db.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def settings(self) -> dict[str, str]:
+        return {
+            r["key"]: r["value"] for r in await self.fetchall("SELECT key, value FROM settings")
+        }
+
+    async def counts(self) -> StoreCounts:
+        values = {}
+        for name, sql in _COUNT_SQL.items():
+            row = await self.fetchone(sql)
+            values[name] = int(row[0]) if row else 0
+        return StoreCounts(**values)
+
+    async def existing_ids(self, kind: str, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are stored as ``kind``."""
+        table = TABLES[kind]
+        ids = list(ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = await self.fetchall(
+                f"SELECT id FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    async def get(self, kind: str, record_id: str) -> Record:
+        table = TABLES[kind]
+        row = await self.fetchone(f"SELECT * FROM {table} WHERE id = ?", (record_id,))
+        if row is None:
+            raise NotFoundError(f"no {kind} {record_id!r} on this device")
+        return record_from_row(kind, row)
+
+    async def get_lead(self, lead_id: str) -> Lead:
+        return await self.get("lead", lead_id)  # type: ignore[return-value]
+
+    async def recent_events(self, lead_id: str, limit: int = 20) -> list[Event]:
+        rows = await self.fetchall(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE lead_id = ? "
+            "ORDER BY ts DESC, id DESC LIMIT ?",
+            (lead_id, limit),
+        )
+        return [event_from_row(r) for r in rows]
+
+    async def languages(self) -> dict[str, int]:
+        rows = await self.fetchall(
+            "SELECT language, count(*) FROM leads GROUP BY language ORDER BY count(*) DESC"
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def pending_outbox(self, limit: int = 1000) -> list[AnyChange]:
+        rows = await self.fetchall(
+            "SELECT payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?", (limit,)
+        )
+        return [change_from_row(r) for r in rows]
+
+    async def integrity_check(self) -> str:
+        row = await self.fetchone("PRAGMA integrity_check")
+        return str(row[0]) if row else "no answer"

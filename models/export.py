@@ -1,0 +1,118 @@
+"""Full-integer int8 TFLite export of a Keras model, with a float-versus-int8 parity check.
+
+Imports TensorFlow: training and export only, never on the device path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from models.errors import TrainingDataError
+from sync.manifest import TensorSpec
+
+
+def to_int8_tflite(model, representative: np.ndarray, max_samples: int = 500) -> bytes:
+    """Convert ``model`` to a TFLite flatbuffer with int8 weights, activations, inputs and outputs.
+
+    ``representative`` holds float32 inputs (rows) used to calibrate activation ranges.
+    """
+    import tensorflow as tf
+
+    rep = np.asarray(representative)
+    if rep.dtype.kind not in "iu":  # integer inputs (feature ids) stay integers
+        rep = rep.astype(np.float32)
+    if rep.ndim < 2 or len(rep) == 0:
+        raise TrainingDataError("representative dataset is empty")
+    rep = rep[:max_samples]
+
+    def gen():
+        for row in rep:
+            yield [row[None, ...]]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = gen
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def to_float_tflite(model) -> bytes:
+    """Float32 TFLite flatbuffer, for size and parity comparisons."""
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def tensor_specs(blob: bytes) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """Input and output specs (with quantization) read from a flatbuffer."""
+    interp = make_interpreter(blob)
+
+    def spec(d) -> TensorSpec:
+        scale, zero = d.get("quantization", (0.0, 0))
+        return TensorSpec(
+            name=d["name"],
+            shape=[int(x) for x in d["shape"]],
+            dtype=np.dtype(d["dtype"]).name,
+            scale=float(scale),
+            zero_point=int(zero),
+        )
+
+    return [spec(d) for d in interp.get_input_details()], [
+        spec(d) for d in interp.get_output_details()
+    ]
+
+
+def make_interpreter(blob: bytes):
+    """A TFLite interpreter from TensorFlow's own runtime (training side only)."""
+    import tensorflow as tf
+
+    interp = tf.lite.Interpreter(model_content=blob)
+    interp.allocate_tensors()
+    return interp
+
+
+def run_tflite(blob: bytes, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Run a (possibly int8) TFLite model on float inputs; returns float outputs (first output)."""
+    interp = make_interpreter(blob)
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":  # integer inputs (feature ids) stay integers
+        x = x.astype(np.float32)
+    results = []
+    for start in range(0, len(x), batch):
+        chunk = x[start : start + batch]
+        shape = list(inp["shape"])
+        shape[0] = len(chunk)
+        interp.resize_tensor_input(inp["index"], shape)
+        interp.allocate_tensors()
+        inp_d = interp.get_input_details()[0]
+        out_d = interp.get_output_details()[0]
+        if inp_d["dtype"] == np.int8:
+            scale, zero = inp_d["quantization"]
+            q = np.clip(np.round(chunk / scale + zero), -128, 127).astype(np.int8)
+            interp.set_tensor(inp_d["index"], q)
+        else:
+            interp.set_tensor(inp_d["index"], chunk.astype(inp_d["dtype"]))
+        interp.invoke()
+        y = interp.get_tensor(out_d["index"])
+        if out_d["dtype"] == np.int8:
+            scale, zero = out_d["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        results.append(y.astype(np.float32))
+    del out
+    return np.concatenate(results, axis=0)
+
+
+def parity(
+    float_predict: Callable[[np.ndarray], np.ndarray], int8_blob: bytes, x: np.ndarray
+) -> dict[str, float]:
+    """Max and mean absolute difference between the float model and the int8 model on ``x``."""
+    a = np.asarray(float_predict(x), dtype=np.float32)  # x keeps its dtype (int ids stay int)
+    b = run_tflite(int8_blob, x)
+    diff = np.abs(a.reshape(b.shape) - b)
+    return {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean())}

@@ -1,0 +1,149 @@
+"""The import arrows of DESIGN.md, checked on the source (AST), so a wrong import fails CI."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = {"sync", "models", "edge", "server", "mobile_client", "tools"}
+TENSORFLOW = {"tensorflow", "keras", "tf_keras"}
+
+
+def imports_of(path: Path) -> set[str]:
+    """Dotted names imported by a module (absolute imports; relative ones are resolved)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                package = path.relative_to(ROOT).parent.parts
+                base = package[: len(package) - node.level + 1]
+                names.add(".".join([*base, node.module or ""]).rstrip("."))
+            elif node.module:
+                names.add(node.module)
+    return names
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def top(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def is_training_module(path: Path) -> bool:
+    rel = path.relative_to(ROOT).as_posix()
+    return (
+        path.name in {"export.py", "train_common.py"}
+        or path.name.startswith("train")
+        or rel.startswith("models/evaluation/")
+    )
+
+
+def test_sync_imports_nothing_of_ours_and_only_msgspec_from_outside():
+    allowed_third_party = {"msgspec"}
+    stdlib = sys.stdlib_module_names
+    for path in modules("sync"):
+        for name in imports_of(path):
+            root = top(name)
+            if root == "sync":
+                continue
+            assert root not in OURS, f"{path}: sync must not import {name}"
+            assert root in stdlib or root in allowed_third_party, f"{path}: imports {name}"
+
+
+def test_models_never_imports_edge_server_client_or_tools():
+    for path in modules("models"):
+        for name in imports_of(path):
+            assert top(name) not in {"edge", "server", "mobile_client", "tools"}, (
+                f"{path}: imports {name}"
+            )
+
+
+def test_tensorflow_only_in_training_and_export_modules():
+    for package in ("sync", "models", "edge", "mobile_client"):
+        for path in modules(package):
+            if package == "models" and is_training_module(path):
+                continue
+            found = {n for n in imports_of(path) if top(n) in TENSORFLOW}
+            assert not found, f"{path}: imports {found} on the device path"
+
+
+def test_edge_never_imports_server_tools_or_model_training():
+    for path in modules("edge"):
+        for name in imports_of(path):
+            assert top(name) not in {"server", "tools", "mobile_client"}, f"{path}: {name}"
+            if top(name) == "models":
+                target = ROOT / (name.replace(".", "/") + ".py")
+                if target.exists():
+                    assert not is_training_module(target), f"{path}: imports {name}"
+
+
+def test_mobile_client_uses_only_the_edge_runtime():
+    for path in modules("mobile_client"):
+        for name in imports_of(path):
+            if top(name) == "edge":
+                assert name in {"edge", "edge.runtime", "edge.errors"}, f"{path}: imports {name}"
+            assert top(name) not in {"server", "tools", "models"}, f"{path}: imports {name}"
+
+
+def test_nothing_imports_tools():
+    for package in OURS - {"tools"}:
+        for path in modules(package):
+            assert not any(top(n) == "tools" for n in imports_of(path)), path
+
+
+def test_the_checker_sees_a_forbidden_import(tmp_path):
+    """The checks above can fail: a module importing server from edge is caught."""
+    bad = ROOT / "edge" / "_arch_probe_tmp.py"
+    bad.write_text("from server import app\n")
+    try:
+        with pytest.raises(AssertionError, match="server"):
+            test_edge_never_imports_server_tools_or_model_training()
+    finally:
+        bad.unlink()
+
+
+BLOCK_TF = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"tensorflow", "keras"}:
+            raise ImportError(f"{name} is blocked: the device has no TensorFlow")
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_the_device_path_runs_with_tensorflow_unimportable(tmp_path):
+    script = (
+        BLOCK_TF
+        + f"""
+import asyncio
+from edge.runtime import EdgeRuntime
+from sync.codec import Format, encode_batch
+from tests.factories import small_world
+async def main():
+    async with await EdgeRuntime.open({str(tmp_path / "d.db")!r}) as rt:
+        await rt.ingest(encode_batch(small_world(2, 3), Format.MSGPACK))
+        print((await rt.counts()).events)
+asyncio.run(main())
+try:
+    import tensorflow
+except ImportError:
+    print("tensorflow blocked")
+assert not any(m.split(".")[0] in {{"tensorflow", "keras"}} for m in sys.modules)
+"""
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["6", "tensorflow", "blocked"]

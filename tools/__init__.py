@@ -1,0 +1,1 @@
+"""The command-line front: thin shells over library functions. Nothing imports ``tools``."""
