@@ -20,7 +20,7 @@ test: setup
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest
 	@$(BIN)/coverage combine -q >/dev/null 2>&1 || true
-	@$(BIN)/coverage report --precision=1 | tail -n 1 | awk '{print "line coverage of the packages: " $$NF}'
+	@echo "line coverage of the packages: $$($(BIN)/coverage report --precision=1 --format=total)%"
 
 setup: system-deps $(STAMP)
 
