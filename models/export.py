@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from models.errors import TrainingDataError
+from models.tflite import TFLiteModel
 from sync.manifest import TensorSpec
 
 
@@ -75,37 +76,19 @@ def make_interpreter(blob: bytes):
     return interp
 
 
-def run_tflite(blob: bytes, x: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Run a (possibly int8) TFLite model on float inputs; returns float outputs (first output)."""
-    interp = make_interpreter(blob)
-    inp = interp.get_input_details()[0]
-    out = interp.get_output_details()[0]
-    x = np.asarray(x)
-    if x.dtype.kind not in "iu":  # integer inputs (feature ids) stay integers
-        x = x.astype(np.float32)
-    results = []
-    for start in range(0, len(x), batch):
-        chunk = x[start : start + batch]
-        shape = list(inp["shape"])
-        shape[0] = len(chunk)
-        interp.resize_tensor_input(inp["index"], shape)
-        interp.allocate_tensors()
-        inp_d = interp.get_input_details()[0]
-        out_d = interp.get_output_details()[0]
-        if inp_d["dtype"] == np.int8:
-            scale, zero = inp_d["quantization"]
-            q = np.clip(np.round(chunk / scale + zero), -128, 127).astype(np.int8)
-            interp.set_tensor(inp_d["index"], q)
-        else:
-            interp.set_tensor(inp_d["index"], chunk.astype(inp_d["dtype"]))
-        interp.invoke()
-        y = interp.get_tensor(out_d["index"])
-        if out_d["dtype"] == np.int8:
-            scale, zero = out_d["quantization"]
-            y = (y.astype(np.float32) - zero) * scale
-        results.append(y.astype(np.float32))
-    del out
-    return np.concatenate(results, axis=0)
+def run_tflite(blob: bytes, x: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """Run a TFLite model in the device's interpreter (tflite_runtime) on float inputs.
+
+    Returns the first output as float32, dequantized. Evaluation uses this so that reported
+    figures come from the same int8 interpreter as on the device.
+    """
+    model = TFLiteModel.from_blob(blob)
+    x = np.asarray(x, dtype=np.float32)
+    if len(x) == 0:
+        raise TrainingDataError("no rows to run the model on")
+    return np.concatenate(
+        [model.predict1(x[start : start + batch]) for start in range(0, len(x), batch)], axis=0
+    )
 
 
 def parity(

@@ -1,0 +1,197 @@
+"""The intervention model: candidate encoding, training rows, the shipped int8 artifact, Qini."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from models.artifact import ARTIFACT_DIR, load_verified
+from models.errors import TrainingDataError
+from models.evaluation.uplift import perfect_score, qini_coefficient, qini_curve
+from models.features import FEATURE_INDEX, N_FEATURES, columns_from_records, extract
+from models.intervention import (
+    CANDIDATE_NAMES,
+    INTERVENTION_SPEC_HASH,
+    N_INPUT,
+    NAME,
+    CandidateError,
+    candidate_matrix,
+    local_hour_of_week,
+)
+from models.intervention.dataset import build_rows
+from models.train_common import fit_tabular
+from sync.records import OUTREACH_CHANNELS, Channel, Event, EventType, Lead
+
+SEED = 20260601
+HOUR = 3_600_000
+DAY = 24 * HOUR
+MONDAY = 4 * DAY  # 1970-01-05 00:00 UTC was a Monday
+
+
+def col(name: str) -> int:
+    return N_FEATURES + CANDIDATE_NAMES.index(name)
+
+
+def test_candidate_matrix_is_channel_major_over_the_whole_week():
+    m = candidate_matrix(np.zeros(N_FEATURES, np.float32))
+    assert m.shape == (4 * 168, N_INPUT) == (672, N_FEATURES + 19)
+    assert m.dtype == np.float32
+    grid = m[:, N_FEATURES : N_FEATURES + 4].reshape(4, 168, 4)
+    for c in range(4):
+        assert (grid[c] == np.eye(4)[c]).all()
+
+
+def test_candidate_encoding_literal_values():
+    x = np.zeros(N_FEATURES, np.float32)
+    x[FEATURE_INDEX["activity_frac_hour_12"]] = 0.5
+    x[FEATURE_INDEX["activity_frac_tue"]] = 0.25
+    x[FEATURE_INDEX["activity_hour_cos"]] = -0.5
+    x[FEATURE_INDEX["reply_rate_sms"]] = 0.75
+    x[FEATURE_INDEX["consent_sms"]] = 1.0
+    tue_noon, sat_10, mon_3 = 24 + 12, 5 * 24 + 10, 3
+    m = candidate_matrix(x, [Channel.SMS, "call"], [tue_noon, sat_10, mon_3])
+    sms_noon = m[0]
+    assert sms_noon[:N_FEATURES].tolist() == x.tolist()
+    assert sms_noon[col("channel_sms")] == 1.0 and sms_noon[col("channel_call")] == 0.0
+    assert sms_noon[col("hour_sin")] == pytest.approx(0.0, abs=1e-6)
+    assert sms_noon[col("hour_cos")] == pytest.approx(-1.0)
+    assert sms_noon[col("dow_sin")] == pytest.approx(math.sin(2 * math.pi / 7))
+    assert sms_noon[col("dow_cos")] == pytest.approx(math.cos(2 * math.pi / 7))
+    assert sms_noon[col("weekend")] == 0.0 and sms_noon[col("night")] == 0.0
+    assert sms_noon[col("activity_at_hour")] == pytest.approx(12.0)  # 0.5 x 24
+    assert sms_noon[col("activity_alignment")] == pytest.approx(0.5)  # (-0.5) x (-1)
+    assert sms_noon[col("activity_on_day")] == pytest.approx(1.75)  # 0.25 x 7
+    assert sms_noon[col("ch_reply_rate")] == pytest.approx(0.75)
+    assert sms_noon[col("ch_consent")] == 1.0
+    assert m[1][col("weekend")] == 1.0 and m[1][col("night")] == 0.0
+    assert m[2][col("night")] == 1.0
+    call_noon = m[3]
+    assert call_noon[col("channel_call")] == 1.0 and call_noon[col("ch_reply_rate")] == 0.0
+
+
+def test_candidate_errors_name_the_bad_value():
+    x = np.zeros(N_FEATURES, np.float32)
+    with pytest.raises(CandidateError, match="web"):
+        candidate_matrix(x, ["web"], [0])
+    with pytest.raises(CandidateError, match="168"):
+        candidate_matrix(x, ["sms"], [168])
+    with pytest.raises(CandidateError, match="columns"):
+        candidate_matrix(np.zeros(5), ["sms"], [0])
+
+
+def test_local_hour_of_week():
+    assert local_hour_of_week(MONDAY, 0) == 0
+    assert local_hour_of_week(MONDAY + 36 * HOUR + 59_000, 0) == 36  # Tuesday 12:00:59
+    assert local_hour_of_week(MONDAY, -8 * HOUR) == 6 * 24 + 16  # Sunday 16:00 in UTC-8
+
+
+def _lead() -> Lead:
+    return Lead(id="lead-1", agent_id="agent-01", team_id="team-a", name="A B",
+                timezone="UTC", created_at=MONDAY - 30 * DAY)  # fmt: skip
+
+
+def _event(i: int, kind: EventType, ts: int, channel: Channel) -> Event:
+    return Event(id=f"evt-{i}", lead_id="lead-1", type=kind, ts=ts, channel=channel)
+
+
+def test_rows_label_a_reply_on_the_same_channel_within_20_hours():
+    t = MONDAY + 10 * DAY + 9 * HOUR  # Thursday 1970-01-15 09:00 UTC
+    events = [
+        _event(1, EventType.MESSAGE_OUT, t, Channel.SMS),
+        _event(2, EventType.MESSAGE_IN, t + HOUR, Channel.SMS),  # reply -> 1
+        _event(3, EventType.CALL_OUT, t + 2 * DAY, Channel.CALL),
+        _event(4, EventType.MESSAGE_IN, t + 2 * DAY + HOUR, Channel.SMS),  # not a call back
+        _event(5, EventType.MESSAGE_OUT, t + 4 * DAY, Channel.EMAIL),
+        _event(6, EventType.MESSAGE_IN, t + 4 * DAY + 21 * HOUR, Channel.EMAIL),  # too late
+    ]
+    rows = build_rows([_lead()], events, [])
+    assert rows.y.tolist() == [1.0, 0.0, 0.0]
+    assert rows.channel.tolist() == [1, 0, 2]
+    assert rows.hour_of_week.tolist() == [3 * 24 + 9, 5 * 24 + 9, 0 * 24 + 9]  # Thu, Sat, Mon
+    assert rows.x.shape == (3, N_INPUT)
+    # features stop before the outreach: the first row has seen no sms outreach yet
+    assert rows.x[0, FEATURE_INDEX["log1p_outreach_sms"]] == 0.0
+    assert rows.x[1, FEATURE_INDEX["log1p_outreach_sms"]] == pytest.approx(math.log(2))
+
+
+def test_single_class_data_is_refused():
+    x = np.random.default_rng(SEED).normal(size=(50, N_INPUT)).astype(np.float32)
+    with pytest.raises(TrainingDataError, match="both classes"):
+        fit_tabular(x, np.zeros(50, np.float32))
+
+
+# --- the shipped model ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    pytest.importorskip("tflite_runtime.interpreter")
+    from models.tflite import TFLiteModel
+
+    return TFLiteModel.load(ARTIFACT_DIR, NAME, INTERVENTION_SPEC_HASH)
+
+
+def test_manifest_verifies_and_golden_cases_reproduce(shipped):
+    blob, manifest = load_verified(ARTIFACT_DIR, NAME, INTERVENTION_SPEC_HASH)
+    assert type(shipped._interp).__module__.startswith("tflite_runtime")
+    assert manifest.inputs[0].dtype == "int8" and manifest.inputs[0].shape[-1] == N_INPUT
+    assert manifest.size == len(blob) < 500_000
+    assert manifest.metrics["auc"] > 0.6
+    for case in manifest.golden:
+        out = shipped.predict1(np.asarray([case.input], np.float32))[0]
+        assert np.allclose(out, case.output, atol=case.tolerance)
+
+
+def test_the_whole_week_is_one_batched_invoke(shipped):
+    p = shipped.predict1(candidate_matrix(np.zeros(N_FEATURES, np.float32)))
+    assert p.shape == (672, 1)
+    assert ((p >= 0) & (p <= 1)).all()
+
+
+def test_model_prefers_a_leads_peak_hours_over_3am(shipped):
+    from models.synthetic import generate_world
+
+    print(f"seed {SEED}")
+    w = generate_world(agents=2, leads=80, listings=600, seed=SEED)
+    listing_by_id = {li.id: li for li in w.listings}
+    by: dict[str, list[Event]] = {}
+    for e in w.events:
+        by.setdefault(e.lead_id, []).append(e)
+    wins, total = 0, 0
+    for lead, truth in zip(w.leads, w.truth, strict=True):
+        peak = int(truth.peak_hour_weekday)
+        if not 8 <= peak <= 21:
+            continue
+        x = extract(lead, columns_from_records(by.get(lead.id, ()), listing_by_id), w.now_ms)
+        ch = OUTREACH_CHANNELS.index(truth.preferred_channel)
+        grid = shipped.predict1(candidate_matrix(x)).reshape(4, 168)[ch]
+        days = np.arange(1, 4) * 24  # Tuesday .. Thursday
+        wins += grid[days + peak].mean() > grid[days + 3].mean()
+        total += 1
+    assert total >= 40
+    assert wins / total >= 0.9, f"peak beat 3 a.m. for {wins} of {total} leads"
+
+
+# --- Qini ------------------------------------------------------------------------------------
+
+
+def test_qini_of_a_perfect_ranking_beats_random():
+    rng = np.random.default_rng(SEED)
+    n = 2000
+    t = rng.random(n) < 0.5
+    y = rng.random(n) < 0.3
+    perfect = qini_coefficient(y, t, perfect_score(y, t))
+    random = qini_coefficient(y, t, rng.random(n))
+    assert perfect > 0.05 > abs(random)
+
+
+def test_qini_curve_literal_points():
+    # treated responder, control non-responder, treated non-responder, control responder
+    frac, q = qini_curve([1, 0, 0, 1], [1, 0, 1, 0], [4, 3, 2, 1])
+    assert frac.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert q.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]
+    assert qini_coefficient([1, 0, 0, 1], [1, 0, 1, 0], [4, 3, 2, 1]) == pytest.approx(
+        0.75 / 4
+    )  # trapezoids 0.125 + 0.25 + 0.25 + 0.125
