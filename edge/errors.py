@@ -24,3 +24,47 @@ class IngestError(EdgeError):
         super().__init__(message)
         self.record = record
         self.field = field
+
+
+class CultureError(EdgeError):
+    """A message cannot be adapted to the lead's language, locale or time zone."""
+
+
+class CatalogError(CultureError):
+    """A translation catalog is unreadable, or English lacks a message every language needs."""
+
+
+class MessageContextError(CultureError):
+    """The context lacks a value the requested message needs (the error names it)."""
+
+
+class VoiceError(EdgeError):
+    """The offline speech path cannot do what was asked."""
+
+
+class VoiceModelMissingError(VoiceError):
+    """No speech model is installed or configured for that language."""
+
+
+class AudioFormatError(VoiceError):
+    """Audio that is not a WAV file this device can read (RIFF/WAVE, 16- or 24/32-bit PCM)."""
+
+
+class SyncRefusedError(EdgeError):
+    """The server refused a request (4xx): retrying the same request will not help."""
+
+    def __init__(self, status: int, code: str, detail: str, path: str | None = None):
+        where = f" at {path}" if path else ""
+        super().__init__(f"server refused ({status} {code}){where}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.path = path
+
+
+class SyncUnavailableError(EdgeError):
+    """The server could not be reached or failed (network error, 5xx): try again later."""
+
+
+class InvalidRecordError(EdgeError):
+    """A change that would make a record invalid; the message names the field."""

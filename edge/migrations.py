@@ -146,6 +146,45 @@ def m002_messages_and_models(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_sync_state(db: Database) -> None:
+    """Merge state of synced records, the quarantine of refused changes, a local conflict log."""
+    db.executescript(
+        """
+        CREATE TABLE sync_entities (
+            entity TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            state BLOB NOT NULL,
+            pending INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (entity, entity_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX sync_entities_pending ON sync_entities(pending) WHERE pending = 1;
+        ALTER TABLE outbox ADD COLUMN quarantined_at INTEGER;
+        ALTER TABLE outbox ADD COLUMN quarantine_reason TEXT;
+        CREATE INDEX outbox_entity ON outbox(entity, entity_id);
+        CREATE TABLE sync_conflicts (
+            id INTEGER PRIMARY KEY,
+            entity TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            field TEXT NOT NULL,
+            data BLOB NOT NULL,
+            logged_at INTEGER NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m004_listing_and_step_indexes(db: Database) -> None:
+    """Cheap listings version (count, latest change) for the embedding cache; steps per plan."""
+    db.executescript(
+        """
+        CREATE INDEX listings_updated ON listings(updated_at);
+        CREATE INDEX steps_plan ON intervention_steps(plan_id, seq);
+        """
+    )
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]
 

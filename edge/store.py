@@ -7,6 +7,7 @@ device sequence number, so a crash loses either both or neither.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 import uuid
@@ -19,7 +20,8 @@ import aiosqlite
 import msgspec
 
 from edge import migrations
-from edge.errors import NotFoundError, StoreError
+from edge.errors import InvalidRecordError, NotFoundError, StoreError
+from edge.replica import ApplyReport, apply_changes
 from edge.rows import (
     EVENT_COLUMNS,
     TABLES,
@@ -32,7 +34,8 @@ from edge.rows import (
     record_to_row,
 )
 from sync.changes import AnyChange, Change, Tombstone
-from sync.clock import Hlc, tick, zero
+from sync.clock import Hlc, receive, tick, zero
+from sync.errors import ClockError
 from sync.records import Event, Lead, Record
 
 Clock = Callable[[], int]
@@ -102,6 +105,12 @@ class Writer:
         kind = kind_of(record)
         self._rows.setdefault(TABLES[kind], []).append(record_to_row(record))
         return self._append(kind, record.id, record_fields(record))
+
+    def patch(self, record: Record, fields: dict[str, Any]) -> Change:
+        """Write ``record`` (already updated) and record only ``fields`` in the outbox change."""
+        kind = kind_of(record)
+        self._rows.setdefault(TABLES[kind], []).append(record_to_row(record))
+        return self._append(kind, record.id, fields)
 
     def put_many(self, records: Iterable[Record]) -> int:
         n = 0
@@ -190,6 +199,8 @@ class EdgeStore:
         self.now_ms = clock
         self._clock: Hlc = zero(device_id)
         self._seq = 0
+        # One write transaction at a time on the one connection (app writes and sync applies).
+        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(
@@ -244,6 +255,7 @@ class EdgeStore:
     @asynccontextmanager
     async def transaction(self, now_ms: int | None = None) -> AsyncIterator[Writer]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT); rolled back on any error."""
+        await self._write_lock.acquire()
         writer = Writer(self, self.now_ms() if now_ms is None else now_ms)
         saved = (self._clock, self._seq)
         try:
@@ -260,6 +272,8 @@ class EdgeStore:
                     f"write to {self.path} failed, nothing was written: {exc}"
                 ) from exc
             raise
+        finally:
+            self._write_lock.release()
 
     async def put(self, records: Iterable[Record]) -> int:
         """Write ``records`` (and their outbox changes) in one transaction."""
@@ -330,6 +344,137 @@ class EdgeStore:
             "SELECT payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?", (limit,)
         )
         return [change_from_row(r) for r in rows]
+
+    async def update(self, kind: str, record_id: str, fields: dict[str, Any]) -> Record:
+        """Change some fields of a stored record; the outbox change carries only those."""
+        current = await self.get(kind, record_id)
+        before = record_fields(current)
+        unknown = sorted(set(fields) - set(before))
+        if unknown:
+            raise InvalidRecordError(f"{kind} has no field {unknown[0]!r}")
+        try:
+            record = msgspec.convert(
+                {**msgspec.to_builtins(current), **msgspec.to_builtins(fields)}, type(current)
+            )
+        except msgspec.ValidationError as exc:
+            raise InvalidRecordError(f"{kind} {record_id!r}: {exc}") from exc
+        after = record_fields(record)
+        changed = {k: after[k] for k in fields if before.get(k) != after[k]}
+        if not changed:
+            return current
+        async with self.transaction() as tx:
+            tx.patch(record, changed)
+        return record
+
+    # --- sync ----------------------------------------------------------------------------
+
+    async def outbox_to_push(self, limit: int = 500) -> list[AnyChange]:
+        """Unsent changes that are not quarantined, in sequence order."""
+        rows = await self.fetchall(
+            "SELECT payload FROM outbox WHERE sent_at IS NULL AND quarantined_at IS NULL "
+            "ORDER BY seq LIMIT ?",
+            (limit,),
+        )
+        return [change_from_row(r) for r in rows]
+
+    async def _update_outbox(self, sql: str, params: Sequence[Any], seqs: Sequence[int]) -> None:
+        async with self._write_lock:
+            await self._update_outbox_locked(sql, params, seqs)
+
+    async def _update_outbox_locked(
+        self, sql: str, params: Sequence[Any], seqs: Sequence[int]
+    ) -> None:
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for start in range(0, len(seqs), 500):
+                chunk = list(seqs[start : start + 500])
+                await self._db.execute(
+                    f"{sql} WHERE seq IN ({', '.join('?' * len(chunk))})", (*params, *chunk)
+                )
+            await self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                await self._db.execute("ROLLBACK")
+            raise
+
+    async def mark_sent(self, seqs: Sequence[int], now_ms: int | None = None) -> None:
+        """Record the server's acknowledgement of these outbox entries."""
+        now = self.now_ms() if now_ms is None else now_ms
+        await self._update_outbox("UPDATE outbox SET sent_at = ?", (now,), seqs)
+
+    async def quarantine(self, seqs: Sequence[int], reason: str) -> None:
+        """Set changes aside (kept, never deleted) after the server refused them."""
+        await self._update_outbox(
+            "UPDATE outbox SET quarantined_at = ?, quarantine_reason = ?",
+            (self.now_ms(), reason),
+            seqs,
+        )
+
+    async def quarantined(self) -> list[tuple[AnyChange, str]]:
+        rows = await self.fetchall(
+            "SELECT payload, quarantine_reason FROM outbox "
+            "WHERE quarantined_at IS NOT NULL AND sent_at IS NULL ORDER BY seq"
+        )
+        return [(change_from_row(r), r["quarantine_reason"]) for r in rows]
+
+    async def release_quarantine(self) -> int:
+        """Put quarantined changes back in line (after an upgrade); returns how many."""
+        rows = await self.fetchall(
+            "SELECT seq FROM outbox WHERE quarantined_at IS NOT NULL AND sent_at IS NULL"
+        )
+        seqs = [r[0] for r in rows]
+        await self._update_outbox(
+            "UPDATE outbox SET quarantined_at = NULL, quarantine_reason = NULL", (), seqs
+        )
+        return len(seqs)
+
+    async def sync_checkpoint(self) -> int:
+        row = await self.fetchone("SELECT value FROM settings WHERE key = 'sync_checkpoint'")
+        return int(row[0]) if row else 0
+
+    async def apply_remote(self, changes: Sequence[AnyChange], checkpoint: int) -> ApplyReport:
+        """Merge a pulled page and store ``checkpoint``, in one transaction; no outbox entry.
+
+        The device's clock receives every pulled clock, so its next write is ordered after
+        everything it has seen, even when its wall clock is behind.
+        """
+        async with self._write_lock:
+            return await self._apply_remote_locked(changes, checkpoint)
+
+    async def _apply_remote_locked(
+        self, changes: Sequence[AnyChange], checkpoint: int
+    ) -> ApplyReport:
+        now = self.now_ms()
+        clock = self._clock
+        for change in changes:
+            try:
+                clock = receive(clock, Hlc.decode(change.hlc), now)
+            except ClockError:
+                continue  # vetted by the server; never let one value drag our clock forward
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            applied, own, missing, conflicts = await apply_changes(
+                self._db, self.device_id, changes, now
+            )
+            await self._db.executemany(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [("sync_checkpoint", str(checkpoint)), ("hlc", clock.encode())],
+            )
+            await self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                await self._db.execute("ROLLBACK")
+            raise
+        self._clock = clock
+        return ApplyReport(
+            received=len(changes),
+            applied=applied,
+            own=own,
+            conflicts=len(conflicts),
+            not_materialized=missing,
+            checkpoint=checkpoint,
+        )
 
     async def integrity_check(self) -> str:
         row = await self.fetchone("PRAGMA integrity_check")

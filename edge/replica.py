@@ -1,0 +1,167 @@
+"""Applying the server's changes to the device: merge rules against local state, no outbox.
+
+The device's record rows are a view of merged state. For every record touched by a pulled
+page, the local state is the join of what was merged before (``sync_entities``) and every
+local change in the outbox for that record; the remote changes are merged into it with
+:mod:`sync.merge`, and the row is written (or deleted) from the result. Nothing is appended
+to the outbox, so a pulled change never travels back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from edge.rows import TABLES, change_from_row, record_to_row
+from sync.changes import AnyChange
+from sync.merge import Conflict, EntityState, apply_all, apply_change, is_visible, join, values
+from sync.records import RECORD_TYPES
+
+_enc = msgspec.msgpack.Encoder()
+_state_dec = msgspec.msgpack.Decoder(EntityState)
+
+#: Parents before children, so that foreign keys hold at every statement.
+KIND_ORDER = (
+    "agent",
+    "listing",
+    "lead",
+    "event",
+    "profile",
+    "intervention_plan",
+    "intervention_step",
+)
+
+Key = tuple[str, str]
+
+
+class ApplyReport(msgspec.Struct, frozen=True, kw_only=True):
+    """What one pulled page did to the device."""
+
+    received: int
+    applied: int
+    own: int
+    conflicts: int
+    not_materialized: int
+    checkpoint: int
+
+
+async def _rows(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+    async with db.execute(sql, params) as cur:
+        return list(await cur.fetchall())
+
+
+async def local_state(db: aiosqlite.Connection, key: Key) -> EntityState:
+    """The merged state of one record on this device: synced state joined with its outbox."""
+    rows = await _rows(
+        db, "SELECT state FROM sync_entities WHERE entity = ? AND entity_id = ?", key
+    )
+    synced = _state_dec.decode(rows[0][0]) if rows else EntityState()
+    mine = await _rows(
+        db,
+        "SELECT payload FROM outbox WHERE entity = ? AND entity_id = ? ORDER BY seq",
+        key,
+    )
+    local, _ = apply_all(None, [change_from_row(r) for r in mine])
+    return join(synced, local)
+
+
+def _upsert_sql(table: str, columns: Sequence[str]) -> str:
+    cols = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+    return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
+
+
+async def materialize(db: aiosqlite.Connection, key: Key, state: EntityState) -> bool:
+    """Write the record row for ``state`` (or delete it); False when it cannot be built yet."""
+    kind, entity_id = key
+    table = TABLES[kind]
+    if not is_visible(state):
+        await db.execute(f"DELETE FROM {table} WHERE id = ?", (entity_id,))
+        return True
+    try:
+        record = msgspec.convert({**values(state), "id": entity_id}, RECORD_TYPES[kind])
+    except msgspec.ValidationError:
+        return False  # an update of a record whose creation has not arrived yet
+    row = record_to_row(record)
+    try:
+        await db.execute(_upsert_sql(table, list(row)), tuple(row.values()))
+    except sqlite3.IntegrityError:
+        return False  # its lead or listing has not arrived yet
+    return True
+
+
+async def retry_pending(db: aiosqlite.Connection, exclude: set[Key], limit: int = 1000) -> int:
+    """Show records held back because their parent had not arrived; returns how many still wait.
+
+    A child can come before its parent when they were written on different devices.
+    """
+    rows = await _rows(
+        db,
+        "SELECT entity, entity_id, state FROM sync_entities WHERE pending = 1 LIMIT ?",
+        (limit,),
+    )
+    order = {kind: i for i, kind in enumerate(KIND_ORDER)}
+    waiting = 0
+    for row in sorted(rows, key=lambda r: order.get(r[0], 99)):
+        key = (row[0], row[1])
+        if key in exclude:
+            waiting += 1
+            continue
+        if await materialize(db, key, _state_dec.decode(row[2])):
+            await db.execute(
+                "UPDATE sync_entities SET pending = 0 WHERE entity = ? AND entity_id = ?", key
+            )
+        else:
+            waiting += 1
+    return waiting
+
+
+async def apply_changes(
+    db: aiosqlite.Connection, device_id: str, changes: Sequence[AnyChange], now_ms: int
+) -> tuple[int, int, int, list[Conflict]]:
+    """Merge ``changes`` into the device inside the caller's transaction.
+
+    Returns (applied, own, not materialized, conflicts). Changes this device made itself are
+    already here and skipped.
+    """
+    by_key: dict[Key, list[AnyChange]] = {}
+    own = 0
+    for c in changes:
+        if c.device_id == device_id:
+            own += 1
+            continue
+        by_key.setdefault((c.entity, c.entity_id), []).append(c)
+    conflicts: list[Conflict] = []
+    states: dict[Key, EntityState] = {}
+    for key, items in by_key.items():
+        state = await local_state(db, key)
+        for c in items:
+            state, found = apply_change(state, c)
+            conflicts.extend(found)
+        states[key] = state
+    order = {kind: i for i, kind in enumerate(KIND_ORDER)}
+    keys = sorted(states, key=lambda k: order.get(k[0], 99))
+    pending: dict[Key, bool] = {}
+    for key in [k for k in keys if is_visible(states[k])]:
+        pending[key] = not await materialize(db, key, states[key])
+    for key in reversed([k for k in keys if not is_visible(states[k])]):
+        pending[key] = not await materialize(db, key, states[key])
+    await db.executemany(
+        "INSERT INTO sync_entities (entity, entity_id, state, pending) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(entity, entity_id) DO UPDATE SET state = excluded.state, "
+        "pending = excluded.pending",
+        [(k[0], k[1], _enc.encode(s), int(pending[k])) for k, s in states.items()],
+    )
+    missing = await retry_pending(db, exclude=set(states))
+    if conflicts:
+        await db.executemany(
+            "INSERT INTO sync_conflicts (entity, entity_id, field, data, logged_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(c.entity, c.entity_id, c.field, _enc.encode(c), now_ms) for c in conflicts],
+        )
+    return len(changes) - own, own, missing, conflicts

@@ -1,0 +1,33 @@
+"""Operator tasks on a server database, outside the HTTP app (used by the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from server.auth import issue_token
+from server.config import wall_clock_ms
+from server.errors import InvalidRequestError
+from server.sqlite_store import SqliteServerStore
+
+
+async def mint_token(db: Path, *, agent: str, team: str, ttl_hours: float) -> str:
+    """A bearer token for ``agent`` of ``team``, signed with the key of the server at ``db``.
+
+    Creates the database and its signing key when they do not exist yet.
+    """
+    if ttl_hours <= 0:
+        raise InvalidRequestError(f"ttl of {ttl_hours} hours; it must be positive", path="ttl")
+    store = SqliteServerStore(db)
+    await store.open()
+    try:
+        key = await store.signing_key()
+    finally:
+        await store.close()
+    try:
+        return issue_token(
+            key, agent=agent, team=team, now_ms=wall_clock_ms(), ttl_ms=int(ttl_hours * 3.6e6)
+        )
+    except msgspec.ValidationError as exc:
+        raise InvalidRequestError(f"agent or team id refused: {exc}") from exc

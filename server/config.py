@@ -1,0 +1,32 @@
+"""The server's settings, in one place, with defaults that need no set-up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """How one server runs. ``clock`` is the only source of time (tests pass their own)."""
+
+    db_path: Path = Path("realty-edge-server.db")
+    #: Largest request body accepted on the wire (compressed), in bytes.
+    max_body_bytes: int = 8 * 1024 * 1024
+    #: Largest body after decompression, in bytes (a gzip bomb stops here).
+    max_decoded_bytes: int = 32 * 1024 * 1024
+    #: A change stamped further ahead of the server's clock than this is refused.
+    max_clock_ahead_ms: int = 60 * 60 * 1000
+    #: Token bucket per token: sustained requests per second and burst size.
+    rate_per_s: float = 50.0
+    rate_burst: int = 200
+    default_page: int = 500
+    max_page: int = 5000
+    token_ttl_hours: float = 24 * 30
+    clock: Callable[[], int] = field(default=wall_clock_ms)

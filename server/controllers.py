@@ -1,0 +1,115 @@
+"""HTTP handlers: typed functions that call one service method each."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.enums import MediaType
+from litestar.params import FromPath, FromQuery, QueryParameter
+
+from server.auth import Principal
+from server.errors import InvalidRequestError, path_in
+from server.service import MSGPACK_TYPES, SyncService, decode_body
+from sync.codec import Format, decode
+from sync.errors import DecodeError
+from sync.protocol import (
+    ConflictPage,
+    DeviceInfo,
+    Health,
+    PullPage,
+    PullRequest,
+    PushResult,
+    RecordState,
+)
+
+VERSION = "0.1.0"
+AnyRequest = Request[Principal, str, Any]
+Sync = NamedDependency[SyncService]
+
+
+def _wants_msgpack(request: AnyRequest) -> bool:
+    accept = request.headers.get("accept", "")
+    return any(t in accept for t in MSGPACK_TYPES)
+
+
+def _reply(request: AnyRequest, body: Any) -> Response[Any]:
+    if _wants_msgpack(request):
+        return Response(content=body, media_type=MediaType.MESSAGEPACK)
+    return Response(content=body, media_type=MediaType.JSON)
+
+
+class HealthController(Controller):
+    path = "/api/v1/advanced"
+    tags: ClassVar[list[str]] = ["health"]
+
+    @get("/health", exclude_from_auth=True, sync_to_thread=False)
+    def health(self) -> Health:
+        """Liveness: no token needed."""
+        return Health(status="ok", version=VERSION)
+
+
+class SyncController(Controller):
+    path = "/api/v1/sync"
+    tags: ClassVar[list[str]] = ["sync"]
+
+    @post("/push", status_code=200)
+    async def push(self, request: AnyRequest, sync: Sync) -> Response[PushResult]:
+        """Push a ChangeBatch (JSON or MessagePack, maybe gzip); idempotent by (device, seq)."""
+        batch = decode_body(
+            await request.body(),
+            request.headers.get("content-type", ""),
+            request.headers.get("content-encoding", ""),
+            sync.config,
+        )
+        return _reply(request, await sync.push(request.user, batch))
+
+    @get("/pull")
+    async def pull(
+        self,
+        request: AnyRequest,
+        sync: Sync,
+        after: Annotated[int, QueryParameter(ge=0, description="checkpoint of the last page")] = 0,
+        limit: Annotated[int | None, QueryParameter(ge=1, le=5000)] = None,
+    ) -> Response[PullPage]:
+        """The team's changes after ``after``, paged; resume from the page's ``checkpoint``."""
+        return _reply(request, await sync.pull(request.user, after, limit))
+
+    @post("/pull", status_code=200)
+    async def pull_post(self, request: AnyRequest, sync: Sync) -> Response[PullPage]:
+        """As GET, with a PullRequest body (JSON or MessagePack)."""
+        body = await request.body()
+        mime = request.headers.get("content-type", "").split(";")[0].strip()
+        fmt = Format.MSGPACK if mime in MSGPACK_TYPES else Format.JSON
+        try:
+            ask = decode(body, PullRequest, fmt)
+        except DecodeError as exc:
+            raise InvalidRequestError(str(exc), path=path_in(str(exc))) from exc
+        return _reply(request, await sync.pull(request.user, ask.after, ask.limit))
+
+    @get("/conflicts")
+    async def conflicts(
+        self,
+        request: AnyRequest,
+        sync: Sync,
+        after: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int | None, QueryParameter(ge=1, le=5000)] = None,
+        entity_id: FromQuery[str | None] = None,
+    ) -> Response[ConflictPage]:
+        """The team's conflict log (losing values), oldest first."""
+        return _reply(request, await sync.conflicts(request.user, after, limit, entity_id))
+
+    @get("/records/{entity:str}/{entity_id:str}")
+    async def record(
+        self, request: AnyRequest, sync: Sync, entity: FromPath[str], entity_id: FromPath[str]
+    ) -> Response[RecordState]:
+        """The merged state of one record of the team, with every field's clock."""
+        return _reply(request, await sync.record(request.user, entity, entity_id))
+
+    @get("/devices/{device_id:str}")
+    async def device(
+        self, request: AnyRequest, sync: Sync, device_id: FromPath[str]
+    ) -> Response[DeviceInfo]:
+        """What the server holds of one of the team's devices."""
+        return _reply(request, await sync.device(request.user, device_id))

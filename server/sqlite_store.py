@@ -1,0 +1,402 @@
+"""The default :class:`~server.store.ServerStore`: SQLite, embedded, no set-up.
+
+One writer connection in its own thread (each write is one function run whole inside
+``BEGIN IMMEDIATE … COMMIT``) and one reader connection in another, so that a pull never sees
+a push that is not committed (WAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from server.auth import new_signing_key
+from server.store import DeviceRow, Key, LoggedConflict, StoredRecord
+from sync.changes import AnyChange
+from sync.merge import Conflict, EntityState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS signing_keys (
+    id INTEGER PRIMARY KEY, key BLOB NOT NULL, created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS partitions (team_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    team_id TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    lead_id TEXT,
+    state BLOB NOT NULL,
+    PRIMARY KEY (team_id, entity, entity_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_lead ON records(team_id, lead_id);
+CREATE TABLE IF NOT EXISTS change_log (
+    team_id TEXT NOT NULL,
+    server_seq INTEGER NOT NULL,
+    entity TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (team_id, server_seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS change_log_entity ON change_log(team_id, entity, entity_id);
+CREATE TABLE IF NOT EXISTS applied (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    team_id TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS conflicts (
+    id INTEGER PRIMARY KEY,
+    team_id TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    data BLOB NOT NULL,
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    logged_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conflicts_team ON conflicts(team_id, id);
+CREATE INDEX IF NOT EXISTS conflicts_change ON conflicts(device_id, seq);
+CREATE INDEX IF NOT EXISTS conflicts_entity ON conflicts(team_id, entity, entity_id);
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    acked_through INTEGER NOT NULL,
+    changes INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
+);
+"""
+
+_enc = msgspec.msgpack.Encoder()
+_state_dec = msgspec.msgpack.Decoder(EntityState)
+_change_dec = msgspec.msgpack.Decoder(AnyChange)
+_conflict_dec = msgspec.msgpack.Decoder(Conflict)
+_CHUNK = 400
+T = TypeVar("T")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    db.row_factory = sqlite3.Row
+    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "busy_timeout = 5000"):
+        db.execute(f"PRAGMA {pragma}")
+    return db
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class SqliteTx:
+    """A write transaction on the writer connection (runs in the writer thread)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._db.execute(sql, params).fetchall()
+
+    def device(self, device_id: str) -> DeviceRow | None:
+        return _device(self._db, device_id)
+
+    def save_device(self, row: DeviceRow) -> None:
+        self._db.execute(
+            "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE "
+            "SET acked_through = excluded.acked_through, changes = excluded.changes, "
+            "last_seen = excluded.last_seen",
+            (
+                row.device_id,
+                row.agent_id,
+                row.team_id,
+                row.acked_through,
+                row.changes,
+                row.first_seen,
+                row.last_seen,
+            ),
+        )
+
+    def seen(self, device_id: str, seqs: Sequence[int]) -> set[int]:
+        found: set[int] = set()
+        for chunk in _chunks(list(seqs)):
+            rows = self._all(
+                f"SELECT seq FROM applied WHERE device_id = ? "
+                f"AND seq IN ({', '.join('?' * len(chunk))})",
+                (device_id, *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def mark_seen(self, team: str, device_id: str, seqs: Sequence[int]) -> None:
+        self._db.executemany(
+            "INSERT INTO applied (device_id, seq, team_id) VALUES (?, ?, ?)",
+            [(device_id, s, team) for s in seqs],
+        )
+
+    def records(self, team: str, keys: Sequence[Key]) -> dict[Key, StoredRecord]:
+        out: dict[Key, StoredRecord] = {}
+        for chunk in _chunks(list(keys)):
+            values = ", ".join("(?, ?)" for _ in chunk)
+            params: list[Any] = [team]
+            for entity, entity_id in chunk:
+                params += [entity, entity_id]
+            rows = self._all(
+                "SELECT entity, entity_id, lead_id, state FROM records WHERE team_id = ? "
+                f"AND (entity, entity_id) IN (VALUES {values})",
+                params,
+            )
+            for r in rows:
+                out[(r[0], r[1])] = _record(r)
+        return out
+
+    def records_of_lead(self, team: str, lead_id: str) -> list[StoredRecord]:
+        rows = self._all(
+            "SELECT entity, entity_id, lead_id, state FROM records "
+            "WHERE team_id = ? AND lead_id = ?",
+            (team, lead_id),
+        )
+        return [_record(r) for r in rows]
+
+    def save_records(self, team: str, records: Sequence[StoredRecord]) -> None:
+        self._db.executemany(
+            "INSERT INTO records (team_id, entity, entity_id, lead_id, state) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(team_id, entity, entity_id) DO UPDATE "
+            "SET lead_id = excluded.lead_id, state = excluded.state",
+            [(team, r.entity, r.entity_id, r.lead_id, _enc.encode(r.state)) for r in records],
+        )
+
+    def append_log(self, team: str, changes: Sequence[AnyChange]) -> int:
+        row = self._all("SELECT last_seq FROM partitions WHERE team_id = ?", (team,))
+        last = int(row[0][0]) if row else 0
+        self._db.executemany(
+            "INSERT INTO change_log (team_id, server_seq, entity, entity_id, payload) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (team, last + i, c.entity, c.entity_id, _enc.encode(c))
+                for i, c in enumerate(changes, 1)
+            ],
+        )
+        last += len(changes)
+        self._db.execute(
+            "INSERT INTO partitions (team_id, last_seq) VALUES (?, ?) "
+            "ON CONFLICT(team_id) DO UPDATE SET last_seq = excluded.last_seq",
+            (team, last),
+        )
+        return last
+
+    def forget(self, team: str, keys: Sequence[Key]) -> None:
+        for entity, entity_id in keys:
+            params = (team, entity, entity_id)
+            self._db.execute(
+                "DELETE FROM change_log WHERE team_id = ? AND entity = ? AND entity_id = ?",
+                params,
+            )
+            self._db.execute(
+                "DELETE FROM conflicts WHERE team_id = ? AND entity = ? AND entity_id = ?",
+                params,
+            )
+
+    def add_conflicts(self, team: str, conflicts: Sequence[LoggedConflict]) -> None:
+        self._db.executemany(
+            "INSERT INTO conflicts (team_id, entity, entity_id, field, data, device_id, seq, "
+            "logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    team,
+                    c.conflict.entity,
+                    c.conflict.entity_id,
+                    c.conflict.field,
+                    _enc.encode(c.conflict),
+                    c.device_id,
+                    c.seq,
+                    c.logged_at,
+                )
+                for c in conflicts
+            ],
+        )
+
+    def count_conflicts(self, device_id: str, seqs: Sequence[int]) -> int:
+        total = 0
+        for chunk in _chunks(list(seqs)):
+            rows = self._all(
+                f"SELECT count(*) FROM conflicts WHERE device_id = ? "
+                f"AND seq IN ({', '.join('?' * len(chunk))})",
+                (device_id, *chunk),
+            )
+            total += int(rows[0][0])
+        return total
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+def _record(row: Any) -> StoredRecord:
+    return StoredRecord(
+        entity=row[0], entity_id=row[1], lead_id=row[2], state=_state_dec.decode(row[3])
+    )
+
+
+def _device(db: sqlite3.Connection, device_id: str) -> DeviceRow | None:
+    row = db.execute(
+        "SELECT device_id, agent_id, team_id, acked_through, changes, first_seen, last_seen "
+        "FROM devices WHERE device_id = ?",
+        (device_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return DeviceRow(**dict(row))
+
+
+class SqliteServerStore:
+    """The server database in one SQLite file (created with its schema on first open).
+
+    Writes run whole in one writer thread (``write(fn)``: one hop, one transaction), as
+    datasette's ``execute_write_fn`` does; reads run in a reader thread on their own
+    connection, so they see only committed data and never wait for a write to finish.
+    """
+
+    def __init__(self, path: str | Path, *, checkpoint_interval_s: float = 1.0):
+        self.path = Path(path)
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._write_pool: ThreadPoolExecutor | None = None
+        self._read_pool: ThreadPoolExecutor | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="server-db-writer")
+        self._read_pool = ThreadPoolExecutor(1, thread_name_prefix="server-db-reader")
+        self._writer = await self._in(self._write_pool, _connect, self.path)
+        await self._in(self._write_pool, self._writer.executescript, SCHEMA)
+        # Commits never checkpoint (that would fsync inside a push); a task does, off the
+        # writer thread, on the reader's connection.
+        await self._in(self._write_pool, self._writer.execute, "PRAGMA wal_autocheckpoint = 0")
+        self._reader = await self._in(self._read_pool, _connect, self.path)
+        self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoint_loop())
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.checkpoint_interval_s)
+            await self._read(lambda db: db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+
+    async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
+        for db, pool in ((self._writer, self._write_pool), (self._reader, self._read_pool)):
+            if db is not None and pool is not None:
+                await self._in(pool, db.close)
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._writer = self._reader = None
+        self._write_pool = self._read_pool = None
+
+    @staticmethod
+    async def _in(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    async def write(self, fn: Callable[[SqliteTx], T]) -> T:
+        """Run ``fn`` in one ``BEGIN IMMEDIATE … COMMIT`` on the writer; roll back on error."""
+        assert self._writer is not None and self._write_pool is not None, "store is not open"
+        db = self._writer
+
+        def run() -> T:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(SqliteTx(db))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return result
+
+        return await self._in(self._write_pool, run)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        assert self._reader is not None and self._read_pool is not None, "store is not open"
+        return await self._in(self._read_pool, fn, self._reader)
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        return await self._read(lambda db: db.execute(sql, params).fetchone())
+
+    async def setting(self, key: str) -> str | None:
+        row = await self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    async def signing_key(self) -> bytes:
+        def get_or_create(tx: SqliteTx) -> bytes:
+            row = tx._db.execute("SELECT key FROM signing_keys ORDER BY id LIMIT 1").fetchone()
+            if row is not None:
+                return bytes(row[0])
+            key = new_signing_key()
+            tx._db.execute(
+                "INSERT INTO signing_keys (key, created_at) VALUES (?, strftime('%s', 'now'))",
+                (key,),
+            )
+            return key
+
+        return await self.write(get_or_create)
+
+    async def pull(self, team: str, after: int, limit: int) -> list[tuple[int, AnyChange]]:
+        rows = await self._read(
+            lambda db: db.execute(
+                "SELECT server_seq, payload FROM change_log WHERE team_id = ? AND server_seq > ? "
+                "ORDER BY server_seq LIMIT ?",
+                (team, after, limit),
+            ).fetchall()
+        )
+        return [(int(r[0]), _change_dec.decode(r[1])) for r in rows]
+
+    async def last_seq(self, team: str) -> int:
+        row = await self._one("SELECT last_seq FROM partitions WHERE team_id = ?", (team,))
+        return int(row[0]) if row else 0
+
+    async def record(self, team: str, key: Key) -> StoredRecord | None:
+        row = await self._one(
+            "SELECT entity, entity_id, lead_id, state FROM records "
+            "WHERE team_id = ? AND entity = ? AND entity_id = ?",
+            (team, *key),
+        )
+        return None if row is None else _record(row)
+
+    async def conflicts(
+        self, team: str, after: int, limit: int, entity_id: str | None = None
+    ) -> list[LoggedConflict]:
+        sql = "SELECT id, data, device_id, seq, logged_at FROM conflicts WHERE team_id = ? "
+        params: list[Any] = [team]
+        if entity_id is not None:
+            sql += "AND entity_id = ? "
+            params.append(entity_id)
+        sql += "AND id > ? ORDER BY id LIMIT ?"
+        params += [after, limit]
+        rows = await self._read(lambda db: db.execute(sql, params).fetchall())
+        return [
+            LoggedConflict(
+                id=r[0],
+                conflict=_conflict_dec.decode(r[1]),
+                device_id=r[2],
+                seq=r[3],
+                logged_at=r[4],
+            )
+            for r in rows
+        ]
+
+    async def device(self, device_id: str) -> DeviceRow | None:
+        return await self._read(lambda db: _device(db, device_id))
