@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+import models  # noqa: F401  (loads tflite_runtime before any test imports TensorFlow)
 from edge.store import EdgeStore
 from tests.factories import NOW_MS
 
