@@ -1,0 +1,24 @@
+"""Offline speech: Vosk models per language, WAV reading, transcription and its normalization.
+
+Everything here runs without a network: models come from configuration or from installed
+``vosk-model-XX`` packages, never from a download.
+"""
+
+from edge.voice.audio import SAMPLE_RATE, read_wav
+from edge.voice.models import ModelRegistry, default_registry
+from edge.voice.normalize import normalize_transcript
+from edge.voice.transcribe import Final, Partial, Transcriber, Transcript, TranscriptionStream, Word
+
+__all__ = [
+    "SAMPLE_RATE",
+    "Final",
+    "ModelRegistry",
+    "Partial",
+    "Transcriber",
+    "Transcript",
+    "TranscriptionStream",
+    "Word",
+    "default_registry",
+    "normalize_transcript",
+    "read_wav",
+]
