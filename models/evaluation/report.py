@@ -69,6 +69,28 @@ def evaluate_language(data_dir: Path, artifact_dir: Path = ARTIFACT_DIR) -> dict
     }
 
 
+def namespace_bank(res: dict[str, Any], curves: dict[str, Any]) -> dict[str, Any]:
+    """The bank evaluation's keys in the report's scheme (``bank.*``, ``baseline.bank.*``)."""
+    out: dict[str, Any] = {}
+    for key, value in res.items():
+        if key == "roc":
+            curves["bank"] = {"roc": value}
+        elif key.startswith("bank."):
+            out[key] = value
+        elif key.startswith(("hgb.", "lr.")):
+            model, metric = key.split(".", 1)
+            out[f"baseline.bank.{'logreg' if model == 'lr' else model}.{metric}"] = value
+        elif key == "int8_vs_float":
+            out["int8_vs_float.bank.auc_diff"] = value
+        elif key == "int8_max_abs_diff":
+            out["int8_vs_float.bank.max_abs_diff"] = value
+        else:
+            out[f"bank.{key}"] = value
+    if "bank.bytes_int8" in out:
+        out["bank.size_ratio_float_over_int8"] = out["bank.bytes_float"] / out["bank.bytes_int8"]
+    return out
+
+
 def evaluate_all(data_dir: Path, seed: int = 0, progress: Progress = print) -> dict[str, Any]:
     """One run over every dataset found; returns the flat result with ``baselines`` etc."""
     found = datasets_found(data_dir)
@@ -85,14 +107,7 @@ def evaluate_all(data_dir: Path, seed: int = 0, progress: Progress = print) -> d
         from models.evaluation.bank import evaluate_bank
 
         progress("bank marketing: training the intervention pipeline on the training rows")
-        res = evaluate_bank(data_dir, seed)
-        curves.update(
-            {
-                f"bank_{k}" if not k.startswith("bank") else k: v
-                for k, v in res.pop("curves", {}).items()
-            }
-        )
-        result.update(res)
+        result.update(namespace_bank(evaluate_bank(data_dir, seed), curves))
     if found["lingua"]:
         progress("lingua test data: the shipped language model")
         result.update(evaluate_language(data_dir))
@@ -209,13 +224,26 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
             continue
         value = result[key]
         met = value >= target if op == ">=" else value <= target
-        stem = key.rsplit(".", 1)
-        hgb = result.get(f"baseline.{stem[0]}.hgb_{stem[1]}", result.get(f"baseline.{key}.hgb", ""))
-        lr = result.get(f"baseline.{stem[0]}.lr_{stem[1]}", result.get(f"baseline.{key}.lr", ""))
+        stem, metric = key.split(".", 1)
+        hgb = result.get(f"baseline.{stem}.hgb.{metric}", "")
+        lr = result.get(f"baseline.{stem}.logreg.{metric}", "")
         lines.append(
             f"| {key} | {_fmt(value)} | {op} {target} | {'yes' if met else 'no'} "
             f"| {_fmt(hgb)} | {_fmt(lr)} |"
         )
+    for stem in ("leads_all", "leads_behaviour", "bank"):
+        drop = result.get(f"int8_vs_float.{stem}.auc_diff")
+        ratio = result.get(f"{stem}.size_ratio_float_over_int8")
+        if drop is not None:
+            lines.append(
+                f"| {stem} int8 AUC drop vs float | {drop:+.4f} | <= 0.005 | "
+                f"{'yes' if drop <= 0.005 else 'no'} | | |"
+            )
+        if ratio is not None:
+            lines.append(
+                f"| {stem} float/int8 size | {ratio:.2f}x | >= 3.5x | "
+                f"{'yes' if ratio >= 3.5 else 'no'} | | |"
+            )
     lines += ["", "## Baselines", ""]
     lines += [f"- {k}: {_fmt(v)}" for k, v in result["baselines"].items()]
     lines += ["", "## int8 versus float", ""]
@@ -243,4 +271,3 @@ def write_report(result: dict[str, Any], out: Path) -> Path:
     (out / "report.md").write_text(markdown(result, plots))
     (out / "report.json").write_text(json.dumps(public(result), indent=1, default=float))
     return out / "report.md"
-
