@@ -5,13 +5,50 @@ The Kivy client, the CLI and the server's advanced API call this and nothing dee
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
+import numpy as np
 
+from edge.analysis import Analysis, CacheStats, LeadAnalyst
+from edge.behaviour import BehaviourPrediction
+from edge.culture import DraftMessage, Intent, MessageContext, adapt_message
+from edge.energy import EnergyMeter
+from edge.errors import NotFoundError
+from edge.features_sql import events_snapshot
+from edge.inference import ModelRegistry
 from edge.ingest import IngestReport, ingest
+from edge.language import LanguageGuess, LanguageIdentifier
+from edge.models import SPEC_HASHES
+from edge.personalization import Recommendation, RecommendContext, Style, StyleContext, adapt_style
+from edge.rows import record_from_row
+from edge.scheduler import (
+    AgentTask,
+    RunDueReport,
+    StepScheduler,
+    active_plan,
+    complete_step,
+    due_tasks,
+    run_due,
+)
 from edge.store import Clock, EdgeStore, StoreCounts, wall_clock_ms
-from sync.records import Event, Lead
+from edge.sync_client import SyncLoop, SyncReport
+from edge.sync_client import sync as sync_with_server
+from edge.vertical import VerticalGuess
+from sync.records import (
+    Agent,
+    Channel,
+    Event,
+    Formality,
+    InterventionPlan,
+    Lead,
+    Listing,
+    MessageLength,
+    Profile,
+    Record,
+)
 
 
 class LeadDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -22,17 +59,32 @@ class LeadDetail(msgspec.Struct, frozen=True, kw_only=True):
 class EdgeRuntime:
     """A device: its database and, as later features land, its models and services."""
 
-    def __init__(self, store: EdgeStore):
+    def __init__(self, store: EdgeStore, models: ModelRegistry):
         self.store = store
+        self.models = models
+        self._language: LanguageIdentifier | None = None
 
     @classmethod
     async def open(
-        cls, path: str | Path, *, create: bool = True, clock: Clock = wall_clock_ms
+        cls,
+        path: str | Path,
+        *,
+        create: bool = True,
+        clock: Clock = wall_clock_ms,
+        model_dir: Path | None = None,
     ) -> EdgeRuntime:
-        """Open the device database at ``path`` (created and migrated when needed)."""
-        return cls(await EdgeStore.open(path, create=create, clock=clock))
+        """Open the device database at ``path`` (created and migrated when needed).
+
+        Downloaded models live in ``model_dir`` (default: ``<path>.models`` beside the
+        database); the models shipped with the package are the fallback.
+        """
+        store = await EdgeStore.open(path, create=create, clock=clock)
+        directory = model_dir or Path(f"{path}.models")
+        directory.mkdir(parents=True, exist_ok=True)
+        return cls(store, ModelRegistry(directory, SPEC_HASHES))
 
     async def close(self) -> None:
+        await self.stop_scheduler()
         await self.store.close()
 
     async def __aenter__(self) -> EdgeRuntime:
@@ -56,7 +108,344 @@ class EdgeRuntime:
         """Leads per language, most common first."""
         return await self.store.languages()
 
+    # --- language -----------------------------------------------------------------
+
+    @property
+    def language_identifier(self) -> LanguageIdentifier:
+        if self._language is None or self._language.model is not self.models.get("language"):
+            self._language = LanguageIdentifier(self.models.get("language"))
+        return self._language
+
+    def detect_language(self, text: str) -> LanguageGuess:
+        """The language of ``text`` (ISO 639-1 or ``unknown``) with a confidence."""
+        return self.language_identifier.detect(text)
+
+    def detect_languages(self, texts: list[str]) -> list[LanguageGuess]:
+        """Batched :meth:`detect_language`: one model call for the whole list."""
+        return self.language_identifier.detect_batch(texts)
+
+    # --- messages -----------------------------------------------------------------
+
+    async def message_context(self, lead: Lead, **overrides: object) -> MessageContext:
+        """What a message to ``lead`` can talk about, from the device's data.
+
+        The agent's name, the listing the lead engaged with most recently, and the lead's
+        latest booked showing; ``overrides`` (e.g. ``new_price``) win.
+        """
+        try:
+            agent = await self.store.get("agent", lead.agent_id)
+            agent_name = agent.name if isinstance(agent, Agent) else lead.agent_id
+        except NotFoundError:
+            agent_name = lead.agent_id
+        listing = None
+        row = await self.store.fetchone(
+            "SELECT l.data FROM events e JOIN listings l ON l.id = e.listing_id "
+            "WHERE e.lead_id = ? AND e.type IN ('property_save', 'inquiry', 'property_view', "
+            "'showing_booked', 'offer') ORDER BY e.ts DESC LIMIT 1",
+            (lead.id,),
+        )
+        if row is not None:
+            listing = record_from_row("listing", row)
+        showing = await self.store.fetchone(
+            "SELECT max(ts) FROM events WHERE lead_id = ? AND type = 'showing_booked'", (lead.id,)
+        )
+        fields: dict[str, object] = {
+            "agent_name": agent_name,
+            "listing": listing if isinstance(listing, Listing) else None,
+            "showing_at": showing[0] if showing else None,
+        }
+        fields.update({k: v for k, v in overrides.items() if v is not None})
+        return MessageContext(**fields)  # type: ignore[arg-type]
+
+    async def adapt_message(
+        self,
+        lead_id: str,
+        intent: Intent | str,
+        *,
+        channel: Channel = Channel.SMS,
+        formality: Formality | None = None,
+        length: MessageLength | None = None,
+        **context: object,
+    ) -> DraftMessage:
+        """Draft ``intent`` for a lead: its language, register, locale formats, contact hours."""
+        lead = await self.store.get_lead(lead_id)
+        ctx = await self.message_context(lead, **context)
+        return adapt_message(
+            lead, Intent(intent), ctx, now_ms=self.store.now_ms(), formality=formality,
+            length=length, channel=channel,
+        )  # fmt: skip
+
     async def lead_detail(self, lead_id: str, events: int = 20) -> LeadDetail:
         """The lead and its most recent events; NotFoundError for an unknown id."""
         lead = await self.store.get_lead(lead_id)
         return LeadDetail(lead=lead, recent_events=await self.store.recent_events(lead_id, events))
+
+    # --- sync ----------------------------------------------------------------------------
+
+    async def sync(self, server_url: str, token: str, **options: Any) -> SyncReport:
+        """Push the outbox and pull the team's changes once (retrying network errors)."""
+        return await sync_with_server(self.store, server_url, token, **options)
+
+    def sync_loop(self, server_url: str, token: str, **options: Any) -> SyncLoop:
+        """A background sync (``start()``, ``stop()``, ``notify_online()``)."""
+        return SyncLoop(self.store, server_url, token, **options)
+
+    async def update(self, kind: str, record_id: str, **fields: Any) -> Record:
+        """Change some fields of a record; only those fields travel in the outbox change.
+
+        Sending only what changed is what lets two phones edit different fields of one lead
+        offline and keep both edits.
+        """
+        return await self.store.update(kind, record_id, fields)
+
+    async def delete(self, kind: str, record_id: str, *, hard_erase: bool = False) -> None:
+        """Delete a record (a tombstone travels); ``hard_erase`` for a privacy erasure."""
+        async with self.store.transaction() as tx:
+            tx.tombstone(kind, record_id, hard_erase=hard_erase)
+
+    async def get(self, kind: str, record_id: str) -> Record:
+        return await self.store.get(kind, record_id)
+
+    async def quarantined(self) -> int:
+        """How many changes the server refused and the device keeps aside."""
+        return len(await self.store.quarantined())
+
+    # --- behaviour, personalization, plans (issue 5) -------------------------------------
+
+    @property
+    def energy(self) -> EnergyMeter:
+        """CPU time and bytes per operation in this process (see ``edge.energy``)."""
+        if "_energy" not in self.__dict__:
+            self.__dict__["_energy"] = EnergyMeter()
+        return self.__dict__["_energy"]
+
+    @property
+    def analyst(self) -> LeadAnalyst:
+        if "_analyst" not in self.__dict__:
+            self.__dict__["_analyst"] = LeadAnalyst(self.store, self.models, self.energy)
+        return self.__dict__["_analyst"]
+
+    async def predict_behaviour(self, lead_id: str) -> BehaviourPrediction:
+        """P(convert), P(respond), engagement tier and the drivers, from the device's SQLite."""
+        with self.energy.measure("predict_behaviour"):
+            return await self.analyst.predict_behaviour(lead_id)
+
+    async def detect_vertical(self, lead_id: str) -> VerticalGuess:
+        """Luxury, commercial, new construction or residential, from views and words."""
+        with self.energy.measure("detect_vertical"):
+            return await self.analyst.detect_vertical(lead_id)
+
+    async def create_profile(
+        self,
+        lead_id: str,
+        conversation_history: Sequence[str] | None = None,
+        behavioural_data: np.ndarray | None = None,
+        property_interactions: Sequence[Event] | None = None,
+    ) -> Profile:
+        """Learn and store the lead's profile (its change goes to the outbox).
+
+        Each input defaults to what the device holds: the lead's message texts, its behavioural
+        feature vector, and its events with their listings.
+        """
+        with self.energy.measure("create_profile") as cost:
+            snap = await self.analyst.snapshot(lead_id)
+            if property_interactions is not None:
+                snap = await events_snapshot(self.store, snap, property_interactions)
+            profile = await self.analyst.build_profile(
+                snap, texts=conversation_history, features=behavioural_data,
+                detector=self.language_identifier,
+            )  # fmt: skip
+            cost.bytes_sent += await self.analyst.save_profile(profile)
+            return profile
+
+    async def profile(self, lead_id: str) -> Profile:
+        """The stored profile of a lead, created when there is none."""
+        row = await self.store.fetchone("SELECT data FROM profiles WHERE lead_id = ?", (lead_id,))
+        if row is not None:
+            return record_from_row("profile", row)  # type: ignore[return-value]
+        return await self.create_profile(lead_id)
+
+    async def recommend(
+        self, profile: Profile | str, context: RecommendContext | None = None, k: int = 10
+    ) -> list[Recommendation]:
+        """The ``k`` best unseen active listings for a profile (or a lead id), with reasons."""
+        with self.energy.measure("recommend"):
+            if isinstance(profile, str):
+                profile = await self.profile(profile)
+            return await self.analyst.recommend(profile, context, k)
+
+    def adapt_style(self, profile: Profile, message_context: StyleContext | None = None) -> Style:
+        """Formality, length, channel and language for one message to the profile's lead."""
+        return adapt_style(profile, message_context)
+
+    async def plan_interventions(self, lead_id: str) -> InterventionPlan:
+        """Plan, store and schedule outreach for a lead; an empty plan says why it is empty."""
+        with self.energy.measure("plan_interventions") as cost:
+            snap = await self.analyst.snapshot(lead_id)
+            profile = await self.profile(lead_id)
+            recs = await self.analyst.recommend(profile, None, 3, snap)
+            plan = await self.analyst.plan(snap, profile, await self.message_context(snap.lead),
+                                           recs)  # fmt: skip
+            cost.bytes_sent += await self.analyst.store_plan(plan)
+        scheduler = self.__dict__.get("_scheduler")
+        if scheduler is not None:
+            await scheduler.reschedule()
+        return plan
+
+    async def plan(self, lead_id: str) -> InterventionPlan | None:
+        """The lead's active plan with its steps, if any."""
+        await self.store.get_lead(lead_id)
+        return await active_plan(self.store, lead_id)
+
+    async def run_due(self, now_ms: int | None = None) -> RunDueReport:
+        """Fire due steps: each becomes a task for the agent and an outbox change."""
+        with self.energy.measure("run_due"):
+            return await run_due(self.store, now_ms)
+
+    async def due_tasks(self) -> list[AgentTask]:
+        return await due_tasks(self.store)
+
+    async def complete_step(self, step_id: str) -> Event:
+        """The agent did a task; the outreach is recorded as an event for the next plan."""
+        return await complete_step(self.store, step_id)
+
+    async def start_scheduler(self) -> StepScheduler:
+        """Start APScheduler for the stored steps (missed ones by the rule in edge.scheduler)."""
+        if "_scheduler" not in self.__dict__:
+            scheduler = StepScheduler(self.store, self.run_due)
+            await scheduler.start()
+            self.__dict__["_scheduler"] = scheduler
+        return self.__dict__["_scheduler"]
+
+    async def stop_scheduler(self) -> None:
+        scheduler = self.__dict__.pop("_scheduler", None)
+        if scheduler is not None:
+            await scheduler.shutdown()
+
+    async def analyze(self, lead_id: str) -> Analysis:
+        """Language, behaviour, vertical, profile, recommendations and plan, cached per lead."""
+        with self.energy.measure("analyze"):
+            stamp, hit = await self.analyst.cached(lead_id)
+            if hit is not None:
+                return hit
+            snap = await self.analyst.snapshot(lead_id)
+            analysis = await self.analyst.compute(
+                snap, await self.message_context(snap.lead), self.language_identifier
+            )
+            # The profile write above may not change the stamp (profiles are not events).
+            self.analyst.remember(lead_id, stamp, analysis)
+            return analysis
+
+    def cache_stats(self) -> CacheStats:
+        return self.analyst.cache_stats()
+
+    # --- Kivy client support (issue 8): thin delegations for mobile_client ---------------
+    # Kept in one block with local imports so the client never reaches past EdgeRuntime.
+
+    async def leads(self) -> list[Lead]:
+        """Every lead on the device, by name."""
+        rows = await self.store.fetchall("SELECT data FROM leads ORDER BY name, id")
+        return [record_from_row("lead", r) for r in rows]  # type: ignore[misc]
+
+    async def record_event(
+        self,
+        lead_id: str,
+        type: str,
+        *,
+        text: str | None = None,
+        channel: Channel | str | None = None,
+        language: str | None = None,
+        duration_s: float | None = None,
+    ) -> Event:
+        """Store an event the agent made (voice note, message sent); its change goes out."""
+        import uuid
+
+        from sync.records import EventType
+
+        await self.store.get_lead(lead_id)
+        event = Event(
+            id=f"ev-{uuid.uuid4().hex}", lead_id=lead_id, type=EventType(type),
+            ts=self.store.now_ms(), channel=Channel(channel) if channel else None, text=text,
+            language=language, duration_s=duration_s,
+        )  # fmt: skip
+        async with self.store.transaction() as tx:
+            tx.put(event)
+        return event
+
+    @property
+    def transcriber(self) -> Any:
+        """The offline :class:`edge.voice.Transcriber` (created on first use)."""
+        if "_transcriber" not in self.__dict__:
+            from edge.voice import Transcriber
+
+            self.__dict__["_transcriber"] = Transcriber()
+        return self.__dict__["_transcriber"]
+
+    def voice_languages(self) -> list[str]:
+        """Languages with an installed speech model."""
+        return self.transcriber.registry.languages()
+
+    async def transcribe(self, audio: bytes | str | Path, language: str | None = None) -> Any:
+        """Transcribe a WAV clip (bytes or path) off the event loop."""
+        import asyncio
+
+        with self.energy.measure("voice_note"):
+            return await asyncio.to_thread(self.transcriber.transcribe, audio, language)
+
+    def transcribe_stream(
+        self, audio: bytes | str | Path, language: str | None = None, chunk_s: float = 0.5
+    ) -> Any:
+        """Partial transcripts of a WAV clip fed in ``chunk_s`` pieces, then the final one.
+
+        A blocking iterator: run it in a worker thread.
+        """
+        from edge.voice import SAMPLE_RATE, read_wav
+
+        data = read_wav(audio if isinstance(audio, bytes) else str(audio)).to_bytes()
+        step = 2 * max(1, int(chunk_s * SAMPLE_RATE))
+        chunks = (data[i : i + step] for i in range(0, len(data), step))
+        with self.energy.measure("voice_note"):
+            yield from self.transcriber.transcribe_stream(chunks, language)
+
+    def model_versions(self) -> dict[str, str]:
+        """The version of each model in use (shipped or downloaded)."""
+        return self.models.versions()
+
+    async def conflicts(self) -> int:
+        """How many field conflicts sync has logged on this device."""
+        row = await self.store.fetchone("SELECT count(*) FROM sync_conflicts")
+        return int(row[0]) if row else 0
+
+    async def sync_checkpoint(self) -> int:
+        return await self.store.sync_checkpoint()
+
+    def battery_per_hour(self, elapsed_s: float) -> float:
+        """Battery % per hour this session has cost so far, by the energy model."""
+        from edge.energy import EnergyModel
+
+        costs = self.energy.costs.values()
+        cpu_j, radio_j = EnergyModel().cost(
+            sum(c.cpu_s for c in costs), sum(c.bytes_sent for c in costs), 0
+        )
+        hours = max(elapsed_s, 1.0) / 3600
+        return 100.0 * (cpu_j + radio_j) / EnergyModel().battery_joules / hours
+
+    # --- model updates (issue 7) ---------------------------------------------------------
+
+    async def check_model_updates(
+        self, server: str, token: str, policy: Any = None, **options: Any
+    ) -> Any:
+        """Download, verify (signature, hash, feature spec, canary) and install new models.
+
+        ``policy`` is an :class:`edge.model_updates.UpdatePolicy` (Wi-Fi and charging flags);
+        returns an :class:`edge.model_updates.UpdateReport`. A refused model changes nothing.
+        """
+        from edge.model_updates import check_model_updates
+
+        with self.energy.measure("check_model_updates"):
+            report = await check_model_updates(
+                self.store, self.models, server, token, policy, **options
+            )
+        self._language = None  # a new language model is picked up by the next detection
+        self.__dict__.pop("_analyst", None)  # and new behaviour/intervention models too
+        return report

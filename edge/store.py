@@ -283,12 +283,13 @@ class EdgeStore:
     # --- reads -------------------------------------------------------------------------
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        # One hop to the connection's thread (execute + fetch + close together), not three.
+        return list(await self._db.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self._db.execute(sql, params) as cur:
-            return await cur.fetchone()
+        """The first row; for queries of one row (or LIMIT 1): every row is fetched."""
+        rows = await self._db.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def settings(self) -> dict[str, str]:
         return {

@@ -52,6 +52,8 @@ class SyncReport(msgspec.Struct, kw_only=True):
     status: str = "ok"
     code: str | None = None
     detail: str | None = None
+    bytes_sent: int = 0  # request bodies, as sent (compressed)
+    bytes_received: int = 0  # response bodies (after HTTP decompression)
 
 
 def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
@@ -161,6 +163,8 @@ class SyncClient:
                 content=body,
                 headers={"content-type": MSGPACK, "content-encoding": "gzip"},
             )
+            report.bytes_sent += len(body)
+            report.bytes_received += len(response.content)
             answer = self._decode(_push_reply, response)
             seqs = [c.seq for c in changes]
             if response.status_code != 200 or not isinstance(answer, PushResult):
@@ -180,6 +184,7 @@ class SyncClient:
             response = await self._send(
                 "GET", "/api/v1/sync/pull", params={"after": after, "limit": self.page_size}
             )
+            report.bytes_received += len(response.content)
             answer = self._decode(_pull_reply, response)
             if response.status_code != 200 or not isinstance(answer, PullPage):
                 raise self._refused(response, answer)

@@ -134,3 +134,8 @@ def verify_blob(
             f"model {manifest.name} {manifest.version}: feature-spec hash "
             f"{manifest.feature_spec_hash} != runtime's {expected_feature_spec_hash}"
         )
+
+
+def signing_bytes(manifest: ModelManifest) -> bytes:
+    """The bytes a manifest's Ed25519 signature covers: every field but signature and signer."""
+    return msgspec.json.encode(msgspec.structs.replace(manifest, signature="", signer=""))

