@@ -2,8 +2,8 @@
 
 Texts with no letters (an emoji, a number, punctuation) are answered ``unknown`` without a
 model call; a guess below the confidence threshold is ``unknown`` too. A text that mixes scripts
-(for example English with a Korean place name) is split into script runs, each run is scored,
-and the language covering most letters wins; the others are listed as alternatives.
+(for example English with a Korean place name) is judged as a whole and flagged ``mixed``; the
+language of each script run is listed among the alternatives.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from models.language.features import featurize_batch
 from models.tflite import TFLiteModel
 
 UNKNOWN = "unknown"
-#: Below this probability the answer is ``unknown``.
-DEFAULT_THRESHOLD = 0.5
+#: Below this probability the answer is ``unknown`` (about 3x the uniform 1/16).
+DEFAULT_THRESHOLD = 0.2
 #: A second script must cover this share of the letters for a text to count as mixed.
 MIXED_SHARE = 0.2
 
@@ -125,25 +125,25 @@ class LanguageIdentifier:
                 mixed[i] = runs if len(runs) >= 2 else {"": text}
             else:
                 plain.append(i)
+        # A mixed text is judged whole (the model has seen mixed n-grams; counting letters
+        # across scripts would favour alphabets over Han or Hangul), and each script run's
+        # language is added to the alternatives.
+        whole = [*plain, *mixed]
         run_texts = [r for runs in mixed.values() for r in runs.values()]
-        proba = self.probabilities([texts[i] for i in plain] + run_texts)
-        for row, i in enumerate(plain):
+        proba = self.probabilities([texts[i] for i in whole] + run_texts)
+        for row, i in enumerate(whole):
             results[i] = self._guess(proba[row])
-        row = len(plain)
+        row = len(whole)
         for i, runs in mixed.items():
-            part = proba[row : row + len(runs)]
+            guess = results[i]
+            assert guess is not None
+            others = dict(guess.alternatives)
+            for p in proba[row : row + len(runs)]:
+                run_guess = self._guess(p)
+                if run_guess.language not in (UNKNOWN, guess.language):
+                    others[run_guess.language] = run_guess.confidence
             row += len(runs)
-            letters = np.array([sum(c.isalpha() for c in r) for r in runs.values()], dtype=float)
-            guesses = [self._guess(p) for p in part]
-            best = int(np.argmax(letters * np.array([g.confidence for g in guesses])))
-            others = {
-                g.language: round(float(letters[k] / letters.sum()), 4)
-                for k, g in enumerate(guesses)
-                if k != best and g.language not in (UNKNOWN, guesses[best].language)
-            }
-            results[i] = msgspec.structs.replace(
-                guesses[best], mixed=True, alternatives={**guesses[best].alternatives, **others}
-            )
+            results[i] = msgspec.structs.replace(guess, mixed=True, alternatives=others)
         return results  # type: ignore[return-value]
 
     def detect(self, text: str) -> LanguageGuess:
