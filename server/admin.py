@@ -31,3 +31,33 @@ async def mint_token(db: Path, *, agent: str, team: str, ttl_hours: float) -> st
         )
     except msgspec.ValidationError as exc:
         raise InvalidRequestError(f"agent or team id refused: {exc}") from exc
+
+
+async def retrain(db: Path, *, min_rows: int = 50, epochs: int = 30, rollout_percent: int = 100):
+    """One retraining run on the server database at ``db`` (see :mod:`server.retrain`)."""
+    from server.registry import ModelDistribution, registry_dir
+    from server.retrain import retrain_once
+
+    store = SqliteServerStore(db)
+    await store.open()
+    try:
+        return await retrain_once(
+            store, ModelDistribution(registry_dir(db)), now_ms=wall_clock_ms(),
+            min_rows=min_rows, epochs=epochs, rollout_percent=rollout_percent,
+        )  # fmt: skip
+    finally:
+        await store.close()
+
+
+def rollout(db: Path, name: str, percent: int):
+    """Widen (or narrow) the rollout of ``name``'s latest version; 100 makes it stable."""
+    from server.registry import ModelDistribution, registry_dir
+
+    return ModelDistribution(registry_dir(db)).set_rollout(name, percent)
+
+
+def rollback(db: Path, name: str):
+    """Withdraw ``name``'s version in rollout (or its stable version)."""
+    from server.registry import ModelDistribution, registry_dir
+
+    return ModelDistribution(registry_dir(db)).rollback(name)

@@ -10,10 +10,20 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from server.advanced import (
+    AdvancedController,
+    ModelsController,
+    realtime_intervention,
+    realtime_multi_language,
+)
+from server.advanced_service import AdvancedService
 from server.auth import TokenAuthMiddleware, TokenBucket
 from server.config import ServerConfig
-from server.controllers import VERSION, HealthController, SyncController
+from server.controllers import VERSION, SyncController
 from server.errors import error_to_response
+from server.jobs import RetrainJob
+from server.registry import ModelDistribution, registry_dir
+from server.replica import TeamReplicas, replica_dir
 from server.service import SyncService
 from server.sqlite_store import SqliteServerStore
 from server.store import ServerStore
@@ -26,11 +36,17 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
     config = config or ServerConfig()
     store = store or SqliteServerStore(config.db_path)
     service = SyncService(store, config)
+    replicas = TeamReplicas(replica_dir(config.db_path), service)
+    advanced = AdvancedService(service, replicas, replica_dir(config.db_path) / "models")
+    distribution = ModelDistribution(registry_dir(config.db_path))
+    retrain_job = RetrainJob(store, distribution, config)
     state = State(
         {
             "config": config,
             "store": store,
             "service": service,
+            "advanced": advanced,
+            "distribution": distribution,
             "rate_limiter": TokenBucket(config.rate_per_s, config.rate_burst),
         }
     )
@@ -39,14 +55,28 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
         await store.open()
         app.state.signing_key = await store.signing_key()
         await service.start()
+        retrain_job.start()
 
     async def shutdown(app: Litestar) -> None:
+        retrain_job.stop()
+        await replicas.close()
         await store.close()
 
     prometheus = PrometheusConfig(app_name="realty_edge", prefix="realty_edge", group_path=True)
     return Litestar(
-        route_handlers=[HealthController, SyncController, PrometheusController],
-        dependencies={"sync": Provide(lambda: service, use_cache=True, sync_to_thread=False)},
+        route_handlers=[
+            AdvancedController,
+            ModelsController,
+            SyncController,
+            PrometheusController,
+            realtime_multi_language,
+            realtime_intervention,
+        ],
+        dependencies={
+            "sync": Provide(lambda: service, use_cache=True, sync_to_thread=False),
+            "advanced": Provide(lambda: advanced, use_cache=True, sync_to_thread=False),
+            "distribution": Provide(lambda: distribution, use_cache=True, sync_to_thread=False),
+        },
         middleware=[
             prometheus.middleware,
             DefineMiddleware(TokenAuthMiddleware, exclude=PUBLIC),
@@ -54,7 +84,7 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
         exception_handlers={Exception: error_to_response},
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         openapi_config=OpenAPIConfig(
-            title="realty-edge sync server", version=VERSION, path="/schema"
+            title="realty-edge server: sync and advanced API", version=VERSION, path="/schema"
         ),
         on_startup=[startup],
         on_shutdown=[shutdown],

@@ -105,12 +105,15 @@ class TokenBucket:
 
 
 class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
-    """Authenticates ``Authorization: Bearer`` and applies the rate limit of the token."""
+    """Authenticates ``Authorization: Bearer`` (WebSockets: or ``?token=``); rate-limits."""
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]):
         state = connection.app.state
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        if not header and connection.scope["type"] == "websocket":
+            # Browsers cannot set headers on a WebSocket: ?token= is accepted there only.
+            scheme, token = "bearer", connection.query_params.get("token", "")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthorizedError("missing bearer token (Authorization: Bearer <token>)")
         config = state.config

@@ -29,4 +29,11 @@ class ServerConfig:
     default_page: int = 500
     max_page: int = 5000
     token_ttl_hours: float = 24 * 30
+    #: Retraining job: seconds between runs (None: no scheduled runs; the CLI still works).
+    retrain_interval_s: float | None = None
+    #: A run with fewer labelled rows than this is refused without training.
+    retrain_min_rows: int = 50
+    retrain_epochs: int = 30
+    #: Percentage of devices a promoted model is offered to at first (100: everyone).
+    rollout_percent: int = 100
     clock: Callable[[], int] = field(default=wall_clock_ms)

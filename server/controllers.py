@@ -17,7 +17,6 @@ from sync.errors import DecodeError
 from sync.protocol import (
     ConflictPage,
     DeviceInfo,
-    Health,
     PullPage,
     PullRequest,
     PushResult,
@@ -38,16 +37,6 @@ def _reply(request: AnyRequest, body: Any) -> Response[Any]:
     if _wants_msgpack(request):
         return Response(content=body, media_type=MediaType.MESSAGEPACK)
     return Response(content=body, media_type=MediaType.JSON)
-
-
-class HealthController(Controller):
-    path = "/api/v1/advanced"
-    tags: ClassVar[list[str]] = ["health"]
-
-    @get("/health", exclude_from_auth=True, sync_to_thread=False)
-    def health(self) -> Health:
-        """Liveness: no token needed."""
-        return Health(status="ok", version=VERSION)
 
 
 class SyncController(Controller):

@@ -18,6 +18,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 
+from edge.errors import NotFoundError as EdgeNotFoundError
 from sync.protocol import Rejected
 
 log = logging.getLogger("realty_edge.server")
@@ -91,6 +92,13 @@ class ClockAheadError(ServerError):
     code = "clock_ahead"
 
 
+class FeatureUnavailableError(ServerError):
+    """A feature this server cannot offer now (e.g. no speech model installed)."""
+
+    status = 503
+    code = "feature_unavailable"
+
+
 class RateLimitedError(ServerError):
     """Too many requests for one token."""
 
@@ -140,6 +148,9 @@ def error_to_response(request: Request[Any, Any, Any], exc: Exception) -> Respon
             headers["WWW-Authenticate"] = 'Bearer realm="realty-edge"'
         case ServerError():
             status, body = exc.status, Rejected(code=exc.code, detail=exc.detail, path=exc.path)
+        case EdgeNotFoundError():
+            status = 404
+            body = Rejected(code="not_found", detail=f"{exc} (in your partition)")
         case ValidationException():
             status, body = 400, _validation_body(exc)
         case NotAuthorizedException():
@@ -170,4 +181,7 @@ def _validation_body(exc: ValidationException) -> Rejected:
             path = f"{source}.{key}" if source else str(key)
         if first.get("message"):
             detail = f"{detail}: {first['message']}"
+            named = path_in(str(first["message"]))
+            if named is not None and key == "data":  # the body's own field, by name
+                path = "body" + named[1:]
     return Rejected(code="invalid_request", detail=detail, path=path)

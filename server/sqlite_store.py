@@ -400,3 +400,55 @@ class SqliteServerStore:
 
     async def device(self, device_id: str) -> DeviceRow | None:
         return await self._read(lambda db: _device(db, device_id))
+
+    async def lead_history(
+        self, team: str, lead_id: str
+    ) -> tuple[list[StoredRecord], list[AnyChange], list[LoggedConflict]]:
+        """Every record of a lead (the lead too), the logged changes and conflicts of them."""
+
+        def read(db: sqlite3.Connection):
+            rows = db.execute(
+                "SELECT entity, entity_id, lead_id, state FROM records WHERE team_id = ? "
+                "AND (lead_id = ? OR (entity = 'lead' AND entity_id = ?))",
+                (team, lead_id, lead_id),
+            ).fetchall()
+            records = [_record(r) for r in rows]
+            changes: list[AnyChange] = []
+            conflicts: list[LoggedConflict] = []
+            for r in records:
+                key = (team, r.entity, r.entity_id)
+                changes += [
+                    _change_dec.decode(c[0])
+                    for c in db.execute(
+                        "SELECT payload FROM change_log WHERE team_id = ? AND entity = ? "
+                        "AND entity_id = ? ORDER BY server_seq",
+                        key,
+                    )
+                ]
+                conflicts += [
+                    LoggedConflict(
+                        id=c[0],
+                        conflict=_conflict_dec.decode(c[1]),
+                        device_id=c[2],
+                        seq=c[3],
+                        logged_at=c[4],
+                    )
+                    for c in db.execute(
+                        "SELECT id, data, device_id, seq, logged_at FROM conflicts "
+                        "WHERE team_id = ? AND entity = ? AND entity_id = ? ORDER BY id",
+                        key,
+                    )
+                ]
+            return records, changes, conflicts
+
+        return await self._read(read)
+
+    async def team_records(self, team: str | None, entity: str) -> list[tuple[str, StoredRecord]]:
+        """(team, record) of one kind, of one team or of all (for training exports)."""
+        sql = "SELECT team_id, entity, entity_id, lead_id, state FROM records WHERE entity = ?"
+        params: list[Any] = [entity]
+        if team is not None:
+            sql += " AND team_id = ?"
+            params.append(team)
+        rows = await self._read(lambda db: db.execute(sql, params).fetchall())
+        return [(r[0], _record(r[1:])) for r in rows]

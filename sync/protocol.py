@@ -118,9 +118,20 @@ class DeviceInfo(Message, tag="device_info", kw_only=True):
     last_seen: int
 
 
+class FeatureStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """One advanced feature: ``ok`` or ``unavailable``, and why."""
+
+    status: str
+    detail: str = ""
+
+
 class Health(Message, tag="health", kw_only=True):
+    """Liveness (``status``), each advanced feature's status and the model versions in use."""
+
     status: str
     version: str
+    features: dict[str, FeatureStatus] = {}
+    models: dict[str, str] = {}
 
 
 @cache

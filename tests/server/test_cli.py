@@ -82,3 +82,14 @@ def test_token_refuses_a_bad_ttl(tmp_path):
         "--ttl-hours", "0", ok=False,
     )  # fmt: skip
     assert proc.returncode == 1 and "ttl" in proc.stderr
+
+
+def test_server_retrain_refuses_an_empty_database_and_records_it(tmp_path):
+    db = str(tmp_path / "s.db")
+    run("server", "token", "--agent", "a", "--team", "t", "--db", db)
+    first = json.loads(run("server", "retrain", "--db", db).stdout)
+    assert first["decision"] == "refused" and "need at least 50" in first["reason"]
+    runs = (tmp_path / "s.db.registry" / "retrain-runs.jsonl").read_text().splitlines()
+    assert [json.loads(r)["id"] for r in runs] == [first["id"]]
+    proc = run("server", "rollback", "behaviour", "--db", db, ok=False)
+    assert proc.returncode == 1 and "no model family 'behaviour'" in proc.stderr

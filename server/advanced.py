@@ -1,0 +1,347 @@
+"""The advanced API's handlers: typed functions, one call into :class:`AdvancedService` each.
+
+REST under ``/api/v1/advanced`` and two WebSockets under ``/ws/advanced/realtime``. Every
+route needs a bearer token (``Authorization: Bearer``; the WebSockets also take ``?token=``)
+except ``GET /api/v1/advanced/health``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any, ClassVar
+
+import msgspec
+from litestar import Controller, Request, WebSocket, delete, get, post, websocket
+from litestar.di import NamedDependency
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from edge.analysis import Analysis
+from edge.culture import DraftMessage
+from server.advanced_service import AdvancedService
+from server.advanced_types import (
+    AdvancedHealth,
+    AnalyzeRequest,
+    CulturalAdaptRequest,
+    DetectRequest,
+    DetectResult,
+    Erased,
+    ExecuteRequest,
+    ExecuteResult,
+    LeadExport,
+    PredictRequest,
+    PredictResult,
+    ProfileRequest,
+    Recommendations,
+    VoiceRequest,
+    VoiceResult,
+)
+from server.auth import Principal
+from server.controllers import VERSION
+from server.errors import NotFoundError, ServerError
+from server.registry import FamilyInfo, ModelDistribution, Offer, SigningKeyInfo
+from server.retrain import RetrainRuns, list_runs
+from server.service import SyncService
+from sync.manifest import ModelManifest
+from sync.records import Event, InterventionPlan, Profile
+
+OCTET = "application/octet-stream"
+AnyRequest = Request[Principal, str, Any]
+Advanced = NamedDependency[AdvancedService]
+Distribution = NamedDependency[ModelDistribution]
+Sync = NamedDependency[SyncService]
+
+
+class AdvancedController(Controller):
+    path = "/api/v1/advanced"
+    tags: ClassVar[list[str]] = ["advanced"]
+
+    @get("/health", exclude_from_auth=True, sync_to_thread=False)
+    def health(self, advanced: Advanced) -> AdvancedHealth:
+        """Liveness, each feature's status and the model versions running (no token needed)."""
+        return advanced.health(VERSION)
+
+    @post("/analyze/comprehensive", status_code=200)
+    async def analyze(
+        self, request: AnyRequest, advanced: Advanced, data: JSONBody[AnalyzeRequest]
+    ) -> Analysis:
+        """Language, behaviour, vertical, profile, recommendations and plan of one lead."""
+        return await advanced.analyze(request.user, data)
+
+    @post("/multi-language/detect", status_code=200)
+    async def detect(
+        self, request: AnyRequest, advanced: Advanced, data: JSONBody[DetectRequest]
+    ) -> DetectResult:
+        """The language of a text, or of a base64 WAV (transcribed offline first)."""
+        return await advanced.detect(data)
+
+    @post("/multi-language/voice/process", status_code=200)
+    async def voice(
+        self, request: AnyRequest, advanced: Advanced, data: JSONBody[VoiceRequest]
+    ) -> VoiceResult:
+        """Transcribe a base64 WAV; with ``lead_id``, store it as the lead's voice note."""
+        return await advanced.voice(request.user, data)
+
+    @post("/multi-language/cultural/adapt", status_code=200)
+    async def cultural_adapt(
+        self, request: AnyRequest, advanced: Advanced, data: JSONBody[CulturalAdaptRequest]
+    ) -> DraftMessage:
+        """A message for the lead in its language, register, locale formats and hours."""
+        return await advanced.cultural_adapt(request.user, data)
+
+    @post("/intervention/predict", status_code=200)
+    async def predict(
+        self, request: AnyRequest, advanced: Advanced, data: JSONBody[PredictRequest]
+    ) -> PredictResult:
+        """The lead's behaviour and ranked outreach strategies (the stored, scheduled plan)."""
+        return await advanced.predict(request.user, data)
+
+    @post("/intervention/execute", status_code=200)
+    async def execute(
+        self, request: AnyRequest, advanced: Advanced, data: JSONBody[ExecuteRequest]
+    ) -> ExecuteResult:
+        """Record a plan step as done: the outreach event and its outbox records."""
+        return await advanced.execute(request.user, data)
+
+    @post("/personalization/profile/create", status_code=200)
+    async def create_profile(
+        self, request: AnyRequest, advanced: Advanced, data: JSONBody[ProfileRequest]
+    ) -> Profile:
+        """Learn the lead's profile (the lead is created in your partition when new)."""
+        return await advanced.create_profile(request.user, data)
+
+    @get("/personalization/recommendations/{lead_id:str}")
+    async def recommendations(
+        self,
+        request: AnyRequest,
+        advanced: Advanced,
+        lead_id: FromPath[str],
+        context: Annotated[
+            str | None,
+            QueryParameter(max_length=2000, description="RecommendContext as JSON"),
+        ] = None,
+        k: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
+    ) -> Recommendations:
+        """The best unseen active listings for the lead, with reasons."""
+        return await advanced.recommendations(request.user, lead_id, context, k)
+
+    @get("/privacy/leads/{lead_id:str}/export")
+    async def export_lead(
+        self, request: AnyRequest, advanced: Advanced, lead_id: FromPath[str]
+    ) -> LeadExport:
+        """Everything the server holds about a lead: records, change history, conflicts."""
+        return await advanced.export_lead(request.user, lead_id)
+
+    @delete("/privacy/leads/{lead_id:str}", status_code=200)
+    async def erase_lead(
+        self, request: AnyRequest, advanced: Advanced, lead_id: FromPath[str]
+    ) -> Erased:
+        """Hard-erase a lead everywhere: server now, every device at its next sync."""
+        return await advanced.erase_lead(request.user, lead_id)
+
+
+class ModelsController(Controller):
+    """Model distribution (signed manifests, staged rollout) and the retraining record."""
+
+    path = "/api/v1/advanced/models"
+    tags: ClassVar[list[str]] = ["models"]
+
+    @get("/", sync_to_thread=True)
+    def families(self, distribution: Distribution) -> list[FamilyInfo]:
+        """Every model family: stable version, version in rollout and its percentage."""
+        return distribution.families()
+
+    @get("/signing-key", sync_to_thread=True)
+    def signing_key(self, distribution: Distribution) -> SigningKeyInfo:
+        """The Ed25519 public key that signs manifests (devices pin it)."""
+        return distribution.signing_key_info()
+
+    @get("/retrain-runs", sync_to_thread=True)
+    def retrain_runs(self, distribution: Distribution) -> RetrainRuns:
+        """Every retraining run: metrics, decision (promoted, refused, failed) and reason."""
+        return RetrainRuns(runs=list_runs(distribution))
+
+    @get("/{name:str}/offer")
+    async def offer(
+        self,
+        request: AnyRequest,
+        sync: Sync,
+        distribution: Distribution,
+        name: FromPath[str],
+        device_id: Annotated[str, QueryParameter(min_length=1, max_length=64)],
+        running: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    ) -> Offer:
+        """The version this device should run (staged rollout); records the one it runs."""
+        device = await sync.store.device(device_id)
+        if device is not None and device.team_id != request.user.team:
+            raise NotFoundError(
+                f"device {device_id!r} is not in your partition", path="query.device_id"
+            )
+        return await asyncio.to_thread(distribution.offer, name, device_id, running)
+
+    @get("/{name:str}/{version:str}/manifest", sync_to_thread=True)
+    def manifest(
+        self, distribution: Distribution, name: FromPath[str], version: FromPath[str]
+    ) -> ModelManifest:
+        """The signed manifest of one version."""
+        return distribution.manifest(name, version)
+
+    @get("/{name:str}/{version:str}/blob", sync_to_thread=True, media_type=OCTET)
+    def blob(
+        self, distribution: Distribution, name: FromPath[str], version: FromPath[str]
+    ) -> bytes:
+        """The .tflite bytes of one version (check them against the signed manifest)."""
+        return distribution.blob(name, version)
+
+
+# --- WebSockets ------------------------------------------------------------------------
+
+_ws_event = msgspec.json.Decoder(dict[str, Any])
+_event_decoder = msgspec.json.Decoder(Event)
+
+
+async def _refuse(socket: WebSocket[Any, Any, Any], exc: ServerError) -> None:
+    await socket.send_json({"type": "error", "code": exc.code, "detail": exc.detail})
+    await socket.close(code=4000 + exc.status)
+
+
+@websocket("/ws/advanced/realtime/multi-language/{session_id:str}")
+async def realtime_multi_language(
+    socket: WebSocket[Principal, str, Any], session_id: FromPath[str], advanced: Advanced
+) -> None:
+    """Binary 16 kHz mono 16-bit PCM in; ``partial`` and ``final`` transcripts out.
+
+    Text frames: ``{"type": "start", "language": "ko"}`` (optional; before audio) and
+    ``{"type": "end"}`` (finish the utterance: the final transcript comes back, and the next
+    audio starts a new one).
+    """
+    await socket.accept()
+    try:
+        transcriber = advanced.transcriber()
+    except ServerError as exc:
+        await _refuse(socket, exc)
+        return
+    language: str | None = None
+    stream = None
+    try:
+        while True:
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            chunk = message.get("bytes")
+            if chunk is not None:
+                if len(chunk) % 2:
+                    chunk = chunk[:-1]
+                if stream is None:
+                    stream = transcriber.stream(language)
+                partial = await asyncio.to_thread(stream.feed, chunk)
+                if partial is not None:
+                    await socket.send_json(
+                        {"type": "partial", "session_id": session_id,
+                         **msgspec.to_builtins(partial)}
+                    )  # fmt: skip
+                continue
+            try:
+                command = _ws_event.decode(message.get("text") or "")
+            except msgspec.MsgspecError:
+                command = {}
+            kind = command.get("type")
+            if kind == "start":
+                lang = command.get("language")
+                language = lang if isinstance(lang, str) and lang else None
+                if language and language not in transcriber.registry.languages():
+                    await socket.send_json(
+                        {"type": "error", "code": "invalid_request", "path": "$.language",
+                         "detail": f"no speech model for language {language!r}"}
+                    )  # fmt: skip
+                    language = None
+            elif kind == "end":
+                final = await asyncio.to_thread((stream or transcriber.stream(language)).finish)
+                stream = None
+                guess = advanced.language.detect(final.text) if final.text.strip() else None
+                await socket.send_json(
+                    {"type": "final", "session_id": session_id, **msgspec.to_builtins(final),
+                     "detected_language": guess.language if guess else "unknown"}
+                )  # fmt: skip
+            else:
+                await socket.send_json(
+                    {"type": "error", "code": "invalid_request", "path": "$.type",
+                     "detail": "expected binary PCM or {\"type\": \"start\"|\"end\"}"}
+                )  # fmt: skip
+    except WebSocketDisconnect:
+        pass
+
+
+@websocket("/ws/advanced/realtime/intervention/{lead_id:str}")
+async def realtime_intervention(
+    socket: WebSocket[Principal, str, Any], lead_id: FromPath[str], advanced: Advanced
+) -> None:
+    """The lead's plan now, then a new plan each time events arrive.
+
+    Events arrive as text frames ``{"type": "event", "event": {...}}`` from this client, or
+    through sync from any device of the team (polled every ``poll_s``).
+    """
+    await socket.accept()
+    who = socket.user
+    try:
+        plan = await advanced.predict(who, PredictRequest(lead_id=lead_id))
+    except ServerError as exc:
+        await _refuse(socket, exc)
+        return
+    await socket.send_json({"type": "plan", **msgspec.to_builtins(plan)})
+    store = advanced.sync.store
+    seen = await store.last_seq(who.team)
+    receiver: asyncio.Task[Any] | None = None
+    try:
+        while True:
+            if receiver is None:
+                receiver = asyncio.ensure_future(socket.receive_text())
+            done, _ = await asyncio.wait({receiver}, timeout=advanced.poll_s)
+            if receiver in done:
+                text = receiver.result()
+                receiver = None
+                try:
+                    event = _event_decoder.decode(
+                        msgspec.json.encode(_ws_event.decode(text).get("event"))
+                    )
+                except msgspec.MsgspecError as exc:
+                    await socket.send_json(
+                        {"type": "error", "code": "invalid_request", "detail": str(exc),
+                         "path": "$.event"}
+                    )  # fmt: skip
+                    continue
+                if event.lead_id != lead_id:
+                    await socket.send_json(
+                        {"type": "error", "code": "invalid_request", "path": "$.event.lead_id",
+                         "detail": f"event of lead {event.lead_id!r} on the {lead_id!r} socket"}
+                    )  # fmt: skip
+                    continue
+                await advanced.record_events(who, lead_id, [event])
+            else:
+                last = await store.last_seq(who.team)
+                if last == seen:
+                    continue
+            seen = await store.last_seq(who.team)
+            try:
+                plan = await advanced.predict(who, PredictRequest(lead_id=lead_id))
+            except ServerError as exc:
+                await _refuse(socket, exc)  # e.g. the lead was erased meanwhile
+                return
+            await socket.send_json({"type": "plan", **msgspec.to_builtins(plan)})
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if receiver is not None:
+            receiver.cancel()
+            with contextlib.suppress(BaseException):
+                await receiver
+
+
+__all__ = [
+    "AdvancedController",
+    "InterventionPlan",
+    "ModelsController",
+    "realtime_intervention",
+    "realtime_multi_language",
+]

@@ -1,0 +1,263 @@
+"""Model distribution: versions per family, Ed25519-signed manifests, staged rollout, rollback.
+
+Everything lives in one folder (``<db>.registry/``): ``<name>/<version>/`` holds the blob and
+its signed manifest, ``state.json`` says per family which version is ``stable`` (offered to
+every device), which is ``latest`` (offered to ``percent`` % of devices, chosen by a hash of
+the device id so a device's answer never flips between checks), and what each device last
+said it runs. The signing key (Ed25519, from ``cryptography``) is created on first use.
+
+The signature covers :func:`models.artifact.signing_bytes` of the manifest: every field but
+``signature`` and ``signer``, so sha256, size, feature-spec hash, metrics and golden cases are
+all signed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import msgspec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from models.artifact import signing_bytes, verify_blob
+from models.errors import ArtifactError
+from server.errors import InvalidRequestError, NotFoundError
+from sync.manifest import ModelManifest
+
+_manifest_dec = msgspec.json.Decoder(ModelManifest)
+
+
+class FamilyState(msgspec.Struct, kw_only=True):
+    stable: str | None = None
+    latest: str | None = None
+    percent: int = 0
+    versions: list[str] = []
+    rolled_back: list[str] = []
+
+
+class RegistryState(msgspec.Struct, kw_only=True):
+    families: dict[str, FamilyState] = {}
+    #: device id -> model name -> the version the device last reported running.
+    devices: dict[str, dict[str, str]] = {}
+
+
+class Offer(msgspec.Struct, frozen=True, kw_only=True):
+    """What one device should run for one family (``version`` None: the shipped model)."""
+
+    name: str
+    version: str | None
+    manifest: ModelManifest | None = None
+
+
+class FamilyInfo(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    stable: str | None
+    latest: str | None
+    percent: int
+    versions: list[str]
+    rolled_back: list[str]
+
+
+class SigningKeyInfo(msgspec.Struct, frozen=True, kw_only=True):
+    signer: str
+    public_key: str  # raw Ed25519 public key, base64
+
+
+def bucket(name: str, device_id: str) -> int:
+    """The device's rollout bucket (0..99) for ``name``; stable across calls."""
+    return int(hashlib.sha256(f"{name}:{device_id}".encode()).hexdigest()[:8], 16) % 100
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+class ModelDistribution:
+    """The registry folder; safe to use from the API process and the CLI at once (atomic files)."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._lock = threading.Lock()
+
+    # --- keys ----------------------------------------------------------------------
+
+    def _key(self) -> Ed25519PrivateKey:
+        path = self.directory / "signing_ed25519.pem"
+        if not path.exists():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            pem = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            _atomic_write(path, pem)
+            path.chmod(0o600)
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(key, Ed25519PrivateKey)
+        return key
+
+    def public_key(self) -> bytes:
+        return (
+            self._key()
+            .public_key()
+            .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        )
+
+    def signer(self) -> str:
+        return "ed25519:" + hashlib.sha256(self.public_key()).hexdigest()[:16]
+
+    def signing_key_info(self) -> SigningKeyInfo:
+        return SigningKeyInfo(
+            signer=self.signer(), public_key=base64.b64encode(self.public_key()).decode()
+        )
+
+    def sign(self, manifest: ModelManifest) -> ModelManifest:
+        signature = self._key().sign(signing_bytes(manifest))
+        return msgspec.structs.replace(
+            manifest, signature=base64.b64encode(signature).decode(), signer=self.signer()
+        )
+
+    # --- state -----------------------------------------------------------------------
+
+    def _state(self) -> RegistryState:
+        path = self.directory / "state.json"
+        if not path.exists():
+            return RegistryState()
+        return msgspec.json.decode(path.read_bytes(), type=RegistryState)
+
+    def _save(self, state: RegistryState) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.directory / "state.json", msgspec.json.encode(state))
+
+    def _family(self, state: RegistryState, name: str) -> FamilyState:
+        family = state.families.get(name)
+        if family is None:
+            raise NotFoundError(f"no model family {name!r} in the registry", path="path.name")
+        return family
+
+    # --- publishing ------------------------------------------------------------------
+
+    def publish(self, blob: bytes, manifest: ModelManifest, percent: int = 100) -> ModelManifest:
+        """Sign and store a version; offer it to ``percent`` % of devices (100: everyone)."""
+        if not 0 <= percent <= 100:
+            raise InvalidRequestError(f"rollout percent {percent} is not in 0..100", path="percent")
+        try:
+            verify_blob(blob, manifest, manifest.feature_spec_hash)
+        except ArtifactError as exc:
+            raise InvalidRequestError(str(exc), path="blob") from exc
+        signed = self.sign(manifest)
+        folder = self.directory / manifest.name / manifest.version
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write(folder / "model.tflite", blob)
+        _atomic_write(folder / "manifest.json", msgspec.json.encode(signed))
+        with self._lock:
+            state = self._state()
+            family = state.families.setdefault(manifest.name, FamilyState())
+            if manifest.version not in family.versions:
+                family.versions.append(manifest.version)
+            if percent >= 100:
+                family.stable, family.latest, family.percent = manifest.version, None, 0
+            else:
+                family.latest, family.percent = manifest.version, percent
+            self._save(state)
+        return signed
+
+    def set_rollout(self, name: str, percent: int) -> FamilyInfo:
+        """Widen or narrow the latest version's rollout; 100 makes it the stable version."""
+        if not 0 <= percent <= 100:
+            raise InvalidRequestError(f"rollout percent {percent} is not in 0..100", path="percent")
+        with self._lock:
+            state = self._state()
+            family = self._family(state, name)
+            if family.latest is None:
+                raise InvalidRequestError(f"{name} has no version in rollout", path="name")
+            if percent >= 100:
+                family.stable, family.latest, family.percent = family.latest, None, 0
+            else:
+                family.percent = percent
+            self._save(state)
+        return self.family(name)
+
+    def rollback(self, name: str) -> FamilyInfo:
+        """Withdraw the version in rollout (or, with none, the stable one for the one before)."""
+        with self._lock:
+            state = self._state()
+            family = self._family(state, name)
+            if family.latest is not None:
+                family.rolled_back.append(family.latest)
+                family.latest, family.percent = None, 0
+            elif family.stable is not None:
+                family.rolled_back.append(family.stable)
+                good = [v for v in family.versions if v not in family.rolled_back]
+                family.stable = good[-1] if good else None
+            else:
+                raise InvalidRequestError(f"{name} has nothing to roll back", path="name")
+            self._save(state)
+        return self.family(name)
+
+    # --- reading ---------------------------------------------------------------------
+
+    def family(self, name: str) -> FamilyInfo:
+        f = self._family(self._state(), name)
+        return FamilyInfo(name=name, stable=f.stable, latest=f.latest, percent=f.percent,
+                          versions=f.versions, rolled_back=f.rolled_back)  # fmt: skip
+
+    def families(self) -> list[FamilyInfo]:
+        return [self.family(name) for name in sorted(self._state().families)]
+
+    def current_dir(self, name: str) -> Path | None:
+        """The folder of the stable version (``None``: the shipped model is current)."""
+        state = self._state()
+        family = state.families.get(name)
+        if family is None or family.stable is None:
+            return None
+        return self.directory / name / family.stable
+
+    def offer(self, name: str, device_id: str, running: str | None = None) -> Offer:
+        """The version ``device_id`` should run; records what it says it runs."""
+        with self._lock:
+            state = self._state()
+            if running:
+                state.devices.setdefault(device_id, {})[name] = running
+                self._save(state)
+        family = state.families.get(name)
+        if family is None:
+            return Offer(name=name, version=None)
+        version = family.stable
+        if family.latest is not None and bucket(name, device_id) < family.percent:
+            version = family.latest
+        if version is None:
+            return Offer(name=name, version=None)
+        return Offer(name=name, version=version, manifest=self.manifest(name, version))
+
+    def device_versions(self, device_id: str) -> dict[str, str]:
+        return dict(self._state().devices.get(device_id, {}))
+
+    def manifest(self, name: str, version: str) -> ModelManifest:
+        path = self._path(name, version) / "manifest.json"
+        return _manifest_dec.decode(path.read_bytes())
+
+    def blob(self, name: str, version: str) -> bytes:
+        return (self._path(name, version) / "model.tflite").read_bytes()
+
+    def _path(self, name: str, version: str) -> Path:
+        folder = self.directory / name / version
+        state = self._state()
+        if name not in state.families or version not in state.families[name].versions:
+            raise NotFoundError(f"no version {version!r} of model {name!r}", path="path.version")
+        return folder
+
+
+def registry_dir(db_path: Path) -> Path:
+    return Path(f"{db_path}.registry")
+
+
+__all__ = ["ModelDistribution", "Offer", "bucket"]

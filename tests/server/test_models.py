@@ -1,0 +1,242 @@
+"""Retraining, signed model distribution with staged rollout and rollback, and erasure in training.
+
+Real server on a real socket, real device runtimes, the training in its own process.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+
+from edge.model_updates import UpdatePolicy, verify_signature
+from edge.runtime import EdgeRuntime
+from models.artifact import ARTIFACT_DIR, read_manifest
+from models.behaviour.retrain import decide
+from server.registry import ModelDistribution, bucket, registry_dir
+from server.retrain import pseudonym, retrain_once, training_set
+from server.sqlite_store import SqliteServerStore
+from sync.codec import Format, encode_batch
+from tests.factories import small_world
+from tests.live_server import run_server
+
+A = "/api/v1/advanced"
+SHIPPED = read_manifest(ARTIFACT_DIR, "behaviour").version
+
+
+@pytest.fixture
+def server(tmp_path):
+    with run_server(tmp_path / "server.db") as live:
+        yield live
+
+
+def registry(server) -> ModelDistribution:
+    return ModelDistribution(registry_dir(server.config.db_path))
+
+
+async def phone(tmp_path: Path, name: str) -> EdgeRuntime:
+    return await EdgeRuntime.open(tmp_path / f"{name}.db")
+
+
+def publish_shipped(reg: ModelDistribution, version: str, percent: int = 100):
+    """The shipped behaviour model republished under a new version (no training needed)."""
+    blob = (ARTIFACT_DIR / "behaviour.tflite").read_bytes()
+    manifest = msgspec.structs.replace(read_manifest(ARTIFACT_DIR, "behaviour"), version=version)
+    return reg.publish(blob, manifest, percent=percent)
+
+
+async def test_retraining_promotes_then_a_device_installs_it_and_rolls_back(tmp_path, server):
+    from models.synthetic import generate_world
+
+    world = generate_world(agents=1, leads=150, listings=200, seed=3)
+    token = server.token()
+    device = await phone(tmp_path, "a")
+    try:
+        await device.ingest(encode_batch(world.records(), Format.MSGPACK))
+        assert (await device.sync(server.url, token)).status == "ok"
+        store = SqliteServerStore(server.config.db_path)
+        await store.open()
+        try:
+            run = await retrain_once(
+                store, registry(server), now_ms=world.now_ms, epochs=2, tolerance=0.5
+            )
+        finally:
+            await store.close()
+        assert run.decision == "promoted", run.reason
+        assert run.metrics["rows"] > 200 and run.metrics["rows_holdout"] > 20
+        assert {"candidate.p_convert.auc", "current.p_convert.auc"} <= set(run.metrics)
+        assert "tensorflow" not in sys.modules  # training ran in its own process
+        with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as h:
+            runs = h.get(f"{A}/models/retrain-runs").json()["runs"]
+            assert [(r["decision"], r["candidate"]) for r in runs] == [("promoted", run.candidate)]
+            families = h.get(f"{A}/models/").json()
+            assert families[0]["name"] == "behaviour" and families[0]["stable"] == run.candidate
+
+        off_wifi = await device.check_model_updates(
+            server.url, token, UpdatePolicy(wifi_only=True, on_wifi=False)
+        )
+        assert off_wifi.skipped == "not on Wi-Fi" and not off_wifi.installed
+        report = await device.check_model_updates(server.url, token, UpdatePolicy())
+        assert report.installed == {"behaviour": run.candidate}, report
+        assert device.models.get("behaviour").manifest.version == run.candidate
+        assert (await device.predict_behaviour(world.leads[0].id)).p_convert >= 0
+        # The device reports what it runs at its next check.
+        await device.check_model_updates(server.url, token, UpdatePolicy())
+        assert registry(server).device_versions(device.device_id)["behaviour"] == run.candidate
+
+        registry(server).rollback("behaviour")
+        back = await device.check_model_updates(server.url, token, UpdatePolicy())
+        assert back.rolled_back == {"behaviour": SHIPPED}
+        assert device.models.get("behaviour").manifest.version == SHIPPED
+    finally:
+        await device.close()
+
+
+async def test_a_run_without_enough_outcomes_is_refused_and_recorded(tmp_path, server):
+    token = server.token()
+    device = await phone(tmp_path, "a")
+    try:
+        await device.ingest(encode_batch(small_world(2, 3), Format.MSGPACK))
+        assert (await device.sync(server.url, token)).status == "ok"
+    finally:
+        await device.close()
+    store = SqliteServerStore(server.config.db_path)
+    await store.open()
+    try:
+        run = await retrain_once(store, registry(server), now_ms=server.config.clock())
+    finally:
+        await store.close()
+    assert run.decision == "refused" and "need at least 50" in run.reason
+    with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as h:
+        assert h.get(f"{A}/models/retrain-runs").json()["runs"][0]["decision"] == "refused"
+    assert registry(server).families() == []  # nothing was published
+
+
+def test_the_decision_promotes_only_a_candidate_not_worse():
+    current = {"p_convert.auc": 0.70, "p_respond.auc": 0.60}
+    assert decide({"p_convert.auc": 0.71, "p_respond.auc": 0.60}, current, 0.0)[0]
+    assert decide(dict(current), current, 0.0)[0]
+    worse, reason = decide({"p_convert.auc": 0.69, "p_respond.auc": 0.60}, current, 0.0)
+    assert not worse and "0.6450 < current 0.6500" in reason
+    nan = {"p_convert.auc": math.nan, "p_respond.auc": math.nan}
+    assert not decide(nan, current, 0.0)[0]
+
+
+async def test_tampered_blob_and_bad_signature_are_refused_and_the_device_keeps_its_model(
+    tmp_path, server
+):
+    token = server.token()
+    reg = registry(server)
+    device = await phone(tmp_path, "a")
+    try:
+        signed = publish_shipped(reg, "9.0.0-tampered")
+        blob_file = reg.directory / "behaviour" / signed.version / "model.tflite"
+        data = bytearray(blob_file.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        blob_file.write_bytes(bytes(data))
+        report = await device.check_model_updates(server.url, token, UpdatePolicy())
+        assert "sha256" in report.rejected["behaviour"], report
+        assert device.models.get("behaviour").manifest.version == SHIPPED
+
+        signed = publish_shipped(reg, "9.0.1-forged")
+        manifest_file = reg.directory / "behaviour" / signed.version / "manifest.json"
+        forged = msgspec.structs.replace(signed, metrics={"p_convert.auc": 0.99})
+        manifest_file.write_bytes(msgspec.json.encode(forged))
+        report = await device.check_model_updates(server.url, token, UpdatePolicy())
+        assert "bad manifest signature" in report.rejected["behaviour"], report
+        assert device.models.get("behaviour").manifest.version == SHIPPED
+
+        other_key = ModelDistribution(tmp_path / "other-registry").public_key()
+        signed = publish_shipped(reg, "9.0.2-good")
+        report = await device.check_model_updates(
+            server.url, token, UpdatePolicy(), public_key=other_key
+        )
+        assert "the pinned key is" in report.rejected["behaviour"]
+        report = await device.check_model_updates(server.url, token, UpdatePolicy())
+        assert report.installed == {"behaviour": "9.0.2-good"}
+        verify_signature(signed, reg.public_key())
+    finally:
+        await device.close()
+
+
+async def test_staged_rollout_offers_the_new_version_to_a_stable_share_of_devices(tmp_path, server):
+    reg = registry(server)
+    publish_shipped(reg, "9.1.0")
+    publish_shipped(reg, "9.2.0", percent=30)
+    ids = [f"dev-{i:04d}" for i in range(400)]
+    offered = [reg.offer("behaviour", d).version for d in ids]
+    share = offered.count("9.2.0") / len(ids)
+    assert 0.2 < share < 0.4 and set(offered) == {"9.1.0", "9.2.0"}
+    assert offered == [reg.offer("behaviour", d).version for d in ids]  # deterministic
+    assert all(
+        (v == "9.2.0") == (bucket("behaviour", d) < 30) for d, v in zip(ids, offered, strict=True)
+    )
+    reg.set_rollout("behaviour", 100)
+    assert {reg.offer("behaviour", d).version for d in ids} == {"9.2.0"}
+    token = server.token()
+    with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as h:
+        offer = h.get(f"{A}/models/behaviour/offer", params={"device_id": "dev-1"}).json()
+        assert offer["version"] == "9.2.0" and offer["manifest"]["signature"]
+        assert h.get(f"{A}/models/behaviour/nope/blob").status_code == 404
+        assert h.get(f"{A}/models/behaviour/offer").status_code == 400
+        blob = h.get(f"{A}/models/behaviour/9.2.0/blob")
+        assert blob.content == (ARTIFACT_DIR / "behaviour.tflite").read_bytes()
+        assert httpx.get(f"{server.url}{A}/models/").status_code == 401
+
+
+async def test_an_erased_lead_reaches_the_device_and_leaves_the_training_set(tmp_path, server):
+    token = server.token()
+    device = await phone(tmp_path, "a")
+    try:
+        await device.ingest(encode_batch(small_world(3, 4), Format.MSGPACK))
+        assert (await device.sync(server.url, token)).status == "ok"
+        store = SqliteServerStore(server.config.db_path)
+        await store.open()
+        try:
+            before = await training_set(store, b"k" * 32, server.config.clock())
+            with httpx.Client(
+                base_url=server.url, headers={"authorization": f"Bearer {token}"}
+            ) as h:
+                assert h.delete(f"{A}/privacy/leads/lead-000002").status_code == 200
+            after = await training_set(store, b"k" * 32, server.config.clock())
+        finally:
+            await store.close()
+        gone = pseudonym(b"k" * 32, "lead", "team-a", "lead-000002")
+        assert gone in {lead.id for lead in before.leads}
+        assert gone not in {lead.id for lead in after.leads}
+        assert gone not in {e.lead_id for e in after.events}
+        assert (len(before.leads), len(after.leads)) == (3, 2)
+        assert len(after.events) == len(before.events) - 4
+        assert all(lead.name == "lead" and lead.id.startswith("l-") for lead in after.leads)
+        assert all(e.text is None for e in after.events)  # free text never leaves
+        assert (await device.sync(server.url, token)).status == "ok"
+        row = await device.store.fetchone("SELECT count(*) FROM leads WHERE id = 'lead-000002'")
+        assert row[0] == 0
+    finally:
+        await device.close()
+
+
+def test_the_api_process_runs_with_tensorflow_unimportable():
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'tensorflow', 'keras'}:\n"
+        "            raise ImportError(name + ' is blocked in the API process')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from server.app import create_app\n"
+        "import server.retrain, server.jobs, server.registry, edge.model_updates\n"
+        "create_app()\n"
+        "print('ok')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, timeout=120
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
