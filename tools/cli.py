@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -60,6 +61,11 @@ def cli_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def this_hour_ms() -> int:
+    """The current time rounded down to the hour: a generated world's default present."""
+    return int(time.time() // 3600 * 3600 * 1000)
+
+
 def print_json(obj: Any) -> None:
     sys.stdout.write(msgspec.json.encode(obj).decode() + "\n")
 
@@ -91,13 +97,21 @@ def generate(
     fmt: Annotated[
         Format | None, typer.Option("--format", help="Default: from the file's extension.")
     ] = None,
+    now: Annotated[
+        int | None,
+        typer.Option(
+            help="The world's present, UTC epoch ms (default: this hour). The same "
+            "seed and --now give the same bytes."
+        ),
+    ] = None,
 ) -> None:
     """Write a seeded synthetic world (agents, listings, leads, events) as an ingestible batch."""
     from models.synthetic import generate_world, write_world
 
     fmt = fmt or (Format.MSGPACK if out.suffix in (".msgpack", ".mpk") else Format.JSON)
     with console.status("generating world"):
-        world = generate_world(agents=agents, leads=leads, listings=listings, seed=seed)
+        world = generate_world(agents=agents, leads=leads, listings=listings, seed=seed,
+                               now_ms=this_hour_ms() if now is None else now)  # fmt: skip
         write_world(world, out, fmt)
     console.print(
         f"wrote {out}: {len(world.agents)} agents, {len(world.leads)} leads, "
@@ -463,6 +477,30 @@ def bench_sync(
     console.print(table)
 
 
+@bench_app.command("server")
+@cli_errors
+def bench_server(
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 64,
+    requests: Annotated[int, typer.Option(min=1, help="Requests per route.")] = 1280,
+    leads: Annotated[int, typer.Option(min=1, help="Leads seeded through a phone's sync.")] = 40,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Advanced API: p50/p95/p99 and rps per route, WebSocket final latency, server RSS."""
+    from tools.bench_server import run
+
+    result = run(clients=clients, requests=requests, leads=leads,
+                 progress=lambda m: err_console.print(m, highlight=False))  # fmt: skip
+    if as_json:
+        print_json(result)
+        return
+    table = Table("route", "p50 ms", "p95 ms", "p99 ms", "req/s", title="advanced API")
+    for path, r in result["routes"].items():
+        table.add_row(path, *(str(r[k]) for k in ("p50_ms", "p95_ms", "p99_ms", "rps")))
+    console.print(table)
+    console.print(f"WebSocket last chunk -> final: {result['ws_final_ms']} ms")
+    console.print(f"server peak RSS: {result['rss_mb']} MB")
+
+
 # --- behaviour, personalization, plans (issue 5) ----------------------------------------
 
 
@@ -674,9 +712,12 @@ def client_app(
     from mobile_client.config import DESKTOP, PHONE, configure
 
     configure(*(PHONE if screenshots else DESKTOP))
-    from tools.client_device import generate_device, korean_voice_clip
+    from tools.client_device import generate_device
+    from tools.demo import korean_clip
 
     clip = None
+    if device is not None and not device.exists():
+        raise FileNotFoundError(2, "no device database", str(device))
     if device is None:
         device = workdir / "device.db"
         if screenshots is not None and device.exists():
@@ -685,7 +726,7 @@ def client_app(
             n = asyncio.run(generate_device(device, leads=leads, listings=leads * 10, seed=seed))
             console.print(f"generated a device with {n} leads at {device}")
         if screenshots is not None:
-            clip = korean_voice_clip(workdir)
+            clip = korean_clip(workdir)  # a real recorded clip where the data is, else espeak-ng
     from mobile_client.app import SCREENS, run_app
 
     client = run_app(device, server=server, token=token, screenshots=screenshots,

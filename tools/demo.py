@@ -115,7 +115,7 @@ async def offline_work(rt: EdgeRuntime, leads: list[Lead], clip: Path | None, ti
         step = plan.steps[0] if plan.steps else None
         b = analysis.behaviour
         when = f"{step.channel} {local_time(step.due_at, lead.timezone)}" if step else "—"
-        driver = b.drivers[0].text if b.drivers else ""
+        driver = b.drivers[0].text.split(":")[0] if b.drivers else ""
         table.add_row(lead.id, lead.language, analysis.vertical.vertical, f"{b.p_convert:.2f}",
                       b.tier, driver, when)  # fmt: skip
     console.print(table)
@@ -142,7 +142,8 @@ async def run_demo(
     figures: dict[str, Any] = {}
 
     with console.status("generating a world for two agents"):
-        world = generate_world(agents=2, leads=leads, listings=listings, seed=seed)
+        now_ms = int(time.time() // 3600 * 3600 * 1000)  # the world's present is this hour
+        world = generate_world(agents=2, leads=leads, listings=listings, seed=seed, now_ms=now_ms)
         batches = split_world(world)
     console.print(f"[green]✓[/] world: {len(world.leads)} leads, {len(world.events)} events, "
                   f"{len(world.listings)} listings, 2 agents")  # fmt: skip
@@ -176,6 +177,9 @@ async def run_demo(
                 rep = await rt.sync(server.url, tokens[agent_id])
                 sent, received = sent + rep.bytes_sent, received + rep.bytes_received
             figures["bytes_sent"], figures["bytes_received"] = sent, received
+            figures["retrain"] = await retrain_and_distribute(
+                workdir / "server.db", devices, server.url, tokens, console
+            )
             figures["versions_after"] = next(iter(devices.values())).models.versions()
             figures["energy"] = next(iter(devices.values())).energy.active_agent_hour()
         finally:
@@ -204,6 +208,27 @@ async def conflict(devices: dict[str, EdgeRuntime], url: str, tokens: dict[str, 
     return rep_a.conflicts + rep_b.conflicts
 
 
+async def retrain_and_distribute(db: Path, devices: dict[str, EdgeRuntime], url: str,
+                                 tokens: dict[str, str], console: Console) -> str:  # fmt: skip
+    """The server retrains on synced outcomes (its own process); devices fetch and swap."""
+    from edge.model_updates import UpdatePolicy
+    from server.admin import retrain
+
+    with console.status("the server retrains the behaviour model on synced outcomes "
+                        "(TensorFlow in a separate process)"):  # fmt: skip
+        run = await retrain(db, min_rows=50, epochs=30)
+    console.print(f"[green]✓[/] retraining run {run.id}: [bold]{run.decision}[/] ({run.reason})")
+    for agent_id, rt in devices.items():
+        update = await rt.check_model_updates(
+            url, tokens[agent_id], UpdatePolicy(on_wifi=True, charging=True)
+        )
+        what = ", ".join(f"{k} {v}" for k, v in update.installed.items()) or "nothing new"
+        rejected = f"; rejected {update.rejected}" if update.rejected else ""
+        console.print(f"[green]✓[/] {agent_id}: verified signature, hash, feature spec and "
+                      f"canary; installed {what}{rejected}")  # fmt: skip
+    return run.decision
+
+
 def report(figures: dict[str, Any], timer: Timer, console: Console) -> None:
     console.print(timer.table())
     energy = figures.get("energy")
@@ -215,6 +240,7 @@ def report(figures: dict[str, Any], timer: Timer, console: Console) -> None:
         f"{figures['bytes_sent']:,} / {figures['bytes_received']:,}",
     )
     table.add_row("conflicts resolved and logged", str(figures["conflicts"]))
+    table.add_row("retraining decision", figures.get("retrain", "not run"))
     table.add_row(
         "models before",
         ", ".join(f"{k} {v}" for k, v in sorted(figures["versions_before"].items())),

@@ -42,7 +42,7 @@ def babel_locale(locale: str, language: str = "en") -> Locale:
         try:
             return Locale.parse(candidate)
         except (UnknownLocaleError, ValueError):
-            log.warning("unknown locale %r; trying the next candidate", candidate)
+            log.debug("unknown locale %r; trying the next candidate", candidate)
     raise CultureError(f"no usable locale among {locale!r}, {language!r}")  # pragma: no cover
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from sync.codec import Format, encode_batch
-from tests.factories import event, small_world
+from tests.factories import NOW_MS, event, small_world
 
 CLI = str(Path(sys.executable).with_name("realty-edge"))
+NOW = str(NOW_MS)
 
 
 def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
@@ -35,6 +36,8 @@ def world_file(tmp_path_factory) -> Path:
         "200",
         "--seed",
         "3",
+        "--now",
+        NOW,
         "--out",
         str(out),
     )
@@ -53,6 +56,8 @@ def test_generate_writes_an_ingestible_seeded_batch(world_file, tmp_path):
         "200",
         "--seed",
         "3",
+        "--now",
+        NOW,
         "--out",
         str(again),
     )

@@ -1,0 +1,1 @@
+"""The Kivy demo client: screens and callbacks over ``EdgeRuntime``, no business logic."""

@@ -1,0 +1,539 @@
+"""The five screens: each callback asks ``EdgeRuntime`` (through the bridge), shows the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from kivy.clock import Clock
+from kivy.metrics import dp, sp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.filechooser import FileChooserListView
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
+from kivy.uix.popup import Popup
+from kivy.uix.screenmanager import Screen
+from kivy.uix.spinner import Spinner
+from kivy.uix.switch import Switch
+
+from mobile_client.widgets import (
+    TOUCH,
+    Heading,
+    Input,
+    Text,
+    TouchButton,
+    column,
+    row,
+    scrolling,
+)
+
+if TYPE_CHECKING:
+    from mobile_client.app import RealtyEdgeApp
+
+ALL_LANGUAGES = "all languages"
+ALL_TIERS = "all tiers"
+TIERS = ("hot", "warm", "cold", "new")
+#: The intents the message drafter knows (edge.culture.Intent); the agent picks one.
+INTENTS = ("follow_up_after_silence", "first_contact", "new_listing_match", "price_change",
+           "showing_reminder", "offer_update")  # fmt: skip
+
+
+def local_time(ts_ms: int, zone: str) -> str:
+    """An epoch-ms instant as the lead's wall-clock time."""
+    try:
+        tz = ZoneInfo(zone)
+    except (KeyError, ValueError):
+        tz = ZoneInfo("UTC")
+    return datetime.fromtimestamp(ts_ms / 1000, tz).strftime("%a %d %b %H:%M")
+
+
+def spinner(text: str, values: list[str]) -> Spinner:
+    return Spinner(text=text, values=values, size_hint_y=None, height=dp(TOUCH))
+
+
+class LeadRow(TouchButton):
+    """One lead in the list; tap to open it."""
+
+    def __init__(self, lead: dict[str, Any], on_open: Any):
+        first = f"{lead['p_convert']:.1%}  {lead['name']}"
+        second = (f"{lead['language']} · {lead['vertical']} · {lead['tier']} · "
+                  f"next: {lead['next_step']}")  # fmt: skip
+        super().__init__(f"{first}\n{second}", height=72, background_color=(0.18, 0.2, 0.24, 1))
+        self.halign = "left"
+        self.lead_id = lead["id"]
+        self.bind(on_release=lambda *_: on_open(self.lead_id))
+
+
+class LeadsScreen(Screen):
+    """The agent's leads by predicted conversion; search and filters work offline."""
+
+    def __init__(self, app: RealtyEdgeApp, **kw: Any):
+        super().__init__(name="leads", **kw)
+        self.app = app
+        self.rows: list[dict[str, Any]] = []
+        self.visible: list[str] = []
+        box = BoxLayout(orientation="vertical", padding=dp(8), spacing=dp(6))
+        self.search = Input(hint_text="Search name, language, vertical, tier")
+        self.search.bind(text=lambda *_: self.refresh())
+        self.language = spinner(ALL_LANGUAGES, [ALL_LANGUAGES])
+        self.tier = spinner(ALL_TIERS, [ALL_TIERS, *TIERS])
+        for s in (self.language, self.tier):
+            s.bind(text=lambda *_: self.refresh())
+        self.summary = Text("loading leads…", size=13)
+        self.list = column(spacing=4, padding=0)
+        box.add_widget(self.search)
+        box.add_widget(row(self.language, self.tier))
+        box.add_widget(self.summary)
+        box.add_widget(scrolling(self.list))
+        self.add_widget(box)
+
+    def load(self) -> None:
+        self.app.bridge.submit("load_leads", self._rows(), self._loaded, self.app.show_error)
+
+    async def _rows(self) -> list[dict[str, Any]]:
+        rt, timed = self.app.bridge.runtime, self.app.bridge.timed
+        rows = []
+        for lead in await rt.leads():
+            a = await timed("analyze", rt.analyze(lead.id))
+            step = a.plan.steps[0] if a.plan.steps else None
+            nxt = (f"{step.channel} {local_time(step.due_at, lead.timezone)}" if step
+                   else "none planned")  # fmt: skip
+            rows.append({
+                "id": lead.id, "name": lead.name, "language": a.language,
+                "vertical": str(a.vertical.vertical), "tier": str(a.behaviour.tier),
+                "p_convert": a.behaviour.p_convert, "p_respond": a.behaviour.p_respond,
+                "next_step": nxt,
+            })  # fmt: skip
+        rows.sort(key=lambda r: (-r["p_convert"], -r["p_respond"], r["name"]))
+        return rows
+
+    def _loaded(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.language.values = [ALL_LANGUAGES, *sorted({r["language"] for r in rows})]
+        self.refresh()
+
+    def matches(self, r: dict[str, Any]) -> bool:
+        query = self.search.text.strip().casefold()
+        hay = " ".join(str(r[k]) for k in ("id", "name", "language", "vertical", "tier"))
+        return (
+            (not query or query in hay.casefold())
+            and self.language.text in (ALL_LANGUAGES, r["language"])
+            and self.tier.text in (ALL_TIERS, r["tier"])
+        )
+
+    def refresh(self) -> None:
+        shown = [r for r in self.rows if self.matches(r)]
+        self.visible = [r["id"] for r in shown]
+        self.list.clear_widgets()
+        for r in shown:
+            self.list.add_widget(LeadRow(r, self.app.open_lead))
+        self.summary.show(f"{len(shown)} of {len(self.rows)} leads · sorted by P(convert) · "
+                          f"{'online' if self.app.online else 'offline'}")  # fmt: skip
+
+
+class LeadDetailScreen(Screen):
+    """Analysis with drivers, vertical, profile, listings with reasons, plan, drafted message."""
+
+    def __init__(self, app: RealtyEdgeApp, **kw: Any):
+        super().__init__(name="detail", **kw)
+        self.app = app
+        self.lead_id: str | None = None
+        self.zone = "UTC"
+        self.channel = "sms"
+        self.language = "en"
+        self.content = column()
+        self.header = Heading("Pick a lead on the Leads screen")
+        self.analysis = Text()
+        self.drivers = Text(size=14)
+        self.vertical = Text(size=14)
+        self.profile = Text(size=14)
+        self.recommendations = Text(size=14)
+        self.plan = Text(size=14)
+        self.intent = spinner(INTENTS[0], list(INTENTS))
+        self.intent.bind(text=lambda *_: self.draft())
+        self.message = Input(multiline=True, height=140)
+        self.draft_info = Text(size=13)
+        self.send = TouchButton("Mark sent")
+        self.send.bind(on_release=lambda *_: self.mark_sent())
+        self.replan = TouchButton("Plan outreach")
+        self.replan.bind(on_release=lambda *_: self.plan_outreach())
+        self.voice = TouchButton("Voice note")
+        self.voice.bind(on_release=lambda *_: app.go("voice"))
+        self.status = Text(size=13)
+        actions = row(self.send, self.replan, self.voice)
+        for title, widget in (
+            (None, self.header), (None, self.analysis), ("Drivers", self.drivers),
+            ("Intervention plan", self.plan), ("Drafted message", self.intent),
+            (None, self.message), (None, self.draft_info), (None, actions), (None, self.status),
+            ("Vertical", self.vertical), ("Profile", self.profile),
+            ("Recommended listings", self.recommendations),
+        ):  # fmt: skip
+            if title:
+                self.content.add_widget(Heading(title))
+            self.content.add_widget(widget)
+        self.add_widget(scrolling(self.content))
+
+    def show(self, lead_id: str) -> None:
+        self.lead_id = lead_id
+        self.status.show("")
+        self.app.bridge.submit("analyze", self.app.bridge.runtime.analyze(lead_id), self._analysis,
+                               self.app.show_error)  # fmt: skip
+
+    def _analysis(self, a: Any) -> None:
+        lead_id = a.lead_id
+        self.language = a.language
+        b, v, p = a.behaviour, a.vertical, a.profile
+        self.header.show(f"{a.name}  ({lead_id})")
+        self.analysis.show(f"P(convert) {b.p_convert:.1%} · P(respond) {b.p_respond:.1%} · "
+                           f"{b.tier} · language {a.language} ({a.language_confidence:.0%}) · "
+                           f"model {b.model_version}")  # fmt: skip
+        self.drivers.show("\n".join(f"{d.effect * 100:+.1f} pts  {d.text}" for d in b.drivers)
+                          or "no events yet")  # fmt: skip
+        self.vertical.show(f"{v.vertical} ({v.confidence:.0%}): " + "; ".join(v.evidence[:3]))
+        band = (f"{p.price_min:,.0f}–{p.price_max:,.0f}" if p.price_min and p.price_max
+                else "budget unknown")  # fmt: skip
+        self.profile.show(f"{band} · {p.beds_min or '?'}+ beds · {', '.join(p.areas) or '?'} · "
+                          f"{p.formality}/{p.message_length}/{p.preferred_channel}")  # fmt: skip
+        self.recommendations.show("\n".join(
+            f"{r.rank}. {r.listing_id} · {r.price:,.0f} {r.currency} · {r.beds} bd · {r.area}"
+            f" — {'; '.join(r.reasons)}" for r in a.recommendations[:5]) or "none")  # fmt: skip
+        self.app.bridge.submit("lead_detail", self.app.bridge.runtime.lead_detail(lead_id, 1),
+                               lambda d: self._plan(a.plan, d.lead.timezone))  # fmt: skip
+        self.draft()
+
+    def _plan(self, plan: Any, zone: str) -> None:
+        self.zone = zone
+        steps = [f"{s.seq}. {local_time(s.due_at, zone)} ({zone}) · {s.channel} · {s.intent} · "
+                 f"P(resp) {s.p_response:.0%}" for s in plan.steps]  # fmt: skip
+        self.plan.show("\n".join(steps) if steps else f"no steps: {plan.reason}")
+
+    def draft(self) -> None:
+        if self.lead_id is None:
+            return
+        rt = self.app.bridge.runtime
+        self.app.bridge.submit("adapt_message", rt.adapt_message(self.lead_id, self.intent.text),
+                               self._drafted, self._draft_failed)  # fmt: skip
+
+    def _drafted(self, d: Any) -> None:
+        self.channel = str(d.channel)
+        self.message.text = d.text
+        self.draft_info.show(f"{d.language} · {d.register} · {d.channel} · send at "
+                             f"{d.send_at_local}" + (f" (after {d.holiday})" if d.holiday
+                                                     else ""))  # fmt: skip
+
+    def _draft_failed(self, error: BaseException) -> None:
+        self.message.text = ""
+        self.draft_info.show(f"cannot draft {self.intent.text}: {error}")
+
+    def mark_sent(self) -> None:
+        if self.lead_id is None or not self.message.text.strip():
+            self.status.show("nothing to send")
+            return
+        rt = self.app.bridge.runtime
+
+        async def send() -> int:
+            await rt.record_event(self.lead_id, "message_out", text=self.message.text,
+                                  channel=self.channel, language=self.language)  # fmt: skip
+            return (await rt.counts()).outbox_pending
+
+        self.app.bridge.submit("mark_sent", send(), lambda n: self.status.show(
+            f"sent by {self.channel}: recorded, {n} changes waiting in the outbox"),
+            self.app.show_error)  # fmt: skip
+
+    def plan_outreach(self) -> None:
+        if self.lead_id is None:
+            return
+        rt = self.app.bridge.runtime
+        self.app.bridge.submit(
+            "plan_interventions",
+            rt.plan_interventions(self.lead_id),
+            lambda plan: self._plan(plan, self.zone),
+            self.app.show_error,
+        )
+
+
+class VoiceScreen(Screen):
+    """Record or pick a WAV; partial transcript while it runs; stored as an event; re-scored."""
+
+    def __init__(self, app: RealtyEdgeApp, **kw: Any):
+        super().__init__(name="voice", **kw)
+        self.app = app
+        self.recording = False
+        self.partials: list[str] = []
+        box = column()
+        self.lead = Heading("Voice note")
+        self.mic = TouchButton("Record from microphone")
+        self.mic.bind(on_release=lambda *_: self.toggle_mic())
+        self.pick = TouchButton("Pick a WAV file")
+        self.pick.bind(on_release=lambda *_: self.choose_file())
+        self.state = Text(size=13)
+        self.partial = Text(color=(1, 0.85, 0.5, 1))
+        self.final = Text()
+        self.score = Text()
+        for w in (self.lead, self.mic, self.pick, self.state, Heading("Live transcript"),
+                  self.partial, Heading("Stored note"), self.final, self.score):  # fmt: skip
+            box.add_widget(w)
+        self.add_widget(scrolling(box))
+        self.mic_available = self._has_mic()
+        if not self.mic_available:
+            self.mic.disabled = True
+            self.mic.relabel("No microphone backend here: pick a WAV")
+
+    @staticmethod
+    def _has_mic() -> bool:
+        try:
+            from plyer.utils import platform
+
+            if importlib.util.find_spec(f"plyer.platforms.{platform}.audio") is None:
+                return False  # plyer has no recorder for this platform (e.g. Linux desktops)
+            from plyer import audio
+            from plyer.facades import Audio
+
+            audio.state  # noqa: B018 - loads the platform's implementation, if there is one
+            return type(object.__getattribute__(audio, "_obj")) is not Audio
+        except (NotImplementedError, ImportError, AttributeError):
+            return False
+
+    def on_pre_enter(self, *_: Any) -> None:
+        lead = self.app.current_lead
+        self.lead.show(f"Voice note for {lead}" if lead else "Open a lead first")
+
+    def toggle_mic(self) -> None:
+        from plyer import audio
+
+        if not self.recording:
+            audio.file_path = str(self.app.workdir / "voice-note.wav")
+            audio.start()
+            self.recording = True
+            self.mic.relabel("Stop and transcribe")
+        else:
+            audio.stop()
+            self.recording = False
+            self.mic.relabel("Record from microphone")
+            self.transcribe_file(audio.file_path)
+
+    def choose_file(self) -> None:
+        chooser = FileChooserListView(filters=["*.wav", "*.WAV"], path=str(self.app.workdir))
+        use = TouchButton("Transcribe selected file")
+        box = BoxLayout(orientation="vertical")
+        box.add_widget(chooser)
+        box.add_widget(use)
+        popup = Popup(title="Pick a WAV file", content=box, size_hint=(0.95, 0.9))
+
+        def chosen(*_: Any) -> None:
+            if chooser.selection:
+                popup.dismiss()
+                self.transcribe_file(chooser.selection[0])
+
+        use.bind(on_release=chosen)
+        popup.open()
+
+    def transcribe_file(self, path: str) -> None:
+        lead_id = self.app.current_lead
+        if lead_id is None:
+            self.state.show("open a lead first")
+            return
+        rt = self.app.bridge.runtime
+        self.partials = []
+        self.partial.show("…")
+        self.state.show(f"transcribing {path}")
+
+        def stream(language: str | None) -> Any:
+            final = None
+            for piece in rt.transcribe_stream(path, language):
+                if hasattr(piece, "audio_s"):
+                    Clock.schedule_once(lambda _dt, t=piece.text: self._partial(t))
+                else:
+                    final = piece
+            return final
+
+        async def run() -> tuple[Any, float, float]:
+            before = (await rt.analyze(lead_id)).behaviour.p_convert
+            lead = await rt.get("lead", lead_id)
+            language = lead.language if lead.language in rt.voice_languages() else None
+            t = await self.app.bridge.timed("transcribe", asyncio.to_thread(stream, language))
+            await rt.record_event(lead_id, "voice_note", text=t.text or "(silence)",
+                                  language=t.language, duration_s=t.duration_s)  # fmt: skip
+            after = (await self.app.bridge.timed("analyze", rt.analyze(lead_id))).behaviour
+            return t, before, after.p_convert
+
+        self.app.bridge.submit("voice_note", run(), self._done, self._failed)
+
+    def _partial(self, text: str) -> None:
+        self.partials.append(text)
+        self.partial.show(text or "…")
+
+    def _done(self, result: tuple[Any, float, float]) -> None:
+        t, before, after = result
+        self.state.show(f"{t.duration_s:.1f} s of {t.language} audio, "
+                        f"{t.real_time_factor:.2f}× real time")  # fmt: skip
+        self.final.show(t.text or "(nothing recognized)")
+        self.score.show(f"stored as a voice_note event · P(convert) {before:.1%} -> {after:.1%}")
+
+    def _failed(self, error: BaseException) -> None:
+        self.state.show(f"could not transcribe: {error}")
+
+
+class SyncScreen(Screen):
+    """Online switch, last sync, outbox, conflicts, model versions and an update check."""
+
+    def __init__(self, app: RealtyEdgeApp, **kw: Any):
+        super().__init__(name="sync", **kw)
+        self.app = app
+        self.last_sync = "never this session"
+        box = column()
+        self.online = Switch(active=False, size_hint=(None, None), size=(dp(100), dp(TOUCH)))
+        self.online.bind(active=lambda _w, v: self.set_online(v))
+        self.server = Input(text=app.server or "", hint_text="server URL")
+        self.token = Input(text=app.token or "", hint_text="token", password=True)
+        self.sync_now = TouchButton("Sync now")
+        self.sync_now.bind(on_release=lambda *_: self.sync())
+        self.check = TouchButton("Check for model update")
+        self.check.bind(on_release=lambda *_: self.check_update())
+        self.state = Text()
+        self.versions = Text(size=14)
+        self.message = Text(size=13)
+        label = Label(text="Online", size_hint=(None, None), size=(dp(80), dp(TOUCH)))
+        for w in (self.server, self.token, row(self.sync_now, self.check), self.state,
+                  Heading("Model versions"), self.versions, self.message):  # fmt: skip
+            box.add_widget(w)
+        # The switch stays outside the ScrollView: a quick tap there never reaches a Switch.
+        page = BoxLayout(orientation="vertical", padding=(dp(10), dp(4), 0, 0))
+        page.add_widget(row(label, self.online))
+        page.add_widget(scrolling(box))
+        self.add_widget(page)
+        self._timer: Any = None
+
+    def on_pre_enter(self, *_: Any) -> None:
+        self.refresh()
+
+    def set_online(self, online: bool) -> None:
+        self.app.online = online
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if online:
+            self.sync()
+            self._timer = Clock.schedule_interval(lambda _dt: self.sync(), 60)
+        self.refresh()
+
+    def refresh(self) -> None:
+        rt = self.app.bridge.runtime
+
+        async def status() -> tuple[Any, int, int, int, dict[str, str]]:
+            return (await rt.counts(), await rt.quarantined(), await rt.conflicts(),
+                    await rt.sync_checkpoint(), rt.model_versions())  # fmt: skip
+
+        self.app.bridge.submit("sync_status", status(), self._status, self.app.show_error)
+
+    def _status(self, s: tuple[Any, int, int, int, dict[str, str]]) -> None:
+        counts, quarantined, conflicts, checkpoint, versions = s
+        self.state.show(
+            f"{'online' if self.app.online else 'offline'} · last sync: {self.last_sync}\n"
+            f"pending outbox: {counts.outbox_pending} · quarantined: {quarantined}\n"
+            f"conflicts logged: {conflicts} · server checkpoint: {checkpoint}"
+        )
+        self.versions.show("\n".join(f"{k}: {v}" for k, v in sorted(versions.items())))
+
+    def sync(self, then: Any = None) -> None:
+        if not self.app.online or not self.server.text.strip():
+            self.message.show("offline: changes wait in the outbox" if not self.app.online
+                              else "set a server URL to sync")  # fmt: skip
+            return
+        rt = self.app.bridge.runtime
+        coro = rt.sync(self.server.text.strip(), self.token.text.strip())
+
+        def done(report: Any) -> None:
+            if report.status == "ok":
+                self.last_sync = time.strftime("%H:%M:%S")
+            self.message.show(f"sync {report.status}: pushed {report.pushed}, pulled "
+                              f"{report.pulled}, conflicts {report.conflicts}"
+                              + (f" ({report.detail})" if report.detail else ""))  # fmt: skip
+            self.refresh()
+            if then is not None:
+                then()
+
+        self.app.bridge.submit("sync", coro, done, self.app.show_error)
+
+    def check_update(self) -> None:
+        before = self.app.bridge.runtime.model_versions()
+        if not self.app.online:
+            self.message.show("offline: go online to check for a new model version")
+            return
+
+        def compare() -> None:
+            after = self.app.bridge.runtime.model_versions()
+            changed = [
+                f"{k} {before.get(k)} -> {v}" for k, v in after.items() if before.get(k) != v
+            ]
+            self.message.show("updated: " + ", ".join(changed) if changed
+                              else "models are up to date")  # fmt: skip
+
+        self.sync(then=compare)
+
+
+class PerformanceScreen(Screen):
+    """p50/p95 per operation this session, the energy model's %/hour, the real battery."""
+
+    def __init__(self, app: RealtyEdgeApp, **kw: Any):
+        super().__init__(name="performance", **kw)
+        self.app = app
+        box = column()
+        self.table = GridLayout(cols=4, size_hint_y=None, row_force_default=True,
+                                row_default_height=dp(30))  # fmt: skip
+        self.table.bind(minimum_height=self.table.setter("height"))
+        self.energy = Text()
+        self.battery = Text()
+        for w in (Heading("Latency this session"), self.table, Heading("Battery impact"),
+                  self.energy, self.battery):  # fmt: skip
+            box.add_widget(w)
+        self.add_widget(scrolling(box))
+        self._timer: Any = None
+
+    def on_pre_enter(self, *_: Any) -> None:
+        self.refresh()
+        self._timer = Clock.schedule_interval(lambda _dt: self.refresh(), 1.0)
+
+    def on_leave(self, *_: Any) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def refresh(self) -> None:
+        bridge = self.app.bridge
+        self.table.clear_widgets()
+        header = ("operation", "n", "p50 ms", "p95 ms")
+        cells = [header] + [(op, str(n), f"{p50:.1f}", f"{p95:.1f}")
+                            for op, n, p50, p95 in bridge.stats()]  # fmt: skip
+        for line in cells:
+            for i, cell in enumerate(line):
+                label = Label(text=cell, bold=line is header, font_size=sp(14), valign="middle",
+                              halign="left" if i == 0 else "right",
+                              size_hint_x=2.2 if i == 0 else 1)  # fmt: skip
+                label.bind(size=label.setter("text_size"))
+                self.table.add_widget(label)
+        elapsed = time.monotonic() - bridge.started
+        rate = bridge.runtime.battery_per_hour(elapsed)
+        hour = bridge.runtime.energy.active_agent_hour().battery_percent
+        self.energy.show(f"energy model: {rate:.2f} % battery per hour at this session's pace "
+                         f"({elapsed / 60:.1f} min so far); {hour:.2f} % for a reference active "
+                         "agent hour at the costs measured here")  # fmt: skip
+        self.battery.show(battery_text())
+
+
+def battery_text() -> str:
+    """The device's battery level and charging state, where plyer can read them."""
+    status: dict[str, Any] = {}
+    with contextlib.suppress(Exception):  # plyer raises NotImplementedError or backend errors
+        from plyer import battery
+
+        status = battery.status or {}
+    level, charging = status.get("percentage"), status.get("isCharging")
+    if level is None:
+        return "device battery: not reported on this platform"
+    state = "charging" if charging else "on battery"
+    return f"device battery: {level:.0f}% · {state}"

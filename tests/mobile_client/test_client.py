@@ -1,0 +1,267 @@
+"""The Kivy client driven through its real widgets under Xvfb: taps, typing, what each screen shows.
+
+One app runs for the whole module (Kivy has one window per process); the tests run in order
+and each puts back the filters it changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.mobile_client.conftest import LEADS, pump
+from tests.mobile_client.png import variance
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def walk(widget):
+    """Every widget under ``widget``, itself included."""
+    yield widget
+    for child in widget.children:
+        yield from walk(child)
+
+
+def of_type(widget, cls) -> list:
+    return [w for w in walk(widget) if isinstance(w, cls)]
+
+
+def tap(widget) -> None:
+    """Press and release a touch on ``widget``, as the window would deliver it.
+
+    The touch goes to the widget itself, in its parent's coordinates, with the grab the window
+    would give it; a ScrollView's delayed hand-over of quick taps is left out (it makes timing
+    races, not behaviour, in a test).
+    """
+    from kivy.core.window import Window
+    from kivy.tests.common import UnitTestTouch
+
+    touch = UnitTestTouch(*widget.to_window(*widget.center))
+    touch.scale_for_screen(*Window.size)  # window coordinates, as the event loop sets them
+    touch.push()
+    touch.apply_transform_2d(widget.parent.to_widget)
+    assert widget.collide_point(*touch.pos), f"{widget} is not under the touch"
+    widget.dispatch("on_touch_down", touch)
+    for grabbed in [ref() for ref in touch.grab_list]:
+        touch.grab_current = grabbed
+    widget.dispatch("on_touch_up", touch)
+    touch.grab_current = None
+    touch.pop()
+    pump(lambda: True)
+
+
+def idle(app) -> None:
+    pump(lambda: app.bridge.idle)
+
+
+def png_variance(path: Path) -> float:
+    return variance(path)
+
+
+# --- Leads -------------------------------------------------------------------------------
+
+
+def test_leads_screen_lists_every_lead_by_predicted_conversion(client):
+    from mobile_client.screens import LeadRow
+
+    screen = client.screens["leads"]
+    rows = screen.rows
+    assert len(rows) == LEADS
+    assert [r["p_convert"] for r in rows] == sorted((r["p_convert"] for r in rows), reverse=True)
+    shown = of_type(screen, LeadRow)
+    assert len(shown) == LEADS
+    first = rows[0]
+    assert first["name"] in shown[-1].label  # children are stored last-first
+    assert f"{first['language']} · {first['vertical']} · {first['tier']}" in shown[-1].label
+    assert "offline" in screen.summary.plain
+
+
+def test_typing_in_search_filters_the_leads_list(client):
+    from mobile_client.screens import LeadRow
+
+    screen = client.screens["leads"]
+    name = screen.rows[3]["name"]
+    screen.search.focus = True
+    screen.search.insert_text(name)
+    pump(lambda: True)
+    expected = [r["id"] for r in screen.rows if name.casefold() in r["name"].casefold()]
+    assert screen.visible == expected
+    assert {row.lead_id for row in of_type(screen, LeadRow)} == set(expected)
+    assert f"{len(expected)} of {LEADS} leads" in screen.summary.plain
+    screen.search.text = "no such lead anywhere"
+    pump(lambda: True)
+    assert of_type(screen, LeadRow) == []
+    screen.search.text = ""
+    screen.search.focus = False
+    pump(lambda: True)
+    assert len(of_type(screen, LeadRow)) == LEADS
+
+
+def test_tier_and_language_filters_narrow_the_list(client):
+    screen = client.screens["leads"]
+    tier = screen.rows[0]["tier"]
+    screen.tier.text = tier
+    pump(lambda: True)
+    assert screen.visible == [r["id"] for r in screen.rows if r["tier"] == tier]
+    screen.tier.text = "all tiers"
+    language = screen.rows[-1]["language"]
+    assert language in screen.language.values
+    screen.language.text = language
+    pump(lambda: True)
+    assert screen.visible == [r["id"] for r in screen.rows if r["language"] == language]
+    screen.language.text = "all languages"
+    pump(lambda: True)
+    assert len(screen.visible) == LEADS
+
+
+# --- Lead detail -------------------------------------------------------------------------
+
+
+def test_tapping_a_lead_opens_its_analysis_plan_and_drafted_message(client):
+    from mobile_client.screens import LeadRow
+
+    client.go("leads")
+    pump(lambda: True)
+    row = of_type(client.screens["leads"], LeadRow)[-1]  # the top of the list
+    tap(row)
+    idle(client)
+    detail = client.screens["detail"]
+    assert client.manager.current == "detail"
+    assert client.current_lead == row.lead_id
+    assert row.lead_id in detail.header.plain
+    assert detail.analysis.plain.startswith("P(convert) ")
+    assert detail.vertical.plain
+    assert detail.profile.plain
+    assert detail.recommendations.plain.startswith("1. ")
+    assert detail.plan.plain.startswith(("0. ", "1. ", "no steps: "))
+    assert detail.message.text.strip(), detail.draft_info.plain
+    assert " · send at " in detail.draft_info.plain
+
+
+def test_choosing_another_intent_redrafts_the_message(client):
+    detail = client.screens["detail"]
+    before = detail.message.text
+    detail.intent.text = "first_contact"
+    idle(client)
+    assert detail.message.text.strip()
+    assert detail.message.text != before
+
+
+def test_edited_message_marked_sent_is_recorded_in_the_outbox(client):
+    detail = client.screens["detail"]
+    rt = client.bridge.runtime
+    pending = client.bridge.wait(rt.counts()).outbox_pending
+    detail.message.text = "Edited by the agent: see you Saturday at 10."
+    tap(detail.send)
+    idle(client)
+    assert client.bridge.wait(rt.counts()).outbox_pending == pending + 1
+    latest = client.bridge.wait(rt.lead_detail(client.current_lead, 1)).recent_events[0]
+    assert (latest.type, latest.text) == ("message_out", detail.message.text)
+    assert f"{pending + 1} changes waiting in the outbox" in detail.status.plain
+
+
+# --- Voice note --------------------------------------------------------------------------
+
+
+def test_a_picked_wav_is_transcribed_stored_as_an_event_and_rescored(client, voice_clip):
+    from kivy.uix.filechooser import FileChooserListView
+    from kivy.uix.popup import Popup
+
+    from mobile_client.widgets import TouchButton
+
+    voice = client.screens["voice"]
+    tap(client.tabs["voice"])
+    assert client.manager.current == "voice"
+    assert client.current_lead in voice.lead.plain
+    tap(voice.pick)
+    popup = next(w for w in client.root_window.children if isinstance(w, Popup))
+    chooser = of_type(popup, FileChooserListView)[0]
+    chooser.selection = [str(voice_clip)]
+    use = next(b for b in of_type(popup, TouchButton) if b.label == "Transcribe selected file")
+    tap(use)
+    idle(client)
+    assert voice.partials, "no partial transcript was shown while it ran"
+    assert voice.final.plain and voice.final.plain != "(nothing recognized)"
+    assert "stored as a voice_note event · P(convert)" in voice.score.plain
+    rt = client.bridge.runtime
+    latest = client.bridge.wait(rt.lead_detail(client.current_lead, 1)).recent_events[0]
+    assert latest.type == "voice_note"
+    assert latest.language == "ko"
+
+
+# --- Sync --------------------------------------------------------------------------------
+
+
+def test_sync_screen_shows_outbox_conflicts_and_model_versions_offline(client):
+    sync = client.screens["sync"]
+    tap(client.tabs["sync"])
+    idle(client)
+    pending = client.bridge.wait(client.bridge.runtime.counts()).outbox_pending
+    assert f"pending outbox: {pending}" in sync.state.plain
+    assert "conflicts logged: 0" in sync.state.plain
+    assert "behaviour: " in sync.versions.plain
+    tap(sync.check)
+    assert sync.message.plain.startswith("offline")
+
+
+def test_going_online_syncs_the_outbox_to_a_server(client, tmp_path):
+    from tests.live_server import run_server
+
+    sync = client.screens["sync"]
+    tap(client.tabs["sync"])
+    rt = client.bridge.runtime
+    lead = client.bridge.wait(rt.get("lead", client.screens["leads"].rows[0]["id"]))
+    with run_server(tmp_path / "server.db") as live:
+        sync.server.text = live.url
+        sync.token.text = live.token(agent=lead.agent_id, team=lead.team_id)
+        tap(sync.online)
+        idle(client)
+        assert client.online
+        assert sync.message.plain.startswith("sync ok: pushed "), sync.message.plain
+        assert "pending outbox: 0" in sync.state.plain
+        assert "never" not in sync.state.plain
+        tap(sync.check)
+        idle(client)
+        assert sync.message.plain == "models are up to date"
+        tap(sync.online)
+        idle(client)
+    assert not client.online
+
+
+# --- Performance -------------------------------------------------------------------------
+
+
+def test_performance_screen_shows_p50_p95_per_operation_and_battery(client):
+    from kivy.uix.label import Label
+
+    perf = client.screens["performance"]
+    tap(client.tabs["performance"])
+    cells = [w.text for w in of_type(perf.table, Label)][::-1]
+    assert cells[:4] == ["operation", "n", "p50 ms", "p95 ms"]
+    for operation in ("analyze", "adapt_message", "mark_sent", "voice_note", "sync_status"):
+        assert operation in cells
+    analyze = cells.index("analyze")
+    assert int(cells[analyze + 1]) >= LEADS
+    assert float(cells[analyze + 3]) >= float(cells[analyze + 2]) > 0
+    assert "% battery per hour" in perf.energy.plain
+    assert perf.battery.plain.startswith("device battery: ")
+
+
+# --- every screen ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["leads", "detail", "voice", "sync", "performance"])
+def test_every_screen_draws_content_with_touch_sized_buttons(client, name, tmp_path):
+    from kivy.metrics import dp
+    from kivy.uix.button import Button
+
+    client.go(name)
+    pump(lambda: True)
+    png = tmp_path / f"{name}.png"
+    client.root.export_to_png(str(png))
+    assert png_variance(png) > 100
+    buttons = of_type(client.root, Button)
+    assert buttons
+    small = [b for b in buttons if b.height < dp(48) - 0.5]
+    assert not small, [(getattr(b, "label", b.text), b.height) for b in small]
