@@ -220,6 +220,33 @@ def detect_language(
 
 @app.command()
 @cli_errors
+def transcribe(
+    file: Annotated[
+        Path, typer.Argument(help="A WAV file (other rates and channels are resampled).")
+    ],
+    language: Annotated[
+        str | None, typer.Option(help="ISO 639-1; default: the only model.")
+    ] = None,
+    model_dir: Annotated[
+        Path | None, typer.Option(help="A Vosk model directory for --language.")
+    ] = None,
+) -> None:
+    """Transcribe a voice note offline with Vosk; print one JSON object."""
+    from edge.voice import Transcriber
+    from edge.voice.models import ModelRegistry as VoiceModels
+
+    if model_dir is not None and language is None:
+        err_console.print("[bold red]error:[/] --model-dir needs --language (the model's language)")
+        raise typer.Exit(2)
+    models = VoiceModels({language: model_dir} if model_dir is not None and language else None)
+    transcript = Transcriber(models).transcribe(file.read_bytes(), language)
+    print_json({"text": transcript.text, "language": transcript.language,
+                "real_time_factor": round(transcript.real_time_factor, 4),
+                "duration_s": round(transcript.duration_s, 3)})  # fmt: skip
+
+
+@app.command()
+@cli_errors
 def adapt(
     lead_id: str,
     intent: Annotated[

@@ -119,6 +119,17 @@ async def offline_work(rt: EdgeRuntime, leads: list[Lead], clip: Path | None, ti
         table.add_row(lead.id, lead.language, analysis.vertical.vertical, f"{b.p_convert:.2f}",
                       b.tier, driver, when)  # fmt: skip
     console.print(table)
+    rows = await rt.store.fetchall(
+        "SELECT text, language FROM events WHERE type = 'message_in' AND text IS NOT NULL "
+        "GROUP BY language ORDER BY language LIMIT 8"
+    )
+    texts = [r[0] for r in rows]
+    t0 = time.perf_counter()
+    guesses = rt.detect_languages(texts)
+    timer.samples["detect_language (batch)"].append((time.perf_counter() - t0) * 1000)
+    console.print("  language of incoming messages: " + ", ".join(
+        f"{g.language} ({g.confidence:.2f}) {t[:18]!r}" for g, t in zip(guesses, texts, strict=True)
+    ))  # fmt: skip
     for lead in pick_leads(leads, 3):
         draft = await timer(
             "adapt_message", lambda lead=lead: rt.adapt_message(lead.id, "follow_up_after_silence")

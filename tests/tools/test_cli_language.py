@@ -89,3 +89,27 @@ def test_adapt_refuses_clearly(device, args, code, message):
     proc = run("adapt", *args, "--device", str(device))
     assert proc.returncode == code
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+CLIP = Path(__file__).resolve().parents[2].parent / "shared/data/korean-speech/etts_kih00001.wav"
+
+
+@pytest.mark.skipif(not CLIP.exists(), reason="Korean test clips not beside the project")
+def test_transcribe_prints_text_language_and_real_time_factor():
+    proc = run("transcribe", str(CLIP))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["language"] == "ko" and "힘내세요" in result["text"]
+    assert 0 < result["real_time_factor"] < 5
+
+
+def test_transcribe_refuses_bad_audio_and_missing_languages(tmp_path):
+    not_wav = tmp_path / "note.mp3"
+    not_wav.write_bytes(b"ID3\x03\x00" + b"\x00" * 200)
+    proc = run("transcribe", str(not_wav))
+    assert proc.returncode == 1 and "expected a WAV file" in proc.stderr
+    if CLIP.exists():
+        proc = run("transcribe", str(CLIP), "--language", "fr")
+        assert proc.returncode == 1 and "no Vosk model for 'fr'; installed: ko" in proc.stderr
+    proc = run("transcribe", str(not_wav), "--model-dir", str(tmp_path))
+    assert proc.returncode == 2 and "--model-dir needs --language" in proc.stderr
