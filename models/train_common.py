@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -360,3 +361,53 @@ def golden_cases(
         GoldenCase(input=x[i].tolist(), output=y[i].reshape(-1).tolist(), tolerance=tolerance)
         for i in pick
     ]
+
+
+def report_metrics(metrics: dict[str, float], width: int = 36) -> None:
+    """Print a trainer's metrics, one per line."""
+    for k, v in metrics.items():
+        print(f"  {k:{width}s} {v:.4f}")
+
+
+def save_int8_artifact(
+    out: Path | str,
+    name: str,
+    blob: bytes,
+    *,
+    version: str,
+    feature_spec_hash: str,
+    labels: Sequence[str],
+    metrics: dict[str, float],
+    golden_x: np.ndarray,
+    golden_n: int = 4,
+) -> Path:
+    """Write ``blob`` and its manifest (tensor specs, metrics, golden cases) into ``out``."""
+    from models.artifact import build_manifest, save_artifact
+    from models.export import tensor_specs
+
+    inputs, outputs = tensor_specs(blob)
+    manifest = build_manifest(
+        name, blob, version=version, feature_spec_hash=feature_spec_hash, inputs=inputs,
+        outputs=outputs, labels=list(labels), metrics=metrics,
+        golden=golden_cases(blob, golden_x, n=golden_n),
+    )  # fmt: skip
+    return save_artifact(Path(out), blob, manifest)
+
+
+def synthetic_world_main(train, default_world: dict, argv: list[str] | None, doc: str) -> None:
+    """The command line shared by trainers that learn from a generated world."""
+    import argparse
+
+    from models.artifact import ARTIFACT_DIR
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ARTIFACT_DIR, help="artifact directory")
+    ap.add_argument("--seed", type=int, default=0, help="training seed")
+    ap.add_argument("--leads", type=int, default=default_world["leads"])
+    ap.add_argument("--world-seed", type=int, default=default_world["seed"])
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    train(
+        args.out, world={"leads": args.leads, "seed": args.world_seed}, seed=args.seed,
+        verbose=not args.quiet,
+    )  # fmt: skip

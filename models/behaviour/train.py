@@ -10,14 +10,13 @@ on the same rows.
 
 from __future__ import annotations
 
-import argparse
 import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from models.artifact import ARTIFACT_DIR, build_manifest, save_artifact
+from models.artifact import ARTIFACT_DIR
 from models.behaviour import LABELS, NAME
 from models.behaviour.dataset import BehaviourRows, LabelConfig, build_rows
 from models.features import FEATURE_SPEC_HASH, FEATURE_SPEC_VERSION, N_FEATURES
@@ -28,9 +27,11 @@ from models.train_common import (
     export_float,
     export_int8,
     fit_tabular,
-    golden_cases,
     parity_report,
+    report_metrics,
     roc_auc,
+    save_int8_artifact,
+    synthetic_world_main,
 )
 
 VERSION = "1.0.0"
@@ -83,7 +84,7 @@ def train_behaviour(
     trained = fit_tabular(rows.x[~test], rows.y[~test], cfg, label_names=LABELS)
     blob = export_int8(trained, rows.x[~test])
     fblob = export_float(trained)
-    from models.export import run_tflite, tensor_specs
+    from models.export import run_tflite
 
     xt, yt = rows.x[test], rows.y[test]
     pf = trained.predict(xt)
@@ -106,33 +107,20 @@ def train_behaviour(
         train_seconds=time.perf_counter() - t0,
     )
     if verbose:
-        for k, v in metrics.items():
-            print(f"  {k:32s} {v:.4f}")
+        report_metrics(metrics, 32)
     if out is not None:
-        inputs, outputs = tensor_specs(blob)
-        manifest = build_manifest(
-            NAME, blob, version=f"{VERSION}+{FEATURE_SPEC_VERSION.split('/')[-1]}.s{seed}",
-            feature_spec_hash=FEATURE_SPEC_HASH, inputs=inputs, outputs=outputs,
-            labels=list(LABELS), metrics=metrics, golden=golden_cases(blob, xt, n=4),
+        version = f"{VERSION}+{FEATURE_SPEC_VERSION.split('/')[-1]}.s{seed}"
+        path = save_int8_artifact(
+            out, NAME, blob, version=version, feature_spec_hash=FEATURE_SPEC_HASH, labels=LABELS,
+            metrics=metrics, golden_x=xt,
         )  # fmt: skip
-        path = save_artifact(Path(out), blob, manifest)
         if verbose:
             print(f"saved {path} ({len(blob)} bytes, {N_FEATURES} features)")
     return metrics
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ARTIFACT_DIR, help="artifact directory")
-    ap.add_argument("--seed", type=int, default=0, help="training seed")
-    ap.add_argument("--leads", type=int, default=DEFAULT_WORLD["leads"])
-    ap.add_argument("--world-seed", type=int, default=DEFAULT_WORLD["seed"])
-    ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
-    train_behaviour(
-        args.out, world={"leads": args.leads, "seed": args.world_seed}, seed=args.seed,
-        verbose=not args.quiet,
-    )  # fmt: skip
+    synthetic_world_main(train_behaviour, DEFAULT_WORLD, argv, __doc__ or "")
 
 
 if __name__ == "__main__":

@@ -21,14 +21,13 @@ seeds; TensorFlow on CPU with one thread). Everything is measured on leads held 
 
 from __future__ import annotations
 
-import argparse
 import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from models.artifact import ARTIFACT_DIR, build_manifest, save_artifact
+from models.artifact import ARTIFACT_DIR
 from models.evaluation.uplift import qini_report
 from models.features import N_FEATURES
 from models.intervention import (
@@ -47,9 +46,11 @@ from models.train_common import (
     export_float,
     export_int8,
     fit_tabular,
-    golden_cases,
     parity_report,
+    report_metrics,
     roc_auc,
+    save_int8_artifact,
+    synthetic_world_main,
 )
 from sync.records import OUTREACH_CHANNELS
 
@@ -163,7 +164,7 @@ def train_intervention(
     verbose: bool = True,
 ) -> dict[str, float]:
     """Train on a synthetic world, evaluate on held-out leads, save the artifact (if ``out``)."""
-    from models.export import run_tflite, tensor_specs
+    from models.export import run_tflite
     from models.synthetic import generate_world
     from models.synthetic.world import response_probability
 
@@ -226,33 +227,20 @@ def train_intervention(
         train_seconds=time.perf_counter() - t0,
     )
     if verbose:
-        for k, v in metrics.items():
-            print(f"  {k:36s} {v:.4f}")
+        report_metrics(metrics, 36)
     if out is not None:
-        inputs, outputs = tensor_specs(blob)
-        manifest = build_manifest(
-            NAME, blob, version=f"{VERSION}+{CANDIDATE_VERSION.split('/')[-1]}.s{seed}",
-            feature_spec_hash=INTERVENTION_SPEC_HASH, inputs=inputs, outputs=outputs,
-            labels=list(LABELS), metrics=metrics, golden=golden_cases(blob, xt, n=4),
+        version = f"{VERSION}+{CANDIDATE_VERSION.split('/')[-1]}.s{seed}"
+        path = save_int8_artifact(
+            out, NAME, blob, version=version, feature_spec_hash=INTERVENTION_SPEC_HASH,
+            labels=LABELS, metrics=metrics, golden_x=xt,
         )  # fmt: skip
-        path = save_artifact(Path(out), blob, manifest)
         if verbose:
             print(f"saved {path} ({len(blob)} bytes)")
     return metrics
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ARTIFACT_DIR, help="artifact directory")
-    ap.add_argument("--seed", type=int, default=0, help="training seed")
-    ap.add_argument("--leads", type=int, default=DEFAULT_WORLD["leads"])
-    ap.add_argument("--world-seed", type=int, default=DEFAULT_WORLD["seed"])
-    ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
-    train_intervention(
-        args.out, world={"leads": args.leads, "seed": args.world_seed}, seed=args.seed,
-        verbose=not args.quiet,
-    )  # fmt: skip
+    synthetic_world_main(train_intervention, DEFAULT_WORLD, argv, __doc__ or "")
 
 
 if __name__ == "__main__":
