@@ -65,31 +65,30 @@ _CJK, _KANA = SCRIPTS.index("CJK"), SCRIPTS.index("KANA")
 def script_counts(texts: Sequence[str]) -> np.ndarray:
     """Letters per script, shape ``(len(texts), len(SCRIPTS))``, vectorized over the batch."""
     n = len(texts)
-    counts = np.zeros((n, len(SCRIPTS)), dtype=np.int64)
     if n == 0:
-        return counts
+        return np.zeros((0, len(SCRIPTS)), dtype=np.int64)
     joined = "".join(texts)
     if not joined:
-        return counts
+        return np.zeros((n, len(SCRIPTS)), dtype=np.int64)
     cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
     owner = np.repeat(np.arange(n), lengths)
     script = _EDGE_SCRIPT[np.searchsorted(_EDGES, cps, side="right")]
     keep = script >= 0
-    np.add.at(counts, (owner[keep], script[keep]), 1)
-    return counts
+    flat = owner[keep] * len(SCRIPTS) + script[keep]
+    return np.bincount(flat, minlength=n * len(SCRIPTS)).reshape(n, len(SCRIPTS))
 
 
 def script_runs(text: str) -> dict[str, str]:
     """The words of ``text`` grouped by the script of their letters."""
+    words = text.split()
     runs: dict[str, list[str]] = {}
-    for word in text.split():
-        counts = script_counts([word])[0]
-        if counts.sum() == 0:
-            continue
-        script = SCRIPTS[int(counts.argmax())]
-        runs.setdefault("CJK" if script == "KANA" else script, []).append(word)
-    return {s: " ".join(words) for s, words in runs.items()}
+    counts = script_counts(words)
+    for word, row, total in zip(words, counts.argmax(axis=1), counts.sum(axis=1), strict=True):
+        if total:
+            script = SCRIPTS[int(row)]
+            runs.setdefault("CJK" if script == "KANA" else script, []).append(word)
+    return {s: " ".join(ws) for s, ws in runs.items()}
 
 
 class LanguageIdentifier:
@@ -117,7 +116,9 @@ class LanguageIdentifier:
         grouped[:, _CJK] += grouped[:, _KANA]
         grouped[:, _KANA] = 0
         n_major = (grouped >= np.maximum(letters * MIXED_SHARE, 1)[:, None]).sum(axis=1)
-        for i, text in enumerate(texts):
+        special = set(np.flatnonzero((letters == 0) | (n_major >= 2)).tolist())
+        for i in special:
+            text = texts[i]
             if letters[i] == 0 and not any(ch.isalpha() for ch in text):
                 results[i] = LanguageGuess(language=UNKNOWN, confidence=0.0)
             elif n_major[i] >= 2:
@@ -125,14 +126,18 @@ class LanguageIdentifier:
                 mixed[i] = runs if len(runs) >= 2 else {"": text}
             else:
                 plain.append(i)
+        if special:
+            plain = sorted({*range(len(texts))} - special | set(plain))
+        else:
+            plain = list(range(len(texts)))
         # A mixed text is judged whole (the model has seen mixed n-grams; counting letters
         # across scripts would favour alphabets over Han or Hangul), and each script run's
         # language is added to the alternatives.
         whole = [*plain, *mixed]
         run_texts = [r for runs in mixed.values() for r in runs.values()]
         proba = self.probabilities([texts[i] for i in whole] + run_texts)
-        for row, i in enumerate(whole):
-            results[i] = self._guess(proba[row])
+        for i, guess in zip(whole, self._guesses(proba[: len(whole)]), strict=True):
+            results[i] = guess
         row = len(whole)
         for i, runs in mixed.items():
             guess = results[i]
@@ -148,6 +153,23 @@ class LanguageIdentifier:
 
     def detect(self, text: str) -> LanguageGuess:
         return self.detect_batch([text])[0]
+
+    def _guesses(self, proba: np.ndarray) -> list[LanguageGuess]:
+        """:meth:`_guess` for every row, with the sorting done once for the batch."""
+        if len(proba) == 0:
+            return []
+        top = np.argsort(-proba, axis=1)[:, :3]
+        conf = np.take_along_axis(proba, top, axis=1).round(4).tolist()
+        labels, threshold = self.labels, self.threshold
+        out = []
+        for idx, c in zip(top.tolist(), conf, strict=True):
+            out.append(LanguageGuess(
+                language=labels[idx[0]] if c[0] >= threshold else UNKNOWN,
+                confidence=c[0],
+                alternatives={labels[j]: v for j, v in zip(idx[1:], c[1:], strict=True)
+                              if v > 0.01},
+            ))  # fmt: skip
+        return out
 
     def _guess(self, p: np.ndarray) -> LanguageGuess:
         order = np.argsort(-p)[:3]
