@@ -195,9 +195,10 @@ class SyncClient:
             if not answer.has_more:
                 return
 
-    async def sync_once(self) -> SyncReport:
+    async def sync_once(self, report: SyncReport | None = None) -> SyncReport:
         """Push, then pull. Raises SyncRefusedError (4xx) or SyncUnavailableError."""
-        report = SyncReport(checkpoint=await self.store.sync_checkpoint())
+        report = report or SyncReport()
+        report.checkpoint = await self.store.sync_checkpoint()
         await self.push(report)
         await self.pull(report)
         return report
@@ -220,10 +221,8 @@ async def sync(
 
         async def once() -> SyncReport:
             nonlocal partial
-            partial = SyncReport(checkpoint=await store.sync_checkpoint())
-            await client.push(partial)
-            await client.pull(partial)
-            return partial
+            partial = SyncReport()  # kept so that a failure still reports what got through
+            return await client.sync_once(partial)
 
         try:
             return await with_backoff(once, attempts=attempts, base_s=base_s, cap_s=cap_s, rng=rng)

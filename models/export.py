@@ -50,7 +50,7 @@ def to_float_tflite(model) -> bytes:
 
 def tensor_specs(blob: bytes) -> tuple[list[TensorSpec], list[TensorSpec]]:
     """Input and output specs (with quantization) read from a flatbuffer."""
-    interp = make_interpreter(blob)
+    interp = TFLiteModel.from_blob(blob)._interp
 
     def spec(d) -> TensorSpec:
         scale, zero = d.get("quantization", (0.0, 0))
@@ -65,15 +65,6 @@ def tensor_specs(blob: bytes) -> tuple[list[TensorSpec], list[TensorSpec]]:
     return [spec(d) for d in interp.get_input_details()], [
         spec(d) for d in interp.get_output_details()
     ]
-
-
-def make_interpreter(blob: bytes):
-    """A TFLite interpreter from TensorFlow's own runtime (training side only)."""
-    import tensorflow as tf
-
-    interp = tf.lite.Interpreter(model_content=blob)
-    interp.allocate_tensors()
-    return interp
 
 
 def run_tflite(blob: bytes, x: np.ndarray, batch: int = 1024) -> np.ndarray:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import functools
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -61,11 +60,6 @@ def cli_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def this_hour_ms() -> int:
-    """The current time rounded down to the hour: a generated world's default present."""
-    return int(time.time() // 3600 * 3600 * 1000)
-
-
 def print_json(obj: Any) -> None:
     sys.stdout.write(msgspec.json.encode(obj).decode() + "\n")
 
@@ -106,7 +100,7 @@ def generate(
     ] = None,
 ) -> None:
     """Write a seeded synthetic world (agents, listings, leads, events) as an ingestible batch."""
-    from models.synthetic import generate_world, write_world
+    from models.synthetic import generate_world, this_hour_ms, write_world
 
     fmt = fmt or (Format.MSGPACK if out.suffix in (".msgpack", ".mpk") else Format.JSON)
     with console.status("generating world"):

@@ -5,18 +5,17 @@ The client imports only ``EdgeRuntime``; the synthetic world is made here, in th
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from edge.runtime import EdgeRuntime
-from models.synthetic import generate_world
+from models.synthetic import generate_world, this_hour_ms
 from sync.codec import Format, encode_batch
 
 
 async def generate_device(path: Path, *, leads: int, listings: int, seed: int) -> int:
     """Create a device database at ``path`` holding one agent's generated world; leads ingested."""
-    now_ms = int(time.time() // 3600 * 3600 * 1000)  # the world's present is this hour
-    world = generate_world(agents=1, leads=leads, listings=listings, seed=seed, now_ms=now_ms)
+    world = generate_world(agents=1, leads=leads, listings=listings, seed=seed,
+                           now_ms=this_hour_ms())  # fmt: skip
     batch = encode_batch([*world.agents, *world.listings, *world.leads, *world.events],
                          Format.MSGPACK)  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edge.runtime import EdgeRuntime
-from models.synthetic import World, generate_world
+from models.synthetic import World, generate_world, this_hour_ms
 from server.local import run_server
 from sync.codec import Format, encode_batch
 from sync.records import Lead
@@ -153,8 +153,8 @@ async def run_demo(
     figures: dict[str, Any] = {}
 
     with console.status("generating a world for two agents"):
-        now_ms = int(time.time() // 3600 * 3600 * 1000)  # the world's present is this hour
-        world = generate_world(agents=2, leads=leads, listings=listings, seed=seed, now_ms=now_ms)
+        world = generate_world(agents=2, leads=leads, listings=listings, seed=seed,
+                               now_ms=this_hour_ms())  # fmt: skip
         batches = split_world(world)
     console.print(f"[green]✓[/] world: {len(world.leads)} leads, {len(world.events)} events, "
                   f"{len(world.listings)} listings, 2 agents")  # fmt: skip

@@ -13,6 +13,7 @@ from models.synthetic.world import (
     hour_effect,
     read_truth,
     response_probability,
+    this_hour_ms,
     truth_path,
     write_world,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "hour_effect",
     "read_truth",
     "response_probability",
+    "this_hour_ms",
     "truth_path",
     "write_world",
 ]

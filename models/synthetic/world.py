@@ -116,6 +116,7 @@ Records
 from __future__ import annotations
 
 import math
+import time
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -354,6 +355,11 @@ def _draw_agents(rng: np.random.Generator, n: int) -> tuple[list[Agent], list[se
                             languages=sorted(spoken)))
         langs.append(spoken)
     return agents, langs
+
+
+def this_hour_ms() -> int:
+    """The current time rounded down to the hour: a generated world's present on a live device."""
+    return int(time.time() // 3600 * 3600 * 1000)
 
 
 def generate_world(
