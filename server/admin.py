@@ -33,8 +33,18 @@ async def mint_token(db: Path, *, agent: str, team: str, ttl_hours: float) -> st
         raise InvalidRequestError(f"agent or team id refused: {exc}") from exc
 
 
-async def retrain(db: Path, *, min_rows: int = 50, epochs: int = 30, rollout_percent: int = 100):
+async def retrain(
+    db: Path,
+    *,
+    min_rows: int = 50,
+    epochs: int = 80,
+    rollout_percent: int = 100,
+    base_corpus: bool = True,
+    tolerance: float | None = None,
+):
     """One retraining run on the server database at ``db`` (see :mod:`server.retrain`)."""
+    from models.behaviour.retrain import TOLERANCE
+    from models.behaviour.train import DEFAULT_WORLD
     from server.registry import ModelDistribution, registry_dir
     from server.retrain import retrain_once
 
@@ -44,6 +54,8 @@ async def retrain(db: Path, *, min_rows: int = 50, epochs: int = 30, rollout_per
         return await retrain_once(
             store, ModelDistribution(registry_dir(db)), now_ms=wall_clock_ms(),
             min_rows=min_rows, epochs=epochs, rollout_percent=rollout_percent,
+            base_world=DEFAULT_WORLD if base_corpus else None,
+            tolerance=TOLERANCE if tolerance is None else tolerance,
         )  # fmt: skip
     finally:
         await store.close()

@@ -3,8 +3,10 @@
 :func:`retrain_once` exports the server's merged leads, events and listings (erased leads are
 gone from the store, so they are absent; ids are pseudonymized with a keyed hash and free
 texts dropped), starts ``python -m models.behaviour.retrain`` as a subprocess (the API
-process never imports TensorFlow), reads its decision and, when the candidate is not worse
-than the current model on the holdout, publishes it (signed) to the model registry. Each run,
+process never imports TensorFlow), which trains the candidate on those outcomes plus the base
+corpus the shipped model learned from (cached beside the registry), reads its decision and,
+when the candidate is not worse than the current model on the holdout, publishes it (signed)
+to the model registry. Each run,
 promoted, refused or failed, is appended to ``retrain-runs.jsonl`` in the registry folder.
 """
 
@@ -24,7 +26,8 @@ from pathlib import Path
 import msgspec
 
 from models.artifact import ARTIFACT_DIR, read_manifest
-from models.behaviour.retrain import TrainingSet
+from models.behaviour.retrain import TOLERANCE, TrainingSet
+from models.behaviour.train import DEFAULT_WORLD
 from server.registry import ModelDistribution
 from server.store import ServerStore
 from sync.merge import is_visible, values
@@ -138,12 +141,18 @@ async def retrain_once(
     *,
     now_ms: int,
     min_rows: int = 50,
-    epochs: int = 30,
+    epochs: int = 80,
     rollout_percent: int = 100,
-    tolerance: float = 0.0,
+    tolerance: float = TOLERANCE,
+    confidence: float = 0.95,
+    base_world: dict | None = DEFAULT_WORLD,
     timeout_s: float = 600,
 ) -> RetrainRun:
-    """One run: export, train in a subprocess, decide, publish if promoted, record."""
+    """One run: export, train in a subprocess, decide, publish if promoted, record.
+
+    ``base_world``: the generator's arguments of the base corpus the candidate also learns
+    from (``None``: the synced outcomes alone); see :mod:`models.behaviour.retrain`.
+    """
     started = now_ms
     run_id = f"run-{started}-{secrets.token_hex(3)}"
     current_dir = registry.current_dir(FAMILY) or ARTIFACT_DIR
@@ -168,6 +177,8 @@ async def retrain_once(
             sys.executable, "-m", "models.behaviour.retrain", "--data", str(work / "data.msgpack"),
             "--current", str(current_path), "--out", str(out), "--version", version,
             "--min-rows", str(min_rows), "--epochs", str(epochs), "--tolerance", str(tolerance),
+            "--confidence", str(confidence), "--base-world", json.dumps(base_world),
+            "--cache", str(registry.directory / "base-corpus"),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
         proc = await asyncio.create_subprocess_exec(

@@ -400,14 +400,25 @@ def server_retrain(
         DEFAULT_SERVER_DB
     ),
     min_rows: Annotated[int, typer.Option(help="Refuse with fewer labelled rows.")] = 50,
-    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    epochs: Annotated[int, typer.Option(min=1)] = 80,
     rollout: Annotated[int, typer.Option(min=0, max=100, help="% of devices offered it.")] = 100,
+    base_corpus: Annotated[
+        bool, typer.Option(help="Also learn from the corpus the shipped model was trained on.")
+    ] = True,
+    tolerance: Annotated[
+        float | None,
+        typer.Option(min=0, help="Mean-AUC margin within which a candidate counts as a tie."),
+    ] = None,
 ) -> None:
     """Retrain the behaviour model on synced outcomes (separate process); promote if not worse."""
     from server.admin import retrain
 
     with server_errors():
-        run = asyncio.run(retrain(db, min_rows=min_rows, epochs=epochs, rollout_percent=rollout))
+        job = retrain(
+            db, min_rows=min_rows, epochs=epochs, rollout_percent=rollout, base_corpus=base_corpus,
+            tolerance=tolerance,
+        )  # fmt: skip
+        run = asyncio.run(job)
     print_json(run)
 
 

@@ -143,9 +143,18 @@ async def offline_work(rt: EdgeRuntime, leads: list[Lead], clip: Path | None, ti
 
 
 async def run_demo(
-    workdir: Path, *, leads: int, listings: int, seed: int, console: Console
+    workdir: Path,
+    *,
+    leads: int,
+    listings: int,
+    seed: int,
+    console: Console,
+    now_ms: int | None = None,
 ) -> dict[str, Any]:
-    """The whole loop; returns the figures the report prints."""
+    """The whole loop; returns the figures the report prints.
+
+    ``now_ms``: the generated world's present (default: the start of this hour).
+    """
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -154,7 +163,7 @@ async def run_demo(
 
     with console.status("generating a world for two agents"):
         world = generate_world(agents=2, leads=leads, listings=listings, seed=seed,
-                               now_ms=this_hour_ms())  # fmt: skip
+                               now_ms=now_ms or this_hour_ms())  # fmt: skip
         batches = split_world(world)
     console.print(f"[green]✓[/] world: {len(world.leads)} leads, {len(world.events)} events, "
                   f"{len(world.listings)} listings, 2 agents")  # fmt: skip
@@ -188,8 +197,8 @@ async def run_demo(
                 rep = await rt.sync(server.url, tokens[agent_id])
                 sent, received = sent + rep.bytes_sent, received + rep.bytes_received
             figures["bytes_sent"], figures["bytes_received"] = sent, received
-            figures["retrain"] = await retrain_and_distribute(
-                workdir / "server.db", devices, server.url, tokens, console
+            await retrain_and_distribute(
+                workdir / "server.db", devices, server.url, tokens, console, figures
             )
             figures["versions_after"] = next(iter(devices.values())).models.versions()
             figures["energy"] = next(iter(devices.values())).energy.active_agent_hour()
@@ -220,24 +229,29 @@ async def conflict(devices: dict[str, EdgeRuntime], url: str, tokens: dict[str, 
 
 
 async def retrain_and_distribute(db: Path, devices: dict[str, EdgeRuntime], url: str,
-                                 tokens: dict[str, str], console: Console) -> str:  # fmt: skip
-    """The server retrains on synced outcomes (its own process); devices fetch and swap."""
+                                 tokens: dict[str, str], console: Console,
+                                 figures: dict[str, Any]) -> None:  # fmt: skip
+    """The server retrains on synced outcomes (its own process); devices fetch and swap.
+
+    Fills ``figures["retrain"]`` (the decision) and ``figures["installed"]`` (per device).
+    """
     from edge.model_updates import UpdatePolicy
     from server.admin import retrain
 
     with console.status("the server retrains the behaviour model on synced outcomes "
                         "(TensorFlow in a separate process)"):  # fmt: skip
-        run = await retrain(db, min_rows=50, epochs=30)
+        run = await retrain(db)
     console.print(f"[green]✓[/] retraining run {run.id}: [bold]{run.decision}[/] ({run.reason})")
+    figures["retrain"], figures["installed"] = run.decision, {}
     for agent_id, rt in devices.items():
         update = await rt.check_model_updates(
             url, tokens[agent_id], UpdatePolicy(on_wifi=True, charging=True)
         )
+        figures["installed"][agent_id] = dict(update.installed)
         what = ", ".join(f"{k} {v}" for k, v in update.installed.items()) or "nothing new"
         rejected = f"; rejected {update.rejected}" if update.rejected else ""
         console.print(f"[green]✓[/] {agent_id}: verified signature, hash, feature spec and "
                       f"canary; installed {what}{rejected}")  # fmt: skip
-    return run.decision
 
 
 def report(figures: dict[str, Any], timer: Timer, console: Console) -> None:
@@ -252,6 +266,13 @@ def report(figures: dict[str, Any], timer: Timer, console: Console) -> None:
     )
     table.add_row("conflicts resolved and logged", str(figures["conflicts"]))
     table.add_row("retraining decision", figures.get("retrain", "not run"))
+    table.add_row(
+        "installed on the devices",
+        "; ".join(
+            f"{agent}: " + (", ".join(f"{k} {v}" for k, v in new.items()) or "nothing new")
+            for agent, new in figures.get("installed", {}).items()
+        ),
+    )
     table.add_row(
         "models before",
         ", ".join(f"{k} {v}" for k, v in sorted(figures["versions_before"].items())),

@@ -1,15 +1,27 @@
 """Retrain the behaviour model on synced outcomes: the training process the server starts.
 
 Run as ``python -m models.behaviour.retrain --data D --current C --out O``: reads the
-(pseudonymized) export ``D`` written by ``server.retrain``, trains an int8 candidate on the
-leads outside the holdout, scores candidate and current model on the holdout with the
-device's interpreter, and writes ``O/result.json`` (metrics, decision, reason) plus, when
-there is a candidate, ``O/behaviour.tflite`` and its manifest. TensorFlow lives only here.
+(pseudonymized) export ``D`` written by ``server.retrain`` and splits its leads into a training
+part and a holdout. The candidate is trained with the shipped model's recipe on the synced
+training part **plus the base corpus** (the generated world the shipped model learned from,
+without the leads the shipped model held out), so new outcomes add to what the model knew
+instead of replacing it with a few hundred rows. Candidate and current model are then scored
+with the device's interpreter on both holdouts, the synced one and the base one, and
+``O/result.json`` gets the metrics, the decision and its reason, plus, when there is a
+candidate, ``O/behaviour.tflite`` and its manifest. TensorFlow lives only here.
+
+The decision (:func:`decide`): promote when the candidate's mean AUC over the labels on the
+pooled holdout is not below the current model's minus ``tolerance`` (:data:`TOLERANCE`), and, as a
+guard for the field data, the candidate is not worse on the synced holdout alone in 95 % or
+more of paired bootstrap resamples of its leads (:func:`worse_share`). The synced holdout of a
+small team is a few hundred rows, so a point difference there is mostly noise; the bootstrap
+refuses only a candidate that is worse with confidence.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import time
@@ -20,10 +32,18 @@ import numpy as np
 
 from models.artifact import build_manifest, save_artifact
 from models.behaviour import LABELS, NAME
-from models.behaviour.dataset import LabelConfig, build_rows
-from models.behaviour.train import held_out
+from models.behaviour.dataset import BehaviourRows, LabelConfig, build_rows
+from models.behaviour.train import DEFAULT_WORLD, TEST_FRACTION, held_out, recipe
 from models.features import FEATURE_SPEC_HASH
 from sync.records import Event, Lead, Listing
+
+#: Non-inferiority margin of the decision, in mean AUC: 0.002 is about what int8 rounding alone
+#: moves the shipped model's AUC (its manifest's ``auc_drop_int8`` is 0.0012 per label), so a
+#: smaller difference between two int8 models is a tie, and a tie is promoted.
+TOLERANCE = 0.002
+
+#: The shipped model's split seed: its held-out base leads stay out of every candidate too.
+BASE_SPLIT_SEED = 0
 
 
 class TrainingSet(msgspec.Struct, kw_only=True):
@@ -35,18 +55,115 @@ class TrainingSet(msgspec.Struct, kw_only=True):
     now_ms: int
 
 
-def decide(candidate: dict[str, float], current: dict[str, float], tolerance: float) -> tuple[
-    bool, str
-]:  # fmt: skip
-    """Promote when the candidate's mean holdout AUC is not worse than the current's."""
-    c = [candidate[f"{n}.auc"] for n in LABELS if not math.isnan(candidate[f"{n}.auc"])]
-    k = [current[f"{n}.auc"] for n in LABELS if not math.isnan(current[f"{n}.auc"])]
-    if not c:
+def mean_auc(metrics: dict[str, float], prefix: str = "") -> float | None:
+    """Mean AUC over the labels that have both classes (``None`` when none has)."""
+    aucs = [metrics.get(f"{prefix}{n}.auc", math.nan) for n in LABELS]
+    aucs = [a for a in aucs if not math.isnan(a)]
+    return float(np.mean(aucs)) if aucs else None
+
+
+def decide(
+    candidate: dict[str, float],
+    current: dict[str, float],
+    tolerance: float,
+    *,
+    synced_worse_share: float | None = None,
+    confidence: float = 0.95,
+) -> tuple[bool, str]:
+    """Promote when the candidate's mean AUC (``{label}.auc`` keys) is not worse than the
+    current's minus ``tolerance``, unless the candidate is worse on the synced holdout in at
+    least ``confidence`` of the paired bootstrap resamples (``synced_worse_share``)."""
+    mc, mk = mean_auc(candidate), mean_auc(current)
+    if mc is None:
         return False, "the holdout has no label with both classes: nothing to compare on"
-    mc, mk = float(np.mean(c)), float(np.mean(k)) if k else float("-inf")
-    if mc + tolerance >= mk:
-        return True, f"candidate mean holdout AUC {mc:.4f} >= current {mk:.4f} - {tolerance}"
-    return False, f"candidate mean holdout AUC {mc:.4f} < current {mk:.4f} - {tolerance}"
+    mk = float("-inf") if mk is None else mk
+    if mc + tolerance < mk:
+        return False, f"candidate mean holdout AUC {mc:.4f} < current {mk:.4f} - {tolerance}"
+    reason = f"candidate mean holdout AUC {mc:.4f} >= current {mk:.4f} - {tolerance}"
+    sc, sk = mean_auc(candidate, "synced."), mean_auc(current, "synced.")
+    if synced_worse_share is None or sc is None or sk is None:
+        return True, reason
+    field = (
+        f"on the synced holdout {sc:.4f} vs {sk:.4f}, worse in "
+        f"{synced_worse_share:.0%} of bootstrap resamples"
+    )
+    if synced_worse_share >= confidence:
+        return False, f"{reason}, but {field} (limit {confidence:.0%})"
+    return True, f"{reason}; {field}"
+
+
+def _fast_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC AUC by ranks (ties averaged); NaN labels ignored, NaN when one class is missing."""
+    from scipy.stats import rankdata
+
+    known = ~np.isnan(y)
+    y, p = y[known], p[known]
+    pos = int(y.sum())
+    neg = len(y) - pos
+    if pos == 0 or neg == 0:
+        return math.nan
+    ranks = rankdata(p)
+    return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def worse_share(
+    y: np.ndarray,
+    p_candidate: np.ndarray,
+    p_current: np.ndarray,
+    groups: list[str],
+    *,
+    resamples: int = 500,
+    seed: int = 0,
+) -> float:
+    """Share of paired bootstrap resamples (of leads, all of a lead's rows together) in which
+    the candidate's mean AUC over the labels is below the current model's."""
+    rng = np.random.default_rng(seed)
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    rows_of = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
+    worse = counted = 0
+    for _ in range(resamples):
+        idx = np.concatenate([rows_of[g] for g in rng.integers(0, len(rows_of), len(rows_of))])
+        diffs = [
+            _fast_auc(y[idx, j], p_candidate[idx, j]) - _fast_auc(y[idx, j], p_current[idx, j])
+            for j in range(y.shape[1])
+        ]
+        diffs = [d for d in diffs if not math.isnan(d)]
+        if diffs:
+            counted += 1
+            worse += float(np.mean(diffs)) < 0
+    return worse / counted if counted else 0.0
+
+
+def base_corpus(world: dict, cache: Path | None = None) -> BehaviourRows:
+    """The rows of the generated world the shipped model was trained on (cached as .npz)."""
+    from models.synthetic import generate_world
+
+    key = json.dumps({"world": world, "spec": FEATURE_SPEC_HASH}, sort_keys=True)
+    path = None
+    if cache is not None:
+        path = cache / f"base-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+        if path.exists():
+            with np.load(path) as z:
+                return BehaviourRows(
+                    x=z["x"], y=z["y"], lead_ids=[str(i) for i in z["lead_ids"]],
+                    cutoffs=z["cutoffs"],
+                )  # fmt: skip
+    w = generate_world(**world)
+    rows = build_rows(w.leads, w.events, w.listings, w.now_ms, LabelConfig())
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, x=rows.x, y=rows.y, lead_ids=np.array(rows.lead_ids), cutoffs=rows.cutoffs)
+        tmp.replace(path)
+    return rows
+
+
+def _aucs(blob: bytes, x: np.ndarray, y: np.ndarray, prefix: str) -> dict[str, float]:
+    from models.export import run_tflite
+    from models.train_common import roc_auc
+
+    p = run_tflite(blob, x)
+    return {f"{prefix}{n}.auc": roc_auc(y[:, j], p[:, j]) for j, n in enumerate(LABELS)}
 
 
 def retrain(
@@ -58,18 +175,19 @@ def retrain(
     seed: int = 0,
     holdout: float = 0.3,
     min_rows: int = 50,
-    tolerance: float = 0.0,
-    epochs: int = 30,
+    tolerance: float = TOLERANCE,
+    confidence: float = 0.95,
+    epochs: int = 80,
+    base_world: dict | None = None,
+    cache: Path | None = None,
 ) -> dict:
+    """Train a candidate, score it against ``current`` and save it; returns the result.
+
+    ``base_world`` is the generator's arguments for the base corpus (``None``: synced
+    outcomes only, the way a team with no shipped corpus would train).
+    """
     from models.export import run_tflite, tensor_specs
-    from models.train_common import (
-        TrainConfig,
-        configure_tensorflow,
-        export_int8,
-        fit_tabular,
-        golden_cases,
-        roc_auc,
-    )
+    from models.train_common import configure_tensorflow, export_int8, fit_tabular, golden_cases
 
     t0 = time.perf_counter()
     world = msgspec.msgpack.decode(data.read_bytes(), type=TrainingSet)
@@ -84,24 +202,41 @@ def retrain(
         "promote": False,
         "candidate": None,
     }
+    metrics = result["metrics"]
     if len(rows.y) < min_rows or test.sum() == 0 or (~test).sum() == 0:
         result["reason"] = (
             f"only {len(rows.y)} labelled rows ({int(test.sum())} in the holdout); "
             f"need at least {min_rows} with both sides non-empty"
         )
         return result
+    x_train, y_train = rows.x[~test], rows.y[~test]
+    x_test, y_test = rows.x[test], rows.y[test]
+    parts = {"synced.": (x_test, y_test)}
+    if base_world is not None:
+        base = base_corpus(base_world, cache)
+        base_test = held_out(base.lead_ids, TEST_FRACTION, BASE_SPLIT_SEED)
+        x_train = np.concatenate([x_train, base.x[~base_test]])
+        y_train = np.concatenate([y_train, base.y[~base_test]])
+        parts["base."] = (base.x[base_test], base.y[base_test])
+        x_test = np.concatenate([x_test, base.x[base_test]])
+        y_test = np.concatenate([y_test, base.y[base_test]])
+        metrics.update(rows_base=float(len(base.y)), rows_base_holdout=float(base_test.sum()))
+    metrics["rows_train"] = float(len(y_train))
     configure_tensorflow(2)
-    cfg = TrainConfig(hidden=(32, 16), dropout=0.2, learning_rate=2e-3, members=1, seed=seed,
-                      epochs=epochs, patience=4, verbose=False)  # fmt: skip
-    trained = fit_tabular(rows.x[~test], rows.y[~test], cfg, label_names=LABELS)
-    blob = export_int8(trained, rows.x[~test])
-    xt, yt = rows.x[test], rows.y[test]
-    pc = run_tflite(blob, xt)
-    pk = run_tflite((current / f"{NAME}.tflite").read_bytes(), xt)
-    cand = {f"{n}.auc": roc_auc(yt[:, j], pc[:, j]) for j, n in enumerate(LABELS)}
-    curr = {f"{n}.auc": roc_auc(yt[:, j], pk[:, j]) for j, n in enumerate(LABELS)}
-    promote, reason = decide(cand, curr, tolerance)
-    metrics = result["metrics"]
+    trained = fit_tabular(x_train, y_train, recipe(seed=seed, epochs=epochs), label_names=LABELS)
+    blob = export_int8(trained, x_train)
+    current_blob = (current / f"{NAME}.tflite").read_bytes()
+    cand = _aucs(blob, x_test, y_test, "")
+    curr = _aucs(current_blob, x_test, y_test, "")
+    for prefix, (x, y) in parts.items():
+        cand |= _aucs(blob, x, y, prefix)
+        curr |= _aucs(current_blob, x, y, prefix)
+    share = worse_share(
+        rows.y[test], run_tflite(blob, rows.x[test]), run_tflite(current_blob, rows.x[test]),
+        [lid for lid, t in zip(rows.lead_ids, test, strict=True) if t], seed=seed,
+    )  # fmt: skip
+    metrics["synced_worse_share"] = share
+    promote, reason = decide(cand, curr, tolerance, synced_worse_share=share, confidence=confidence)
     metrics.update({f"candidate.{k}": v for k, v in cand.items()})
     metrics.update({f"current.{k}": v for k, v in curr.items()})
     metrics["train_seconds"] = time.perf_counter() - t0
@@ -110,7 +245,7 @@ def retrain(
         NAME, blob, version=version, feature_spec_hash=FEATURE_SPEC_HASH, inputs=inputs,
         outputs=outputs, labels=list(LABELS),
         metrics={k: v for k, v in metrics.items() if not math.isnan(v)},
-        golden=golden_cases(blob, xt, n=4),
+        golden=golden_cases(blob, x_test, n=4),
     )  # fmt: skip
     save_artifact(out, blob, manifest)
     result.update(promote=promote, reason=reason, candidate=version)
@@ -126,14 +261,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--holdout", type=float, default=0.3)
     ap.add_argument("--min-rows", type=int, default=50)
-    ap.add_argument("--tolerance", type=float, default=0.0)
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--tolerance", type=float, default=TOLERANCE)
+    ap.add_argument(
+        "--confidence", type=float, default=0.95,
+        help="refuse when the candidate is worse on the synced holdout in this share of "
+        "bootstrap resamples",
+    )  # fmt: skip
+    ap.add_argument("--epochs", type=int, default=80)
+    ap.add_argument(
+        "--base-world", type=json.loads, default=DEFAULT_WORLD,
+        help='generator arguments of the base corpus as JSON, or "null" for none '
+        "(default: the shipped model's world)",
+    )  # fmt: skip
+    ap.add_argument("--cache", type=Path, default=None, help="where the base corpus is cached")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     result = retrain(
         args.data, args.current, args.out, version=args.version, seed=args.seed,
         holdout=args.holdout, min_rows=args.min_rows, tolerance=args.tolerance,
-        epochs=args.epochs,
+        confidence=args.confidence,
+        epochs=args.epochs, base_world=args.base_world, cache=args.cache,
     )  # fmt: skip
     clean = {k: (None if isinstance(v, float) and math.isnan(v) else v)
              for k, v in result["metrics"].items()}  # fmt: skip

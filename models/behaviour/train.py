@@ -38,6 +38,18 @@ VERSION = "1.0.0"
 DEFAULT_WORLD = {"agents": 4, "leads": 3000, "listings": 5000, "seed": 7}
 
 
+#: The share of the world's leads held out of training (and the split seed is the training seed).
+TEST_FRACTION = 0.25
+
+
+def recipe(*, seed: int = 0, epochs: int = 80, verbose: bool = False) -> TrainConfig:
+    """The shipped model's training configuration (the server's retraining uses it too)."""
+    return TrainConfig(
+        hidden=(64, 32), dropout=0.3, l2=3e-4, learning_rate=1e-3, members=5, seed=seed,
+        epochs=epochs, patience=8, verbose=verbose,
+    )  # fmt: skip
+
+
 def held_out(lead_ids: list[str], fraction: float, seed: int) -> np.ndarray:
     """Rows whose lead falls in the held-out fraction (by a seeded hash of the lead id)."""
     h = np.array([zlib.crc32(f"{seed}:{lid}".encode()) for lid in lead_ids], dtype=np.float64)
@@ -49,7 +61,7 @@ def train_behaviour(
     *,
     world: dict | None = None,
     seed: int = 0,
-    test_fraction: float = 0.25,
+    test_fraction: float = TEST_FRACTION,
     cfg: TrainConfig | None = None,
     verbose: bool = True,
 ) -> dict[str, float]:
@@ -70,17 +82,7 @@ def train_behaviour(
             f"{np.nansum(rows.y[:, 1]):.0f}/{np.sum(~np.isnan(rows.y[:, 1]))}, "
             f"{time.perf_counter() - t0:.1f}s"
         )
-    cfg = cfg or TrainConfig(
-        hidden=(64, 32),
-        dropout=0.3,
-        l2=3e-4,
-        learning_rate=1e-3,
-        members=5,
-        seed=seed,
-        epochs=80,
-        patience=8,
-        verbose=verbose,
-    )
+    cfg = cfg or recipe(seed=seed, verbose=verbose)
     trained = fit_tabular(rows.x[~test], rows.y[~test], cfg, label_names=LABELS)
     blob = export_int8(trained, rows.x[~test])
     fblob = export_float(trained)

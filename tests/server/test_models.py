@@ -11,12 +11,13 @@ from pathlib import Path
 
 import httpx
 import msgspec
+import numpy as np
 import pytest
 
 from edge.model_updates import UpdatePolicy, verify_signature
 from edge.runtime import EdgeRuntime
 from models.artifact import ARTIFACT_DIR, read_manifest
-from models.behaviour.retrain import decide
+from models.behaviour.retrain import base_corpus, decide, worse_share
 from server.registry import ModelDistribution, bucket, registry_dir
 from server.retrain import pseudonym, retrain_once, training_set
 from server.sqlite_store import SqliteServerStore
@@ -26,6 +27,8 @@ from tests.live_server import run_server
 
 A = "/api/v1/advanced"
 SHIPPED = read_manifest(ARTIFACT_DIR, "behaviour").version
+#: A small base corpus, so the tests train in seconds (the server's default is the shipped world).
+SMALL_BASE = {"agents": 1, "leads": 120, "listings": 200, "seed": 5}
 
 
 @pytest.fixture
@@ -62,13 +65,23 @@ async def test_retraining_promotes_then_a_device_installs_it_and_rolls_back(tmp_
         await store.open()
         try:
             run = await retrain_once(
-                store, registry(server), now_ms=world.now_ms, epochs=2, tolerance=0.5
-            )
+                store, registry(server), now_ms=world.now_ms, epochs=2, tolerance=0.5,
+                confidence=1.01, base_world=SMALL_BASE,
+            )  # fmt: skip
         finally:
             await store.close()
         assert run.decision == "promoted", run.reason
-        assert run.metrics["rows"] > 200 and run.metrics["rows_holdout"] > 20
-        assert {"candidate.p_convert.auc", "current.p_convert.auc"} <= set(run.metrics)
+        m = run.metrics
+        assert m["rows"] > 200 and m["rows_holdout"] > 20 and m["rows_base"] > 100
+        # The candidate learned from the synced rows outside the holdout plus the base corpus
+        # outside the shipped model's holdout; it is scored on both holdouts and pooled.
+        assert m["rows_train"] == m["rows"] - m["rows_holdout"] + m["rows_base"] - m[
+            "rows_base_holdout"
+        ]  # fmt: skip
+        for who in ("candidate", "current"):
+            assert {f"{who}.{part}p_convert.auc" for part in ("", "synced.", "base.")} <= set(m)
+        assert 0 <= m["synced_worse_share"] <= 1
+        assert (registry(server).directory / "base-corpus").is_dir()  # cached for the next run
         assert "tensorflow" not in sys.modules  # training ran in its own process
         with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as h:
             runs = h.get(f"{A}/models/retrain-runs").json()["runs"]
@@ -122,8 +135,46 @@ def test_the_decision_promotes_only_a_candidate_not_worse():
     assert decide(dict(current), current, 0.0)[0]
     worse, reason = decide({"p_convert.auc": 0.69, "p_respond.auc": 0.60}, current, 0.0)
     assert not worse and "0.6450 < current 0.6500" in reason
+    assert decide({"p_convert.auc": 0.69, "p_respond.auc": 0.60}, current, 0.01)[0]
     nan = {"p_convert.auc": math.nan, "p_respond.auc": math.nan}
     assert not decide(nan, current, 0.0)[0]
+
+
+def test_the_field_guard_refuses_only_a_candidate_worse_with_confidence():
+    pooled = {"p_convert.auc": 0.71, "p_respond.auc": 0.60}
+    cand = {**pooled, "synced.p_convert.auc": 0.60, "synced.p_respond.auc": 0.55}
+    curr = {"p_convert.auc": 0.70, "p_respond.auc": 0.60, "synced.p_convert.auc": 0.70,
+            "synced.p_respond.auc": 0.60}  # fmt: skip
+    ok, reason = decide(cand, curr, 0.0, synced_worse_share=0.80)
+    assert ok and "worse in 80% of bootstrap resamples" in reason
+    refused, reason = decide(cand, curr, 0.0, synced_worse_share=0.97)
+    assert not refused and "on the synced holdout 0.5750 vs 0.6500" in reason
+    assert not decide(cand, curr, 0.0, synced_worse_share=0.5, confidence=0.5)[0]
+
+
+def test_worse_share_is_a_paired_bootstrap_over_leads():
+    rng = np.random.default_rng(1)
+    n = 400
+    y = np.stack([rng.random(n) < 0.3, rng.random(n) < 0.5], axis=1).astype(np.float32)
+    y[::7, 1] = np.nan  # unknown labels are skipped
+    good = np.clip(y + rng.normal(0, 0.6, y.shape), 0, 1)
+    good = np.nan_to_num(good, nan=0.5)
+    noise = rng.random(y.shape)
+    leads = [f"l{i // 3}" for i in range(n)]  # three rows per lead, resampled together
+    assert worse_share(y, good, good, leads) == 0.0  # equal is not worse
+    assert worse_share(y, noise, good, leads) > 0.99
+    assert worse_share(y, good, noise, leads) < 0.01
+    assert worse_share(y, good, noise, leads, seed=3) == worse_share(y, good, noise, leads, seed=3)
+
+
+def test_the_base_corpus_is_cached_and_reloads_identically(tmp_path):
+    first = base_corpus(SMALL_BASE, tmp_path)
+    (cached,) = tmp_path.glob("base-*.npz")
+    again = base_corpus(SMALL_BASE, tmp_path)
+    assert np.array_equal(first.x, again.x) and first.lead_ids == again.lead_ids
+    assert np.array_equal(first.y, again.y, equal_nan=True)
+    assert base_corpus({**SMALL_BASE, "seed": 6}, tmp_path).lead_ids  # another key, another file
+    assert len(list(tmp_path.glob("base-*.npz"))) == 2 and cached.exists()
 
 
 async def test_tampered_blob_and_bad_signature_are_refused_and_the_device_keeps_its_model(
