@@ -5,18 +5,18 @@ Everything here runs without a network: models come from configuration or from i
 """
 
 from edge.voice.audio import SAMPLE_RATE, read_wav
-from edge.voice.models import ModelRegistry, default_registry
+from edge.voice.models import VoskModels, default_registry
 from edge.voice.normalize import normalize_transcript
 from edge.voice.transcribe import Final, Partial, Transcriber, Transcript, TranscriptionStream, Word
 
 __all__ = [
     "SAMPLE_RATE",
     "Final",
-    "ModelRegistry",
     "Partial",
     "Transcriber",
     "Transcript",
     "TranscriptionStream",
+    "VoskModels",
     "Word",
     "default_registry",
     "normalize_transcript",

@@ -2,7 +2,7 @@
 
 A language's model directory comes, in this order of precedence, from:
 
-1. the mapping passed to :class:`ModelRegistry` (the device configuration);
+1. the mapping passed to :class:`VoskModels` (the device configuration);
 2. the environment variable ``REALTY_EDGE_VOSK_MODELS`` (``"ko=/path,en=/path"``);
 3. an installed ``vosk-model-XX`` distribution (importable as ``vosk_model_XX``).
 
@@ -190,7 +190,7 @@ def load_model(directory: Path) -> vosk.Model:
         return model
 
 
-class ModelRegistry:
+class VoskModels:
     """Which Vosk model serves which language on this device."""
 
     def __init__(
@@ -246,14 +246,14 @@ class ModelRegistry:
         return load_model(directory)
 
 
-_default: ModelRegistry | None = None
+_default: VoskModels | None = None
 _default_lock = threading.Lock()
 
 
-def default_registry() -> ModelRegistry:
+def default_registry() -> VoskModels:
     """The registry built from the environment and the installed packages, built once."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = ModelRegistry()
+            _default = VoskModels()
         return _default

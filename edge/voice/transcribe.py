@@ -18,7 +18,7 @@ import numpy as np
 
 from edge.errors import VoiceError
 from edge.voice.audio import SAMPLE_RATE, Pcm, pcm_from_bytes, read_wav
-from edge.voice.models import ModelRegistry, default_registry, language_key
+from edge.voice.models import VoskModels, default_registry, language_key
 from edge.voice.normalize import normalize_transcript
 
 
@@ -183,11 +183,11 @@ class TranscriptionStream:
 
 
 class Transcriber:
-    """Offline transcription with the Vosk models of a :class:`ModelRegistry`."""
+    """Offline transcription with the Vosk models of a :class:`VoskModels`."""
 
     def __init__(
         self,
-        registry: ModelRegistry | None = None,
+        registry: VoskModels | None = None,
         *,
         default_language: str | None = None,
         settings: DecoderSettings | None = None,

