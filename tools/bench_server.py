@@ -119,10 +119,10 @@ def _clip() -> Path | None:
 async def _ws_final_ms(url: str, token: str, runs: int = 3) -> float | None:
     import websockets
 
-    from edge.voice import ModelRegistry, read_wav
+    from edge.voice import VoskModels, read_wav
 
     clip = _clip()
-    if clip is None or "ko" not in ModelRegistry().languages():
+    if clip is None or "ko" not in VoskModels().languages():
         return None
     pcm = read_wav(clip).to_bytes()
     chunk = 16_000 // 5 * 2

