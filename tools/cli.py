@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +41,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def cli_errors(fn: F) -> F:
@@ -536,6 +537,22 @@ def bench_server(
 # --- behaviour, personalization, plans (issue 5) ----------------------------------------
 
 
+def _on_device(path: Path, job: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the device database at ``path`` (it must exist), run ``job(runtime)``, close it."""
+    from edge.runtime import EdgeRuntime
+
+    async def run() -> T:
+        async with await EdgeRuntime.open(path, create=False) as rt:
+            return await job(rt)
+
+    return asyncio.run(run())
+
+
+async def _with_zone(rt: Any, lead_id: str, pending: Awaitable[T]) -> tuple[T, str]:
+    """``pending``'s result and the lead's time zone (what the printed times are shown in)."""
+    return await pending, (await rt.get("lead", lead_id)).timezone
+
+
 def _local(ts_ms: int, zone: str) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M")
 
@@ -558,14 +575,7 @@ def device_analyze(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Behaviour, vertical, profile, recommendations and plan of one lead."""
-    from edge.runtime import EdgeRuntime
-
-    async def run():
-        async with await EdgeRuntime.open(path, create=False) as rt:
-            analysis = await rt.analyze(lead_id)
-            return analysis, (await rt.get("lead", lead_id)).timezone
-
-    a, zone = asyncio.run(run())
+    a, zone = _on_device(path, lambda rt: _with_zone(rt, lead_id, rt.analyze(lead_id)))
     if as_json:
         print_json(a)
         return
@@ -596,14 +606,9 @@ def device_plan(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Plan, store and schedule outreach for a lead (the plan replaces its active one)."""
-    from edge.runtime import EdgeRuntime
-
-    async def run():
-        async with await EdgeRuntime.open(path, create=False) as rt:
-            plan = await rt.plan_interventions(lead_id)
-            return plan, (await rt.get("lead", lead_id)).timezone
-
-    plan, zone = asyncio.run(run())
+    plan, zone = _on_device(
+        path, lambda rt: _with_zone(rt, lead_id, rt.plan_interventions(lead_id))
+    )
     if as_json:
         print_json(plan)
         return
@@ -617,13 +622,7 @@ def device_run_due(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Fire the steps that are due: each becomes a task for the agent and an outbox change."""
-    from edge.runtime import EdgeRuntime
-
-    async def run():
-        async with await EdgeRuntime.open(path, create=False) as rt:
-            return await rt.run_due()
-
-    report = asyncio.run(run())
+    report = _on_device(path, lambda rt: rt.run_due())
     if as_json:
         print_json(report)
         return
