@@ -380,8 +380,13 @@ def save_int8_artifact(
     metrics: dict[str, float],
     golden_x: np.ndarray,
     golden_n: int = 4,
+    golden_tolerance: float = 0.02,
 ) -> Path:
-    """Write ``blob`` and its manifest (tensor specs, metrics, golden cases) into ``out``."""
+    """Write ``blob`` and its manifest (tensor specs, metrics, golden cases) into ``out``.
+
+    ``golden_tolerance``: how far the device's canary may be from the golden outputs (an
+    embedding tower's raw outputs need more room than a probability).
+    """
     from models.artifact import build_manifest, save_artifact
     from models.export import tensor_specs
 
@@ -389,7 +394,7 @@ def save_int8_artifact(
     manifest = build_manifest(
         name, blob, version=version, feature_spec_hash=feature_spec_hash, inputs=inputs,
         outputs=outputs, labels=list(labels), metrics=metrics,
-        golden=golden_cases(blob, golden_x, n=golden_n),
+        golden=golden_cases(blob, golden_x, n=golden_n, tolerance=golden_tolerance),
     )  # fmt: skip
     return save_artifact(Path(out), blob, manifest)
 

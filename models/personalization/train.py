@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.artifact import ARTIFACT_DIR, build_manifest, save_artifact
+from models.artifact import ARTIFACT_DIR, build_manifest
 from models.personalization import LEAD_NAME, LISTING_NAME, STYLE_NAME
 from models.personalization.dataset import (
     STYLE_LABELS,
@@ -197,6 +197,7 @@ def train_personalization(
         fit_tabular,
         golden_cases,
         roc_auc,
+        save_int8_artifact,
     )
 
     _init_tensorflow(1)
@@ -279,22 +280,17 @@ def train_personalization(
         for k, v in m.items():
             print(f"  {k:36s} {v:.4f}")
     if out is not None:
-        for name, (blob, _) in blobs.items():
-            man = build_manifest(
-                name, blob, version=manifests[name].version,
-                feature_spec_hash=PERSONALIZATION_SPEC_HASH, inputs=manifests[name].inputs,
-                outputs=manifests[name].outputs, labels=manifests[name].labels, metrics=m,
-                golden=manifests[name].golden,
+        for name, (blob, x) in blobs.items():
+            save_int8_artifact(
+                out, name, blob, version=manifests[name].version,
+                feature_spec_hash=PERSONALIZATION_SPEC_HASH, labels=manifests[name].labels,
+                metrics=m, golden_x=x, golden_n=3, golden_tolerance=0.25,
             )  # fmt: skip
-            save_artifact(Path(out), blob, man)
-        inputs, outputs = tensor_specs(style_blob)
-        save_artifact(Path(out), style_blob, build_manifest(
-            STYLE_NAME, style_blob, version=f"{VERSION}.s{seed}",
-            feature_spec_hash=FEATURE_SPEC_HASH, inputs=inputs, outputs=outputs,
-            labels=list(STYLE_LABELS), metrics={k: v for k, v in m.items()
-                                                if k.startswith("style.")},
-            golden=golden_cases(style_blob, xs[test_lead], n=4),
-        ))  # fmt: skip
+        save_int8_artifact(
+            out, STYLE_NAME, style_blob, version=f"{VERSION}.s{seed}",
+            feature_spec_hash=FEATURE_SPEC_HASH, labels=STYLE_LABELS,
+            metrics={k: v for k, v in m.items() if k.startswith("style.")}, golden_x=xs[test_lead],
+        )  # fmt: skip
         if verbose:
             print(f"saved {LEAD_NAME}, {LISTING_NAME}, {STYLE_NAME} to {out}")
     return m
