@@ -1,0 +1,95 @@
+"""The scheduled retraining job: a thin shell over ``server.retrain.retrain_once``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import server.jobs as jobs
+from server.config import ServerConfig
+from server.jobs import RetrainJob
+from server.registry import ModelDistribution
+from server.retrain import RetrainRun
+
+
+def _run(n: int = 0) -> RetrainRun:
+    return RetrainRun(id=f"run-{n}", family="behaviour", started_at=n, finished_at=n + 1,
+                      decision="refused", reason="need at least 50 labelled rows")  # fmt: skip
+
+
+async def test_run_passes_the_configuration_and_logs_the_decision(monkeypatch, caplog):
+    seen = []
+
+    async def fake_retrain_once(store, registry, **kwargs):
+        seen.append((store, registry, kwargs))
+        return _run()
+
+    monkeypatch.setattr(jobs, "retrain_once", fake_retrain_once)
+    config = ServerConfig(clock=lambda: 1234, retrain_min_rows=7, retrain_epochs=3,
+                          rollout_percent=25)  # fmt: skip
+    store, registry = object(), object()
+    with caplog.at_level(logging.INFO, logger="realty_edge.server"):
+        run = await RetrainJob(store, registry, config).run()
+    assert run == _run()
+    assert seen == [
+        (store, registry, {"now_ms": 1234, "min_rows": 7, "epochs": 3, "rollout_percent": 25})
+    ]
+    assert "retrain run-0: refused (need at least 50 labelled rows)" in caplog.messages
+
+
+async def test_without_an_interval_nothing_is_scheduled():
+    job = RetrainJob(object(), object(), ServerConfig(retrain_interval_s=None))
+    job.start()
+    assert job._scheduler is None
+    job.stop()  # stopping a job that never started is fine
+
+
+async def test_scheduled_runs_repeat_never_overlap_and_stop(monkeypatch):
+    running = 0
+    overlap = 0
+    done: list[int] = []
+
+    async def slow_retrain_once(store, registry, **kwargs):
+        nonlocal running, overlap
+        running += 1
+        overlap = max(overlap, running)
+        await asyncio.sleep(0.15)  # longer than the interval
+        running -= 1
+        done.append(len(done))
+        return _run(len(done))
+
+    monkeypatch.setattr(jobs, "retrain_once", slow_retrain_once)
+    job = RetrainJob(object(), object(), ServerConfig(retrain_interval_s=0.05))
+    job.start()
+    scheduler = job._scheduler
+    job.start()  # a second start keeps the one scheduler
+    assert job._scheduler is scheduler and len(scheduler.get_jobs()) == 1
+    for _ in range(100):
+        if len(done) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    job.stop()
+    assert len(done) >= 2 and overlap == 1
+    assert job._scheduler is None
+    await asyncio.sleep(0.3)  # a run in flight may finish, but no new one starts
+    after = len(done)
+    await asyncio.sleep(0.3)
+    assert len(done) == after
+
+
+async def test_a_real_run_on_an_empty_server_is_refused_and_recorded(tmp_path):
+    from server.sqlite_store import SqliteServerStore
+
+    store = SqliteServerStore(tmp_path / "server.db")
+    await store.open()
+    registry = ModelDistribution(tmp_path / "registry")
+    try:
+        run = await RetrainJob(store, registry, ServerConfig(clock=lambda: 1_700_000_000_000)).run()
+    finally:
+        await store.close()
+    assert run.decision == "refused" and "need at least 50" in run.reason
+    assert run.started_at == 1_700_000_000_000 and run.family == "behaviour"
+    recorded = (tmp_path / "registry" / "retrain-runs.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in recorded] == [run.id]
+    assert registry.families() == []  # nothing was published
