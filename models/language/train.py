@@ -33,6 +33,8 @@ SAMPLES = {"single": 60_000, "pair": 40_000, "sentence": 14_000, "window": 12_00
 EPOCHS = 3
 BATCH = 512
 DEV_FRACTION = 0.03
+#: Fewest training samples (after the dev split) the trainer accepts.
+MIN_TRAIN = 500
 
 GOLDEN_TEXTS = [
     "The house has three bedrooms and a large garden.",
@@ -160,6 +162,11 @@ def train_language_model(
     texts, y, kinds = build_dataset(seed, samples, progress)
     x = featurize_all(texts, progress)
     n_dev = max(1000, int(len(texts) * DEV_FRACTION))
+    if len(texts) < n_dev + MIN_TRAIN:
+        raise TrainingDataError(
+            f"{len(texts)} samples: the dev split takes {n_dev} and training needs at least "
+            f"{MIN_TRAIN} more; raise --scale"
+        )
     x_dev, y_dev, k_dev = x[:n_dev], y[:n_dev], kinds[:n_dev]
     x_tr, y_tr = x[n_dev:], y[n_dev:]
 
@@ -185,14 +192,14 @@ def train_language_model(
             if batch % 200 == 0 and logs:
                 bar.set_postfix(loss=f"{logs['loss']:.3f}", acc=f"{logs['accuracy']:.3f}")
 
-    model.fit(ds, epochs=epochs, verbose=0, callbacks=[_Bar()])
+    model.fit(ds, epochs=epochs, verbose=0, callbacks=[_Bar()], shuffle=False)  # ds is shuffled
     bar.close()
 
     float_pred = model.predict(x_dev, batch_size=1024, verbose=0).argmax(1)
     metrics = {f"float_{k}": v for k, v in _accuracy_by_kind(float_pred, y_dev, k_dev).items()}
 
     # Representative set: a few hundred rows spanning every kind and language.
-    rep = x_tr[np.random.default_rng(seed).choice(len(x_tr), 500, replace=False)]
+    rep = x_tr[np.random.default_rng(seed).choice(len(x_tr), min(500, len(x_tr)), replace=False)]
     blob = to_int8_tflite(model, rep)
     float_blob = to_float_tflite(model)
     par = parity(

@@ -25,7 +25,7 @@ import numpy as np
 
 from models.features import columns_from_records
 from models.features.columns import TYPE_CODE, listing_key
-from models.personalization.features import lead_preference_vector
+from models.personalization.features import N_LEAD, lead_preference_vector
 from sync.records import Channel, Event, EventType, Lead, Listing, Vertical
 
 POSITIVE_TYPES: tuple[EventType, ...] = (
@@ -82,7 +82,7 @@ def ranking_examples(
             pos.append(np.array(sorted(new), dtype=np.int64))
             seen.append(np.array(sorted(old), dtype=np.int64))
             ids.append(lead.id)
-    x = np.asarray(xs, dtype=np.float32).reshape(len(xs), -1)
+    x = np.asarray(xs, dtype=np.float32).reshape(len(xs), N_LEAD)
     return RankingExamples(x, pos, seen, ids)
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from models.artifact import ARTIFACT_DIR, build_manifest
+from models.errors import TrainingDataError
 from models.personalization import LEAD_NAME, LISTING_NAME, STYLE_NAME
 from models.personalization.dataset import (
     STYLE_LABELS,
@@ -84,8 +85,11 @@ def train_towers(
 
     keras.utils.set_random_seed(seed)
     lead_t, item_t = _tower(N_LEAD, "lead", seed), _tower(N_LISTING, "listing", seed + 1)
-    rows = np.concatenate([np.full(len(p), i) for i, p in enumerate(ex.positives)])
-    cols = np.concatenate(ex.positives)
+    rows = np.concatenate([np.full(len(p), i) for i, p in enumerate(ex.positives)] or [[]])
+    cols = np.concatenate(ex.positives or [[]]).astype(np.int64)
+    if len(rows) == 0:
+        raise TrainingDataError("no (lead, listing) positive pairs to train the towers on")
+    batch = min(batch, len(rows))  # a small world still trains (one smaller batch per epoch)
     opt = keras.optimizers.Adam(2e-3)
     xl = tf.constant(ex.lead_x)
     xi = tf.constant(items)
@@ -210,6 +214,11 @@ def train_personalization(
     items = listing_matrix(w.listings)
     tr = ranking_examples(train_leads, w.events, w.listings, fractions=(0.2, 0.35, 0.5, 0.65, 0.8))
     te = ranking_examples(test_leads, w.events, w.listings, fractions=(0.5,))
+    if not tr.lead_ids or not te.lead_ids:
+        raise TrainingDataError(
+            f"{len(tr.lead_ids)} training and {len(te.lead_ids)} held-out ranking examples "
+            f"in a world of {len(w.leads)} leads; both must be non-empty (use more leads)"
+        )
     if verbose:
         print(
             f"world {spec}: {len(tr.lead_ids)} training examples "
