@@ -2,10 +2,12 @@
 recommendations, plans, and the comprehensive :class:`Analysis`, cached.
 
 Every operation reads the lead once (:func:`edge.features_sql.load_snapshot`) and computes the
-feature vector once. The analysis cache is keyed by lead and validated by a stamp: the count,
-latest change and latest time of the lead's events, the lead's own ``updated_at`` and the
-listings version. A new event for the lead changes the stamp, so the next ``analyze`` recomputes;
-other leads' entries stay valid. Hits and misses are counted (:meth:`LeadAnalyst.cache_stats`).
+feature vector once; reads go through the analyst's :class:`~edge.features_sql.StoreReader`
+(no thread hop), writes through the store. The analysis cache is keyed by lead and validated
+by a stamp: the count, latest change and latest time of the lead's events, the lead's own
+``updated_at`` and the listings version. A new event for the lead changes the stamp, so the
+next ``analyze`` recomputes; other leads' entries stay valid. Hits and misses are counted
+(:meth:`LeadAnalyst.cache_stats`).
 
 ``analyze`` writes nothing except the lead's profile, and only when it changed. Its plan is the
 lead's active stored plan if there is one, else a proposal (not stored, not scheduled):
@@ -14,6 +16,7 @@ lead's active stored plan if there is one, else a proposal (not stored, not sche
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections import OrderedDict
@@ -26,7 +29,7 @@ from edge.behaviour import NAME as BEHAVIOUR
 from edge.behaviour import BehaviourPrediction, BehaviourScorer
 from edge.culture import MessageContext
 from edge.energy import EnergyMeter
-from edge.features_sql import LeadSnapshot, first_row, load_snapshot
+from edge.features_sql import LeadSnapshot, StoreReader, first_row, load_snapshot
 from edge.inference import ModelRegistry
 from edge.personalization import (
     EMBED_BATCH,
@@ -99,7 +102,21 @@ class LeadAnalyst:
         self._index: ListingIndex | None = None
         self._cache: OrderedDict[str, tuple[tuple, Analysis]] = OrderedDict()
         self._cache_size = cache_size
+        self._reader: StoreReader | None = None
         self.hits = self.misses = 0
+
+    @property
+    def reader(self) -> StoreReader:
+        """The query-only connection for this analyst's reads (opened on first use)."""
+        if self._reader is None:
+            self._reader = StoreReader(self.store)
+        return self._reader
+
+    def close(self) -> None:
+        """Close the reader (the store is the runtime's to close)."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     # --- shared pieces -------------------------------------------------------------
 
@@ -126,7 +143,9 @@ class LeadAnalyst:
             index = ListingIndex((), tower, version)
             last = ""  # read and embed a page at a time (keyset pagination): low peak memory
             while True:
-                page = await self.store.fetchall(
+                # On the reader: the listing pages then share one page cache with the reads
+                # of leads instead of filling the writer's too.
+                page = self.reader.all(
                     "SELECT data, id FROM listings WHERE id > ? ORDER BY id LIMIT ?",
                     (last, EMBED_BATCH),
                 )
@@ -134,12 +153,13 @@ class LeadAnalyst:
                     break
                 last = page[-1][1]
                 index.add_page(page)
+                await asyncio.sleep(0)  # let other tasks run between pages
             self._index = index.finish()
         index.checked_at = time.monotonic()
         return index
 
     async def snapshot(self, lead_id: str) -> LeadSnapshot:
-        return await load_snapshot(self.store, lead_id)
+        return await load_snapshot(self.reader, lead_id)
 
     # --- operations ----------------------------------------------------------------
 
@@ -180,8 +200,7 @@ class LeadAnalyst:
         )  # fmt: skip
 
     async def stored_profile(self, lead_id: str) -> Profile | None:
-        row = await first_row(self.store, "SELECT data FROM profiles WHERE lead_id = ?",
-                              (lead_id,))  # fmt: skip
+        row = self.reader.one("SELECT data FROM profiles WHERE lead_id = ?", (lead_id,))
         return record_from_row("profile", row) if row else None  # type: ignore[return-value]
 
     async def save_profile(self, profile: Profile, *, previous: Profile | None = None) -> int:
@@ -212,7 +231,7 @@ class LeadAnalyst:
     async def listings(self, ids: Sequence[str]) -> dict[str, Listing]:
         if not ids:
             return {}
-        rows = await self.store.fetchall(
+        rows = self.reader.all(
             f"SELECT data FROM listings WHERE id IN ({', '.join('?' * len(ids))})", list(ids)
         )
         found = [record_from_row("listing", r) for r in rows]
@@ -235,7 +254,7 @@ class LeadAnalyst:
     # --- analysis and its cache ----------------------------------------------------
 
     async def _stamp(self, lead_id: str) -> tuple:
-        row = await first_row(self.store, STAMP_SQL, (lead_id, lead_id))
+        row = self.reader.one(STAMP_SQL, (lead_id, lead_id))
         if row is None:
             await self.store.get_lead(lead_id)  # raises NotFoundError naming it
         index = await self.listing_index()
@@ -279,7 +298,7 @@ class LeadAnalyst:
         with self.energy.measure("profile_write") as cost:
             cost.bytes_sent += await self.save_profile(profile, previous=previous)
         recs = await self.recommend(profile, None, 5, snap)
-        plan = await active_plan(self.store, lead.id)
+        plan = await active_plan(self.reader, lead.id)  # type: ignore[arg-type]  # reads only
         stored = plan is not None
         if plan is None:
             plan = await self.plan(snap, profile, context, recs)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -123,8 +124,9 @@ class ListingIndex:
         self.area_names, area_code = np.unique(np.asarray(area, dtype=object), return_inverse=True)
         self.city_code = city_code.astype(np.int32)
         self.area_code = area_code.astype(np.int32)
-        norm = np.linalg.norm(self.emb, axis=1, keepdims=True)
-        self.unit = self.emb / np.maximum(norm, 1e-6)
+        # Norms, not a second (n, width) matrix of unit vectors: rank() needs unit vectors for
+        # its pool of 60 only.
+        self.norm = np.maximum(np.linalg.norm(self.emb, axis=1, keepdims=True), 1e-6)
         del self._cols, self._city, self._area
         return self
 
@@ -136,7 +138,13 @@ class ListingIndex:
 
     def features(self, i: int) -> list[str]:
         bits = int(self.flags[i])
-        return [f for b, f in enumerate(FEATURE_FLAGS) if bits >> b & 1]
+        return [FEATURE_FLAGS[b] for b in range(bits.bit_length()) if bits >> b & 1]
+
+
+@functools.lru_cache(maxsize=8192)
+def text_flags(text: str) -> tuple[str, ...]:
+    """Listing features named in one text (lower case, in order of mention); memoized."""
+    return tuple(m.group(0).lower() for m in _FLAG_RE.finditer(text))
 
 
 def _flag_bits(features: Sequence[str]) -> int:
@@ -251,8 +259,7 @@ def build_profile(
     total_t = sum(types.values()) or 1.0
     must = [f for f, c in flags.most_common(4) if n_engaged >= 2 and c >= 0.5 * n_engaged]
     for t in texts:
-        for m in _FLAG_RE.finditer(t):
-            f = m.group(0).lower()
+        for f in text_flags(t):
             if f not in (x.lower() for x in must):
                 must.append(f)
     labels = style
@@ -318,7 +325,7 @@ def rank(
     chosen: list[int] = []
     sim = np.zeros(pool_n, dtype=np.float32)
     ps = score[pool].astype(np.float32)
-    unit = index.unit[pool]
+    unit = index.emb[pool] / index.norm[pool]
     area_code = np.unique(index.area_code[pool], return_inverse=True)[1]
     area_pen = np.zeros(int(area_code.max()) + 1, dtype=np.float32)
     taken = np.zeros(pool_n, dtype=bool)

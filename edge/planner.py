@@ -1,7 +1,8 @@
 """Intervention plans: which channel, at which hour, in which language, with which message.
 
-The intervention model scores every (channel, local hour-of-week) candidate of the lead in one
-invoke (4 x 168 rows). The planner then walks the next ``HORIZON_H`` hours and picks up to
+The intervention model scores the lead's candidates (channel, local hour-of-week) in one invoke:
+every allowed channel at every contact hour of the next week that the frequency caps leave open
+(at most 4 x 91 rows). The planner then walks the next ``HORIZON_H`` hours and picks up to
 ``MAX_STEPS`` steps, best expected response first, under these rules:
 
 - consent: a channel the lead has not consented to, or opted out of (an ``opt_out`` event on
@@ -33,6 +34,7 @@ from edge.culture.formatter import time_zone
 from models.features import EventColumns
 from models.features.columns import CHANNEL_CODE, TYPE_CODE
 from models.intervention import candidate_matrix
+from models.intervention.candidate import model_input
 from models.tflite import TFLiteModel
 from sync.records import (
     OUTREACH_CHANNELS,
@@ -125,25 +127,43 @@ def score_grid(model: TFLiteModel, features: np.ndarray,
     return grid
 
 
+def score_candidates(model: TFLiteModel, features: np.ndarray, channels: np.ndarray,
+                     hours: np.ndarray) -> np.ndarray:  # fmt: skip
+    """P(response) of each (channel position in OUTREACH_CHANNELS, local hour of week) pair,
+    in one invoke: each row is scored on its own, so its value is the one :func:`score_grid`
+    gives that cell."""
+    if not len(channels):
+        return np.zeros(0, dtype=np.float32)
+    return model.predict1(model_input(features, channels, hours)).reshape(-1)
+
+
+def _open(valid: np.ndarray, ts: np.ndarray, taken: Sequence[int]) -> np.ndarray:
+    """``valid`` less the slots that the frequency caps close, given outreach at ``taken``."""
+    ok = valid.copy()
+    done = np.sort(np.asarray(taken, dtype=np.int64))
+    if len(done):
+        near = np.abs(ts[:, None] - done[None, :]) < MIN_GAP_H * HOUR_MS
+        ok[:, near.any(axis=1)] = False
+        # outreaches in the sliding week (s - 7 days, s] before each slot s
+        in_week = (np.searchsorted(done, ts, side="right")
+                   - np.searchsorted(done, ts - 7 * DAY_MS, side="right"))  # fmt: skip
+        ok[:, in_week >= WEEKLY_CAP] = False
+    return ok
+
+
 def _slots(lead: Lead, start_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Absolute hour starts, their local hour-of-week and whether intrusive contact is quiet."""
     zone = time_zone(lead.timezone)
     ts = start_ms + HOUR_MS * np.arange(HORIZON_H, dtype=np.int64)
-    how = np.empty(HORIZON_H, dtype=np.int64)
-    quiet = np.empty(HORIZON_H, dtype=bool)
-    day_cache: dict[int, tuple[int, bool]] = {}
-    for i, t in enumerate(ts.tolist()):
-        key = t // (6 * HOUR_MS)  # offsets change at most a few times a week: look up per 6 h
-        if key not in day_cache:
-            local = dt.datetime.fromtimestamp(t / 1000, zone)
-            day_cache[key] = (int(local.utcoffset().total_seconds() * 1000), False)
-        offset = day_cache[key][0]
-        local_ms = t + offset
-        hour = (local_ms // HOUR_MS) % 24
-        dow = (local_ms // DAY_MS + 3) % 7
-        how[i] = dow * 24 + hour
-        quiet[i] = not CONTACT_START_HOUR <= hour < CONTACT_END_HOUR
-    days = (ts + np.array([day_cache[t // (6 * HOUR_MS)][0] for t in ts.tolist()])) // DAY_MS
+    # Offsets change at most a few times a week: look one up per 6 h, at the first hour of each.
+    _keys, first, which = np.unique(ts // (6 * HOUR_MS), return_index=True, return_inverse=True)
+    offsets = np.array([int(dt.datetime.fromtimestamp(t / 1000, zone).utcoffset().total_seconds()
+                            * 1000) for t in ts[first].tolist()], dtype=np.int64)  # fmt: skip
+    local_ms = ts + offsets[which]
+    hour = (local_ms // HOUR_MS) % 24
+    how = (local_ms // DAY_MS + 3) % 7 * 24 + hour
+    quiet = (hour < CONTACT_START_HOUR) | (hour >= CONTACT_END_HOUR)
+    days = local_ms // DAY_MS
     for d in np.unique(days).tolist():
         if holiday_name(lead.country, dt.date(1970, 1, 1) + dt.timedelta(days=int(d))):
             quiet[days == d] = True
@@ -181,28 +201,23 @@ def make_plan(inputs: PlanInputs, model: TFLiteModel, plan_id: str) -> Intervent
     if not allowed:
         why = "; ".join(f"{c.value}: {r}" for c, r in blocked.items())
         return empty_plan(lead, plan_id, now, f"every channel is blocked ({why})", version)
-    grid = score_grid(model, inputs.features, allowed)
     start = (now // HOUR_MS + 1) * HOUR_MS
     ts, how, quiet = _slots(lead, start)
-    p = grid[:, how]  # (4, HORIZON_H)
-    valid = np.zeros_like(p, dtype=bool)
+    valid = np.zeros((len(OUTREACH_CHANNELS), HORIZON_H), dtype=bool)
     scored = np.isin(how, SCORED_HOURS)
     for i in allowed:
         valid[i] = (~quiet if OUTREACH_CHANNELS[i] in INTRUSIVE else True) & scored
     taken = [int(t) for t in inputs.cols.ts[np.isin(inputs.cols.type, _OUT)].tolist()
              if t > now - 7 * DAY_MS]  # fmt: skip
+    # Caps only close slots as steps are added, so a slot closed now is never picked: only
+    # the open ones are scored (the same values as the full grid's, for fewer rows).
+    rows, cols = np.nonzero(_open(valid, ts, taken))
+    p = np.zeros(valid.shape, dtype=np.float32)  # (4, HORIZON_H)
+    p[rows, cols] = score_candidates(model, inputs.features, rows, how[cols])
     rank = p * DAY_DISCOUNT ** ((ts - start) / DAY_MS)[None, :]
     chosen: list[tuple[int, int]] = []
     for _ in range(MAX_STEPS):
-        ok = valid.copy()
-        done = np.sort(np.asarray(taken, dtype=np.int64))
-        if len(done):
-            near = np.abs(ts[:, None] - done[None, :]) < MIN_GAP_H * HOUR_MS
-            ok[:, near.any(axis=1)] = False
-            # outreaches in the sliding week (s - 7 days, s] before each slot s
-            in_week = (np.searchsorted(done, ts, side="right")
-                       - np.searchsorted(done, ts - 7 * DAY_MS, side="right"))  # fmt: skip
-            ok[:, in_week >= WEEKLY_CAP] = False
+        ok = _open(valid, ts, taken)
         if not ok.any():
             break
         c, j = np.unravel_index(int(np.argmax(np.where(ok, rank, -1.0))), ok.shape)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
@@ -34,8 +34,6 @@ from edge.scheduler import (
     run_due,
 )
 from edge.store import Clock, EdgeStore, StoreCounts, wall_clock_ms
-from edge.sync_client import SyncLoop, SyncReport
-from edge.sync_client import sync as sync_with_server
 from edge.vertical import VerticalGuess
 from sync.records import (
     Agent,
@@ -49,6 +47,9 @@ from sync.records import (
     Profile,
     Record,
 )
+
+if TYPE_CHECKING:  # httpx and its CLI extras cost ~10 MB: imported on the first sync only
+    from edge.sync_client import SyncLoop, SyncReport
 
 
 class LeadDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,7 +86,14 @@ class EdgeRuntime:
 
     async def close(self) -> None:
         await self.stop_scheduler()
+        self._drop_analyst()
         await self.store.close()
+
+    def _drop_analyst(self) -> None:
+        """Forget the analyst (its caches and models) and close its reader."""
+        analyst = self.__dict__.pop("_analyst", None)
+        if analyst is not None:
+            analyst.close()
 
     async def __aenter__(self) -> EdgeRuntime:
         return self
@@ -132,13 +140,14 @@ class EdgeRuntime:
         The agent's name, the listing the lead engaged with most recently, and the lead's
         latest booked showing; ``overrides`` (e.g. ``new_price``) win.
         """
+        reader = self.analyst.reader
         try:
-            agent = await self.store.get("agent", lead.agent_id)
+            agent = await reader.get("agent", lead.agent_id)
             agent_name = agent.name if isinstance(agent, Agent) else lead.agent_id
         except NotFoundError:
             agent_name = lead.agent_id
         listing = None
-        row = await self.store.fetchone(
+        row = reader.one(
             "SELECT l.data FROM events e JOIN listings l ON l.id = e.listing_id "
             "WHERE e.lead_id = ? AND e.type IN ('property_save', 'inquiry', 'property_view', "
             "'showing_booked', 'offer') ORDER BY e.ts DESC LIMIT 1",
@@ -146,7 +155,7 @@ class EdgeRuntime:
         )
         if row is not None:
             listing = record_from_row("listing", row)
-        showing = await self.store.fetchone(
+        showing = reader.one(
             "SELECT max(ts) FROM events WHERE lead_id = ? AND type = 'showing_booked'", (lead.id,)
         )
         fields: dict[str, object] = {
@@ -168,7 +177,7 @@ class EdgeRuntime:
         **context: object,
     ) -> DraftMessage:
         """Draft ``intent`` for a lead: its language, register, locale formats, contact hours."""
-        lead = await self.store.get_lead(lead_id)
+        lead: Lead = await self.analyst.reader.get("lead", lead_id)
         ctx = await self.message_context(lead, **context)
         return adapt_message(
             lead, Intent(intent), ctx, now_ms=self.store.now_ms(), formality=formality,
@@ -184,10 +193,14 @@ class EdgeRuntime:
 
     async def sync(self, server_url: str, token: str, **options: Any) -> SyncReport:
         """Push the outbox and pull the team's changes once (retrying network errors)."""
+        from edge.sync_client import sync as sync_with_server
+
         return await sync_with_server(self.store, server_url, token, **options)
 
     def sync_loop(self, server_url: str, token: str, **options: Any) -> SyncLoop:
         """A background sync (``start()``, ``stop()``, ``notify_online()``)."""
+        from edge.sync_client import SyncLoop
+
         return SyncLoop(self.store, server_url, token, **options)
 
     async def update(self, kind: str, record_id: str, **fields: Any) -> Record:
@@ -250,7 +263,7 @@ class EdgeRuntime:
         with self.energy.measure("create_profile") as cost:
             snap = await self.analyst.snapshot(lead_id)
             if property_interactions is not None:
-                snap = await events_snapshot(self.store, snap, property_interactions)
+                snap = await events_snapshot(self.analyst.reader, snap, property_interactions)
             profile = await self.analyst.build_profile(
                 snap, texts=conversation_history, features=behavioural_data,
                 detector=self.language_identifier,
@@ -260,7 +273,7 @@ class EdgeRuntime:
 
     async def profile(self, lead_id: str) -> Profile:
         """The stored profile of a lead, created when there is none."""
-        row = await self.store.fetchone("SELECT data FROM profiles WHERE lead_id = ?", (lead_id,))
+        row = self.analyst.reader.one("SELECT data FROM profiles WHERE lead_id = ?", (lead_id,))
         if row is not None:
             return record_from_row("profile", row)  # type: ignore[return-value]
         return await self.create_profile(lead_id)
@@ -447,5 +460,5 @@ class EdgeRuntime:
                 self.store, self.models, server, token, policy, **options
             )
         self._language = None  # a new language model is picked up by the next detection
-        self.__dict__.pop("_analyst", None)  # and new behaviour/intervention models too
+        self._drop_analyst()  # and new behaviour/intervention models too
         return report

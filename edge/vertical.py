@@ -9,6 +9,7 @@ plan's messages mention.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -52,6 +53,22 @@ for _t, _w in ((EventType.PROPERTY_SAVE, 3.0), (EventType.PROPERTY_SHARE, 3.0),
                (EventType.SHOWING_ATTENDED, 5.0), (EventType.OFFER, 5.0)):  # fmt: skip
     _TYPE_WEIGHT[TYPE_CODE[_t]] = _w
 KEYWORD_WEIGHT = 4.0
+_VERTICAL_POS = {v: VERTICALS.index(v) for v in _PATTERNS}
+
+
+@functools.lru_cache(maxsize=8192)
+def keyword_hits(text: str) -> tuple[tuple[Vertical, frozenset[str]], ...]:
+    """The keywords (lower case) of each vertical found in one text.
+
+    Memoized: a lead's texts are scanned again each time its analysis is recomputed, and
+    case-insensitive alternations are the slowest part of vertical detection.
+    """
+    found = []
+    for v, pattern in _PATTERNS.items():
+        hits = frozenset(m.group(0).lower() for m in pattern.finditer(text))
+        if hits:
+            found.append((v, hits))
+    return tuple(found)
 
 
 class VerticalGuess(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,10 +90,14 @@ def detect_vertical(cols: EventColumns, texts: Sequence[str] = ()) -> VerticalGu
                                                minlength=nv), strict=True):  # fmt: skip
         if count:
             evidence.append(f"{int(count)} events on {v.value.replace('_', ' ')} listings")
-    for v, pattern in _PATTERNS.items():
-        hits = sorted({m.group(0).lower() for t in texts for m in pattern.finditer(t)})
+    per_vertical: dict[Vertical, set[str]] = {}
+    for t in texts:
+        for v, found in keyword_hits(t):
+            per_vertical.setdefault(v, set()).update(found)
+    for v in _PATTERNS:
+        hits = sorted(per_vertical.get(v, ()))
         if hits:
-            scores[VERTICALS.index(v)] += KEYWORD_WEIGHT * len(hits)
+            scores[_VERTICAL_POS[v]] += KEYWORD_WEIGHT * len(hits)
             evidence.append(f"mentions {', '.join(hits[:3])}")
     total = float(scores.sum())
     if total <= 0:
