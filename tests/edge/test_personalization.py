@@ -4,10 +4,10 @@ import sqlite3
 
 import pytest
 
+import edge.store
 from edge.culture import Intent
 from edge.errors import StoreError
 from edge.personalization import RecommendContext, StyleContext, adapt_style
-from edge.store import Writer
 from sync.records import (
     Channel,
     Consent,
@@ -109,13 +109,12 @@ def test_style_follows_the_profile_consent_and_intent():
 
 async def test_a_full_disk_is_a_store_error_and_loses_nothing(device, monkeypatch):
     before = (await device.store.fetchone("SELECT count(*) FROM outbox"))[0]
-    real_flush = Writer._flush
-
-    async def flush_then_disk_full(self, db):
-        await real_flush(self, db)  # the rows are written inside the transaction...
+    def write_then_disk_full(conn, statements):
+        for sql, rows in statements:  # the rows are written inside the transaction...
+            conn.executemany(sql, rows)
         raise sqlite3.OperationalError("database or disk is full")  # ...then the disk fills
 
-    monkeypatch.setattr(Writer, "_flush", flush_then_disk_full)
+    monkeypatch.setattr(edge.store, "_write_and_commit", write_then_disk_full)
     with pytest.raises(StoreError, match="nothing was written: database or disk is full"):
         await device.create_profile("lead-000001")
     monkeypatch.undo()

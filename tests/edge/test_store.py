@@ -197,3 +197,22 @@ async def test_recent_events_are_newest_first_and_limited(fresh_store):
 async def test_integrity_check_is_ok(fresh_store):
     await fresh_store.put(small_world(2, 3))
     assert await fresh_store.integrity_check() == "ok"
+
+
+async def test_a_write_transaction_is_two_hops_to_the_database_thread(fresh_store, monkeypatch):
+    """BEGIN, then every statement and COMMIT in one function: not one hop per statement."""
+    db = fresh_store._db
+    hops = []
+    real = db._execute
+
+    async def counted(fn, *args, **kwargs):
+        hops.append(fn)
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(db, "_execute", counted)
+    await fresh_store.put(small_world(leads=3, events_per_lead=4))
+    assert len(hops) == 2
+    monkeypatch.undo()
+    counts = await fresh_store.counts()
+    assert (counts.agents, counts.listings, counts.leads, counts.events) == (1, 2, 3, 12)
+    assert len(await fresh_store.pending_outbox()) == 1 + 2 + 3 + 12
