@@ -166,7 +166,7 @@ class LeadAnalyst:
     async def predict_behaviour(self, lead_id: str, snap: LeadSnapshot | None = None
                                 ) -> BehaviourPrediction:  # fmt: skip
         snap = snap or await self.snapshot(lead_id)
-        return self.scorer.predict(snap.lead, snap.features, len(snap.cols), snap.now_ms)
+        return self.scorer.predict(snap.lead, snap.features, len(snap.cols))
 
     async def detect_vertical(self, lead_id: str, snap: LeadSnapshot | None = None
                               ) -> VerticalGuess:  # fmt: skip
@@ -290,7 +290,7 @@ class LeadAnalyst:
 
     async def compute(self, snap: LeadSnapshot, context: MessageContext, detector) -> Analysis:
         lead = snap.lead
-        behaviour = self.scorer.predict(lead, snap.features, len(snap.cols), snap.now_ms)
+        behaviour = self.scorer.predict(lead, snap.features, len(snap.cols))
         vertical = detect_vertical(snap.cols, snap.texts)
         previous = await self.stored_profile(lead.id)
         profile = await self.build_profile(snap, detector=detector, vertical=vertical,

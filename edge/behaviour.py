@@ -17,7 +17,7 @@ from enum import StrEnum
 import msgspec
 import numpy as np
 
-from models.features import FEATURE_INDEX, FEATURE_NAMES, empty_columns, extract
+from models.features import FEATURE_INDEX, FEATURE_NAMES, without_events
 from models.tflite import TFLiteModel
 from sync.records import Lead
 
@@ -141,12 +141,12 @@ class BehaviourScorer:
         self.base_respond = float(metrics.get("p_respond.base_rate", 0.33))
         self._batch = np.empty((1 + len(GROUPS), len(FEATURE_NAMES)), dtype=np.float32)
 
-    def predict(self, lead: Lead, features: np.ndarray, events: int, now_ms: int,
-                drivers: int = 3) -> BehaviourPrediction:  # fmt: skip
+    def predict(self, lead: Lead, features: np.ndarray, events: int, drivers: int = 3
+                ) -> BehaviourPrediction:  # fmt: skip
         x = self._batch
         x[:] = features
         if events:
-            reference = extract(lead, empty_columns(), now_ms)
+            reference = without_events(features)  # the same lead with no events
             for g, idx in enumerate(_GROUP_IDX, start=1):
                 x[g, idx] = reference[idx]
         y = self.model.predict1(x)

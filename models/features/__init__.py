@@ -11,7 +11,7 @@ from models.features.columns import (
     columns_from_rows,
     empty_columns,
 )
-from models.features.extract import extract, extract_batch
+from models.features.extract import extract, extract_batch, without_events
 from models.features.spec import (
     BLOCKS,
     FEATURE_INDEX,
@@ -39,4 +39,5 @@ __all__ = [
     "extract_batch",
     "spec_hash",
     "spec_parameters",
+    "without_events",
 ]

@@ -258,6 +258,31 @@ def _lead_block(out: np.ndarray, lead: Lead, now_ms: int) -> None:
     out[s.start + 4] = np.log10(1.0 + bmax) if bmax is not None else 0.0
 
 
+def _lead_only_mask() -> np.ndarray:
+    """The positions :func:`_lead_block` writes: they do not depend on the lead's events."""
+    mask = np.zeros(N_FEATURES, dtype=bool)
+    mask[BLOCKS["lead"]] = True
+    lang = BLOCKS["language"].start
+    mask[lang : lang + len(LANGUAGES) + 1] = True  # the one-hot, "other" included
+    mask[BLOCKS["recency_all"].start + 4] = True  # days since the lead was created
+    price = BLOCKS["price_extra"].start
+    mask[price + 2 : price + 5] = True  # budget given, log budget min / max
+    return mask
+
+
+_LEAD_ONLY = _lead_only_mask()
+_NO_EVENTS = np.zeros(N_FEATURES, dtype=np.float64)
+_empty_defaults(_NO_EVENTS)
+_NO_EVENTS[_LEAD_ONLY] = 0.0
+
+
+def without_events(x: np.ndarray) -> np.ndarray:
+    """``extract(lead, <no events>, now)`` from ``x = extract(lead, cols, now)``, without
+    extracting again: the lead's own positions are kept, every event position takes the value
+    a lead with no events has."""
+    return np.where(_LEAD_ONLY, x, _NO_EVENTS).astype(np.float32)
+
+
 def _listing_block(out, lead: Lead, cols: EventColumns, typ, wb) -> None:
     price = cols.price
     idx = np.flatnonzero(~np.isnan(price))

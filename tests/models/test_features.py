@@ -21,6 +21,7 @@ from models.features import (
     extract_batch,
     spec_hash,
     spec_parameters,
+    without_events,
 )
 from sync.records import (
     Channel,
@@ -239,3 +240,24 @@ def test_random_leads_stay_in_a_bounded_range():
         vec = extract(_lead(), columns_from_records(events, LISTINGS), NOW)
         assert np.isfinite(vec).all(), f"trial {trial}"
         assert vec.min() >= -20 and vec.max() <= 20, f"trial {trial}"
+
+
+def test_without_events_equals_extracting_the_same_lead_with_no_events():
+    """The occlusion reference of the behaviour drivers, derived from the full vector."""
+    from models.synthetic import generate_world
+
+    w = generate_world(agents=1, leads=120, listings=300, seed=4)
+    by_lead: dict[str, list] = {}
+    for e in w.events:
+        by_lead.setdefault(e.lead_id, []).append(e)
+    listings = {li.id: li for li in w.listings}
+    checked = 0
+    for i, lead in enumerate(w.leads):
+        # Leads with and without budgets, languages and events; now before and after creation.
+        now = w.now_ms - (i % 3) * 40 * 86_400_000
+        cols = columns_from_records(by_lead.get(lead.id, []), listings)
+        full = extract(lead, cols, now)
+        expected = extract(lead, empty_columns(), now)
+        np.testing.assert_array_equal(without_events(full), expected, err_msg=lead.id)
+        checked += len(cols.before(now).ts) > 0
+    assert checked > 80  # most leads had events before their cutoff
