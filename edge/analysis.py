@@ -298,7 +298,7 @@ class LeadAnalyst:
         with self.energy.measure("profile_write") as cost:
             cost.bytes_sent += await self.save_profile(profile, previous=previous)
         recs = await self.recommend(profile, None, 5, snap)
-        plan = await active_plan(self.reader, lead.id)  # type: ignore[arg-type]  # reads only
+        plan = await active_plan(self.reader, lead.id)
         stored = plan is not None
         if plan is None:
             plan = await self.plan(snap, profile, context, recs)

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 import msgspec
 
 from edge.culture import is_quiet
+from edge.features_sql import Reads
 from edge.planner import MISSED_GRACE_MS, blocked_channels, next_allowed
 from edge.rows import record_from_row
 from edge.store import EdgeStore
@@ -99,7 +100,7 @@ async def _pending_steps(store: EdgeStore, plan_ids: list[str]) -> list[Interven
     return [record_from_row("intervention_step", r) for r in rows]  # type: ignore[misc]
 
 
-async def load_plan(store: EdgeStore, plan_id: str) -> InterventionPlan:
+async def load_plan(store: Reads, plan_id: str) -> InterventionPlan:
     plan: InterventionPlan = await store.get("intervention_plan", plan_id)  # type: ignore[assignment]
     rows = await store.fetchall(
         "SELECT data FROM intervention_steps WHERE plan_id = ? ORDER BY seq", (plan_id,)
@@ -108,7 +109,7 @@ async def load_plan(store: EdgeStore, plan_id: str) -> InterventionPlan:
                                                 for r in rows])  # fmt: skip
 
 
-async def active_plan(store: EdgeStore, lead_id: str) -> InterventionPlan | None:
+async def active_plan(store: Reads, lead_id: str) -> InterventionPlan | None:
     rows = await store.fetchall(
         "SELECT id FROM intervention_plans WHERE lead_id = ? AND status = 'active' "
         "ORDER BY created_at DESC LIMIT 1",
