@@ -49,24 +49,49 @@ class ApplyReport(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint: int
 
 
+#: Keys per ``IN (...)`` list (well under SQLite's 999 host parameters).
+_CHUNK = 400
+
+
 async def _rows(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
-    async with db.execute(sql, params) as cur:
-        return list(await cur.fetchall())
+    return list(await db.execute_fetchall(sql, params))
 
 
 async def local_state(db: aiosqlite.Connection, key: Key) -> EntityState:
     """The merged state of one record on this device: synced state joined with its outbox."""
-    rows = await _rows(
-        db, "SELECT state FROM sync_entities WHERE entity = ? AND entity_id = ?", key
-    )
-    synced = _state_dec.decode(rows[0][0]) if rows else EntityState()
-    mine = await _rows(
-        db,
-        "SELECT payload FROM outbox WHERE entity = ? AND entity_id = ? ORDER BY seq",
-        key,
-    )
-    local, _ = apply_all(None, [change_from_row(r) for r in mine])
-    return join(synced, local)
+    return (await local_states(db, [key]))[key]
+
+
+async def local_states(db: aiosqlite.Connection, keys: Sequence[Key]) -> dict[Key, EntityState]:
+    """:func:`local_state` of many records, two queries per kind and chunk (not per record)."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, entity_id in keys:
+        by_kind.setdefault(kind, []).append(entity_id)
+    synced: dict[Key, EntityState] = {}
+    mine: dict[Key, list[AnyChange]] = {}
+    for kind, ids in by_kind.items():
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for row in await _rows(
+                db,
+                f"SELECT entity_id, state FROM sync_entities WHERE entity = ? "
+                f"AND entity_id IN ({marks})",
+                (kind, *chunk),
+            ):
+                synced[(kind, row[0])] = _state_dec.decode(row[1])
+            for row in await _rows(
+                db,
+                f"SELECT entity_id, payload FROM outbox WHERE entity = ? "
+                f"AND entity_id IN ({marks}) ORDER BY seq",
+                (kind, *chunk),
+            ):
+                mine.setdefault((kind, row[0]), []).append(change_from_row(row))
+    out: dict[Key, EntityState] = {}
+    for key in keys:
+        local, _ = apply_all(None, mine.get(key, []))
+        out[key] = join(synced.get(key, EntityState()), local)
+    return out
 
 
 def _upsert_sql(table: str, columns: Sequence[str]) -> str:
@@ -76,6 +101,16 @@ def _upsert_sql(table: str, columns: Sequence[str]) -> str:
     return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
 
 
+def _row_of(key: Key, state: EntityState) -> dict[str, Any] | None:
+    """The table row of a visible state; None when it cannot be built yet."""
+    kind, entity_id = key
+    try:
+        record = msgspec.convert({**values(state), "id": entity_id}, RECORD_TYPES[kind])
+    except msgspec.ValidationError:
+        return None  # an update of a record whose creation has not arrived yet
+    return record_to_row(record)
+
+
 async def materialize(db: aiosqlite.Connection, key: Key, state: EntityState) -> bool:
     """Write the record row for ``state`` (or delete it); False when it cannot be built yet."""
     kind, entity_id = key
@@ -83,16 +118,54 @@ async def materialize(db: aiosqlite.Connection, key: Key, state: EntityState) ->
     if not is_visible(state):
         await db.execute(f"DELETE FROM {table} WHERE id = ?", (entity_id,))
         return True
-    try:
-        record = msgspec.convert({**values(state), "id": entity_id}, RECORD_TYPES[kind])
-    except msgspec.ValidationError:
-        return False  # an update of a record whose creation has not arrived yet
-    row = record_to_row(record)
+    row = _row_of(key, state)
+    if row is None:
+        return False
     try:
         await db.execute(_upsert_sql(table, list(row)), tuple(row.values()))
     except sqlite3.IntegrityError:
         return False  # its lead or listing has not arrived yet
     return True
+
+
+async def _materialize_many(
+    db: aiosqlite.Connection, keys: Sequence[Key], states: dict[Key, EntityState]
+) -> dict[Key, bool]:
+    """:func:`materialize` of visible records, one statement per table and column set.
+
+    ``keys`` come parents first. A group whose statement hits a foreign key (a parent not
+    here yet) is rolled back to its savepoint and written row by row, so that exactly the
+    rows :func:`materialize` would refuse are the ones left pending.
+    """
+    written: dict[Key, bool] = {}
+    groups: list[tuple[str, tuple[str, ...], list[tuple[Key, tuple[Any, ...]]]]] = []
+    for key in keys:
+        row = _row_of(key, states[key])
+        if row is None:
+            written[key] = False
+            continue
+        table, columns = TABLES[key[0]], tuple(row)
+        if not groups or groups[-1][:2] != (table, columns):
+            groups.append((table, columns, []))
+        groups[-1][2].append((key, tuple(row.values())))
+    for table, columns, rows in groups:
+        sql = _upsert_sql(table, columns)
+        await db.execute("SAVEPOINT materialize")
+        try:
+            await db.executemany(sql, [params for _, params in rows])
+        except sqlite3.IntegrityError:
+            await db.execute("ROLLBACK TO materialize")
+            await db.execute("RELEASE materialize")
+            for key, params in rows:
+                try:
+                    await db.execute(sql, params)
+                    written[key] = True
+                except sqlite3.IntegrityError:
+                    written[key] = False  # its lead or listing has not arrived yet
+            continue
+        await db.execute("RELEASE materialize")
+        written.update((key, True) for key, _ in rows)
+    return written
 
 
 async def retry_pending(db: aiosqlite.Connection, exclude: set[Key], limit: int = 1000) -> int:
@@ -137,20 +210,27 @@ async def apply_changes(
             continue
         by_key.setdefault((c.entity, c.entity_id), []).append(c)
     conflicts: list[Conflict] = []
-    states: dict[Key, EntityState] = {}
+    states = await local_states(db, list(by_key))
     for key, items in by_key.items():
-        state = await local_state(db, key)
+        state = states[key]
         for c in items:
             state, found = apply_change(state, c)
             conflicts.extend(found)
         states[key] = state
     order = {kind: i for i, kind in enumerate(KIND_ORDER)}
     keys = sorted(states, key=lambda k: order.get(k[0], 99))
-    pending: dict[Key, bool] = {}
-    for key in [k for k in keys if is_visible(states[k])]:
-        pending[key] = not await materialize(db, key, states[key])
-    for key in reversed([k for k in keys if not is_visible(states[k])]):
-        pending[key] = not await materialize(db, key, states[key])
+    visible = [k for k in keys if is_visible(states[k])]
+    pending = {k: not ok for k, ok in (await _materialize_many(db, visible, states)).items()}
+    gone = list(reversed([k for k in keys if not is_visible(states[k])]))
+    for start in range(0, len(gone), _CHUNK):
+        chunk = gone[start : start + _CHUNK]
+        kinds = list(dict.fromkeys(k[0] for k in chunk))  # children first, as sorted
+        for kind in kinds:
+            ids = [k[1] for k in chunk if k[0] == kind]
+            await db.execute(
+                f"DELETE FROM {TABLES[kind]} WHERE id IN ({', '.join('?' * len(ids))})", ids
+            )
+        pending.update((k, False) for k in chunk)
     await db.executemany(
         "INSERT INTO sync_entities (entity, entity_id, state, pending) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(entity, entity_id) DO UPDATE SET state = excluded.state, "

@@ -82,7 +82,9 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
             DefineMiddleware(TokenAuthMiddleware, exclude=PUBLIC),
         ],
         exception_handlers={Exception: error_to_response},
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=1024, gzip_compress_level=6
+        ),
         openapi_config=OpenAPIConfig(
             title="realty-edge server: sync and advanced API", version=VERSION, path="/schema"
         ),

@@ -143,19 +143,23 @@ class SqliteTx:
         )
 
     def records(self, team: str, keys: Sequence[Key]) -> dict[Key, StoredRecord]:
+        """The stored records of ``keys``: primary-key lookups, one query per kind and chunk.
+
+        (A row-value ``(entity, entity_id) IN (VALUES ...)`` would scan the whole partition.)
+        """
+        by_kind: dict[str, list[str]] = {}
+        for entity, entity_id in keys:
+            by_kind.setdefault(entity, []).append(entity_id)
         out: dict[Key, StoredRecord] = {}
-        for chunk in _chunks(list(keys)):
-            values = ", ".join("(?, ?)" for _ in chunk)
-            params: list[Any] = [team]
-            for entity, entity_id in chunk:
-                params += [entity, entity_id]
-            rows = self._all(
-                "SELECT entity, entity_id, lead_id, state FROM records WHERE team_id = ? "
-                f"AND (entity, entity_id) IN (VALUES {values})",
-                params,
-            )
-            for r in rows:
-                out[(r[0], r[1])] = _record(r)
+        for entity, ids in by_kind.items():
+            for chunk in _chunks(ids):
+                rows = self._all(
+                    "SELECT entity, entity_id, lead_id, state FROM records WHERE team_id = ? "
+                    f"AND entity = ? AND entity_id IN ({', '.join('?' * len(chunk))})",
+                    (team, entity, *chunk),
+                )
+                for r in rows:
+                    out[(r[0], r[1])] = _record(r)
         return out
 
     def records_of_lead(self, team: str, lead_id: str) -> list[StoredRecord]:
