@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from edge.culture import Intent
+from edge.culture import Intent, MessageContext, adapt_message
 from edge.errors import NotFoundError as EdgeNotFoundError
 from edge.inference import ModelRegistry
 from edge.language import LanguageIdentifier
@@ -105,6 +105,13 @@ class AdvancedService:
         except EdgeNotFoundError as exc:
             raise NotFoundError(f"{exc} (in your partition)", path=path) from exc
 
+    async def _read(self, who: Principal, key: Any, fn: Any, path: str = "$.lead_id") -> Any:
+        """``_run`` for an answer that depends only on the team's data and ``key`` (cached)."""
+        try:
+            return await self.replicas.read(who.team, key, fn)
+        except EdgeNotFoundError as exc:
+            raise NotFoundError(f"{exc} (in your partition)", path=path) from exc
+
     @staticmethod
     async def _lead(runtime: EdgeRuntime, lead_id: str) -> Lead:
         return await runtime.store.get_lead(lead_id)
@@ -162,7 +169,9 @@ class AdvancedService:
                 await rt.store.put(ask.events)
             return await rt.analyze(ask.lead_id)
 
-        return await self._run(who, go)
+        if ask.events:
+            return await self._run(who, go)
+        return await self._read(who, ("analyze", ask.lead_id), go)
 
     async def record_events(self, who: Principal, lead_id: str, events: list[Event]) -> None:
         """Write events of one lead into the team's data (they sync to every device)."""
@@ -237,20 +246,27 @@ class AdvancedService:
         )
 
     async def cultural_adapt(self, who: Principal, ask: CulturalAdaptRequest) -> Any:
+        """As :meth:`EdgeRuntime.adapt_message`; the lead and its context are read (cached)
+        from the replica, the draft is made for this moment."""
         from edge.errors import CultureError
 
-        async def go(rt: EdgeRuntime) -> Any:
-            try:
-                return await rt.adapt_message(
-                    ask.lead_id, Intent(ask.intent), channel=ask.channel,
-                    formality=ask.formality, length=ask.length, **ask.context,
-                )  # fmt: skip
-            except CultureError as exc:
-                raise InvalidRequestError(str(exc), path="$.context") from exc
-            except TypeError as exc:
-                raise InvalidRequestError(f"unusable context: {exc}", path="$.context") from exc
+        async def inputs(rt: EdgeRuntime) -> tuple[Lead, MessageContext]:
+            lead = await rt.store.get_lead(ask.lead_id)
+            return lead, await rt.message_context(lead)
 
-        return await self._run(who, go)
+        lead, base = await self._read(who, ("message_context", ask.lead_id), inputs)
+        try:
+            fields = msgspec.structs.asdict(base)
+            fields.update({k: v for k, v in ask.context.items() if v is not None})
+            return adapt_message(
+                lead, Intent(ask.intent), MessageContext(**fields),
+                now_ms=self.sync.config.clock(), formality=ask.formality, length=ask.length,
+                channel=ask.channel,
+            )  # fmt: skip
+        except CultureError as exc:
+            raise InvalidRequestError(str(exc), path="$.context") from exc
+        except TypeError as exc:
+            raise InvalidRequestError(f"unusable context: {exc}", path="$.context") from exc
 
     # --- interventions --------------------------------------------------------------------
 
@@ -350,10 +366,12 @@ class AdvancedService:
             recs = await rt.recommend(lead_id, ctx, k)
             return Recommendations(lead_id=lead_id, recommendations=recs)
 
-        return await self._run(who, go, path="path.lead_id")
+        key = ("recommendations", lead_id, ctx, k)
+        return await self._read(who, key, go, path="path.lead_id")
 
     async def plan(self, who: Principal, lead_id: str) -> Any:
-        return await self._run(who, lambda rt: rt.plan(lead_id), path="path.lead_id")
+        return await self._read(who, ("plan", lead_id), lambda rt: rt.plan(lead_id),
+                                path="path.lead_id")  # fmt: skip
 
     # --- privacy ------------------------------------------------------------------------
 

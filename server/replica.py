@@ -8,15 +8,25 @@ with the same :mod:`edge.replica` rules a phone uses; what it writes (a profile,
 lead created by the API, an erasure) goes to its outbox and is pushed through
 :meth:`server.service.SyncService.push` like any device's batch, so the log, conflicts and the
 other devices see it. The replica is a cache: deleting its folder loses nothing.
+
+Answers that only read (an analysis, a draft's inputs, recommendations) are cached per team,
+keyed by the team's change-log position (``last_seq``): any committed push of the team, from a
+phone or from the API itself, moves it and so invalidates every answer computed before. A hit
+takes no lock and touches no replica, so reads never wait behind a writer; concurrent misses
+of one key share one computation. The replicas' models never change while the server runs (it
+installs none into them), so the position is the whole key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import msgspec
 
 from edge.runtime import EdgeRuntime
 from server.auth import Principal
@@ -34,14 +44,28 @@ def replica_dir(db_path: Path) -> Path:
     return Path(f"{db_path}.replicas")
 
 
+class CacheStats(msgspec.Struct, frozen=True, kw_only=True):
+    """How the read cache has done since the server started."""
+
+    hits: int
+    shared: int  # misses that waited for a computation already running
+    misses: int
+    entries: int
+
+
 class TeamReplicas:
     """Opens, catches up and closes the per-team replica runtimes; one lock per team."""
 
-    def __init__(self, directory: Path, service: SyncService):
+    def __init__(self, directory: Path, service: SyncService, cache_size: int = 1024):
         self.directory = directory
         self.service = service
+        self.cache_size = cache_size
         self._runtimes: dict[str, EdgeRuntime] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: (team, key) -> (change-log position the answer is valid at, answer)
+        self._answers: OrderedDict[tuple[str, Hashable], tuple[int, Any]] = OrderedDict()
+        self._flights: dict[tuple[str, Hashable], tuple[int, asyncio.Future[Any]]] = {}
+        self.hits = self.shared = self.misses = 0
 
     def _lock(self, team: str) -> asyncio.Lock:
         return self._locks.setdefault(team, asyncio.Lock())
@@ -85,17 +109,76 @@ class TeamReplicas:
 
     async def run(self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]) -> T:
         """``fn`` on the team's caught-up replica; its writes pushed before the answer."""
+        return (await self._run(team, fn))[0]
+
+    async def _run(
+        self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]
+    ) -> tuple[T, int | None]:
+        """``run``, and the log position its answer holds at (None: other changes came in)."""
         async with self._lock(team):
             runtime = await self._runtime(team)
             await self.catch_up(team, runtime)
+            before = await runtime.store.sync_checkpoint()
+            pushed = 0
             try:
-                return await fn(runtime)
+                value = await fn(runtime)
             finally:
                 if await runtime.store.outbox_to_push(1):
-                    await self.push(team, runtime)
+                    pushed = await self.push(team, runtime)
                     await self.catch_up(team, runtime)
+            after = await runtime.store.sync_checkpoint()
+        # The answer saw the log up to ``before`` plus its own writes; it holds at ``after``
+        # only when nothing else was logged in between.
+        return value, after if after == before + pushed else None
+
+    async def read(self, team: str, key: Hashable, fn: Callable[[EdgeRuntime], Awaitable[T]]) -> T:
+        """``run`` for an answer that depends only on the team's data and ``key``, cached.
+
+        ``fn`` may write (e.g. a profile created on first use); the answer is cached at the
+        position after its own writes.
+        """
+        slot = (team, key)
+        position = await self.service.store.last_seq(team)
+        cached = self._answers.get(slot)
+        if cached is not None and cached[0] == position:
+            self.hits += 1
+            self._answers.move_to_end(slot)
+            return cached[1]
+        flight = self._flights.get(slot)
+        if flight is not None and flight[0] == position:
+            self.shared += 1
+        else:
+            self.misses += 1
+            # A task of its own: a caller that goes away does not cancel the others' answer.
+            task = asyncio.ensure_future(self._fill(slot, team, fn))
+            flight = self._flights[slot] = (position, task)
+            task.add_done_callback(lambda t: self._landed(slot, t))
+        return await asyncio.shield(flight[1])
+
+    async def _fill(
+        self, slot: tuple[str, Hashable], team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]
+    ) -> T:
+        value, valid_at = await self._run(team, fn)
+        if valid_at is not None:
+            self._answers[slot] = (valid_at, value)
+            self._answers.move_to_end(slot)
+            while len(self._answers) > self.cache_size:
+                self._answers.popitem(last=False)
+        return value
+
+    def _landed(self, slot: tuple[str, Hashable], task: asyncio.Future[Any]) -> None:
+        if self._flights.get(slot, (0, None))[1] is task:
+            del self._flights[slot]
+        if not task.cancelled():
+            task.exception()  # retrieved: no "never retrieved" log when every caller left
+
+    def cache_stats(self) -> CacheStats:
+        return CacheStats(
+            hits=self.hits, shared=self.shared, misses=self.misses, entries=len(self._answers)
+        )
 
     async def close(self) -> None:
         for runtime in self._runtimes.values():
             await runtime.close()
         self._runtimes.clear()
+        self._answers.clear()

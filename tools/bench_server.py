@@ -55,10 +55,96 @@ def _routes(leads: int) -> list[tuple[str, str, Callable[[int], Any]]]:
     ]
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection on asyncio streams: the lean load generator.
+
+    httpx spends several milliseconds of CPU per request at 64 connections, more than most
+    routes cost the server, and on a small machine that CPU is taken from the server under
+    test; this sends the same requests (method, path, JSON body, bearer token,
+    ``accept-encoding: gzip, deflate``) and reads each response whole (not decompressed).
+    """
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def request(self, method: str, target: str, token: str, body: bytes | None) -> int:
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self._streams
+        head = (
+            f"{method} {target} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\n"
+            f"accept-encoding: gzip, deflate\r\nauthorization: Bearer {token}\r\n"
+        )
+        if body is not None:
+            head += f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
+        try:
+            writer.write(head.encode() + b"\r\n" + (body or b""))
+            lines = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
+            status = int(lines[0].split()[1])
+            headers = dict(
+                (k.strip().lower(), v.strip()) for k, _, v in (x.partition(b":") for x in lines[1:])
+            )
+            if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+                while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                    await reader.readexactly(size + 2)
+                await reader.readuntil(b"\r\n")
+            else:
+                await reader.readexactly(int(headers.get(b"content-length", b"0")))
+            if headers.get(b"connection", b"").lower() == b"close":
+                self.close()
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            self.close()
+            raise ConnectionError(f"{method} {target}: the connection failed") from None
+        return status
+
+    def close(self) -> None:
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
+
+
 async def _route(
-    http: Any, tokens: list[str], method: str, path: str, body: Callable[[int], Any], n: int
+    conns: list[_Connection],
+    tokens: list[str],
+    method: str,
+    path: str,
+    body: Callable[[int], Any],
+    n: int,
 ) -> tuple[list[float], int, float]:
     """``n`` requests from each client at once: latencies (ms), errors, wall seconds."""
+    import msgspec
+
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(c: int) -> None:
+        nonlocal errors
+        for k in range(n):
+            i = c * n + k
+            started = time.perf_counter()
+            try:
+                if method == "GET":
+                    target = path.replace("{lead}", body(i) or "")
+                    status = await conns[c].request("GET", target, tokens[c], None)
+                else:
+                    payload = msgspec.json.encode(body(i))
+                    status = await conns[c].request(method, path, tokens[c], payload)
+            except ConnectionError:  # e.g. a keep-alive connection closed under us
+                errors += 1
+                continue
+            latencies.append((time.perf_counter() - started) * 1000)
+            errors += status >= 400
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(c) for c in range(len(tokens))))
+    return latencies, errors, time.perf_counter() - started
+
+
+async def _route_httpx(
+    http: Any, tokens: list[str], method: str, path: str, body: Callable[[int], Any], n: int
+) -> tuple[list[float], int, float]:
+    """:func:`_route` with httpx (``REALTY_EDGE_BENCH_HTTP=httpx``: the earlier figures)."""
     import httpx
 
     latencies: list[float] = []
@@ -76,7 +162,7 @@ async def _route(
                     response = await http.get(target, headers=auth)
                 else:
                     response = await http.post(path, json=body(i), headers=auth)
-            except httpx.TransportError:  # e.g. a keep-alive connection closed under us
+            except httpx.TransportError:
                 errors += 1
                 continue
             latencies.append((time.perf_counter() - started) * 1000)
@@ -87,23 +173,50 @@ async def _route(
     return latencies, errors, time.perf_counter() - started
 
 
-async def _drive(url: str, tokens: list[str], requests: int, leads: int) -> dict[str, dict]:
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _drive(
+    url: str, tokens: list[str], requests: int, leads: int, server_pid: int
+) -> dict[str, dict]:
     import httpx
 
-    results: dict[str, dict] = {}
+    host, port = url.removeprefix("http://").split(":")
+    conns = [_Connection(host, int(port)) for _ in tokens]
     limits = httpx.Limits(max_connections=len(tokens) + 4)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+    http = httpx.AsyncClient(base_url=url, timeout=60, limits=limits)
+    use_httpx = os.environ.get("REALTY_EDGE_BENCH_HTTP") == "httpx"
+
+    async def route(*args: Any) -> tuple[list[float], int, float]:
+        if use_httpx:
+            return await _route_httpx(http, tokens, *args)
+        return await _route(conns, tokens, *args)
+
+    results: dict[str, dict] = {}
+    try:
         for method, path, body in _routes(leads):
-            await _route(http, tokens, method, path, body, 2)  # warm-up
+            await route(method, path, body, 2)  # warm-up
             n = max(1, requests // len(tokens))
-            latencies, errors, wall = await _route(http, tokens, method, path, body, n)
+            mine, theirs = time.process_time(), _cpu_s(server_pid)
+            latencies, errors, wall = await route(method, path, body, n)
+            mine, theirs = time.process_time() - mine, _cpu_s(server_pid) - theirs
+            done = max(1, len(latencies))
             results[path.replace("{lead}", "{lead_id}")] = {
                 "p50_ms": round(_pct(latencies, 0.50), 2),
                 "p95_ms": round(_pct(latencies, 0.95), 2),
                 "p99_ms": round(_pct(latencies, 0.99), 2),
                 "rps": round(len(latencies) / wall, 1),
                 "errors": errors,
+                "server_cpu_ms_per_request": round(1000 * theirs / done, 2),
+                "client_cpu_ms_per_request": round(1000 * mine / done, 2),
             }
+    finally:
+        for conn in conns:
+            conn.close()
+        await http.aclose()
     return results
 
 
@@ -198,11 +311,18 @@ def run(
             progress(f"server on {url}; seeding {leads} leads through a phone's sync")
             asyncio.run(_seed(url, tokens[0], directory, leads))
             progress(f"driving {len(_routes(leads))} routes at {clients} concurrent clients")
-            routes = asyncio.run(_drive(url, tokens, requests, leads))
+            routes = asyncio.run(_drive(url, tokens, requests, leads, proc.pid))
+            rss_rest = _rss_mb(proc.pid)
             progress("WebSocket transcription (Korean clip, streamed in real time)")
             ws_final = asyncio.run(_ws_final_ms(url, tokens[0]))
             rss = _rss_mb(proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    return {"routes": routes, "ws_final_ms": ws_final, "rss_mb": rss, "clients": clients}
+    return {
+        "routes": routes,
+        "ws_final_ms": ws_final,
+        "rss_mb": rss,
+        "rss_mb_before_voice": rss_rest,
+        "clients": clients,
+    }
