@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,17 +104,17 @@ class _Connection:
             self._streams = None
 
 
-async def _route(
-    conns: list[_Connection],
-    tokens: list[str],
-    method: str,
-    path: str,
-    body: Callable[[int], Any],
-    n: int,
-) -> tuple[list[float], int, float]:
-    """``n`` requests from each client at once: latencies (ms), errors, wall seconds."""
-    import msgspec
+Send = Callable[[int, str, str, Any], Awaitable[int]]
 
+
+async def _load(
+    send: Send, clients: int, method: str, path: str, body: Callable[[int], Any], n: int
+) -> tuple[list[float], int, float]:
+    """``n`` requests from each of ``clients`` at once: latencies (ms), errors, wall seconds.
+
+    ``send(client, method, target, body)`` returns the HTTP status, or raises
+    ``ConnectionError`` when the transport failed (counted as an error, no latency).
+    """
     latencies: list[float] = []
     errors = 0
 
@@ -122,14 +122,11 @@ async def _route(
         nonlocal errors
         for k in range(n):
             i = c * n + k
+            get = method == "GET"
+            target = path.replace("{lead}", body(i) or "") if get else path
             started = time.perf_counter()
             try:
-                if method == "GET":
-                    target = path.replace("{lead}", body(i) or "")
-                    status = await conns[c].request("GET", target, tokens[c], None)
-                else:
-                    payload = msgspec.json.encode(body(i))
-                    status = await conns[c].request(method, path, tokens[c], payload)
+                status = await send(c, method, target, None if get else body(i))
             except ConnectionError:  # e.g. a keep-alive connection closed under us
                 errors += 1
                 continue
@@ -137,40 +134,36 @@ async def _route(
             errors += status >= 400
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(c) for c in range(len(tokens))))
+    await asyncio.gather(*(one(c) for c in range(clients)))
     return latencies, errors, time.perf_counter() - started
 
 
-async def _route_httpx(
-    http: Any, tokens: list[str], method: str, path: str, body: Callable[[int], Any], n: int
-) -> tuple[list[float], int, float]:
-    """:func:`_route` with httpx (``REALTY_EDGE_BENCH_HTTP=httpx``: the earlier figures)."""
+def _lean_sender(conns: list[_Connection], tokens: list[str]) -> Send:
+    import msgspec
+
+    async def send(c: int, method: str, target: str, body: Any) -> int:
+        payload = None if body is None else msgspec.json.encode(body)
+        return await conns[c].request(method, target, tokens[c], payload)
+
+    return send
+
+
+def _httpx_sender(http: Any, tokens: list[str]) -> Send:
+    """httpx (``REALTY_EDGE_BENCH_HTTP=httpx``: the earlier figures' client)."""
     import httpx
 
-    latencies: list[float] = []
-    errors = 0
-
-    async def one(c: int) -> None:
-        nonlocal errors
+    async def send(c: int, method: str, target: str, body: Any) -> int:
         auth = {"authorization": f"Bearer {tokens[c]}"}
-        for k in range(n):
-            i = c * n + k
-            started = time.perf_counter()
-            try:
-                if method == "GET":
-                    target = path.replace("{lead}", body(i) or "")
-                    response = await http.get(target, headers=auth)
-                else:
-                    response = await http.post(path, json=body(i), headers=auth)
-            except httpx.TransportError:
-                errors += 1
-                continue
-            latencies.append((time.perf_counter() - started) * 1000)
-            errors += response.status_code >= 400
+        try:
+            if body is None:
+                response = await http.get(target, headers=auth)
+            else:
+                response = await http.post(target, json=body, headers=auth)
+        except httpx.TransportError as exc:
+            raise ConnectionError(str(exc)) from exc
+        return response.status_code
 
-    started = time.perf_counter()
-    await asyncio.gather(*(one(c) for c in range(len(tokens))))
-    return latencies, errors, time.perf_counter() - started
+    return send
 
 
 def _cpu_s(pid: int) -> float:
@@ -188,12 +181,13 @@ async def _drive(
     conns = [_Connection(host, int(port)) for _ in tokens]
     limits = httpx.Limits(max_connections=len(tokens) + 4)
     http = httpx.AsyncClient(base_url=url, timeout=60, limits=limits)
-    use_httpx = os.environ.get("REALTY_EDGE_BENCH_HTTP") == "httpx"
+    if os.environ.get("REALTY_EDGE_BENCH_HTTP") == "httpx":
+        send = _httpx_sender(http, tokens)
+    else:
+        send = _lean_sender(conns, tokens)
 
     async def route(*args: Any) -> tuple[list[float], int, float]:
-        if use_httpx:
-            return await _route_httpx(http, tokens, *args)
-        return await _route(conns, tokens, *args)
+        return await _load(send, len(tokens), *args)
 
     results: dict[str, dict] = {}
     try:
