@@ -6,7 +6,9 @@ feature vector once; reads go through the analyst's :class:`~edge.features_sql.S
 (no thread hop), writes through the store. The analysis cache is keyed by lead and validated
 by a stamp: the count, latest change and latest time of the lead's events, the lead's own
 ``updated_at`` and the listings version. A new event for the lead changes the stamp, so the
-next ``analyze`` recomputes; other leads' entries stay valid. Hits and misses are counted
+next ``analyze`` recomputes; other leads' entries stay valid. An entry older than
+:data:`MAX_AGE_MS` (15 minutes by the device clock) is recomputed too: recency features and the
+plan's proposed hours move with time. Hits and misses are counted
 (:meth:`LeadAnalyst.cache_stats`).
 
 ``analyze`` writes nothing except the lead's profile, and only when it changed. Its plan is the
@@ -58,6 +60,8 @@ from models.personalization import LEAD_NAME, LISTING_NAME, STYLE_NAME
 from sync.records import InterventionPlan, Listing, Profile
 
 INTERVENTION = "intervention"
+#: A cached analysis older than this (device clock) is computed again.
+MAX_AGE_MS = 15 * 60_000
 #: The lead's own version and its events' count, latest change and latest time, in one query.
 STAMP_SQL = (
     "SELECT l.updated_at, e.n, e.changed, e.latest FROM leads l, (SELECT count(*) AS n, "
@@ -263,7 +267,8 @@ class LeadAnalyst:
     async def cached(self, lead_id: str) -> tuple[tuple, Analysis | None]:
         stamp = await self._stamp(lead_id)
         entry = self._cache.get(lead_id)
-        if entry is not None and entry[0] == stamp:
+        fresh = entry is not None and self.store.now_ms() - entry[1].computed_at < MAX_AGE_MS
+        if entry is not None and entry[0] == stamp and fresh:
             self.hits += 1
             self._cache.move_to_end(lead_id)
             return stamp, entry[1]

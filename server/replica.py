@@ -14,13 +14,16 @@ keyed by the team's change-log position (``last_seq``): any committed push of th
 phone or from the API itself, moves it and so invalidates every answer computed before. A hit
 takes no lock and touches no replica, so reads never wait behind a writer; concurrent misses
 of one key share one computation. The replicas' models never change while the server runs (it
-installs none into them), so the position is the whole key.
+installs none into them), so the position is the whole key, bounded by a maximum age
+(``max_age_s``, 15 minutes): an answer also depends on the time (recency features, a plan's
+next hours), so one computed long ago is computed again even when the team did not change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from pathlib import Path
@@ -56,14 +59,23 @@ class CacheStats(msgspec.Struct, frozen=True, kw_only=True):
 class TeamReplicas:
     """Opens, catches up and closes the per-team replica runtimes; one lock per team."""
 
-    def __init__(self, directory: Path, service: SyncService, cache_size: int = 1024):
+    def __init__(
+        self,
+        directory: Path,
+        service: SyncService,
+        cache_size: int = 1024,
+        max_age_s: float = 900.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
         self.directory = directory
         self.service = service
         self.cache_size = cache_size
+        self.max_age_s = max_age_s
+        self._monotonic = monotonic
         self._runtimes: dict[str, EdgeRuntime] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        #: (team, key) -> (change-log position the answer is valid at, answer)
-        self._answers: OrderedDict[tuple[str, Hashable], tuple[int, Any]] = OrderedDict()
+        #: (team, key) -> (change-log position the answer is valid at, monotonic time, answer)
+        self._answers: OrderedDict[tuple[str, Hashable], tuple[int, float, Any]] = OrderedDict()
         self._flights: dict[tuple[str, Hashable], tuple[int, asyncio.Future[Any]]] = {}
         self.hits = self.shared = self.misses = 0
 
@@ -140,10 +152,11 @@ class TeamReplicas:
         slot = (team, key)
         position = await self.service.store.last_seq(team)
         cached = self._answers.get(slot)
-        if cached is not None and cached[0] == position:
+        fresh = cached is not None and self._monotonic() - cached[1] < self.max_age_s
+        if cached is not None and cached[0] == position and fresh:
             self.hits += 1
             self._answers.move_to_end(slot)
-            return cached[1]
+            return cached[2]
         flight = self._flights.get(slot)
         if flight is not None and flight[0] == position:
             self.shared += 1
@@ -158,9 +171,10 @@ class TeamReplicas:
     async def _fill(
         self, slot: tuple[str, Hashable], team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]
     ) -> T:
+        started = self._monotonic()
         value, valid_at = await self._run(team, fn)
         if valid_at is not None:
-            self._answers[slot] = (valid_at, value)
+            self._answers[slot] = (valid_at, started, value)
             self._answers.move_to_end(slot)
             while len(self._answers) > self.cache_size:
                 self._answers.popitem(last=False)

@@ -44,6 +44,23 @@ async def test_cache_hits_until_a_new_event_for_that_lead(device):
     assert (stats.hits, stats.misses, stats.hit_rate) == (2, 3, 0.4)
 
 
+async def test_a_cached_analysis_older_than_its_max_age_is_computed_again(tmp_path):
+    from edge.analysis import MAX_AGE_MS
+
+    now = [NOW_MS]
+    rt = await open_device(tmp_path / "aged.db", clock=lambda: now[0])
+    try:
+        first = await rt.analyze("lead-000001")
+        now[0] += MAX_AGE_MS - 1
+        assert await rt.analyze("lead-000001") is first  # nothing changed, still fresh
+        now[0] += 1
+        later = await rt.analyze("lead-000001")
+        assert later is not first and later.computed_at == NOW_MS + MAX_AGE_MS
+        assert rt.cache_stats().hits == 1
+    finally:
+        await rt.close()
+
+
 async def test_a_stored_plan_is_the_one_analysis_shows(device):
     plan = await device.plan_interventions("lead-000002")
     a = await device.analyze("lead-000002")

@@ -72,6 +72,20 @@ async def test_a_read_is_computed_once_while_the_team_does_not_change(team):
     assert replicas.cache_stats().hits == 1
 
 
+async def test_an_answer_older_than_the_max_age_is_computed_again(team):
+    replicas, _, _ = team
+    clock = [1000.0]
+    replicas._monotonic = lambda: clock[0]
+    leads = Counting()
+    await replicas.read(TEAM, "leads", leads)
+    clock[0] += replicas.max_age_s - 1
+    await replicas.read(TEAM, "leads", leads)
+    assert leads.calls == 1  # the team did not change and the answer is young
+    clock[0] += 1
+    assert await replicas.read(TEAM, "leads", leads) == 2
+    assert leads.calls == 2
+
+
 async def test_a_phones_push_invalidates_the_cached_answer(team):
     replicas, service, phone = team
     leads = Counting()
