@@ -310,10 +310,19 @@ def export_int8(trained: TrainedModel, representative: np.ndarray) -> bytes:
 
 
 def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
+    """ROC AUC by ranks (ties averaged, equal to scikit-learn's ``roc_auc_score``); NaN labels
+    are ignored, and it is NaN when the known labels have one class only."""
+    from scipy.stats import rankdata
 
-    known = ~np.isnan(np.asarray(y, dtype=np.float64))
-    return float(roc_auc_score(np.asarray(y)[known], np.asarray(p)[known]))
+    y = np.asarray(y, dtype=np.float64)
+    known = ~np.isnan(y)
+    y, p = y[known], np.asarray(p)[known]
+    pos = int(np.count_nonzero(y == 1))
+    neg = len(y) - pos
+    if pos == 0 or neg == 0:
+        return float("nan")
+    ranks = rankdata(p)
+    return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:

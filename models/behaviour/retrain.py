@@ -92,20 +92,6 @@ def decide(
     return True, f"{reason}; {field}"
 
 
-def _fast_auc(y: np.ndarray, p: np.ndarray) -> float:
-    """ROC AUC by ranks (ties averaged); NaN labels ignored, NaN when one class is missing."""
-    from scipy.stats import rankdata
-
-    known = ~np.isnan(y)
-    y, p = y[known], p[known]
-    pos = int(y.sum())
-    neg = len(y) - pos
-    if pos == 0 or neg == 0:
-        return math.nan
-    ranks = rankdata(p)
-    return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
 def worse_share(
     y: np.ndarray,
     p_candidate: np.ndarray,
@@ -117,6 +103,8 @@ def worse_share(
 ) -> float:
     """Share of paired bootstrap resamples (of leads, all of a lead's rows together) in which
     the candidate's mean AUC over the labels is below the current model's."""
+    from models.train_common import roc_auc
+
     rng = np.random.default_rng(seed)
     _, inverse = np.unique(np.asarray(groups), return_inverse=True)
     rows_of = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
@@ -124,7 +112,7 @@ def worse_share(
     for _ in range(resamples):
         idx = np.concatenate([rows_of[g] for g in rng.integers(0, len(rows_of), len(rows_of))])
         diffs = [
-            _fast_auc(y[idx, j], p_candidate[idx, j]) - _fast_auc(y[idx, j], p_current[idx, j])
+            roc_auc(y[idx, j], p_candidate[idx, j]) - roc_auc(y[idx, j], p_current[idx, j])
             for j in range(y.shape[1])
         ]
         diffs = [d for d in diffs if not math.isnan(d)]
@@ -158,11 +146,9 @@ def base_corpus(world: dict, cache: Path | None = None) -> BehaviourRows:
     return rows
 
 
-def _aucs(blob: bytes, x: np.ndarray, y: np.ndarray, prefix: str) -> dict[str, float]:
-    from models.export import run_tflite
+def _aucs(y: np.ndarray, p: np.ndarray, prefix: str) -> dict[str, float]:
     from models.train_common import roc_auc
 
-    p = run_tflite(blob, x)
     return {f"{prefix}{n}.auc": roc_auc(y[:, j], p[:, j]) for j, n in enumerate(LABELS)}
 
 
@@ -211,13 +197,13 @@ def retrain(
         return result
     x_train, y_train = rows.x[~test], rows.y[~test]
     x_test, y_test = rows.x[test], rows.y[test]
-    parts = {"synced.": (x_test, y_test)}
+    parts = {"synced.": slice(0, len(y_test))}  # the pooled holdout: synced rows, then base
     if base_world is not None:
         base = base_corpus(base_world, cache)
         base_test = held_out(base.lead_ids, TEST_FRACTION, BASE_SPLIT_SEED)
         x_train = np.concatenate([x_train, base.x[~base_test]])
         y_train = np.concatenate([y_train, base.y[~base_test]])
-        parts["base."] = (base.x[base_test], base.y[base_test])
+        parts["base."] = slice(len(y_test), None)
         x_test = np.concatenate([x_test, base.x[base_test]])
         y_test = np.concatenate([y_test, base.y[base_test]])
         metrics.update(rows_base=float(len(base.y)), rows_base_holdout=float(base_test.sum()))
@@ -225,14 +211,16 @@ def retrain(
     configure_tensorflow(2)
     trained = fit_tabular(x_train, y_train, recipe(seed=seed, epochs=epochs), label_names=LABELS)
     blob = export_int8(trained, x_train)
-    current_blob = (current / f"{NAME}.tflite").read_bytes()
-    cand = _aucs(blob, x_test, y_test, "")
-    curr = _aucs(current_blob, x_test, y_test, "")
-    for prefix, (x, y) in parts.items():
-        cand |= _aucs(blob, x, y, prefix)
-        curr |= _aucs(current_blob, x, y, prefix)
+    # Each model scores the pooled holdout once; the parts are slices of it.
+    pc = run_tflite(blob, x_test)
+    pk = run_tflite((current / f"{NAME}.tflite").read_bytes(), x_test)
+    cand, curr = _aucs(y_test, pc, ""), _aucs(y_test, pk, "")
+    for prefix, part in parts.items():
+        cand |= _aucs(y_test[part], pc[part], prefix)
+        curr |= _aucs(y_test[part], pk[part], prefix)
+    synced = parts["synced."]
     share = worse_share(
-        rows.y[test], run_tflite(blob, rows.x[test]), run_tflite(current_blob, rows.x[test]),
+        y_test[synced], pc[synced], pk[synced],
         [lid for lid, t in zip(rows.lead_ids, test, strict=True) if t], seed=seed,
     )  # fmt: skip
     metrics["synced_worse_share"] = share

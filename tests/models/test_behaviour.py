@@ -116,3 +116,19 @@ def test_leads_split_is_the_one_of_splits_md():
     assert not set(train) & set(test)
     assert int(df["Converted"].iloc[test].sum()) == 712
     assert (df == "Select").sum().sum() == 0  # "Select" read as missing
+
+
+def test_roc_auc_equals_scikit_learn_with_ties_and_is_nan_for_one_class():
+    from sklearn.metrics import roc_auc_score
+
+    from models.train_common import roc_auc
+
+    rng = np.random.default_rng(5)
+    y = (rng.random(500) < 0.2).astype(np.float64)
+    p = np.round(rng.random(500) * 0.5 + 0.3 * y, 1)  # coarse scores: many ties
+    assert roc_auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    y_unknown = y.copy()
+    y_unknown[::4] = np.nan  # unknown labels are left out
+    known = ~np.isnan(y_unknown)
+    assert roc_auc(y_unknown, p) == pytest.approx(roc_auc_score(y[known], p[known]), abs=1e-12)
+    assert np.isnan(roc_auc(np.zeros(10), rng.random(10)))  # one class: no AUC, no warning
