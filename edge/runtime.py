@@ -158,13 +158,11 @@ class EdgeRuntime:
         showing = reader.one(
             "SELECT max(ts) FROM events WHERE lead_id = ? AND type = 'showing_booked'", (lead.id,)
         )
-        fields: dict[str, object] = {
-            "agent_name": agent_name,
-            "listing": listing if isinstance(listing, Listing) else None,
-            "showing_at": showing[0] if showing else None,
-        }
-        fields.update({k: v for k, v in overrides.items() if v is not None})
-        return MessageContext(**fields)  # type: ignore[arg-type]
+        return MessageContext(
+            agent_name=agent_name,
+            listing=listing if isinstance(listing, Listing) else None,
+            showing_at=showing[0] if showing else None,
+        ).with_overrides(overrides)
 
     async def adapt_message(
         self,

@@ -256,10 +256,8 @@ class AdvancedService:
 
         lead, base = await self._read(who, ("message_context", ask.lead_id), inputs)
         try:
-            fields = msgspec.structs.asdict(base)
-            fields.update({k: v for k, v in ask.context.items() if v is not None})
             return adapt_message(
-                lead, Intent(ask.intent), MessageContext(**fields),
+                lead, Intent(ask.intent), base.with_overrides(ask.context),
                 now_ms=self.sync.config.clock(), formality=ask.formality, length=ask.length,
                 channel=ask.channel,
             )  # fmt: skip

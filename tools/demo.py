@@ -248,10 +248,15 @@ async def retrain_and_distribute(db: Path, devices: dict[str, EdgeRuntime], url:
             url, tokens[agent_id], UpdatePolicy(on_wifi=True, charging=True)
         )
         figures["installed"][agent_id] = dict(update.installed)
-        what = ", ".join(f"{k} {v}" for k, v in update.installed.items()) or "nothing new"
+        what = versions(update.installed)
         rejected = f"; rejected {update.rejected}" if update.rejected else ""
         console.print(f"[green]✓[/] {agent_id}: verified signature, hash, feature spec and "
                       f"canary; installed {what}{rejected}")  # fmt: skip
+
+
+def versions(models: dict[str, str]) -> str:
+    """``name version, ...`` sorted by name, or "nothing new" for none."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(models.items())) or "nothing new"
 
 
 def report(figures: dict[str, Any], timer: Timer, console: Console) -> None:
@@ -269,17 +274,11 @@ def report(figures: dict[str, Any], timer: Timer, console: Console) -> None:
     table.add_row(
         "installed on the devices",
         "; ".join(
-            f"{agent}: " + (", ".join(f"{k} {v}" for k, v in new.items()) or "nothing new")
-            for agent, new in figures.get("installed", {}).items()
+            f"{agent}: {versions(new)}" for agent, new in figures.get("installed", {}).items()
         ),
     )
-    table.add_row(
-        "models before",
-        ", ".join(f"{k} {v}" for k, v in sorted(figures["versions_before"].items())),
-    )
-    table.add_row(
-        "models after", ", ".join(f"{k} {v}" for k, v in sorted(figures["versions_after"].items()))
-    )
+    table.add_row("models before", versions(figures["versions_before"]))
+    table.add_row("models after", versions(figures["versions_after"]))
     table.add_row("Kivy client", "realty-edge app --device .demo/agent-01.db")
     table.add_row("API docs", "realty-edge serve, then http://127.0.0.1:8000/schema")
     console.print(table)

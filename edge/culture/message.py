@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 import msgspec
@@ -95,6 +95,11 @@ class MessageContext(msgspec.Struct, frozen=True, kw_only=True):
     new_price: float | None = None  # defaults to the listing's price
     offer_amount: float | None = None
     currency: str | None = None  # defaults to the listing's currency, else USD
+
+    def with_overrides(self, overrides: Mapping[str, object]) -> MessageContext:
+        """This context with the non-None ``overrides`` in place (TypeError for an unknown name)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return msgspec.structs.replace(self, **given)
 
 
 class DraftMessage(msgspec.Struct, frozen=True, kw_only=True):
