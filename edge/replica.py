@@ -16,7 +16,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from edge.rows import TABLES, change_from_row, record_to_row
+from edge.rows import TABLES, change_from_row, record_to_row, upsert_sql
 from sync.changes import AnyChange
 from sync.merge import Conflict, EntityState, apply_all, apply_change, is_visible, join, values
 from sync.records import RECORD_TYPES
@@ -94,13 +94,6 @@ async def local_states(db: aiosqlite.Connection, keys: Sequence[Key]) -> dict[Ke
     return out
 
 
-def _upsert_sql(table: str, columns: Sequence[str]) -> str:
-    cols = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-    return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
-
-
 def _row_of(key: Key, state: EntityState) -> dict[str, Any] | None:
     """The table row of a visible state; None when it cannot be built yet."""
     kind, entity_id = key
@@ -122,7 +115,7 @@ async def materialize(db: aiosqlite.Connection, key: Key, state: EntityState) ->
     if row is None:
         return False
     try:
-        await db.execute(_upsert_sql(table, list(row)), tuple(row.values()))
+        await db.execute(upsert_sql(table, list(row)), tuple(row.values()))
     except sqlite3.IntegrityError:
         return False  # its lead or listing has not arrived yet
     return True
@@ -149,7 +142,7 @@ async def _materialize_many(
             groups.append((table, columns, []))
         groups[-1][2].append((key, tuple(row.values())))
     for table, columns, rows in groups:
-        sql = _upsert_sql(table, columns)
+        sql = upsert_sql(table, columns)
         await db.execute("SAVEPOINT materialize")
         try:
             await db.executemany(sql, [params for _, params in rows])

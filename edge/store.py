@@ -32,6 +32,7 @@ from edge.rows import (
     record_fields,
     record_from_row,
     record_to_row,
+    upsert_sql,
 )
 from sync.changes import AnyChange, Change, Tombstone
 from sync.clock import Hlc, receive, tick, zero
@@ -72,14 +73,6 @@ _COUNT_SQL = {
     "messages": "SELECT count(*) FROM messages",
     "outbox_pending": "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
 }
-
-
-def _upsert_sql(table: str, columns: Sequence[str]) -> str:
-    cols = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-    # Never INSERT OR REPLACE: a replace deletes the row first and cascades to its children.
-    return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
 
 
 def open_sync(path: str | Path) -> sqlite3.Connection:
@@ -170,7 +163,7 @@ class Writer:
             if rows:
                 columns = list(rows[0])
                 out.append(
-                    (_upsert_sql(table, columns), [tuple(r[c] for c in columns) for r in rows])
+                    (upsert_sql(table, columns), [tuple(r[c] for c in columns) for r in rows])
                 )
         for key, rows in self._rows.items():
             if key.startswith("-"):
