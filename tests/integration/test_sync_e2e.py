@@ -61,6 +61,9 @@ async def test_two_phones_editing_one_lead_offline_converge(tmp_path, server, fi
         assert (await b.counts()).events == 6
         # Offline: both edit the name; A also edits the email, B the status.
         await a.update("lead", "lead-000001", name="Ana (A)", email="ana@example.com")
+        # B's edit must be later by the clock, not just by the statement order: two edits in
+        # one millisecond tie, and the tie goes to the larger device id (random here).
+        await asyncio.sleep(0.005)
         await b.update("lead", "lead-000001", name="Ana (B)", status="active")
         order = [a, b] if first == "a" else [b, a]
         for device in [*order, *order]:
