@@ -31,7 +31,7 @@ from edge.behaviour import NAME as BEHAVIOUR
 from edge.behaviour import BehaviourPrediction, BehaviourScorer
 from edge.culture import MessageContext
 from edge.energy import EnergyMeter
-from edge.features_sql import LeadSnapshot, StoreReader, first_row, load_snapshot
+from edge.features_sql import LeadSnapshot, StoreReader, load_snapshot
 from edge.inference import ModelRegistry
 from edge.personalization import (
     EMBED_BATCH,
@@ -139,7 +139,7 @@ class LeadAnalyst:
                  and time.monotonic() - index.checked_at < VERSION_CHECK_S)  # fmt: skip
         if fresh:
             return index  # type: ignore[return-value]
-        row = await first_row(self.store, LISTINGS_VERSION_SQL)
+        row = self.reader.one(LISTINGS_VERSION_SQL)
         version = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
         if index is None or index.version != version or index.tower_version != (
             tower.manifest.version

@@ -48,8 +48,6 @@ LEAD_EVENTS_SQL = (
     "FROM events e LEFT JOIN listings l ON l.id = e.listing_id "
     "WHERE e.lead_id = ? ORDER BY e.ts"
 )
-#: The cheap stamp of a lead's events: changes whenever an event is added or changed.
-EVENT_STAMP_SQL = "SELECT count(*), max(updated_at), max(ts) FROM events WHERE lead_id = ?"
 
 
 @dataclass(slots=True)
@@ -125,36 +123,17 @@ class StoreReader:
 Reads = EdgeStore | StoreReader
 
 
-async def first_row(store: Reads, sql: str, params: Sequence = ()) -> Any | None:
-    """The first row of a query known to return at most a few rows."""
-    if isinstance(store, StoreReader):
-        return store.one(sql, params)
-    rows = await store.fetchall(sql, params)
-    return rows[0] if rows else None
-
-
-async def event_stamp(store: Reads, lead_id: str) -> tuple[int, int, int]:
-    row = await first_row(store, EVENT_STAMP_SQL, (lead_id,))
-    if row is None:
-        return (0, 0, 0)
-    return (int(row[0]), int(row[1] or 0), int(row[2] or 0))
-
-
-async def load_snapshot(store: Reads, lead_id: str, now_ms: int | None = None) -> LeadSnapshot:
+async def load_snapshot(
+    reader: StoreReader, lead_id: str, now_ms: int | None = None
+) -> LeadSnapshot:
     """The lead (NotFoundError for an unknown id) and its events as columns."""
-    if isinstance(store, StoreReader):
-        found = store.all("SELECT data FROM leads WHERE id = ?", (lead_id,))
-    else:
-        found = await store.fetchall("SELECT data FROM leads WHERE id = ?", (lead_id,))
-    if not found:
+    found = reader.one("SELECT data FROM leads WHERE id = ?", (lead_id,))
+    if found is None:
         raise NotFoundError(f"no lead {lead_id!r} on this device")
-    lead: Lead = record_from_row("lead", found[0])  # type: ignore[assignment]
-    if isinstance(store, StoreReader):
-        rows: Sequence[Sequence] = store.tuples(LEAD_EVENTS_SQL, (lead_id,))
-    else:
-        rows = await store.fetchall(LEAD_EVENTS_SQL, (lead_id,))
-    now = store.now_ms() if now_ms is None else now_ms
-    cols = columns_from_rows([tuple(r)[:_N] for r in rows])
+    lead: Lead = record_from_row("lead", found)  # type: ignore[assignment]
+    rows = reader.tuples(LEAD_EVENTS_SQL, (lead_id,))
+    now = reader.now_ms() if now_ms is None else now_ms
+    cols = columns_from_rows([r[:_N] for r in rows])
     texts = [r[_N] for r in rows if r[_N]]
     stamp = (len(rows), max((int(r[_N + 2]) for r in rows), default=0),
              int(rows[-1][0]) if rows else 0)  # fmt: skip
@@ -164,14 +143,14 @@ async def load_snapshot(store: Reads, lead_id: str, now_ms: int | None = None) -
     )  # fmt: skip
 
 
-async def events_snapshot(store: Reads, snap: LeadSnapshot, events: Sequence[Event]
+async def events_snapshot(reader: StoreReader, snap: LeadSnapshot, events: Sequence[Event]
                           ) -> LeadSnapshot:  # fmt: skip
     """``snap`` with its events replaced by ``events`` (their listings read from the store)."""
     ids = sorted({e.listing_id for e in events if e.listing_id})
     listings: dict[str, Listing] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        rows = await store.fetchall(
+        rows = reader.all(
             f"SELECT data FROM listings WHERE id IN ({', '.join('?' * len(chunk))})", chunk
         )
         for r in rows:
