@@ -57,13 +57,9 @@ async def _rows(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> li
     return list(await db.execute_fetchall(sql, params))
 
 
-async def local_state(db: aiosqlite.Connection, key: Key) -> EntityState:
-    """The merged state of one record on this device: synced state joined with its outbox."""
-    return (await local_states(db, [key]))[key]
-
-
 async def local_states(db: aiosqlite.Connection, keys: Sequence[Key]) -> dict[Key, EntityState]:
-    """:func:`local_state` of many records, two queries per kind and chunk (not per record)."""
+    """The merged state of each record on this device (synced state joined with its outbox),
+    two queries per kind and chunk of keys, not per record."""
     by_kind: dict[str, list[str]] = {}
     for kind, entity_id in keys:
         by_kind.setdefault(kind, []).append(entity_id)
