@@ -65,6 +65,17 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(msgspec.json.encode(obj).decode() + "\n")
 
 
+def _on_device(path: Path, job: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the device database at ``path`` (it must exist), run ``job(runtime)``, close it."""
+    from edge.runtime import EdgeRuntime
+
+    async def run() -> T:
+        async with await EdgeRuntime.open(path, create=False) as rt:
+            return await job(rt)
+
+    return asyncio.run(run())
+
+
 @app.command()
 @cli_errors
 def demo(
@@ -131,15 +142,8 @@ def device_init(path: Path) -> None:
 @cli_errors
 def device_ingest(path: Path, file: Path) -> None:
     """Validate a batch file and write all of it, or nothing."""
-    from edge.runtime import EdgeRuntime
-
     data = file.read_bytes()
-
-    async def run():
-        async with await EdgeRuntime.open(path, create=False) as rt:
-            return await rt.ingest(data)
-
-    report = asyncio.run(run())
+    report = _on_device(path, lambda rt: rt.ingest(data))
     kinds = ", ".join(f"{n} {k}s" for k, n in sorted(report.by_kind.items()))
     console.print(f"ingested {report.records} records ({kinds}) into {path}")
 
@@ -153,15 +157,9 @@ def device_show(
     events: Annotated[int, typer.Option(min=1, help="Recent events to show.")] = 20,
 ) -> None:
     """Counts of what the device holds, or one lead with its recent events."""
-    from edge.runtime import EdgeRuntime
-
-    async def run():
-        async with await EdgeRuntime.open(path, create=False) as rt:
-            if lead_id is None:
-                return await rt.counts()
-            return await rt.lead_detail(lead_id, events)
-
-    result = asyncio.run(run())
+    result = _on_device(
+        path, lambda rt: rt.counts() if lead_id is None else rt.lead_detail(lead_id, events)
+    )
     if as_json:
         print_json(result)
         return
@@ -261,7 +259,6 @@ def adapt(
 ) -> None:
     """Draft a message to a lead in the lead's language, register and locale."""
     from edge.culture import Intent
-    from edge.runtime import EdgeRuntime
     from sync.records import Channel
 
     try:
@@ -270,14 +267,10 @@ def adapt(
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
 
-    async def run():
-        async with await EdgeRuntime.open(device, create=False) as rt:
-            return await rt.adapt_message(
-                lead_id, intent_value, channel=channel_value, new_price=new_price,
-                old_price=old_price, offer_amount=offer,
-            )  # fmt: skip
-
-    draft = asyncio.run(run())
+    draft = _on_device(device, lambda rt: rt.adapt_message(
+        lead_id, intent_value, channel=channel_value, new_price=new_price, old_price=old_price,
+        offer_amount=offer,
+    ))  # fmt: skip
     if as_json:
         print_json(draft)
         return
@@ -459,13 +452,7 @@ def device_sync(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Push the outbox and pull the team's changes once; exit 1 unless the sync was ok."""
-    from edge.runtime import EdgeRuntime
-
-    async def run():
-        async with await EdgeRuntime.open(path, create=False) as rt:
-            return await rt.sync(server, token)
-
-    report = asyncio.run(run())
+    report = _on_device(path, lambda rt: rt.sync(server, token))
     if as_json:
         print_json(report)
     else:
@@ -535,17 +522,6 @@ def bench_server(
 
 
 # --- behaviour, personalization, plans (issue 5) ----------------------------------------
-
-
-def _on_device(path: Path, job: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the device database at ``path`` (it must exist), run ``job(runtime)``, close it."""
-    from edge.runtime import EdgeRuntime
-
-    async def run() -> T:
-        async with await EdgeRuntime.open(path, create=False) as rt:
-            return await job(rt)
-
-    return asyncio.run(run())
 
 
 async def _with_zone(rt: Any, lead_id: str, pending: Awaitable[T]) -> tuple[T, str]:
