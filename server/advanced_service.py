@@ -99,16 +99,15 @@ class AdvancedService:
             raise FeatureUnavailableError("no Vosk speech model is installed on this server")
         return transcriber
 
-    async def _run(self, who: Principal, fn: Any, path: str = "$.lead_id") -> Any:
+    async def _run(
+        self, who: Principal, fn: Any, path: str = "$.lead_id", *, cache_key: Any = None
+    ) -> Any:
+        """``fn`` on the team's replica; with ``cache_key``, an answer that depends only on
+        the team's data and that key, served from the read cache. An unknown id is a 404."""
         try:
-            return await self.replicas.run(who.team, fn)
-        except EdgeNotFoundError as exc:
-            raise NotFoundError(f"{exc} (in your partition)", path=path) from exc
-
-    async def _read(self, who: Principal, key: Any, fn: Any, path: str = "$.lead_id") -> Any:
-        """``_run`` for an answer that depends only on the team's data and ``key`` (cached)."""
-        try:
-            return await self.replicas.read(who.team, key, fn)
+            if cache_key is None:
+                return await self.replicas.run(who.team, fn)
+            return await self.replicas.read(who.team, cache_key, fn)
         except EdgeNotFoundError as exc:
             raise NotFoundError(f"{exc} (in your partition)", path=path) from exc
 
@@ -171,7 +170,7 @@ class AdvancedService:
 
         if ask.events:
             return await self._run(who, go)
-        return await self._read(who, ("analyze", ask.lead_id), go)
+        return await self._run(who, go, cache_key=("analyze", ask.lead_id))
 
     async def record_events(self, who: Principal, lead_id: str, events: list[Event]) -> None:
         """Write events of one lead into the team's data (they sync to every device)."""
@@ -254,7 +253,7 @@ class AdvancedService:
             lead = await rt.store.get_lead(ask.lead_id)
             return lead, await rt.message_context(lead)
 
-        lead, base = await self._read(who, ("message_context", ask.lead_id), inputs)
+        lead, base = await self._run(who, inputs, cache_key=("message_context", ask.lead_id))
         try:
             return adapt_message(
                 lead, Intent(ask.intent), base.with_overrides(ask.context),
@@ -365,11 +364,11 @@ class AdvancedService:
             return Recommendations(lead_id=lead_id, recommendations=recs)
 
         key = ("recommendations", lead_id, ctx, k)
-        return await self._read(who, key, go, path="path.lead_id")
+        return await self._run(who, go, path="path.lead_id", cache_key=key)
 
     async def plan(self, who: Principal, lead_id: str) -> Any:
-        return await self._read(who, ("plan", lead_id), lambda rt: rt.plan(lead_id),
-                                path="path.lead_id")  # fmt: skip
+        return await self._run(who, lambda rt: rt.plan(lead_id), path="path.lead_id",
+                               cache_key=("plan", lead_id))  # fmt: skip
 
     # --- privacy ------------------------------------------------------------------------
 
