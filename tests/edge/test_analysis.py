@@ -1,18 +1,9 @@
 from __future__ import annotations
 
-import pytest
-
 from edge.analysis import Analysis
 from sync.records import Channel, EventType, PlanStatus, Vertical
 from tests.edge.intel import open_device
 from tests.factories import HOUR_MS, NOW_MS, event
-
-
-@pytest.fixture
-async def device(tmp_path):
-    rt = await open_device(tmp_path / "d.db")
-    yield rt
-    await rt.close()
 
 
 async def test_analysis_has_every_part(device):

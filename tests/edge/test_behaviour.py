@@ -7,14 +7,6 @@ from edge.errors import NotFoundError
 from edge.vertical import detect_vertical
 from models.features import empty_columns
 from sync.records import Vertical
-from tests.edge.intel import open_device
-
-
-@pytest.fixture
-async def device(tmp_path):
-    rt = await open_device(tmp_path / "d.db")
-    yield rt
-    await rt.close()
 
 
 async def test_behaviour_gives_probabilities_a_tier_and_drivers_in_words(device):

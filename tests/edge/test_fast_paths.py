@@ -18,13 +18,6 @@ from tests.edge.intel import open_device
 from tests.factories import HOUR_MS, NOW_MS, event
 
 
-@pytest.fixture
-async def device(tmp_path):
-    rt = await open_device(tmp_path / "d.db")
-    yield rt
-    await rt.close()
-
-
 async def test_the_reader_sees_each_committed_write_at_once(device):
     reader = device.analyst.reader
     count = "SELECT count(*) FROM events WHERE lead_id = ?"

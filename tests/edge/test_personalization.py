@@ -20,13 +20,6 @@ from sync.records import (
 from tests.edge.intel import open_device, records
 
 
-@pytest.fixture
-async def device(tmp_path):
-    rt = await open_device(tmp_path / "d.db")
-    yield rt
-    await rt.close()
-
-
 async def test_profile_is_learned_from_behaviour_and_stored_with_its_outbox_change(device):
     p = await device.create_profile("lead-000001")
     # Viewed 410k-480k, saved 440k and 480k.

@@ -5,7 +5,6 @@ import itertools
 from zoneinfo import ZoneInfo
 
 import msgspec
-import pytest
 
 from edge.planner import MIN_GAP_H
 from sync.records import (
@@ -19,13 +18,6 @@ from tests.edge.intel import open_device
 from tests.factories import HOUR_MS, NOW_MS, event
 
 INTRUSIVE = {Channel.CALL, Channel.SMS, Channel.WHATSAPP}
-
-
-@pytest.fixture
-async def device(tmp_path):
-    rt = await open_device(tmp_path / "d.db")
-    yield rt
-    await rt.close()
 
 
 def local(ts: int, zone: str) -> dt.datetime:
