@@ -141,8 +141,10 @@ class LeadAnalyst:
             return index  # type: ignore[return-value]
         row = self.reader.one(LISTINGS_VERSION_SQL)
         version = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
-        if index is None or index.version != version or index.tower_version != (
-            tower.manifest.version
+        if (
+            index is None
+            or index.version != version
+            or index.tower_version != (tower.manifest.version)
         ):
             index = ListingIndex((), tower, version)
             last = ""  # read and embed a page at a time (keyset pagination): low peak memory
@@ -241,8 +243,13 @@ class LeadAnalyst:
         found = [record_from_row("listing", r) for r in rows]
         return {li.id: li for li in found}  # type: ignore[misc]
 
-    async def plan(self, snap: LeadSnapshot, profile: Profile | None, context: MessageContext,
-                   recommendations: Sequence[Recommendation] = ()) -> InterventionPlan:
+    async def plan(
+        self,
+        snap: LeadSnapshot,
+        profile: Profile | None,
+        context: MessageContext,
+        recommendations: Sequence[Recommendation] = (),
+    ) -> InterventionPlan:
         found = await self.listings([r.listing_id for r in recommendations[:3]])
         listings = [found[r.listing_id] for r in recommendations[:3] if r.listing_id in found]
         inputs = PlanInputs(lead=snap.lead, cols=snap.cols, features=snap.features,

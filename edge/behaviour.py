@@ -65,40 +65,107 @@ def _plural(n: int, word: str) -> str:
 
 #: (key, does a feature belong to it, fact about the lead in words). First match wins.
 GROUPS: list[tuple[str, Callable[[str], bool], Callable[[np.ndarray], str]]] = [
-    ("offers", lambda n: "offer" in n,
-     lambda x: f"{_plural(_count(x, 'offer', window='90d'), 'offer')} in the last 90 days"),
-    ("showings", lambda n: "showing_" in n,
-     lambda x: f"{_plural(_count(x, 'showing_booked', 'showing_attended'), 'showing')} "
-               "booked or attended in the last 90 days"),
-    ("saves", lambda n: "property_save" in n or "property_share" in n or n.startswith("saved_")
-     or n.startswith("engaged_"),
-     lambda x: f"{_plural(_count(x, 'property_save', 'property_share'), 'listing')} saved or "
-               "shared in the last 90 days"),
-    ("inquiries", lambda n: "inquiry" in n,
-     lambda x: f"{_plural(_count(x, 'inquiry'), 'inquiry')} in the last 90 days".replace(
-         "inquirys", "inquiries")),
-    ("views", lambda n: "property_view" in n or n.startswith("viewed_"),
-     lambda x: f"{_plural(_count(x, 'property_view'), 'property view')} in the last 90 days"),
-    ("replies", lambda n: n.startswith(("reply_", "log1p_replied", "log1p_latency",
-                                        "last_outreach", "log1p_unanswered"))
-     or "message_in" in n or "call_in" in n or n.startswith("log1p_inbound_minus"),
-     lambda x: f"{_plural(_count(x, 'message_in', 'call_in', window='90d'), 'reply')} to the "
-               "agent in the last 90 days".replace("replys", "replies")),
-    ("outreach", lambda n: "message_out" in n or "call_out" in n or "outreach" in n
-     or n.startswith("log1p_outbound"),
-     lambda x: f"{_plural(_count(x, 'message_out', 'call_out', window='90d'), 'outreach')} "
-               "by the agent in the last 90 days".replace("outreachs", "outreaches")),
-    ("email", lambda n: "email_" in n,
-     lambda x: f"{_plural(_count(x, 'email_open', 'email_click'), 'email open')} or clicks "
-               "in the last 90 days"),
-    ("recency", lambda n: n.startswith(("log1p_days_since", "active_days", "log1p_sessions",
-                                        "trend_", "log1p_events_per", "log1p_count_all",
-                                        "log1p_count_inbound", "has_", "log1p_mean_gap")),
-     lambda x: f"last active {_days_since(x, 'log1p_days_since_last_inbound'):.0f} days ago"),
-    ("budget", lambda n: "budget" in n or "price" in n or n.startswith("viewed_"),
-     lambda x: "the prices of the homes viewed against the stated budget"),
-    ("timing", lambda n: n.startswith("activity_"),
-     lambda x: "the hours and days the lead is active"),
+    (
+        "offers",
+        lambda n: "offer" in n,
+        lambda x: f"{_plural(_count(x, 'offer', window='90d'), 'offer')} in the last 90 days",
+    ),
+    (
+        "showings",
+        lambda n: "showing_" in n,
+        lambda x: (
+            f"{_plural(_count(x, 'showing_booked', 'showing_attended'), 'showing')} "
+            "booked or attended in the last 90 days"
+        ),
+    ),
+    (
+        "saves",
+        lambda n: (
+            "property_save" in n
+            or "property_share" in n
+            or n.startswith("saved_")
+            or n.startswith("engaged_")
+        ),
+        lambda x: (
+            f"{_plural(_count(x, 'property_save', 'property_share'), 'listing')} saved or "
+            "shared in the last 90 days"
+        ),
+    ),
+    (
+        "inquiries",
+        lambda n: "inquiry" in n,
+        lambda x: f"{_plural(_count(x, 'inquiry'), 'inquiry')} in the last 90 days".replace(
+            "inquirys", "inquiries"
+        ),
+    ),
+    (
+        "views",
+        lambda n: "property_view" in n or n.startswith("viewed_"),
+        lambda x: f"{_plural(_count(x, 'property_view'), 'property view')} in the last 90 days",
+    ),
+    (
+        "replies",
+        lambda n: (
+            n.startswith(
+                ("reply_", "log1p_replied", "log1p_latency", "last_outreach", "log1p_unanswered")
+            )
+            or "message_in" in n
+            or "call_in" in n
+            or n.startswith("log1p_inbound_minus")
+        ),
+        lambda x: (
+            f"{_plural(_count(x, 'message_in', 'call_in', window='90d'), 'reply')} to the "
+            "agent in the last 90 days".replace("replys", "replies")
+        ),
+    ),
+    (
+        "outreach",
+        lambda n: (
+            "message_out" in n
+            or "call_out" in n
+            or "outreach" in n
+            or n.startswith("log1p_outbound")
+        ),
+        lambda x: (
+            f"{_plural(_count(x, 'message_out', 'call_out', window='90d'), 'outreach')} "
+            "by the agent in the last 90 days".replace("outreachs", "outreaches")
+        ),
+    ),
+    (
+        "email",
+        lambda n: "email_" in n,
+        lambda x: (
+            f"{_plural(_count(x, 'email_open', 'email_click'), 'email open')} or clicks "
+            "in the last 90 days"
+        ),
+    ),
+    (
+        "recency",
+        lambda n: n.startswith(
+            (
+                "log1p_days_since",
+                "active_days",
+                "log1p_sessions",
+                "trend_",
+                "log1p_events_per",
+                "log1p_count_all",
+                "log1p_count_inbound",
+                "has_",
+                "log1p_mean_gap",
+            )
+        ),
+        lambda x: f"last active {_days_since(x, 'log1p_days_since_last_inbound'):.0f} days ago",
+    ),
+    (
+        "budget",
+        lambda n: "budget" in n or "price" in n or n.startswith("viewed_"),
+        lambda x: "the prices of the homes viewed against the stated budget",
+    ),
+    (
+        "timing",
+        lambda n: n.startswith("activity_"),
+        lambda x: "the hours and days the lead is active",
+    ),
 ]
 GROUP_WORDS: dict[str, tuple[str, str]] = {
     # key: (what raises, what lowers) the chance, said to an agent

@@ -265,10 +265,20 @@ def build_profile(
     labels = style
     allowed = [c for c in OUTREACH_CHANNELS if lead.consent.allows(c)] or [Channel.EMAIL]
     channel = max(allowed, key=lambda c: labels.get(f"pref_{c.value}", 0.0))
-    formality = (Formality.FORMAL if labels.get("formal", 0) > 0.5
-                 else Formality.CASUAL if labels.get("casual", 0) > 0.5 else Formality.NEUTRAL)
-    length = (MessageLength.SHORT if labels.get("short", 0) > 0.5
-              else MessageLength.LONG if labels.get("long", 0) > 0.5 else MessageLength.MEDIUM)
+    formality = (
+        Formality.FORMAL
+        if labels.get("formal", 0) > 0.5
+        else Formality.CASUAL
+        if labels.get("casual", 0) > 0.5
+        else Formality.NEUTRAL
+    )
+    length = (
+        MessageLength.SHORT
+        if labels.get("short", 0) > 0.5
+        else MessageLength.LONG
+        if labels.get("long", 0) > 0.5
+        else MessageLength.MEDIUM
+    )
     return Profile(
         id=profile_id_ or profile_id(lead.id), updated_at=now_ms, lead_id=lead.id,
         language=language or lead.language, price_min=price_min, price_max=price_max,

@@ -225,8 +225,14 @@ def make_plan(inputs: PlanInputs, model: TFLiteModel, plan_id: str) -> Intervent
         taken.append(int(ts[j]))
         rank[c] *= 0.9  # prefer a mix of channels across steps
     if not chosen:
-        return empty_plan(lead, plan_id, now, f"frequency cap: {len(taken)} outreaches in the "
-                          f"last 7 days (at most {WEEKLY_CAP})", version, PlanStatus.PAUSED)
+        return empty_plan(
+            lead,
+            plan_id,
+            now,
+            f"frequency cap: {len(taken)} outreaches in the last 7 days (at most {WEEKLY_CAP})",
+            version,
+            PlanStatus.PAUSED,
+        )
     chosen.sort(key=lambda cj: cj[1])
     profile = inputs.profile
     formality: Formality | None = profile.formality if profile else None
@@ -238,8 +244,15 @@ def make_plan(inputs: PlanInputs, model: TFLiteModel, plan_id: str) -> Intervent
         ctx = msgspec.structs.replace(inputs.context, listing=listing or inputs.context.listing)
         if intent is not Intent.FIRST_CONTACT and listing is None and ctx.listing is None:
             intent = Intent.FOLLOW_UP_AFTER_SILENCE
-        draft: DraftMessage = adapt_message(lead, intent, ctx, now_ms=int(ts[j]),
-                                            formality=formality, length=length, channel=channel)
+        draft: DraftMessage = adapt_message(
+            lead,
+            intent,
+            ctx,
+            now_ms=int(ts[j]),
+            formality=formality,
+            length=length,
+            channel=channel,
+        )
         steps.append(InterventionStep(
             id=f"{plan_id}-s{seq}", updated_at=now, plan_id=plan_id, lead_id=lead.id, seq=seq,
             channel=channel, due_at=draft.send_at, hour_of_week=int(how[j]),

@@ -170,14 +170,22 @@ async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
                 paused.append(plan.id)
         if plan.status is not PlanStatus.ACTIVE:
             cancelled += 1
-            writes.append((msgspec.structs.replace(step, status=StepStatus.CANCELLED,
-                                                   updated_at=now), {"status": "cancelled"}))
+            writes.append(
+                (
+                    msgspec.structs.replace(step, status=StepStatus.CANCELLED, updated_at=now),
+                    {"status": "cancelled"},
+                )
+            )
             continue
         opts = columns_from_rows([tuple(r) for r in await store.fetchall(_OPT_SQL, (lead.id,))])
         if step.channel in blocked_channels(lead, opts):
             cancelled += 1
-            writes.append((msgspec.structs.replace(step, status=StepStatus.SKIPPED,
-                                                   updated_at=now), {"status": "skipped"}))
+            writes.append(
+                (
+                    msgspec.structs.replace(step, status=StepStatus.SKIPPED, updated_at=now),
+                    {"status": "skipped"},
+                )
+            )
             continue
         if now - step.due_at > MISSED_GRACE_MS or is_quiet(lead, now, step.channel):
             due = next_allowed(lead, step.channel, now)
@@ -219,8 +227,10 @@ async def complete_step(store: EdgeStore, step_id: str, now_ms: int | None = Non
                   ts=now, channel=step.channel, text=step.message or None,
                   language=step.language)  # fmt: skip
     async with store.transaction(now) as tx:
-        tx.patch(msgspec.structs.replace(step, status=StepStatus.DONE, updated_at=now),
-                 {"status": "done"})
+        tx.patch(
+            msgspec.structs.replace(step, status=StepStatus.DONE, updated_at=now),
+            {"status": "done"},
+        )
         tx.put(event)
     return event
 

@@ -171,7 +171,8 @@ async def _bench(path: Path, now_ms: int, truth_blob: bytes, calls: int, seed: i
         for lid in opens[:5].tolist():
             await rt.plan_interventions(lid)  # metered by the runtime
         outbox = await rt.store.fetchone(
-            "SELECT coalesce(sum(length(payload)), 0) FROM outbox WHERE sent_at IS NULL")
+            "SELECT coalesce(sum(length(payload)), 0) FROM outbox WHERE sent_at IS NULL"
+        )
         # The hour's opens are 60 of the trace's 2,000: scale the outbox bytes of the trace.
         hour_bytes = int(outbox[0] * 60 / TRACE_OPENS)
         energy = meter.active_agent_hour(sync_bytes=hour_bytes)
@@ -189,11 +190,15 @@ async def _bench(path: Path, now_ms: int, truth_blob: bytes, calls: int, seed: i
             "cpu_p95_ms": cpu95,
             "targets_p95_ms": TARGETS_MS,
             "listing_index_build_s": round(index_s, 3),
-            "trace": {"opens": TRACE_OPENS, "hits": stats.hits, "misses": stats.misses,
-                      **_stats(trace_wall)},
+            "trace": {
+                "opens": TRACE_OPENS,
+                "hits": stats.hits,
+                "misses": stats.misses,
+                **_stats(trace_wall),
+            },
             "energy": msgspec.to_builtins(energy),
             "vosk_rtf_note": "not measured here (no Vosk model in the RSS run); the energy "
-                             "model assumes edge.energy.ASSUMED_VOSK_RTF",
+            "model assumes edge.energy.ASSUMED_VOSK_RTF",
         },
         "quality": quality,
     }
@@ -250,8 +255,14 @@ async def _quality(rt: Any, truth_blob: bytes, rng: np.random.Generator, n: int 
     return out
 
 
-def run(leads: int = 2000, listings: int = 20000, calls: int = 300, seed: int = 11,
-        workdir: Path | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
+def run(
+    leads: int = 2000,
+    listings: int = 20000,
+    calls: int = 300,
+    seed: int = 11,
+    workdir: Path | None = None,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Generate, load and benchmark (see the module docstring)."""
     with tempfile.TemporaryDirectory(prefix="realty-edge-bench-") as tmp:
         base = Path(workdir) if workdir else Path(tmp)
@@ -282,5 +293,6 @@ def _bench_child(path: Path, now_ms: int, truth: bytes, calls: int, seed: int) -
     import sys
 
     sys.modules["pandas"] = None  # type: ignore[assignment]
-    return asyncio.run(_bench(path, now_ms, truth, calls, seed,
-                              lambda m: print(m, file=sys.stderr, flush=True)))
+    return asyncio.run(
+        _bench(path, now_ms, truth, calls, seed, lambda m: print(m, file=sys.stderr, flush=True))
+    )

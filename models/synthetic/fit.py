@@ -38,42 +38,123 @@ KC_AREAS = 20
 #: King County zipcode -> city (public postal geography; approximate for zipcodes that span two).
 _KC_CITY_BY_ZIP: dict[str, str] = {
     **dict.fromkeys(
-        ("98102", "98103", "98105", "98106", "98107", "98108", "98109", "98112", "98115", "98116",
-         "98117", "98118", "98119", "98122", "98125", "98126", "98133", "98136", "98144", "98177",
-         "98199"),
+        (
+            "98102",
+            "98103",
+            "98105",
+            "98106",
+            "98107",
+            "98108",
+            "98109",
+            "98112",
+            "98115",
+            "98116",
+            "98117",
+            "98118",
+            "98119",
+            "98122",
+            "98125",
+            "98126",
+            "98133",
+            "98136",
+            "98144",
+            "98177",
+            "98199",
+        ),
         "Seattle",
     ),
-    "98001": "Auburn", "98002": "Auburn", "98092": "Auburn", "98003": "Federal Way",
-    "98023": "Federal Way", "98004": "Bellevue", "98005": "Bellevue", "98006": "Bellevue",
-    "98007": "Bellevue", "98008": "Bellevue", "98010": "Black Diamond", "98011": "Bothell",
-    "98014": "Carnation", "98019": "Duvall", "98022": "Enumclaw", "98024": "Fall City",
-    "98027": "Issaquah", "98029": "Issaquah", "98028": "Kenmore", "98030": "Kent", "98031": "Kent",
-    "98032": "Kent", "98042": "Kent", "98033": "Kirkland", "98034": "Kirkland",
-    "98038": "Maple Valley", "98039": "Medina", "98040": "Mercer Island", "98045": "North Bend",
-    "98052": "Redmond", "98053": "Redmond", "98055": "Renton", "98056": "Renton",
-    "98058": "Renton", "98059": "Renton", "98065": "Snoqualmie", "98070": "Vashon",
-    "98072": "Woodinville", "98077": "Woodinville", "98074": "Sammamish", "98075": "Sammamish",
-    "98146": "Burien", "98148": "Burien", "98166": "Burien", "98168": "Tukwila",
-    "98178": "Seattle", "98188": "SeaTac", "98198": "Des Moines", "98155": "Shoreline",
+    "98001": "Auburn",
+    "98002": "Auburn",
+    "98092": "Auburn",
+    "98003": "Federal Way",
+    "98023": "Federal Way",
+    "98004": "Bellevue",
+    "98005": "Bellevue",
+    "98006": "Bellevue",
+    "98007": "Bellevue",
+    "98008": "Bellevue",
+    "98010": "Black Diamond",
+    "98011": "Bothell",
+    "98014": "Carnation",
+    "98019": "Duvall",
+    "98022": "Enumclaw",
+    "98024": "Fall City",
+    "98027": "Issaquah",
+    "98029": "Issaquah",
+    "98028": "Kenmore",
+    "98030": "Kent",
+    "98031": "Kent",
+    "98032": "Kent",
+    "98042": "Kent",
+    "98033": "Kirkland",
+    "98034": "Kirkland",
+    "98038": "Maple Valley",
+    "98039": "Medina",
+    "98040": "Mercer Island",
+    "98045": "North Bend",
+    "98052": "Redmond",
+    "98053": "Redmond",
+    "98055": "Renton",
+    "98056": "Renton",
+    "98058": "Renton",
+    "98059": "Renton",
+    "98065": "Snoqualmie",
+    "98070": "Vashon",
+    "98072": "Woodinville",
+    "98077": "Woodinville",
+    "98074": "Sammamish",
+    "98075": "Sammamish",
+    "98146": "Burien",
+    "98148": "Burien",
+    "98166": "Burien",
+    "98168": "Tukwila",
+    "98178": "Seattle",
+    "98188": "SeaTac",
+    "98198": "Des Moines",
+    "98155": "Shoreline",
 }
 
 #: Ames neighbourhood codes (De Cock's data documentation) -> names.
 _AMES_NEIGHBORHOODS: dict[str, str] = {
-    "Blmngtn": "Bloomington Heights", "Blueste": "Bluestem", "BrDale": "Briardale",
-    "BrkSide": "Brookside", "ClearCr": "Clear Creek", "CollgCr": "College Creek",
-    "Crawfor": "Crawford", "Edwards": "Edwards", "Gilbert": "Gilbert", "Greens": "Greens",
-    "GrnHill": "Green Hills", "IDOTRR": "Iowa DOT and Rail Road", "Landmrk": "Landmark",
-    "MeadowV": "Meadow Village", "Mitchel": "Mitchell", "NAmes": "North Ames",
-    "NoRidge": "Northridge", "NPkVill": "Northpark Villa", "NridgHt": "Northridge Heights",
-    "NWAmes": "Northwest Ames", "OldTown": "Old Town", "SWISU": "South & West of Iowa State",
-    "Sawyer": "Sawyer", "SawyerW": "Sawyer West", "Somerst": "Somerset",
-    "StoneBr": "Stone Brook", "Timber": "Timberland", "Veenker": "Veenker",
+    "Blmngtn": "Bloomington Heights",
+    "Blueste": "Bluestem",
+    "BrDale": "Briardale",
+    "BrkSide": "Brookside",
+    "ClearCr": "Clear Creek",
+    "CollgCr": "College Creek",
+    "Crawfor": "Crawford",
+    "Edwards": "Edwards",
+    "Gilbert": "Gilbert",
+    "Greens": "Greens",
+    "GrnHill": "Green Hills",
+    "IDOTRR": "Iowa DOT and Rail Road",
+    "Landmrk": "Landmark",
+    "MeadowV": "Meadow Village",
+    "Mitchel": "Mitchell",
+    "NAmes": "North Ames",
+    "NoRidge": "Northridge",
+    "NPkVill": "Northpark Villa",
+    "NridgHt": "Northridge Heights",
+    "NWAmes": "Northwest Ames",
+    "OldTown": "Old Town",
+    "SWISU": "South & West of Iowa State",
+    "Sawyer": "Sawyer",
+    "SawyerW": "Sawyer West",
+    "Somerst": "Somerset",
+    "StoneBr": "Stone Brook",
+    "Timber": "Timberland",
+    "Veenker": "Veenker",
 }
 
 #: Ames "Bldg Type" -> our property type.
 _AMES_BLDG_TYPE = {
-    "1Fam": "house", "TwnhsE": "townhouse", "Twnhs": "townhouse", "Twnhsl": "townhouse",
-    "Duplex": "multi_family", "Duplx": "multi_family", "2fmCon": "multi_family",
+    "1Fam": "house",
+    "TwnhsE": "townhouse",
+    "Twnhs": "townhouse",
+    "Twnhsl": "townhouse",
+    "Duplex": "multi_family",
+    "Duplx": "multi_family",
+    "2fmCon": "multi_family",
     "2FmCon": "multi_family",
 }
 
@@ -105,11 +186,14 @@ def _kmeans(points: np.ndarray, weights: np.ndarray, k: int, iters: int = 100) -
     labels = np.zeros(len(points), dtype=int)
     for _ in range(iters):
         labels = np.argmin(((points[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
-        new = np.array([
-            np.average(points[labels == j], axis=0, weights=weights[labels == j])
-            if np.any(labels == j) else c[j]
-            for j in range(k)
-        ])
+        new = np.array(
+            [
+                np.average(points[labels == j], axis=0, weights=weights[labels == j])
+                if np.any(labels == j)
+                else c[j]
+                for j in range(k)
+            ]
+        )
         if np.allclose(new, c):
             break
         c = new
@@ -117,16 +201,25 @@ def _kmeans(points: np.ndarray, weights: np.ndarray, k: int, iters: int = 100) -
 
 
 def _regression(
-    log_price: np.ndarray, log_sqft: np.ndarray, beds: np.ndarray, baths: np.ndarray,
-    age: np.ndarray, area: np.ndarray, n_areas: int,
+    log_price: np.ndarray,
+    log_sqft: np.ndarray,
+    beds: np.ndarray,
+    baths: np.ndarray,
+    age: np.ndarray,
+    area: np.ndarray,
+    n_areas: int,
 ) -> tuple[np.ndarray, dict[str, float], float]:
     dummies = np.zeros((len(log_price), n_areas))
     dummies[np.arange(len(log_price)), area] = 1.0
     x = np.column_stack([dummies, log_sqft, beds, baths, age])
     coef, *_ = np.linalg.lstsq(x, log_price, rcond=None)
     resid = log_price - x @ coef
-    slopes = {"log_sqft": _r(coef[-4]), "beds": _r(coef[-3]), "baths": _r(coef[-2]),
-              "age": _r(coef[-1], 6)}
+    slopes = {
+        "log_sqft": _r(coef[-4]),
+        "beds": _r(coef[-3]),
+        "baths": _r(coef[-2]),
+        "age": _r(coef[-1], 6),
+    }
     return coef[:n_areas], slopes, _r(resid.std())
 
 
@@ -137,8 +230,12 @@ def _linear(y: np.ndarray, x: np.ndarray) -> dict[str, float]:
 
 
 def _area_summary(
-    mask: np.ndarray, log_price: np.ndarray, log_sqft: np.ndarray, log_lot: np.ndarray,
-    year: np.ndarray, intercept: float,
+    mask: np.ndarray,
+    log_price: np.ndarray,
+    log_sqft: np.ndarray,
+    log_lot: np.ndarray,
+    year: np.ndarray,
+    intercept: float,
 ) -> dict[str, object]:
     return {
         "n": int(mask.sum()),
@@ -155,7 +252,10 @@ def _area_summary(
 
 
 def _market_common(
-    log_price: np.ndarray, log_sqft: np.ndarray, beds: np.ndarray, baths: np.ndarray,
+    log_price: np.ndarray,
+    log_sqft: np.ndarray,
+    beds: np.ndarray,
+    baths: np.ndarray,
 ) -> dict[str, object]:
     values, counts = np.unique(np.clip(beds, 0, 8), return_counts=True)
     price = np.exp(log_price)
@@ -209,18 +309,27 @@ def fit_king_county(path: Path) -> dict[str, object]:
         area_zips = [str(z) for z in uz[zmask][order]]
         weights = [int(c) for c in zc[zmask][order]]
         cities = [_KC_CITY_BY_ZIP.get(z, "King County") for z in area_zips]
-        city = max(set(cities), key=lambda c: sum(w for cc, w in zip(cities, weights,
-                                                                      strict=True) if cc == c))
+        city = max(
+            set(cities),
+            key=lambda c: sum(w for cc, w in zip(cities, weights, strict=True) if cc == c),
+        )
         name = city if city not in used_names else f"{city} {area_zips[0]}"
         used_names.add(name)
         summary = _area_summary(mask, log_price, log_sqft, log_lot, year, intercepts[j])
-        areas.append({
-            "name": name, "city": city, "zipcodes": area_zips, "zip_weights": weights,
-            "lat": _r(lat[mask].mean()), "lon": _r(lon[mask].mean()),
-            "lat_sd": _r(lat[mask].std()), "lon_sd": _r(lon[mask].std()),
-            "urban": city == "Seattle" or city == "Bellevue",
-            **summary,
-        })
+        areas.append(
+            {
+                "name": name,
+                "city": city,
+                "zipcodes": area_zips,
+                "zip_weights": weights,
+                "lat": _r(lat[mask].mean()),
+                "lon": _r(lon[mask].mean()),
+                "lat_sd": _r(lat[mask].std()),
+                "lon_sd": _r(lon[mask].std()),
+                "urban": city == "Seattle" or city == "Bellevue",
+                **summary,
+            }
+        )
     return {
         "source": "kc-house-sales/kc_house_data.csv (King County, WA, sales 2014-2015)",
         "reference_year": 2015,
@@ -248,23 +357,28 @@ def fit_ames(path: Path) -> dict[str, object]:
     uh, hi = np.unique(hood, return_inverse=True)
     log_price, log_sqft, log_lot = np.log(price), np.log(sqft), np.log(lot)
     age = np.clip(sale_year - year, 0, None).astype(float)
-    intercepts, slopes, resid_sd = _regression(
-        log_price, log_sqft, beds, baths, age, hi, len(uh)
-    )
+    intercepts, slopes, resid_sd = _regression(log_price, log_sqft, beds, baths, age, hi, len(uh))
     areas = []
     for j, code in enumerate(uh):
         mask = hi == j
         # The source has no coordinates: neighbourhoods are placed on a ring around the city
         # centre, ordered by median price (an assumption, only for a plausible map).
         angle = 2 * np.pi * j / len(uh)
-        areas.append({
-            "name": _AMES_NEIGHBORHOODS.get(str(code), str(code)), "code": str(code),
-            "city": "Ames", "zipcodes": ["50010", "50014"], "zip_weights": [1, 1],
-            "lat": _r(AMES_CENTER[0] + 0.03 * np.sin(angle)),
-            "lon": _r(AMES_CENTER[1] + 0.04 * np.cos(angle)),
-            "lat_sd": 0.006, "lon_sd": 0.008, "urban": False,
-            **_area_summary(mask, log_price, log_sqft, log_lot, year, intercepts[j]),
-        })
+        areas.append(
+            {
+                "name": _AMES_NEIGHBORHOODS.get(str(code), str(code)),
+                "code": str(code),
+                "city": "Ames",
+                "zipcodes": ["50010", "50014"],
+                "zip_weights": [1, 1],
+                "lat": _r(AMES_CENTER[0] + 0.03 * np.sin(angle)),
+                "lon": _r(AMES_CENTER[1] + 0.04 * np.cos(angle)),
+                "lat_sd": 0.006,
+                "lon_sd": 0.008,
+                "urban": False,
+                **_area_summary(mask, log_price, log_sqft, log_lot, year, intercepts[j]),
+            }
+        )
     mix: dict[str, int] = {}
     for b in bldg:
         pt = _AMES_BLDG_TYPE.get(b, "house")

@@ -175,10 +175,34 @@ MARKET_TIMEZONES = ("America/Los_Angeles", "America/Chicago")
 LEAD_SOURCES = ("zillow", "website", "referral", "open_house", "realtor.com", "facebook")
 LEAD_SOURCE_WEIGHTS = np.array([0.3, 0.2, 0.15, 0.1, 0.15, 0.1])
 CALLING_CODES = {
-    "US": "1", "CA": "1", "GB": "44", "AU": "61", "MX": "52", "CO": "57", "ES": "34",
-    "CN": "86", "TW": "886", "HK": "852", "VN": "84", "KR": "82", "PH": "63", "AE": "971",
-    "SA": "966", "EG": "20", "FR": "33", "RU": "7", "KZ": "7", "BR": "55", "PT": "351",
-    "IN": "91", "JP": "81", "DE": "49", "AT": "43", "CH": "41", "IT": "39", "TH": "66",
+    "US": "1",
+    "CA": "1",
+    "GB": "44",
+    "AU": "61",
+    "MX": "52",
+    "CO": "57",
+    "ES": "34",
+    "CN": "86",
+    "TW": "886",
+    "HK": "852",
+    "VN": "84",
+    "KR": "82",
+    "PH": "63",
+    "AE": "971",
+    "SA": "966",
+    "EG": "20",
+    "FR": "33",
+    "RU": "7",
+    "KZ": "7",
+    "BR": "55",
+    "PT": "351",
+    "IN": "91",
+    "JP": "81",
+    "DE": "49",
+    "AT": "43",
+    "CH": "41",
+    "IT": "39",
+    "TH": "66",
     "TR": "90",
 }
 
@@ -244,9 +268,13 @@ def _sigmoid(x: np.ndarray | float) -> np.ndarray:
 
 
 def hour_effect(
-    hour_of_week: np.ndarray | int, peak_weekday: np.ndarray | float,
-    peak_weekend: np.ndarray | float, width: np.ndarray | float, amplitude: np.ndarray | float,
-    weekend_shift: np.ndarray | float, night_penalty: np.ndarray | float,
+    hour_of_week: np.ndarray | int,
+    peak_weekday: np.ndarray | float,
+    peak_weekend: np.ndarray | float,
+    width: np.ndarray | float,
+    amplitude: np.ndarray | float,
+    weekend_shift: np.ndarray | float,
+    night_penalty: np.ndarray | float,
 ) -> np.ndarray:
     """The hour-of-week term of the response logit (see the module docstring)."""
     how = np.asarray(hour_of_week)
@@ -256,8 +284,11 @@ def hour_effect(
     d = np.abs((hour + 0.5) - peak) % 24
     d = np.minimum(d, 24 - d)
     night = (hour < 7) | (hour >= 23)
-    return (np.asarray(amplitude) * np.exp(-0.5 * (d / width) ** 2)
-            + np.where(weekend, weekend_shift, 0.0) - np.where(night, night_penalty, 0.0))
+    return (
+        np.asarray(amplitude) * np.exp(-0.5 * (d / width) ** 2)
+        + np.where(weekend, weekend_shift, 0.0)
+        - np.where(night, night_penalty, 0.0)
+    )
 
 
 def response_probability(truth: LeadTruth, channel: Channel | str, hour_of_week: int) -> float:
@@ -267,9 +298,21 @@ def response_probability(truth: LeadTruth, channel: Channel | str, hour_of_week:
         raise SyntheticError(f"no response model for channel {ch.value!r}")
     if not 0 <= int(hour_of_week) <= 167:
         raise SyntheticError(f"hour_of_week must be in 0..167, got {hour_of_week!r}")
-    logit = truth.response_intercept + truth.channel_effects[ch.value] + float(hour_effect(
-        int(hour_of_week), truth.peak_hour_weekday, truth.peak_hour_weekend, truth.hour_width,
-        truth.hour_amplitude, truth.weekend_shift, truth.night_penalty))
+    logit = (
+        truth.response_intercept
+        + truth.channel_effects[ch.value]
+        + float(
+            hour_effect(
+                int(hour_of_week),
+                truth.peak_hour_weekday,
+                truth.peak_hour_weekend,
+                truth.hour_width,
+                truth.hour_amplitude,
+                truth.weekend_shift,
+                truth.night_penalty,
+            )
+        )
+    )
     return 1.0 / (1.0 + math.exp(-logit))
 
 
@@ -304,14 +347,33 @@ class _Events:
 
     def __init__(self) -> None:
         self.cols: dict[str, list[np.ndarray]] = {
-            k: [] for k in ("lead", "etype", "ts", "channel", "listing", "text", "dwell",
-                            "duration", "amount")
+            k: []
+            for k in (
+                "lead",
+                "etype",
+                "ts",
+                "channel",
+                "listing",
+                "text",
+                "dwell",
+                "duration",
+                "amount",
+            )
         }
 
-    def add(self, lead: np.ndarray, etype: EventType, ts: np.ndarray, *,
-            channel: np.ndarray | Channel | None = None, listing: np.ndarray | None = None,
-            text: np.ndarray | None = None, dwell: np.ndarray | None = None,
-            duration: np.ndarray | None = None, amount: np.ndarray | None = None) -> None:
+    def add(
+        self,
+        lead: np.ndarray,
+        etype: EventType,
+        ts: np.ndarray,
+        *,
+        channel: np.ndarray | Channel | None = None,
+        listing: np.ndarray | None = None,
+        text: np.ndarray | None = None,
+        dwell: np.ndarray | None = None,
+        duration: np.ndarray | None = None,
+        amount: np.ndarray | None = None,
+    ) -> None:
         k = len(lead)
         if k == 0:
             return
@@ -334,8 +396,10 @@ class _Events:
         self.cols["amount"].append(col(amount, np.nan, np.float64))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {k: (np.concatenate(v) if v else np.zeros(0, dtype=np.int64))
-                for k, v in self.cols.items()}
+        return {
+            k: (np.concatenate(v) if v else np.zeros(0, dtype=np.int64))
+            for k, v in self.cols.items()
+        }
 
 
 def _draw_agents(rng: np.random.Generator, n: int) -> tuple[list[Agent], list[set[str]]]:
@@ -351,8 +415,14 @@ def _draw_agents(rng: np.random.Generator, n: int) -> tuple[list[Agent], list[se
         name_lang = sorted(spoken)[int(rng.integers(0, len(spoken)))]
         first, last = NAMES[name_lang]
         name = f"{first[int(rng.integers(0, 6))]} {last[int(rng.integers(0, 6))]}"
-        agents.append(Agent(id=f"agent-{i + 1:02d}", team_id=_team_id(i // 4), name=name,
-                            languages=sorted(spoken)))
+        agents.append(
+            Agent(
+                id=f"agent-{i + 1:02d}",
+                team_id=_team_id(i // 4),
+                name=name,
+                languages=sorted(spoken),
+            )
+        )
         langs.append(spoken)
     return agents, langs
 
@@ -368,7 +438,8 @@ def generate_world(
     """Generate a world deterministically from ``seed`` (see the module docstring)."""
     if agents < 1 or listings < 1 or leads < 0:
         raise SyntheticError(
-            f"need agents >= 1, listings >= 1, leads >= 0; got {agents}, {listings}, {leads}")
+            f"need agents >= 1, listings >= 1, leads >= 0; got {agents}, {listings}, {leads}"
+        )
     now = DEFAULT_NOW_MS if now_ms is None else int(now_ms)
     if now < 400 * DAY_MS:
         raise SyntheticError(f"now_ms {now} is too early for months of history")
@@ -436,7 +507,7 @@ def generate_world(
             pool = broad[i]
         pos = int(np.searchsorted(draw.price[pool], budget[i]))
         half = max(5, len(pool) // 10)
-        near.append(pool[max(0, pos - half): pos + half] if len(pool) > 2 * half else pool)
+        near.append(pool[max(0, pos - half) : pos + half] if len(pool) > 2 * half else pool)
 
     # Agent assignment: weight 5 for agents who speak the lead's language.
     agent_u = rng.random(n)
@@ -447,8 +518,11 @@ def generate_world(
 
     # --- Active hours, channels, response model.
     peak_kind = rng.random(n)
-    peak_wd = np.where(peak_kind < 0.6, rng.normal(19, 1.5, n),
-                       np.where(peak_kind < 0.85, rng.normal(12.5, 1.0, n), rng.normal(8, 1, n)))
+    peak_wd = np.where(
+        peak_kind < 0.6,
+        rng.normal(19, 1.5, n),
+        np.where(peak_kind < 0.85, rng.normal(12.5, 1.0, n), rng.normal(8, 1, n)),
+    )
     peak_wd = np.round(peak_wd % 24, 3)
     peak_we = np.round(rng.normal(11, 2, n) % 24, 3)
     width = np.round(rng.uniform(1.5, 3.5, n), 3)
@@ -461,8 +535,11 @@ def generate_world(
         np.searchsorted(np.cumsum(PREFERRED_ABROAD), pref_u * PREFERRED_ABROAD.sum()),
         np.searchsorted(np.cumsum(PREFERRED_US), pref_u * PREFERRED_US.sum()),
     ).clip(0, 3)
-    ch_eff = (np.where(abroad[:, None], CHANNEL_BASE_ABROAD, CHANNEL_BASE_US)
-              + 0.9 * (np.arange(4)[None, :] == pref[:, None]) + rng.normal(0, 0.25, (n, 4)))
+    ch_eff = (
+        np.where(abroad[:, None], CHANNEL_BASE_ABROAD, CHANNEL_BASE_US)
+        + 0.9 * (np.arange(4)[None, :] == pref[:, None])
+        + rng.normal(0, 0.25, (n, 4))
+    )
     ch_eff = np.round(ch_eff, 4)
     resp_int = np.round(-1.7 + 0.9 * r + 0.3 * z, 4)
 
@@ -488,9 +565,11 @@ def generate_world(
         local_day = np.floor((t / 1000 + off) / 86400)
         weekend = (local_day + 3) % 7 >= 5
         peak = np.where(weekend, peak_we[lead_idx], peak_wd[lead_idx])
-        hour = np.where(rng.random(k) < 0.65,
-                        (peak + rng.normal(0, 1, k) * width[lead_idx]) % 24,
-                        rng.uniform(7, 23, k))
+        hour = np.where(
+            rng.random(k) < 0.65,
+            (peak + rng.normal(0, 1, k) * width[lead_idx]) % 24,
+            rng.uniform(7, 23, k),
+        )
         ts = ((local_day * 86400 + hour * 3600 - off) * 1000).astype(np.int64)
         return np.clip(ts, lo, hi)
 
@@ -499,7 +578,7 @@ def generate_world(
 
     # --- Consent: opt-outs at a uniform time.
     opted = rng.random((n, 4)) < OPT_OUT_RATE
-    opt_time = (created[:, None] + rng.random((n, 4)) * (now - HOUR_MS - created[:, None]))
+    opt_time = created[:, None] + rng.random((n, 4)) * (now - HOUR_MS - created[:, None])
     opt_time = np.where(opted, opt_time, np.inf)
     oi, oc = np.nonzero(opted)
     ev.add(oi, EventType.OPT_OUT, opt_time[oi, oc].astype(np.int64), channel=_OUT_CH[oc])
@@ -521,10 +600,21 @@ def generate_world(
         for flag, pool in ((True, pools[0]), (False, pools[1])):
             sel = np.flatnonzero(view_near[s:e] == flag) + s
             view_listing[sel] = pool[(view_u[sel] * len(pool)).astype(np.int64)]
-    dwell = np.clip(np.exp(np.log(40) + 0.25 * z[view_lead] + 0.3 * view_near
-                           + rng.normal(0, 0.8, len(view_lead))), 2, 3600).round(1)
-    ev.add(view_lead, EventType.PROPERTY_VIEW, view_ts, channel=Channel.WEB,
-           listing=view_listing, dwell=dwell)
+    dwell = np.clip(
+        np.exp(
+            np.log(40) + 0.25 * z[view_lead] + 0.3 * view_near + rng.normal(0, 0.8, len(view_lead))
+        ),
+        2,
+        3600,
+    ).round(1)
+    ev.add(
+        view_lead,
+        EventType.PROPERTY_VIEW,
+        view_ts,
+        channel=Channel.WEB,
+        listing=view_listing,
+        dwell=dwell,
+    )
 
     n_save = rng.binomial(n_view, _sigmoid(-2.3 + 0.7 * z + 0.3 * save_noise))
     n_share = rng.binomial(n_view, _sigmoid(-3.6 + 0.3 * z + 0.5 * r))
@@ -539,19 +629,27 @@ def generate_world(
             share_pick.append(s + rng.integers(0, e - s, n_share[i]))
     save_idx = np.concatenate(save_pick) if save_pick else np.zeros(0, dtype=np.int64)
     share_idx = np.concatenate(share_pick) if share_pick else np.zeros(0, dtype=np.int64)
-    ev.add(view_lead[save_idx], EventType.PROPERTY_SAVE,
-           view_ts[save_idx] + rng.integers(5_000, 600_000, len(save_idx)),
-           channel=Channel.WEB, listing=view_listing[save_idx])
-    ev.add(view_lead[share_idx], EventType.PROPERTY_SHARE,
-           view_ts[share_idx] + rng.integers(5_000, 900_000, len(share_idx)),
-           channel=Channel.WEB, listing=view_listing[share_idx])
+    ev.add(
+        view_lead[save_idx],
+        EventType.PROPERTY_SAVE,
+        view_ts[save_idx] + rng.integers(5_000, 600_000, len(save_idx)),
+        channel=Channel.WEB,
+        listing=view_listing[save_idx],
+    )
+    ev.add(
+        view_lead[share_idx],
+        EventType.PROPERTY_SHARE,
+        view_ts[share_idx] + rng.integers(5_000, 900_000, len(share_idx)),
+        channel=Channel.WEB,
+        listing=view_listing[share_idx],
+    )
 
     def lead_listing(lead_idx: np.ndarray, prefer: np.ndarray | None = None) -> np.ndarray:
         """A listing per event: from ``prefer`` indexes of views if the lead has any, else near."""
         u = rng.random(len(lead_idx))
         out = np.zeros(len(lead_idx), dtype=np.int64)
         for k, i in enumerate(lead_idx):
-            cand = view_listing[starts[i]:starts[i + 1]]
+            cand = view_listing[starts[i] : starts[i + 1]]
             if prefer is not None:
                 mine = prefer[view_lead[prefer] == i] if len(prefer) else prefer
                 if len(mine):
@@ -564,61 +662,107 @@ def generate_world(
     # --- Inquiries, email campaign opens and clicks.
     n_inq = rng.poisson(days / 30 * 0.5 * np.exp(0.4 * z + 0.3 * r))
     inq_lead = np.repeat(lead_range, n_inq)
-    ev.add(inq_lead, EventType.INQUIRY, activity_ts(inq_lead), channel=Channel.WEB,
-           listing=lead_listing(inq_lead), text=rng.choice(np.array([0, 1, 2]), len(inq_lead)))
-    n_open = rng.binomial(np.floor(days / 7).astype(np.int64),
-                          _sigmoid(-0.6 + 0.7 * r + 0.2 * z))
+    ev.add(
+        inq_lead,
+        EventType.INQUIRY,
+        activity_ts(inq_lead),
+        channel=Channel.WEB,
+        listing=lead_listing(inq_lead),
+        text=rng.choice(np.array([0, 1, 2]), len(inq_lead)),
+    )
+    n_open = rng.binomial(np.floor(days / 7).astype(np.int64), _sigmoid(-0.6 + 0.7 * r + 0.2 * z))
     n_click = rng.binomial(n_open, _sigmoid(-1.2 + 0.6 * z))
     open_lead = np.repeat(lead_range, n_open)
     open_ts = activity_ts(open_lead)
     ev.add(open_lead, EventType.EMAIL_OPEN, open_ts, channel=Channel.EMAIL)
-    click_sel = np.concatenate([starts_i + np.arange(c) for starts_i, c in zip(
-        np.concatenate([[0], np.cumsum(n_open)])[:-1], n_click, strict=True)]).astype(np.int64) \
-        if n else np.zeros(0, dtype=np.int64)
+    click_sel = (
+        np.concatenate(
+            [
+                starts_i + np.arange(c)
+                for starts_i, c in zip(
+                    np.concatenate([[0], np.cumsum(n_open)])[:-1], n_click, strict=True
+                )
+            ]
+        ).astype(np.int64)
+        if n
+        else np.zeros(0, dtype=np.int64)
+    )
     click_lead = open_lead[click_sel]
-    ev.add(click_lead, EventType.EMAIL_CLICK,
-           open_ts[click_sel] + rng.integers(5_000, 120_000, len(click_sel)),
-           channel=Channel.EMAIL,
-           listing=np.array([near[i][int(u * len(near[i]))] for i, u in
-                             zip(click_lead, rng.random(len(click_lead)), strict=True)],
-                            dtype=np.int64))
+    ev.add(
+        click_lead,
+        EventType.EMAIL_CLICK,
+        open_ts[click_sel] + rng.integers(5_000, 120_000, len(click_sel)),
+        channel=Channel.EMAIL,
+        listing=np.array(
+            [
+                near[i][int(u * len(near[i]))]
+                for i, u in zip(click_lead, rng.random(len(click_lead)), strict=True)
+            ],
+            dtype=np.int64,
+        ),
+    )
 
     # --- Showings.
     n_book = rng.poisson(days / 30 * 0.45 * np.exp(0.8 * z))
     book_lead = np.repeat(lead_range, n_book)
     book_ts = activity_ts(book_lead)
     book_listing = lead_listing(book_lead, save_idx)
-    ev.add(book_lead, EventType.SHOWING_BOOKED, book_ts, channel=Channel.WEB,
-           listing=book_listing)
+    ev.add(book_lead, EventType.SHOWING_BOOKED, book_ts, channel=Channel.WEB, listing=book_listing)
     att_ts = book_ts + (rng.uniform(1, 6, len(book_lead)) * DAY_MS).astype(np.int64)
     attended = (rng.random(len(book_lead)) < _sigmoid(1.0 + 0.7 * r[book_lead])) & (
-        att_ts <= now - HOUR_MS)
-    ev.add(book_lead[attended], EventType.SHOWING_ATTENDED, att_ts[attended],
-           channel=Channel.IN_PERSON, listing=book_listing[attended])
+        att_ts <= now - HOUR_MS
+    )
+    ev.add(
+        book_lead[attended],
+        EventType.SHOWING_ATTENDED,
+        att_ts[attended],
+        channel=Channel.IN_PERSON,
+        listing=book_listing[attended],
+    )
     n_attended = np.bincount(book_lead[attended], minlength=n)
 
     # --- Unprompted messages and calls in, voice notes.
     messaging = np.where(np.isin(pref, [1, 2, 3]), pref, np.where(abroad, 3, 1))
     n_msg = rng.poisson(days / 30 * 0.6 * np.exp(0.5 * r))
     msg_lead = np.repeat(lead_range, n_msg)
-    ev.add(msg_lead, EventType.MESSAGE_IN, activity_ts(msg_lead),
-           channel=_OUT_CH[messaging[msg_lead]], text=rng.integers(0, 5, len(msg_lead)))
+    ev.add(
+        msg_lead,
+        EventType.MESSAGE_IN,
+        activity_ts(msg_lead),
+        channel=_OUT_CH[messaging[msg_lead]],
+        text=rng.integers(0, 5, len(msg_lead)),
+    )
     n_call = rng.poisson(days / 30 * 0.2 * np.exp(0.4 * r))
     call_lead = np.repeat(lead_range, n_call)
-    ev.add(call_lead, EventType.CALL_IN, activity_ts(call_lead), channel=Channel.CALL,
-           duration=np.exp(rng.normal(math.log(150), 0.7, len(call_lead))).clip(5, 7200).round())
+    ev.add(
+        call_lead,
+        EventType.CALL_IN,
+        activity_ts(call_lead),
+        channel=Channel.CALL,
+        duration=np.exp(rng.normal(math.log(150), 0.7, len(call_lead))).clip(5, 7200).round(),
+    )
     n_voice = rng.poisson((now - created) / DAY_MS / 30 * 0.5)
     voice_lead = np.repeat(lead_range, n_voice)
-    ev.add(voice_lead, EventType.VOICE_NOTE,
-           created[voice_lead] + (rng.random(len(voice_lead))
-                                  * (now - HOUR_MS - created[voice_lead])).astype(np.int64),
-           text=_TXT_VOICE + rng.integers(0, len(VOICE_NOTES), len(voice_lead)),
-           duration=rng.uniform(5, 40, len(voice_lead)).round(1))
+    ev.add(
+        voice_lead,
+        EventType.VOICE_NOTE,
+        created[voice_lead]
+        + (rng.random(len(voice_lead)) * (now - HOUR_MS - created[voice_lead])).astype(np.int64),
+        text=_TXT_VOICE + rng.integers(0, len(VOICE_NOTES), len(voice_lead)),
+        duration=rng.uniform(5, 40, len(voice_lead)).round(1),
+    )
 
     # --- Conversion.
-    logit_c = (-3.2 + 1.0 * z + 0.3 * r + 0.45 * np.log1p(n_attended) + 0.2 * np.log1p(n_save)
-               + 0.15 * np.log1p(n_inq + n_msg) + VERTICAL_CONVERSION_OFFSET[vertical]
-               + conv_noise)
+    logit_c = (
+        -3.2
+        + 1.0 * z
+        + 0.3 * r
+        + 0.45 * np.log1p(n_attended)
+        + 0.2 * np.log1p(n_save)
+        + 0.15 * np.log1p(n_inq + n_msg)
+        + VERTICAL_CONVERSION_OFFSET[vertical]
+        + conv_noise
+    )
     p_convert = _sigmoid(logit_c)
     converted = rng.random(n) < p_convert
     conv_at = np.minimum(active_end + rng.exponential(10, n) * DAY_MS, now - HOUR_MS)
@@ -628,7 +772,8 @@ def generate_world(
     offer_ts = np.where(
         converted[offer_lead],
         conv_at[offer_lead] - (rng.uniform(3, 21, len(offer_lead)) * DAY_MS).astype(np.int64),
-        activity_ts(offer_lead))
+        activity_ts(offer_lead),
+    )
     offer_ts = np.clip(offer_ts, created[offer_lead], conv_at[offer_lead])
     attended_idx = np.flatnonzero(attended)
     offer_listing = np.zeros(len(offer_lead), dtype=np.int64)
@@ -636,7 +781,7 @@ def generate_world(
     for k, i in enumerate(offer_lead):
         toured = book_listing[attended_idx[book_lead[attended_idx] == i]]
         saved = view_listing[save_idx[view_lead[save_idx] == i]]
-        viewed = view_listing[starts[i]:starts[i + 1]]
+        viewed = view_listing[starts[i] : starts[i + 1]]
         cand = next((c for c in (toured, saved, viewed) if len(c)), np.array([anchor[i]]))
         offer_listing[k] = cand[int(ol_u[k] * len(cand))]
     offer_amount = (draw.price[offer_listing] * rng.uniform(0.92, 1.0, len(offer_lead))).round(-2)
@@ -645,13 +790,17 @@ def generate_world(
     deal_lead = offer_lead[conv_mask]
     deal_listing = offer_listing[conv_mask]
     deal_amount = (draw.price[deal_listing] * rng.uniform(0.96, 1.03, len(deal_lead))).round(-2)
-    ev.add(deal_lead, EventType.DEAL_CLOSED, conv_at[deal_lead], listing=deal_listing,
-           amount=deal_amount)
+    ev.add(
+        deal_lead,
+        EventType.DEAL_CLOSED,
+        conv_at[deal_lead],
+        listing=deal_listing,
+        amount=deal_amount,
+    )
 
     # --- Outreach and responses.
     out_start = created + HOUR_MS
-    out_end = np.where(converted, conv_at,
-                       np.minimum(active_end + 21 * DAY_MS, now - 2 * DAY_MS))
+    out_end = np.where(converted, conv_at, np.minimum(active_end + 21 * DAY_MS, now - 2 * DAY_MS))
     out_end = np.minimum(out_end, now - 2 * DAY_MS)
     out_days = np.clip((out_end - out_start) / DAY_MS, 0, None)
     n_out = np.where(out_days > 0, rng.poisson(1.5 + 1.0 * out_days / 7), 0)
@@ -665,13 +814,16 @@ def generate_world(
     local_day = np.floor((t / 1000 + off) / 86400)
     dow = ((local_day + 3) % 7).astype(np.int64)
     pol = rng.random(k)
-    hour = np.where(pol < 0.55, rng.integers(9, 18, k),
-                    np.where(pol < 0.9, rng.integers(7, 22, k), rng.integers(0, 24, k)))
+    hour = np.where(
+        pol < 0.55,
+        rng.integers(9, 18, k),
+        np.where(pol < 0.9, rng.integers(7, 22, k), rng.integers(0, 24, k)),
+    )
     o_ts = ((local_day * 86400 + hour * 3600 + rng.uniform(0, 3599, k) - off) * 1000).astype(
-        np.int64)
+        np.int64
+    )
     how = dow * 24 + hour
-    ch = np.where(rng.random(k) < 0.25, pref[o_lead],
-                  rng.choice(4, k, p=AGENT_CHANNEL_HABIT))
+    ch = np.where(rng.random(k) < 0.25, pref[o_lead], rng.choice(4, k, p=AGENT_CHANNEL_HABIT))
     alt_u = rng.random(k)
     keep = (o_ts >= out_start[o_lead]) & (o_ts <= out_end[o_lead])
     blocked = keep & (o_ts >= opt_time[o_lead, ch])
@@ -683,51 +835,130 @@ def generate_world(
             keep[e] = False
     o_lead, o_ts, how, ch = o_lead[keep], o_ts[keep], how[keep], ch[keep]
     k = len(o_lead)
-    logit_r = resp_int[o_lead] + ch_eff[o_lead, ch] + hour_effect(
-        how, peak_wd[o_lead], peak_we[o_lead], width[o_lead], amp[o_lead], wk_shift[o_lead],
-        night_pen[o_lead])
+    logit_r = (
+        resp_int[o_lead]
+        + ch_eff[o_lead, ch]
+        + hour_effect(
+            how,
+            peak_wd[o_lead],
+            peak_we[o_lead],
+            width[o_lead],
+            amp[o_lead],
+            wk_shift[o_lead],
+            night_pen[o_lead],
+        )
+    )
     responded = rng.random(k) < _sigmoid(logit_r)
     latency_s = np.exp(rng.normal(math.log(2400) - 0.4 * r[o_lead], 0.9)).clip(60, 72_000)
     out_text = _TXT_OUT + rng.integers(0, 3, k)
     in_text = rng.choice(np.array([3, 4, 1, 0]), k)
     is_call = ch == 0
     m_sel = ~is_call
-    ev.add(o_lead[m_sel], EventType.MESSAGE_OUT, o_ts[m_sel], channel=_OUT_CH[ch[m_sel]],
-           text=out_text[m_sel])
-    ev.add(o_lead[is_call], EventType.CALL_OUT, o_ts[is_call], channel=Channel.CALL,
-           duration=rng.uniform(15, 45, int(is_call.sum())).round(1))
+    ev.add(
+        o_lead[m_sel],
+        EventType.MESSAGE_OUT,
+        o_ts[m_sel],
+        channel=_OUT_CH[ch[m_sel]],
+        text=out_text[m_sel],
+    )
+    ev.add(
+        o_lead[is_call],
+        EventType.CALL_OUT,
+        o_ts[is_call],
+        channel=Channel.CALL,
+        duration=rng.uniform(15, 45, int(is_call.sum())).round(1),
+    )
     r_ts = o_ts + (latency_s * 1000).astype(np.int64)
     rm = responded & m_sel
     ev.add(o_lead[rm], EventType.MESSAGE_IN, r_ts[rm], channel=_OUT_CH[ch[rm]], text=in_text[rm])
     rc = responded & is_call
-    ev.add(o_lead[rc], EventType.CALL_IN, r_ts[rc], channel=Channel.CALL,
-           duration=np.exp(rng.normal(math.log(180), 0.6, int(rc.sum()))).clip(10, 7200).round())
+    ev.add(
+        o_lead[rc],
+        EventType.CALL_IN,
+        r_ts[rc],
+        channel=Channel.CALL,
+        duration=np.exp(rng.normal(math.log(180), 0.6, int(rc.sum()))).clip(10, 7200).round(),
+    )
 
     # --- p_respond: mean over the outreach channels and the waking slots.
     waking = np.array([d * 24 + h for d in range(7) for h in range(8, 22)])
-    he = hour_effect(waking[None, :], peak_wd[:, None], peak_we[:, None], width[:, None],
-                     amp[:, None], wk_shift[:, None], night_pen[:, None])
-    p_respond = _sigmoid(resp_int[:, None, None] + ch_eff[:, :, None] + he[:, None, :]).mean(
-        axis=(1, 2)) if n else np.zeros(0)
+    he = hour_effect(
+        waking[None, :],
+        peak_wd[:, None],
+        peak_we[:, None],
+        width[:, None],
+        amp[:, None],
+        wk_shift[:, None],
+        night_pen[:, None],
+    )
+    p_respond = (
+        _sigmoid(resp_int[:, None, None] + ch_eff[:, :, None] + he[:, None, :]).mean(axis=(1, 2))
+        if n
+        else np.zeros(0)
+    )
 
     return _assemble(
-        seed=seed, now=now, draw=draw, agent_list=agent_list, ev=ev, n=n, lang=lang,
-        locale=locale, country=country, tzname=tzname, lead_agent=lead_agent, created=created,
-        active_end=active_end, budget=budget, opted=opted, converted=converted, conv_at=conv_at,
-        rng=rng, truth_cols={
-            "z": z, "r": r, "p_convert": p_convert, "p_respond": p_respond, "vertical": vertical,
-            "market": market, "area": area, "pref": pref, "resp_int": resp_int, "ch_eff": ch_eff,
-            "peak_wd": peak_wd, "peak_we": peak_we, "width": width, "amp": amp,
-            "wk_shift": wk_shift, "night_pen": night_pen,
-        })
+        seed=seed,
+        now=now,
+        draw=draw,
+        agent_list=agent_list,
+        ev=ev,
+        n=n,
+        lang=lang,
+        locale=locale,
+        country=country,
+        tzname=tzname,
+        lead_agent=lead_agent,
+        created=created,
+        active_end=active_end,
+        budget=budget,
+        opted=opted,
+        converted=converted,
+        conv_at=conv_at,
+        rng=rng,
+        truth_cols={
+            "z": z,
+            "r": r,
+            "p_convert": p_convert,
+            "p_respond": p_respond,
+            "vertical": vertical,
+            "market": market,
+            "area": area,
+            "pref": pref,
+            "resp_int": resp_int,
+            "ch_eff": ch_eff,
+            "peak_wd": peak_wd,
+            "peak_we": peak_we,
+            "width": width,
+            "amp": amp,
+            "wk_shift": wk_shift,
+            "night_pen": night_pen,
+        },
+    )
 
 
-def _assemble(*, seed: int, now: int, draw: ListingDraw, agent_list: list[Agent], ev: _Events,
-              n: int, lang: np.ndarray, locale: list[str], country: list[str],
-              tzname: list[str], lead_agent: np.ndarray, created: np.ndarray,
-              active_end: np.ndarray, budget: np.ndarray, opted: np.ndarray,
-              converted: np.ndarray, conv_at: np.ndarray, rng: np.random.Generator,
-              truth_cols: dict[str, np.ndarray]) -> World:
+def _assemble(
+    *,
+    seed: int,
+    now: int,
+    draw: ListingDraw,
+    agent_list: list[Agent],
+    ev: _Events,
+    n: int,
+    lang: np.ndarray,
+    locale: list[str],
+    country: list[str],
+    tzname: list[str],
+    lead_agent: np.ndarray,
+    created: np.ndarray,
+    active_end: np.ndarray,
+    budget: np.ndarray,
+    opted: np.ndarray,
+    converted: np.ndarray,
+    conv_at: np.ndarray,
+    rng: np.random.Generator,
+    truth_cols: dict[str, np.ndarray],
+) -> World:
     """Turn the generated columns into records, in ingest order, events sorted by time."""
     cols = ev.arrays()
     ts = np.minimum(cols["ts"], now)
@@ -755,17 +986,29 @@ def _assemble(*, seed: int, now: int, draw: ListingDraw, agent_list: list[Agent]
                 text, language = VOICE_NOTES[txt - _TXT_VOICE], "en"
             else:
                 language = langs[li]
-                text = (OUTBOUND[language][txt - _TXT_OUT] if txt >= _TXT_OUT
-                        else INBOUND[language][txt])
+                text = (
+                    OUTBOUND[language][txt - _TXT_OUT]
+                    if txt >= _TXT_OUT
+                    else INBOUND[language][txt]
+                )
         c, lst = ch_col[k], lst_col[k]
         dw, du, am = dwell_col[k], dur_col[k], amt_col[k]
-        events.append(Event(
-            id=f"evt-{k + 1:08d}", updated_at=t, lead_id=lead_ids[li], type=_ETYPES[etype_col[k]],
-            ts=t, channel=_CHANNELS[c] if c >= 0 else None,
-            listing_id=listing_ids[lst] if lst >= 0 else None, text=text, language=language,
-            dwell_s=None if dw != dw else dw, duration_s=None if du != du else du,
-            amount=None if am != am else am,
-        ))
+        events.append(
+            Event(
+                id=f"evt-{k + 1:08d}",
+                updated_at=t,
+                lead_id=lead_ids[li],
+                type=_ETYPES[etype_col[k]],
+                ts=t,
+                channel=_CHANNELS[c] if c >= 0 else None,
+                listing_id=listing_ids[lst] if lst >= 0 else None,
+                text=text,
+                language=language,
+                dwell_s=None if dw != dw else dw,
+                duration_s=None if du != du else du,
+                amount=None if am != am else am,
+            )
+        )
 
     # Listings: listed before anyone looked at them; sold when a deal closed on them.
     listings = list(draw.listings)
@@ -777,12 +1020,13 @@ def _assemble(*, seed: int, now: int, draw: ListingDraw, agent_list: list[Agent]
     for j, x in enumerate(listings):
         listed = min(x.listed_at, int(first_seen[j]) - 3 * DAY_MS)
         if j in sold_at:
-            listings[j] = msgspec.structs.replace(x, listed_at=max(listed, 0),
-                                                  status=ListingStatus.SOLD,
-                                                  updated_at=sold_at[j])
+            listings[j] = msgspec.structs.replace(
+                x, listed_at=max(listed, 0), status=ListingStatus.SOLD, updated_at=sold_at[j]
+            )
         elif listed != x.listed_at:
-            listings[j] = msgspec.structs.replace(x, listed_at=max(listed, 0),
-                                                  updated_at=max(listed, 0))
+            listings[j] = msgspec.structs.replace(
+                x, listed_at=max(listed, 0), updated_at=max(listed, 0)
+            )
 
     last_ts = np.full(n, -1, dtype=np.int64)
     np.maximum.at(last_ts, cols["lead"], ts)
@@ -807,41 +1051,71 @@ def _assemble(*, seed: int, now: int, draw: ListingDraw, agent_list: list[Agent]
         else:
             status = LeadStatus.ACTIVE
         b = float(budget[i])
-        lead_list.append(Lead(
-            id=lead_ids[i], updated_at=int(max(created[i], last_ts[i])), agent_id=agent.id,
-            team_id=agent.team_id, name=f"{first} {last}", language=lg, locale=locale[i],
-            timezone=tzname[i], country=country[i],
-            email=f"{_ascii(first)}.{_ascii(last)}.{i + 1}@example.com",
-            phone=f"+{CALLING_CODES[country[i]]} 555 {phone_u[i]:07d}",
-            consent=Consent(**{c.value: not bool(opted[i, j])
-                               for j, c in enumerate(OUTREACH_CHANNELS)}),
-            source=LEAD_SOURCES[int(src[i])], status=status,
-            budget_min=round(b * 0.85, -3), budget_max=round(b * 1.1, -3),
-            created_at=int(created[i]),
-        ))
-        truth.append(LeadTruth(
-            lead_id=lead_ids[i], agent_id=agent.id, intent=round(float(tc["z"][i]), 4),
-            responsiveness=round(float(tc["r"][i]), 4),
-            p_convert=float(tc["p_convert"][i]), p_respond=float(tc["p_respond"][i]),
-            converted=bool(converted[i]),
-            converted_at=int(conv_at[i]) if converted[i] else None,
-            vertical=VERTICALS[int(tc["vertical"][i])], market=MARKETS[int(tc["market"][i])],
-            area=area_names[int(tc["area"][i])],
-            budget=round(b, -2), preferred_channel=OUTREACH_CHANNELS[int(tc["pref"][i])],
-            response_intercept=float(tc["resp_int"][i]),
-            channel_effects={c.value: float(tc["ch_eff"][i, j])
-                             for j, c in enumerate(OUTREACH_CHANNELS)},
-            peak_hour_weekday=float(tc["peak_wd"][i]), peak_hour_weekend=float(tc["peak_we"][i]),
-            hour_width=float(tc["width"][i]), hour_amplitude=float(tc["amp"][i]),
-            weekend_shift=float(tc["wk_shift"][i]), night_penalty=float(tc["night_pen"][i]),
-            active_end=int(active_end[i]),
-        ))
-    return World(seed=seed, now_ms=now, agents=agent_list, listings=listings, leads=lead_list,
-                 events=events, truth=truth)
+        lead_list.append(
+            Lead(
+                id=lead_ids[i],
+                updated_at=int(max(created[i], last_ts[i])),
+                agent_id=agent.id,
+                team_id=agent.team_id,
+                name=f"{first} {last}",
+                language=lg,
+                locale=locale[i],
+                timezone=tzname[i],
+                country=country[i],
+                email=f"{_ascii(first)}.{_ascii(last)}.{i + 1}@example.com",
+                phone=f"+{CALLING_CODES[country[i]]} 555 {phone_u[i]:07d}",
+                consent=Consent(
+                    **{c.value: not bool(opted[i, j]) for j, c in enumerate(OUTREACH_CHANNELS)}
+                ),
+                source=LEAD_SOURCES[int(src[i])],
+                status=status,
+                budget_min=round(b * 0.85, -3),
+                budget_max=round(b * 1.1, -3),
+                created_at=int(created[i]),
+            )
+        )
+        truth.append(
+            LeadTruth(
+                lead_id=lead_ids[i],
+                agent_id=agent.id,
+                intent=round(float(tc["z"][i]), 4),
+                responsiveness=round(float(tc["r"][i]), 4),
+                p_convert=float(tc["p_convert"][i]),
+                p_respond=float(tc["p_respond"][i]),
+                converted=bool(converted[i]),
+                converted_at=int(conv_at[i]) if converted[i] else None,
+                vertical=VERTICALS[int(tc["vertical"][i])],
+                market=MARKETS[int(tc["market"][i])],
+                area=area_names[int(tc["area"][i])],
+                budget=round(b, -2),
+                preferred_channel=OUTREACH_CHANNELS[int(tc["pref"][i])],
+                response_intercept=float(tc["resp_int"][i]),
+                channel_effects={
+                    c.value: float(tc["ch_eff"][i, j]) for j, c in enumerate(OUTREACH_CHANNELS)
+                },
+                peak_hour_weekday=float(tc["peak_wd"][i]),
+                peak_hour_weekend=float(tc["peak_we"][i]),
+                hour_width=float(tc["width"][i]),
+                hour_amplitude=float(tc["amp"][i]),
+                weekend_shift=float(tc["wk_shift"][i]),
+                night_penalty=float(tc["night_pen"][i]),
+                active_end=int(active_end[i]),
+            )
+        )
+    return World(
+        seed=seed,
+        now_ms=now,
+        agents=agent_list,
+        listings=listings,
+        leads=lead_list,
+        events=events,
+        truth=truth,
+    )
 
 
-def write_world(world: World, path: str | Path, fmt: Format | str = Format.MSGPACK, *,
-                truth: bool = True) -> Path:
+def write_world(
+    world: World, path: str | Path, fmt: Format | str = Format.MSGPACK, *, truth: bool = True
+) -> Path:
     """Write the records as one batch file (agents, listings, leads, events); optionally the
     truth to ``<path>.truth.json``. Returns the batch path."""
     path = Path(path)

@@ -47,8 +47,16 @@ def records() -> list:
     out.append(residential(38, status=ListingStatus.SOLD))
     out.append(residential(39, status=ListingStatus.OFF_MARKET))
     out.append(lead(1))
-    out.append(lead(2, language="en", locale="en_US", timezone="America/Los_Angeles",
-                    country="US", consent=Consent()))
+    out.append(
+        lead(
+            2,
+            language="en",
+            locale="en_US",
+            timezone="America/Los_Angeles",
+            country="US",
+            consent=Consent(),
+        )
+    )
     out.append(lead(3, language="en", locale="en_US", timezone="America/Los_Angeles",
                     country="US"))  # fmt: skip
     n = 0
@@ -63,14 +71,34 @@ def records() -> list:
     for i in (4, 8):
         ev("lead-000001", type=EventType.PROPERTY_SAVE, listing_id=f"lst-{i:06d}",
            ts=NOW_MS - (30 - i) * 5 * HOUR_MS, dwell_s=None)  # fmt: skip
-    ev("lead-000001", type=EventType.MESSAGE_OUT, channel=Channel.SMS, listing_id=None,
-       dwell_s=None, ts=NOW_MS - 80 * HOUR_MS, text="¿Le gustaría ver la casa?")
-    ev("lead-000001", type=EventType.MESSAGE_IN, channel=Channel.SMS, listing_id=None,
-       dwell_s=None, ts=NOW_MS - 79 * HOUR_MS, text="Sí, me interesa mucho, con piscina")
+    ev(
+        "lead-000001",
+        type=EventType.MESSAGE_OUT,
+        channel=Channel.SMS,
+        listing_id=None,
+        dwell_s=None,
+        ts=NOW_MS - 80 * HOUR_MS,
+        text="¿Le gustaría ver la casa?",
+    )
+    ev(
+        "lead-000001",
+        type=EventType.MESSAGE_IN,
+        channel=Channel.SMS,
+        listing_id=None,
+        dwell_s=None,
+        ts=NOW_MS - 79 * HOUR_MS,
+        text="Sí, me interesa mucho, con piscina",
+    )
     for i in range(30, 36):
         ev("lead-000003", listing_id=f"lst-{i:06d}", ts=NOW_MS - (50 - i) * 3 * HOUR_MS)
-    ev("lead-000003", type=EventType.INQUIRY, listing_id="lst-000031", dwell_s=None,
-       ts=NOW_MS - 10 * HOUR_MS, text="What is the cap rate and the zoning?")
+    ev(
+        "lead-000003",
+        type=EventType.INQUIRY,
+        listing_id="lst-000031",
+        dwell_s=None,
+        ts=NOW_MS - 10 * HOUR_MS,
+        text="What is the cap rate and the zoning?",
+    )
     return out
 
 

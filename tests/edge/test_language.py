@@ -65,5 +65,4 @@ def test_japanese_kana_with_kanji_is_one_script_group():
 
 
 def test_script_runs_split_words_by_script():
-    assert script_runs("I love 서울 apartments") == {"LATIN": "I love apartments",
-                                                    "HANGUL": "서울"}
+    assert script_runs("I love 서울 apartments") == {"LATIN": "I love apartments", "HANGUL": "서울"}

@@ -88,7 +88,11 @@ def test_style_follows_the_profile_consent_and_intent():
                 message_length=MessageLength.LONG, preferred_channel=Channel.CALL)  # fmt: skip
     plain = adapt_style(p)
     assert (plain.formality, plain.length, plain.channel, plain.language) == (
-        Formality.CASUAL, MessageLength.LONG, Channel.CALL, "es")
+        Formality.CASUAL,
+        MessageLength.LONG,
+        Channel.CALL,
+        "es",
+    )
     no_call = adapt_style(p, StyleContext(consent=Consent(call=False)))
     assert no_call.channel is Channel.SMS and "no consent for call" in no_call.reason
     first = adapt_style(p, StyleContext(intent=Intent.FIRST_CONTACT))
@@ -102,6 +106,7 @@ def test_style_follows_the_profile_consent_and_intent():
 
 async def test_a_full_disk_is_a_store_error_and_loses_nothing(device, monkeypatch):
     before = (await device.store.fetchone("SELECT count(*) FROM outbox"))[0]
+
     def write_then_disk_full(conn, statements):
         for sql, rows in statements:  # the rows are written inside the transaction...
             conn.executemany(sql, rows)

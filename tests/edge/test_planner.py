@@ -50,8 +50,9 @@ async def test_plan_respects_consent_quiet_hours_holidays_and_caps(device):
 
 
 async def test_every_channel_opted_out_gives_an_empty_plan_with_the_reason(device):
-    await device.update("lead", "lead-000002",
-                        consent=Consent(call=False, sms=False, email=False, whatsapp=False))
+    await device.update(
+        "lead", "lead-000002", consent=Consent(call=False, sms=False, email=False, whatsapp=False)
+    )
     plan = await device.plan_interventions("lead-000002")
     assert plan.steps == [] and plan.status is PlanStatus.CANCELLED
     assert plan.reason.startswith("every channel is blocked")
@@ -60,8 +61,18 @@ async def test_every_channel_opted_out_gives_an_empty_plan_with_the_reason(devic
 
 
 async def test_an_opt_out_event_blocks_contact(device):
-    await device.store.put([event(900, lead_id="lead-000003", type=EventType.OPT_OUT,
-                                  listing_id=None, dwell_s=None, ts=NOW_MS - HOUR_MS)])
+    await device.store.put(
+        [
+            event(
+                900,
+                lead_id="lead-000003",
+                type=EventType.OPT_OUT,
+                listing_id=None,
+                dwell_s=None,
+                ts=NOW_MS - HOUR_MS,
+            )
+        ]
+    )
     plan = await device.plan_interventions("lead-000003")
     assert plan.steps == [] and "opted out of all contact" in plan.reason
 

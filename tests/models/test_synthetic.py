@@ -182,8 +182,10 @@ def test_response_rate_is_higher_at_peak_hours_and_on_the_preferred_channel(worl
         elif d >= 6:
             far.append(responded)
         (pref if ch == t.preferred_channel else other).append(responded)
-    print(f"near peak {np.mean(near):.3f} (n={len(near)}), far {np.mean(far):.3f} "
-          f"(n={len(far)}); preferred {np.mean(pref):.3f}, other {np.mean(other):.3f}")
+    print(
+        f"near peak {np.mean(near):.3f} (n={len(near)}), far {np.mean(far):.3f} "
+        f"(n={len(far)}); preferred {np.mean(pref):.3f}, other {np.mean(other):.3f}"
+    )
     assert np.mean(near) > 1.5 * np.mean(far)
     assert np.mean(pref) > 1.3 * np.mean(other)
     # Observed rates agree with the true probabilities on average.
@@ -194,8 +196,11 @@ def test_response_rate_is_higher_at_peak_hours_and_on_the_preferred_channel(worl
 
 def test_response_probability_is_a_probability_and_refuses_other_channels(world):
     t = world.truth[0]
-    ps = [response_probability(t, ch, h) for ch in ("call", "sms", "email", "whatsapp")
-          for h in range(168)]
+    ps = [
+        response_probability(t, ch, h)
+        for ch in ("call", "sms", "email", "whatsapp")
+        for h in range(168)
+    ]
     assert all(0 < p < 1 for p in ps)
     assert min(ps) < t.p_respond < max(ps)
     with pytest.raises(SyntheticError, match="'web'"):
@@ -234,8 +239,7 @@ def test_opted_out_channels_are_not_used_after_the_opt_out(world):
 
 def test_listing_prices_by_area_follow_the_fitted_prior(world):
     prior = load_prior()
-    fitted = {a["name"]: a["median_price"]
-              for m in prior["markets"].values() for a in m["areas"]}
+    fitted = {a["name"]: a["median_price"] for m in prior["markets"].values() for a in m["areas"]}
     by_area: dict[str, list[float]] = defaultdict(list)
     for x in world.listings:
         if x.vertical is Vertical.RESIDENTIAL and x.property_type is not PropertyType.CONDO:
@@ -256,7 +260,11 @@ def test_verticals_carry_their_own_fields(world):
     assert set(by_vertical) == set(Vertical)
     commercial = by_vertical[Vertical.COMMERCIAL]
     assert {x.property_type for x in commercial} == {
-        PropertyType.OFFICE, PropertyType.RETAIL, PropertyType.INDUSTRIAL, PropertyType.MIXED_USE}
+        PropertyType.OFFICE,
+        PropertyType.RETAIL,
+        PropertyType.INDUSTRIAL,
+        PropertyType.MIXED_USE,
+    }
     assert all(x.zoning for x in commercial)
     sales = [x for x in commercial if not x.for_lease]
     assert sales and all(0 < x.cap_rate < 0.2 and x.noi > 0 for x in sales)

@@ -309,7 +309,9 @@ def test_towers_refuse_no_positives_and_train_on_fewer_pairs_than_a_batch(tensor
         train_towers(none, items, epochs=1, verbose=False)
     few = RankingExamples(
         rng.normal(size=(4, N_LEAD)).astype(np.float32),
-        [np.array([i, i + 4]) for i in range(4)], [np.array([], np.int64)] * 4, list("abcd"),
+        [np.array([i, i + 4]) for i in range(4)],
+        [np.array([], np.int64)] * 4,
+        list("abcd"),
     )  # 8 pairs, batch 256: one smaller batch per epoch, and the weights move
     lead_t, _ = train_towers(few, items, epochs=1, negatives=8, verbose=False)
     untrained, _ = train_towers(few, items, epochs=0, negatives=8, verbose=False)

@@ -52,8 +52,9 @@ def test_device_plan_and_run_due(device_db):
     async def make_due() -> None:
         rt = await EdgeRuntime.open(device_db, create=False)
         try:  # an email step five minutes overdue: runs whatever the hour
-            await rt.update("intervention_step", first, channel="email",
-                            due_at=rt.store.now_ms() - 5 * 60_000)
+            await rt.update(
+                "intervention_step", first, channel="email", due_at=rt.store.now_ms() - 5 * 60_000
+            )
         finally:
             await rt.close()
 
@@ -92,8 +93,14 @@ def test_a_lead_with_every_channel_blocked_gets_an_empty_plan_with_the_reason(tm
 def test_bench_edge_reports_every_key(tmp_path):
     data = json.loads(invoke("bench", "edge", "--leads", "40", "--listings", "300", "--calls",
                              "10", "--json").stdout)  # fmt: skip
-    assert set(data["operations"]) == {"predict_behaviour", "analyze", "create_profile",
-                                       "recommend", "adapt_style", "adapt_message"}
+    assert set(data["operations"]) == {
+        "predict_behaviour",
+        "analyze",
+        "create_profile",
+        "recommend",
+        "adapt_style",
+        "adapt_message",
+    }
     for row in data["operations"].values():
         assert set(row) == {"p50_ms", "p95_ms", "p99_ms", "n"} and row["n"] == 10
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
