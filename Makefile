@@ -1,36 +1,64 @@
 # The two commands: `make demo` and `make test`. Both are idempotent on a fresh machine:
-# they create .venv with python3.11 when missing, install the project and the Debian packages
-# it needs when missing, then run.
+# they create .venv with python3.11 when missing, install exactly the versions pinned in
+# requirements.lock (and the Debian packages the project needs) when missing, then run.
+# `make lock` regenerates the lock; see "Installing: the lock" in the README.
 
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-all
+STAMP  := $(VENV)/.installed-lock
+LOCK   := requirements.lock
+# The resolver, pinned: the same uv, the same pyproject and the same date give the same lock.
+UV_VERSION := 0.13.9
+UV     := $(BIN)/uv
+# Packages uploaded after this instant are invisible to `make lock`. Upgrading is deliberate:
+# move the date (or name packages with UPGRADE="--upgrade-package NAME"), `make lock`, `make test`.
+LOCK_DATE ?= 2026-12-02T00:00:00Z
+UPGRADE ?=
+# Line coverage may only rise: the last measured figure, rounded down.
+COVERAGE_FLOOR := 92
 # Debian packages: Xvfb and Mesa for the Kivy window, espeak-ng and sox for test speech.
 APT_PACKAGES := xvfb xauth libgl1-mesa-dri libgl1 libmtdev1 espeak-ng sox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test setup system-deps lint clean
+.PHONY: demo test check setup system-deps lock lint clean
 
 demo: setup
 	$(BIN)/realty-edge demo
 
-test: setup
-	$(BIN)/ruff check .
+test: setup check
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest
 	@$(BIN)/coverage combine -q >/dev/null 2>&1 || true
 	@echo "line coverage of the packages: $$($(BIN)/coverage report --precision=1 --format=total)%"
+	@$(BIN)/coverage report --fail-under=$(COVERAGE_FLOOR) --format=total >/dev/null || \
+	  { echo "line coverage fell below $(COVERAGE_FLOOR) %"; exit 1; }
+
+# Lint, format, types and dependencies: each fails the run on its own.
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/deptry .
 
 setup: system-deps $(STAMP)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -e '.[all]'
+$(UV): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+
+$(STAMP): $(LOCK) pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r $(LOCK)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
+
+lock: | $(UV)
+	$(UV) pip compile pyproject.toml --all-extras --generate-hashes \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --exclude-newer $(LOCK_DATE) $(UPGRADE) \
+	  --custom-compile-command "make lock" --quiet -o $(LOCK)
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -41,8 +69,7 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-lint: setup
-	$(BIN)/ruff check .
+lint: check
 
 clean:
 	rm -rf $(VENV) .demo .coverage .coverage.* .pytest_cache

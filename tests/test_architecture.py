@@ -147,3 +147,100 @@ assert not any(m.split(".")[0] in {{"tensorflow", "keras"}} for m in sys.modules
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["6", "tensorflow", "blocked"]
+
+
+# --- the extras match the imports --------------------------------------------------------
+
+OPTIONAL = {"ai_edge_litert"}  # loaded only when installed (models/tflite.py)
+
+
+def extra(name: str) -> set[str]:
+    """Distribution names (normalized) that an install of ``realty-edge[name]`` asks for."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] if name == "base" else project["optional-dependencies"][name]
+    out: set[str] = set()
+    for spec in wanted:
+        req = Requirement(spec)
+        if req.name == "realty-edge":
+            for inner in req.extras:
+                out |= extra(inner)
+        else:
+            out.add(req.name.lower().replace("_", "-"))
+    return out if name == "base" else out | extra("base")
+
+
+def third_party_imports(paths: list[Path]) -> dict[str, Path]:
+    stdlib = sys.stdlib_module_names
+    found: dict[str, Path] = {}
+    for path in paths:
+        for name in imports_of(path):
+            if top(name) not in stdlib and top(name) not in OURS | OPTIONAL:
+                found.setdefault(top(name), path)
+    return found
+
+
+def undeclared(paths: list[Path], extra_name: str) -> list[str]:
+    """Imports on ``paths`` whose distribution the extra does not declare."""
+    from importlib.metadata import packages_distributions
+
+    dists = packages_distributions()
+    declared = extra(extra_name)
+    missing = []
+    for module, path in third_party_imports(paths).items():
+        names = {d.lower().replace("_", "-") for d in dists.get(module, [module])}
+        if not names & declared:
+            missing.append(f"{path.relative_to(ROOT)} imports {module} ({', '.join(names)})")
+    return missing
+
+
+def module_file(name: str) -> Path | None:
+    base = ROOT / name.replace(".", "/")
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def reachable(start: list[Path]) -> list[Path]:
+    """``start`` and every module of ours they import, transitively (the code that runs)."""
+    seen: set[Path] = set()
+    todo = list(start)
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in imports_of(path):
+            parts = name.split(".")
+            if parts[0] in OURS:
+                for i in range(1, len(parts) + 1):  # the package __init__ files run too
+                    if found := module_file(".".join(parts[:i])):
+                        todo.append(found)
+    return sorted(seen)
+
+
+def phone_modules() -> list[Path]:
+    return reachable(modules("edge"))
+
+
+def test_the_phone_extra_declares_everything_the_device_path_imports():
+    assert undeclared(phone_modules(), "edge") == []
+    assert undeclared(reachable(modules("mobile_client")), "client") == []
+
+
+def test_the_phone_extra_never_pulls_in_training_libraries():
+    assert not extra("edge") & {"tensorflow-cpu", "keras", "scikit-learn", "pandas", "matplotlib"}
+    assert {"tensorflow-cpu", "scikit-learn", "pandas"} <= extra("train") <= extra("server")
+
+
+def test_the_extras_check_sees_an_undeclared_import():
+    bad = ROOT / "edge" / "_extras_probe_tmp.py"
+    bad.write_text("import pandas\n")
+    try:
+        assert any("pandas" in line for line in undeclared(modules("edge"), "edge"))
+    finally:
+        bad.unlink()
