@@ -268,6 +268,7 @@ class LeadAnalyst:
         row = self.reader.one(STAMP_SQL, (lead_id, lead_id))
         if row is None:
             await self.store.get_lead(lead_id)  # raises NotFoundError naming it
+            raise AssertionError(f"no stamp for the stored lead {lead_id!r}")
         index = await self.listing_index()
         return (tuple(row), index.version)
 

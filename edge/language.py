@@ -140,15 +140,15 @@ class LanguageIdentifier:
             results[i] = guess
         row = len(whole)
         for i, runs in mixed.items():
-            guess = results[i]
-            assert guess is not None
-            others = dict(guess.alternatives)
+            whole_guess = results[i]
+            assert whole_guess is not None
+            others = dict(whole_guess.alternatives)
             for p in proba[row : row + len(runs)]:
                 run_guess = self._guess(p)
-                if run_guess.language not in (UNKNOWN, guess.language):
+                if run_guess.language not in (UNKNOWN, whole_guess.language):
                     others[run_guess.language] = run_guess.confidence
             row += len(runs)
-            results[i] = msgspec.structs.replace(guess, mixed=True, alternatives=others)
+            results[i] = msgspec.structs.replace(whole_guess, mixed=True, alternatives=others)
         return results  # type: ignore[return-value]
 
     def detect(self, text: str) -> LanguageGuess:

@@ -123,7 +123,8 @@ def score_grid(model: TFLiteModel, features: np.ndarray,
     if not chosen:
         return grid
     y = model.predict1(candidate_matrix(features, chosen, SCORED_HOURS))
-    grid[np.ix_(list(channels), SCORED_HOURS)] = y.reshape(len(chosen), len(SCORED_HOURS))
+    rows = np.asarray(channels, dtype=np.intp)
+    grid[np.ix_(rows, SCORED_HOURS)] = y.reshape(len(chosen), len(SCORED_HOURS))
     return grid
 
 
@@ -151,14 +152,19 @@ def _open(valid: np.ndarray, ts: np.ndarray, taken: Sequence[int]) -> np.ndarray
     return ok
 
 
+def _utc_offset(ts_ms: int, zone: dt.tzinfo) -> dt.timedelta:
+    """The zone's offset from UTC at ``ts_ms`` (an IANA zone always has one)."""
+    return dt.datetime.fromtimestamp(ts_ms / 1000, zone).utcoffset() or dt.timedelta(0)
+
+
 def _slots(lead: Lead, start_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Absolute hour starts, their local hour-of-week and whether intrusive contact is quiet."""
     zone = time_zone(lead.timezone)
     ts = start_ms + HOUR_MS * np.arange(HORIZON_H, dtype=np.int64)
     # Offsets change at most a few times a week: look one up per 6 h, at the first hour of each.
     _keys, first, which = np.unique(ts // (6 * HOUR_MS), return_index=True, return_inverse=True)
-    offsets = np.array([int(dt.datetime.fromtimestamp(t / 1000, zone).utcoffset().total_seconds()
-                            * 1000) for t in ts[first].tolist()], dtype=np.int64)  # fmt: skip
+    offsets = np.array([int(_utc_offset(t, zone).total_seconds() * 1000)
+                        for t in ts[first].tolist()], dtype=np.int64)  # fmt: skip
     local_ms = ts + offsets[which]
     hour = (local_ms // HOUR_MS) % 24
     how = (local_ms // DAY_MS + 3) % 7 * 24 + hour
@@ -220,10 +226,10 @@ def make_plan(inputs: PlanInputs, model: TFLiteModel, plan_id: str) -> Intervent
         ok = _open(valid, ts, taken)
         if not ok.any():
             break
-        c, j = np.unravel_index(int(np.argmax(np.where(ok, rank, -1.0))), ok.shape)
-        chosen.append((int(c), int(j)))
-        taken.append(int(ts[j]))
-        rank[c] *= 0.9  # prefer a mix of channels across steps
+        best_c, best_j = np.unravel_index(int(np.argmax(np.where(ok, rank, -1.0))), ok.shape)
+        chosen.append((int(best_c), int(best_j)))
+        taken.append(int(ts[best_j]))
+        rank[best_c] *= 0.9  # prefer a mix of channels across steps
     if not chosen:
         return empty_plan(
             lead,

@@ -25,9 +25,16 @@ from sync.records import (
 
 _enc = msgspec.msgpack.Encoder()
 _change_dec = msgspec.msgpack.Decoder(AnyChange)
-_decoders = {
-    cls: msgspec.msgpack.Decoder(cls)
-    for cls in (Agent, Lead, Listing, Profile, InterventionPlan, InterventionStep)
+_decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
+    kind: msgspec.msgpack.Decoder(cls)
+    for kind, cls in (
+        ("agent", Agent),
+        ("lead", Lead),
+        ("listing", Listing),
+        ("profile", Profile),
+        ("intervention_plan", InterventionPlan),
+        ("intervention_step", InterventionStep),
+    )
 }
 
 #: Table of each record kind.
@@ -63,6 +70,7 @@ def kind_of(record: Record) -> str:
 
 def record_to_row(record: Record) -> dict[str, Any]:
     """Columns of ``record`` for its table (see :data:`TABLES`)."""
+    cols: dict[str, Any]
     match record:
         case Event():
             return {
@@ -139,15 +147,8 @@ def record_from_row(kind: str, row: Any) -> Record:
     """The record stored in ``row`` (a mapping or ``sqlite3.Row``) of ``kind``'s table."""
     if kind == "event":
         return event_from_row(row)
-    cls = {
-        "agent": Agent,
-        "lead": Lead,
-        "listing": Listing,
-        "profile": Profile,
-        "intervention_plan": InterventionPlan,
-        "intervention_step": InterventionStep,
-    }[kind]
-    return _decoders[cls].decode(row["data"])
+    record: Record = _decoders[kind].decode(row["data"])
+    return record
 
 
 def event_from_row(row: Any) -> Event:

@@ -247,8 +247,9 @@ class StepScheduler:
         """Start, fire what is overdue by the missed-step rule, schedule the rest; jobs added."""
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-        self._scheduler = AsyncIOScheduler(timezone=dt.UTC, event_loop=asyncio.get_running_loop())
-        self._scheduler.start()
+        scheduler = AsyncIOScheduler(timezone=dt.UTC, event_loop=asyncio.get_running_loop())
+        self._scheduler = scheduler
+        scheduler.start()
         await self._fire()  # overdue steps: run or move (the missed-step rule)
         return await self.reschedule()
 

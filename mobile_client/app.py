@@ -62,18 +62,25 @@ class RealtyEdgeApp(App):
         self.online = False
         self.current_lead: str | None = None
         self.workdir = self.device.parent
-        self.bridge: RuntimeBridge | None = None
+        self._bridge: RuntimeBridge | None = None
         self.errors: list[str] = []
 
+    @property
+    def bridge(self) -> RuntimeBridge:
+        """The runtime's bridge, opened by :meth:`build`."""
+        if self._bridge is None:
+            raise RuntimeError("the app is not built yet: no runtime is open")
+        return self._bridge
+
     def build(self) -> BoxLayout:
-        self.bridge = RuntimeBridge(self.device, create=self.create)
+        self._bridge = RuntimeBridge(self.device, create=self.create)
         root = BoxLayout(orientation="vertical")
         paint(root, (0.1, 0.11, 0.13, 1))
         self.banner = Text(
             "realty-edge", size=13, color=(0.7, 0.74, 0.8, 1), padding=(dp(10), dp(4))
         )
         self.manager = ScreenManager(transition=NoTransition())
-        self.screens = {
+        self.screens: dict[str, Any] = {
             "leads": LeadsScreen(self), "detail": LeadDetailScreen(self),
             "voice": VoiceScreen(self), "sync": SyncScreen(self),
             "performance": PerformanceScreen(self),
@@ -100,8 +107,8 @@ class RealtyEdgeApp(App):
             ScreenshotTour(self, self.screenshots).start()
 
     def on_stop(self) -> None:
-        if self.bridge is not None:
-            self.bridge.close()
+        if self._bridge is not None:
+            self._bridge.close()
 
     def go(self, name: str) -> None:
         self.manager.current = name

@@ -74,5 +74,5 @@ def font_for(text: str) -> str:
     for char in text:
         need = font_of(char)
         if need not in (None, LATIN):
-            return need  # type: ignore[return-value]
+            return need
     return LATIN

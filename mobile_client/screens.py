@@ -97,7 +97,7 @@ class LeadsScreen(Screen):
 
     async def _rows(self) -> list[dict[str, Any]]:
         rt, timed = self.app.bridge.runtime, self.app.bridge.timed
-        rows = []
+        rows: list[dict[str, Any]] = []
         for lead in await rt.leads():
             a = await timed("analyze", rt.analyze(lead.id))
             step = a.plan.steps[0] if a.plan.steps else None
@@ -231,13 +231,14 @@ class LeadDetailScreen(Screen):
         self.draft_info.show(f"cannot draft {self.intent.text}: {error}")
 
     def mark_sent(self) -> None:
-        if self.lead_id is None or not self.message.text.strip():
+        lead_id = self.lead_id
+        if lead_id is None or not self.message.text.strip():
             self.status.show("nothing to send")
             return
         rt = self.app.bridge.runtime
 
         async def send() -> int:
-            await rt.record_event(self.lead_id, "message_out", text=self.message.text,
+            await rt.record_event(lead_id, "message_out", text=self.message.text,
                                   channel=self.channel, language=self.language)  # fmt: skip
             return (await rt.counts()).outbox_pending
 
@@ -355,7 +356,8 @@ class VoiceScreen(Screen):
         async def run() -> tuple[Any, float, float]:
             before = (await rt.analyze(lead_id)).behaviour.p_convert
             lead = await rt.get("lead", lead_id)
-            language = lead.language if lead.language in rt.voice_languages() else None
+            spoken = getattr(lead, "language", None)
+            language = spoken if spoken in rt.voice_languages() else None
             t = await self.app.bridge.timed("transcribe", asyncio.to_thread(stream, language))
             await rt.record_event(lead_id, "voice_note", text=t.text or "(silence)",
                                   language=t.language, duration_s=t.duration_s)  # fmt: skip

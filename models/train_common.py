@@ -22,6 +22,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -110,7 +111,7 @@ class TrainConfig:
 class TrainedModel:
     """The exported Keras model (probabilities out) and what went into it."""
 
-    model: object  # keras.Model: raw features -> calibrated probabilities
+    model: Any  # keras.Model: raw features -> calibrated probabilities
     standardizer: Standardizer
     platt: list[tuple[float, float]]  # per output: (a, b) on the averaged logit
     epochs: list[int] = field(default_factory=list)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated, Any, ClassVar
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, WebSocket, delete, get, post, websocket
@@ -55,7 +56,7 @@ Sync = NamedDependency[SyncService]
 
 class AdvancedController(Controller):
     path = "/api/v1/advanced"
-    tags: ClassVar[list[str]] = ["advanced"]
+    tags: Sequence[str] | None = ("advanced",)
 
     @get("/health", exclude_from_auth=True, sync_to_thread=False)
     def health(self, advanced: Advanced) -> AdvancedHealth:
@@ -145,7 +146,7 @@ class ModelsController(Controller):
     """Model distribution (signed manifests, staged rollout) and the retraining record."""
 
     path = "/api/v1/advanced/models"
-    tags: ClassVar[list[str]] = ["models"]
+    tags: Sequence[str] | None = ("models",)
 
     @get("/", sync_to_thread=True)
     def families(self, distribution: Distribution) -> list[FamilyInfo]:
@@ -230,7 +231,7 @@ async def realtime_multi_language(
             if message["type"] == "websocket.disconnect":
                 break
             chunk = message.get("bytes")
-            if chunk is not None:
+            if isinstance(chunk, bytes):
                 if len(chunk) % 2:
                     chunk = chunk[:-1]
                 if stream is None:
@@ -243,7 +244,8 @@ async def realtime_multi_language(
                     )  # fmt: skip
                 continue
             try:
-                command = _ws_event.decode(message.get("text") or "")
+                text = message.get("text")
+                command = _ws_event.decode(text if isinstance(text, str) else "")
             except msgspec.MsgspecError:
                 command = {}
             kind = command.get("type")

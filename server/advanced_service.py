@@ -187,8 +187,8 @@ class AdvancedService:
         if (ask.text is None) == (ask.audio_wav_base64 is None):
             raise InvalidRequestError("give exactly one of text and audio_wav_base64", path="$")
         if ask.text is not None:
-            guess = self.language.detect(ask.text)
-            return DetectResult(language=guess.language, confidence=guess.confidence, source="text")
+            said = self.language.detect(ask.text)
+            return DetectResult(language=said.language, confidence=said.confidence, source="text")
         wav = decode_audio(ask.audio_wav_base64 or "", "$.audio_wav_base64")
         transcript = await self._transcribe(wav, ask.language_hint, "$.audio_wav_base64")
         guess = self.language.detect(transcript.text) if transcript.text.strip() else None

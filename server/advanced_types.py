@@ -30,13 +30,13 @@ class Body(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Base of every request body: unknown fields are refused (with their name)."""
 
 
-class AnalyzeRequest(Body):
+class AnalyzeRequest(Body, frozen=True):
     lead_id: Id
     #: Fresh events of this lead to record before analysing (written, then synced to devices).
     events: Annotated[list[Event], Meta(max_length=MAX_ITEMS)] = []
 
 
-class DetectRequest(Body):
+class DetectRequest(Body, frozen=True):
     """Text, or audio as a base64 WAV (transcribed offline, then identified)."""
 
     text: Text | None = None
@@ -51,7 +51,7 @@ class DetectResult(msgspec.Struct, frozen=True, kw_only=True):
     transcript: str | None = None
 
 
-class VoiceRequest(Body):
+class VoiceRequest(Body, frozen=True):
     audio_wav_base64: Audio
     language: Annotated[str, Meta(pattern=r"^[a-z]{2,3}$")] | None = None
     #: When set, the transcript is stored as a voice note of this lead (synced to devices).
@@ -68,7 +68,7 @@ class VoiceResult(msgspec.Struct, frozen=True, kw_only=True):
     event_id: str | None = None
 
 
-class CulturalAdaptRequest(Body):
+class CulturalAdaptRequest(Body, frozen=True):
     lead_id: Id
     intent: Intent
     channel: Channel = Channel.SMS
@@ -78,7 +78,7 @@ class CulturalAdaptRequest(Body):
     context: Annotated[dict[str, str | int | float], Meta(max_length=32)] = {}
 
 
-class PredictRequest(Body):
+class PredictRequest(Body, frozen=True):
     lead_id: Id
 
 
@@ -100,7 +100,7 @@ class PredictResult(msgspec.Struct, frozen=True, kw_only=True):
     plan: InterventionPlan
 
 
-class ExecuteRequest(Body):
+class ExecuteRequest(Body, frozen=True):
     step_id: Id
 
 
@@ -111,7 +111,7 @@ class ExecuteResult(msgspec.Struct, frozen=True, kw_only=True):
     outbox: list[AnyChange]
 
 
-class ProfileRequest(Body):
+class ProfileRequest(Body, frozen=True):
     lead_id: Id
     conversation_history: Annotated[list[Text], Meta(max_length=MAX_ITEMS)] = []
     #: Named behavioural features (see ``models.features.FEATURE_NAMES``) overriding the

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -41,7 +42,7 @@ def _reply(request: AnyRequest, body: Any) -> Response[Any]:
 
 class SyncController(Controller):
     path = "/api/v1/sync"
-    tags: ClassVar[list[str]] = ["sync"]
+    tags: Sequence[str] | None = ("sync",)
 
     @post("/push", status_code=200)
     async def push(self, request: AnyRequest, sync: Sync) -> Response[PushResult]:
@@ -72,7 +73,7 @@ class SyncController(Controller):
         mime = request.headers.get("content-type", "").split(";")[0].strip()
         fmt = Format.MSGPACK if mime in MSGPACK_TYPES else Format.JSON
         try:
-            ask = decode(body, PullRequest, fmt)
+            ask: PullRequest = decode(body, PullRequest, fmt)
         except DecodeError as exc:
             raise InvalidRequestError(str(exc), path=path_in(str(exc))) from exc
         return _reply(request, await sync.pull(request.user, ask.after, ask.limit))

@@ -45,12 +45,12 @@ def encode(obj: Any, fmt: Format = Format.MSGPACK) -> bytes:
     return _msgpack_encoder.encode(obj)
 
 
-def decode(data: bytes | str, tp: type[T] | Any, fmt: Format = Format.MSGPACK) -> T:
+def decode(data: bytes | str, tp: Any, fmt: Format = Format.MSGPACK) -> Any:
     """Decode and validate ``data`` as ``tp``; raise DecodeError naming the field path."""
     try:
         if fmt is Format.JSON:
             return _json_decoder(tp).decode(data)
-        return _msgpack_decoder(tp).decode(data)
+        return _msgpack_decoder(tp).decode(data.encode() if isinstance(data, str) else data)
     except msgspec.ValidationError as exc:
         raise DecodeError(str(exc)) from exc
     except msgspec.DecodeError as exc:
@@ -89,13 +89,13 @@ def iter_batch(data: bytes, tp: Any = IngestRecord) -> Iterator[Any]:
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise DecodeError(f"record {n}: {exc}") from exc
         return
-    decoder = _json_decoder(tp)
+    json_decoder = _json_decoder(tp)
     n = 0
     for line_no, line in enumerate(data.splitlines(), 1):
         if not line.strip():
             continue
         n += 1
         try:
-            yield decoder.decode(line)
+            yield json_decoder.decode(line)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise DecodeError(f"record {n} (line {line_no}): {exc}") from exc

@@ -34,7 +34,7 @@ class Message(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
     protocol: int = PROTOCOL_VERSION
 
 
-class PushResult(Message, tag="push_result", kw_only=True):
+class PushResult(Message, tag="push_result", kw_only=True, frozen=True):
     """The server's acknowledgement of a batch: durable once this is sent.
 
     A retried batch gets the same answer: ``accepted`` counts the batch's changes that are
@@ -48,14 +48,14 @@ class PushResult(Message, tag="push_result", kw_only=True):
     schema_version: int
 
 
-class PullRequest(Message, tag="pull_request", kw_only=True):
+class PullRequest(Message, tag="pull_request", kw_only=True, frozen=True):
     """Ask for the team's changes after ``after`` (a checkpoint from a previous page)."""
 
     after: Checkpoint = 0
     limit: PageLimit = 500
 
 
-class PullPage(Message, tag="pull_page", kw_only=True):
+class PullPage(Message, tag="pull_page", kw_only=True, frozen=True):
     """Changes in server-sequence order; ``checkpoint`` is what to ask ``after`` next."""
 
     changes: list[AnyChange]
@@ -65,7 +65,7 @@ class PullPage(Message, tag="pull_page", kw_only=True):
     schema_version: int
 
 
-class Rejected(Message, tag="rejected", kw_only=True):
+class Rejected(Message, tag="rejected", kw_only=True, frozen=True):
     """A refusal: a stable ``code``, a sentence, and the field path when one is to blame."""
 
     code: str
@@ -73,7 +73,7 @@ class Rejected(Message, tag="rejected", kw_only=True):
     path: str | None = None
 
 
-class ConflictEntry(Message, tag="conflict", kw_only=True):
+class ConflictEntry(Message, tag="conflict", kw_only=True, frozen=True):
     """One losing value kept in the server's conflict log."""
 
     id: int
@@ -90,13 +90,13 @@ class ConflictEntry(Message, tag="conflict", kw_only=True):
     logged_at: int
 
 
-class ConflictPage(Message, tag="conflict_page", kw_only=True):
+class ConflictPage(Message, tag="conflict_page", kw_only=True, frozen=True):
     conflicts: list[ConflictEntry]
     next_after: int
     has_more: bool
 
 
-class RecordState(Message, tag="record_state", kw_only=True):
+class RecordState(Message, tag="record_state", kw_only=True, frozen=True):
     """The server's merged state of one record, with the clock of every field."""
 
     entity: str
@@ -108,7 +108,7 @@ class RecordState(Message, tag="record_state", kw_only=True):
     deleted_hlc: str
 
 
-class DeviceInfo(Message, tag="device_info", kw_only=True):
+class DeviceInfo(Message, tag="device_info", kw_only=True, frozen=True):
     device_id: str
     agent_id: str
     team_id: str
@@ -125,7 +125,7 @@ class FeatureStatus(msgspec.Struct, frozen=True, kw_only=True):
     detail: str = ""
 
 
-class Health(Message, tag="health", kw_only=True):
+class Health(Message, tag="health", kw_only=True, frozen=True):
     """Liveness (``status``), each advanced feature's status and the model versions in use."""
 
     status: str

@@ -149,7 +149,7 @@ class Consent(msgspec.Struct, frozen=True, kw_only=True):
         return bool(getattr(self, channel.value, False))
 
 
-class Agent(Record, tag="agent", kw_only=True):
+class Agent(Record, tag="agent", kw_only=True, frozen=True):
     """A real-estate agent, member of one team (brokerage)."""
 
     team_id: Id
@@ -165,7 +165,7 @@ class Location(msgspec.Struct, frozen=True, kw_only=True):
     lon: Annotated[float, Meta(ge=-180, le=180)] = 0.0
 
 
-class Listing(Record, tag="listing", kw_only=True):
+class Listing(Record, tag="listing", kw_only=True, frozen=True):
     """A property for sale or lease."""
 
     price: Money
@@ -191,7 +191,7 @@ class Listing(Record, tag="listing", kw_only=True):
     completion_date: EpochMs | None = None
 
 
-class Lead(Record, tag="lead", kw_only=True):
+class Lead(Record, tag="lead", kw_only=True, frozen=True):
     """A person who may buy, sell, rent or lease through the agent."""
 
     agent_id: Id
@@ -211,7 +211,7 @@ class Lead(Record, tag="lead", kw_only=True):
     created_at: EpochMs = 0
 
 
-class Event(Record, tag="event", kw_only=True):
+class Event(Record, tag="event", kw_only=True, frozen=True):
     """Something a lead did, or an outreach to the lead, at time ``ts``."""
 
     lead_id: Id
@@ -226,7 +226,7 @@ class Event(Record, tag="event", kw_only=True):
     amount: Money | None = None
 
 
-class Profile(Record, tag="profile", kw_only=True):
+class Profile(Record, tag="profile", kw_only=True, frozen=True):
     """What the device has learned about a lead's preferences and style."""
 
     lead_id: Id
@@ -245,7 +245,7 @@ class Profile(Record, tag="profile", kw_only=True):
     model_version: ShortText = ""
 
 
-class InterventionStep(Record, tag="intervention_step", kw_only=True):
+class InterventionStep(Record, tag="intervention_step", kw_only=True, frozen=True):
     """One planned outreach: a channel at a time, in a language, with a drafted message."""
 
     plan_id: Id
@@ -261,7 +261,7 @@ class InterventionStep(Record, tag="intervention_step", kw_only=True):
     status: StepStatus = StepStatus.PENDING
 
 
-class InterventionPlan(Record, tag="intervention_plan", kw_only=True):
+class InterventionPlan(Record, tag="intervention_plan", kw_only=True, frozen=True):
     """A sequence of outreach steps for one lead."""
 
     lead_id: Id

@@ -97,7 +97,7 @@ async def _bench(path: Path, now_ms: int, truth_blob: bytes, calls: int, seed: i
     rt = await EdgeRuntime.open(path, clock=lambda: now_ms)
     try:
         ids = [r[0] for r in await rt.store.fetchall("SELECT id FROM leads ORDER BY id")]
-        n_listings = (await rt.store.fetchone("SELECT count(*) FROM listings"))[0]
+        n_listings = (await rt.store.fetchall("SELECT count(*) FROM listings"))[0][0]
         progress(f"device: {len(ids)} leads, {n_listings} listings; warming up")
         t0 = time.perf_counter()
         await rt.analyst.listing_index()
@@ -170,7 +170,7 @@ async def _bench(path: Path, now_ms: int, truth_blob: bytes, calls: int, seed: i
                 await rt.adapt_message(lid, Intent.FOLLOW_UP_AFTER_SILENCE)
         for lid in opens[:5].tolist():
             await rt.plan_interventions(lid)  # metered by the runtime
-        outbox = await rt.store.fetchone(
+        (outbox,) = await rt.store.fetchall(
             "SELECT coalesce(sum(length(payload)), 0) FROM outbox WHERE sent_at IS NULL"
         )
         # The hour's opens are 60 of the trace's 2,000: scale the outbox bytes of the trace.
@@ -219,7 +219,10 @@ async def _quality(rt: Any, truth_blob: bytes, rng: np.random.Generator, n: int 
         "intervention_auc": round(iv.get("auc", float("nan")), 4),
         "intervention_auc_bayes": round(iv.get("auc_bayes", float("nan")), 4),
     }
-    plan_p, noon_p, best_p, plan_p_all = [], [], [], []
+    plan_p: list[float] = []
+    noon_p: list[float] = []
+    best_p: list[float] = []
+    plan_p_all: list[float] = []
     ids = list(truth)
     for lid in rng.choice(ids, size=min(n, len(ids)), replace=False).tolist():
         snap = await rt.analyst.snapshot(lid)

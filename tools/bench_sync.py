@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 
 from server.admin import mint_token
-from sync.changes import Change, ChangeBatch
+from sync.changes import AnyChange, Change, ChangeBatch
 from sync.clock import Hlc
 from sync.merge import apply_change
 
@@ -111,7 +111,7 @@ def setup_changes(device: str, team: str, lead_id: str, profile_id: str) -> list
 
 
 def body_of(device: str, changes: list[Change]) -> bytes:
-    raw = _enc.encode(ChangeBatch(device_id=device, changes=changes))
+    raw = _enc.encode(ChangeBatch(device_id=device, changes=list[AnyChange](changes)))
     return gzip.compress(raw, compresslevel=6, mtime=0)
 
 

@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -109,9 +110,9 @@ async def offline_work(rt: EdgeRuntime, leads: list[Lead], clip: Path | None, ti
     table = Table("lead", "lang", "vertical", "P(convert)", "tier", "top driver", "next step",
                   title=f"device {rt.device_id}: analyses")  # fmt: skip
     for lead in pick_leads(leads, 6):
-        analysis = await timer("analyze", lambda lead=lead: rt.analyze(lead.id))
-        await timer("predict_behaviour", lambda lead=lead: rt.predict_behaviour(lead.id))
-        plan = await timer("plan_interventions", lambda lead=lead: rt.plan_interventions(lead.id))
+        analysis = await timer("analyze", partial(rt.analyze, lead.id))
+        await timer("predict_behaviour", partial(rt.predict_behaviour, lead.id))
+        plan = await timer("plan_interventions", partial(rt.plan_interventions, lead.id))
         step = plan.steps[0] if plan.steps else None
         b = analysis.behaviour
         when = f"{step.channel} {local_time(step.due_at, lead.timezone)}" if step else "—"
@@ -132,7 +133,7 @@ async def offline_work(rt: EdgeRuntime, leads: list[Lead], clip: Path | None, ti
     ))  # fmt: skip
     for lead in pick_leads(leads, 3):
         draft = await timer(
-            "adapt_message", lambda lead=lead: rt.adapt_message(lead.id, "follow_up_after_silence")
+            "adapt_message", partial(rt.adapt_message, lead.id, "follow_up_after_silence")
         )
         console.print(f"  [dim]{lead.language} → {draft.send_at_local}[/] {draft.text[:110]!r}")
     if clip is not None and hasattr(rt, "transcribe"):
@@ -178,7 +179,7 @@ async def run_demo(
             for agent_id, batch in batches.items():
                 rt = await EdgeRuntime.open(workdir / f"{agent_id}.db")
                 devices[agent_id] = rt
-                ingested = await timer("ingest", lambda rt=rt, batch=batch: rt.ingest(batch))
+                ingested = await timer("ingest", partial(rt.ingest, batch))
                 console.print(f"[green]✓[/] {agent_id}: ingested {ingested.records} records "
                               f"offline into {agent_id}.db")  # fmt: skip
                 own = [lead for lead in world.leads if lead.agent_id == agent_id]
@@ -188,7 +189,7 @@ async def run_demo(
             tokens = {a: server.token(agent=a, team="team-a") for a in devices}
             sent = received = 0
             for agent_id, rt in devices.items():
-                rep = await timer("sync", lambda rt=rt, a=agent_id: rt.sync(server.url, tokens[a]))
+                rep = await timer("sync", partial(rt.sync, server.url, tokens[agent_id]))
                 sent, received = sent + rep.bytes_sent, received + rep.bytes_received
                 console.print(f"[green]✓[/] {agent_id} synced: pushed {rep.pushed}, pulled "
                               f"{rep.pulled}, checkpoint {rep.checkpoint}")  # fmt: skip
@@ -213,15 +214,16 @@ async def conflict(devices: dict[str, EdgeRuntime], url: str, tokens: dict[str, 
                    console: Console, timer: Timer) -> int:  # fmt: skip
     """Both phones edit one lead offline, then sync; the later clock wins, the loser is logged."""
     (a, rt_a), (b, rt_b) = list(devices.items())[:2]
-    row = await rt_a.store.fetchone("SELECT id FROM leads WHERE agent_id = ? LIMIT 1", (a,))
-    lead_id = row[0]
+    rows = await rt_a.store.fetchall("SELECT id FROM leads WHERE agent_id = ? LIMIT 1", (a,))
+    lead_id = rows[0][0]
     await rt_a.update("lead", lead_id, budget_max=900_000.0)
     await rt_b.update("lead", lead_id, budget_max=875_000.0)
     rep_a = await rt_a.sync(url, tokens[a])
     rep_b = await rt_b.sync(url, tokens[b])
     await rt_a.sync(url, tokens[a])
-    final_a = (await rt_a.get("lead", lead_id)).budget_max
-    final_b = (await rt_b.get("lead", lead_id)).budget_max
+    lead_a, lead_b = await rt_a.get("lead", lead_id), await rt_b.get("lead", lead_id)
+    assert isinstance(lead_a, Lead) and isinstance(lead_b, Lead)
+    final_a, final_b = lead_a.budget_max, lead_b.budget_max
     console.print(f"[green]✓[/] conflict on {lead_id}.budget_max: both phones now hold "
                   f"{final_a:,.0f} (== {final_b:,.0f}); conflicts logged by the server: "
                   f"{rep_a.conflicts + rep_b.conflicts}")  # fmt: skip

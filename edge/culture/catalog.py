@@ -40,7 +40,7 @@ def parse_catalog(path: Path) -> dict[Key, str]:
         raise CatalogError(f"catalog {str(path)!r} is not a valid .po file: {e}") from e
     entries: dict[Key, str] = {}
     for message in catalog:
-        if not message.id or message.fuzzy or not isinstance(message.string, str):
+        if not isinstance(message.id, str) or message.fuzzy or not isinstance(message.string, str):
             continue
         if message.string:
             entries[(message.context or "", message.id)] = message.string

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 
@@ -75,7 +76,7 @@ def bench(n_events: int = 200, runs: int = 2000) -> dict[str, float]:
         t2 = time.perf_counter()
         a.append(t1 - t0)
         b.append(t2 - t1)
-    out = {}
+    out: dict[str, Any] = {}
     for name, xs in (("extract", a), ("rows+extract", b)):
         ms = np.asarray(xs) * 1e3
         out |= {

@@ -160,7 +160,7 @@ def lead_preference_vector(lead: Lead, cols: EventColumns) -> np.ndarray:
     out[2 * N_ATTR + 3] = np.log1p(np.count_nonzero(eng))
     lo, hi = lead.budget_min, lead.budget_max
     if lo is not None or hi is not None:
-        mid = np.mean([v for v in (lo, hi) if v is not None])
+        mid = float(np.mean([float(v) for v in (lo, hi) if v is not None]))
         out[2 * N_ATTR + 4] = 1.0
         out[2 * N_ATTR + 5] = np.log10(max(mid, 1.0)) - 5.5
     return out.astype(np.float32)

@@ -85,8 +85,9 @@ def train_towers(
 
     keras.utils.set_random_seed(seed)
     lead_t, item_t = _tower(N_LEAD, "lead", seed), _tower(N_LISTING, "listing", seed + 1)
-    rows = np.concatenate([np.full(len(p), i) for i, p in enumerate(ex.positives)] or [[]])
-    cols = np.concatenate(ex.positives or [[]]).astype(np.int64)
+    empty = np.zeros(0, dtype=np.int64)
+    rows = np.concatenate([np.full(len(p), i) for i, p in enumerate(ex.positives)] or [empty])
+    cols = np.concatenate(ex.positives or [empty]).astype(np.int64)
     if len(rows) == 0:
         raise TrainingDataError("no (lead, listing) positive pairs to train the towers on")
     batch = min(batch, len(rows))  # a small world still trains (one smaller batch per epoch)

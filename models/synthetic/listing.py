@@ -131,7 +131,7 @@ class Area:
 
 def areas(prior: dict[str, Any]) -> list[Area]:
     """Every area of every market, in a fixed order."""
-    out = []
+    out: list[Area] = []
     for m, market in enumerate(MARKETS):
         for a in prior["markets"][market]["areas"]:
             out.append(Area(m, len(out), a["name"], a["city"], a))

@@ -475,17 +475,17 @@ def generate_world(
 
     # Listing pools: by (market, vertical, area), (market, vertical), (vertical), all; by price.
     order = np.argsort(draw.price, kind="stable")
-    keys3: dict[tuple[int, int, int], np.ndarray] = {}
-    keys2: dict[tuple[int, int], np.ndarray] = {}
-    keys1: dict[int, np.ndarray] = {}
+    lists3: dict[tuple[int, int, int], list[int]] = {}
+    lists2: dict[tuple[int, int], list[int]] = {}
+    lists1: dict[int, list[int]] = {}
     for j in order:
         m, v, a = int(draw.market[j]), int(draw.vertical[j]), int(draw.area[j])
-        keys3.setdefault((m, v, a), []).append(j)  # type: ignore[arg-type]
-        keys2.setdefault((m, v), []).append(j)  # type: ignore[arg-type]
-        keys1.setdefault(v, []).append(j)  # type: ignore[arg-type]
-    keys3 = {k: np.array(v) for k, v in keys3.items()}
-    keys2 = {k: np.array(v) for k, v in keys2.items()}
-    keys1 = {k: np.array(v) for k, v in keys1.items()}
+        lists3.setdefault((m, v, a), []).append(j)
+        lists2.setdefault((m, v), []).append(j)
+        lists1.setdefault(v, []).append(j)
+    keys3 = {k: np.array(v) for k, v in lists3.items()}
+    keys2 = {k: np.array(v) for k, v in lists2.items()}
+    keys1 = {k: np.array(v) for k, v in lists1.items()}
     all_sorted = order
 
     anchor_u = rng.random(n)
