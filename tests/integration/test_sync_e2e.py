@@ -17,6 +17,7 @@ import pytest
 from edge.errors import NotFoundError
 from edge.runtime import EdgeRuntime
 from edge.store import wall_clock_ms
+from server.storage import sqlite_path
 from sync.codec import Format, encode_batch
 from sync.version import SCHEMA_VERSION
 from tests.factories import small_world
@@ -283,7 +284,7 @@ async def test_sigkill_during_push_then_restart_loses_nothing_and_doubles_nothin
     async with await EdgeRuntime.open(db) as a:
         await a.ingest(encode_batch(small_world(20, 20), Format.MSGPACK))
         total = (await a.counts()).outbox_pending
-    server_db = server.config.db_path
+    server_db = sqlite_path(server.config.database_url)
     killed = kill_when(
         sync_process(db, server, token, 40),
         lambda: (query(server_db, "SELECT count(*) FROM applied") or [(0,)])[0][0] >= 80,
