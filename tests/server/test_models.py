@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import msgspec
 import numpy as np
-import pytest
 
 from edge.model_updates import UpdatePolicy, verify_signature
 from edge.runtime import EdgeRuntime
@@ -23,18 +22,11 @@ from server.retrain import pseudonym, retrain_once, training_set
 from server.storage import open_store
 from sync.codec import Format, encode_batch
 from tests.factories import small_world
-from tests.live_server import run_server
 
 A = "/api/v1/advanced"
 SHIPPED = read_manifest(ARTIFACT_DIR, "behaviour").version
 #: A small base corpus, so the tests train in seconds (the server's default is the shipped world).
 SMALL_BASE = {"agents": 1, "leads": 120, "listings": 200, "seed": 5}
-
-
-@pytest.fixture
-def server(tmp_path):
-    with run_server(tmp_path / "server.db") as live:
-        yield live
 
 
 def registry(server) -> ModelDistribution:
