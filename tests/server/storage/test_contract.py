@@ -346,10 +346,10 @@ async def test_a_puller_paging_while_two_workers_push_sees_every_change_once(dat
         a, b = worker(one), worker(two)
         batches, size = 15, 8
 
-        async def push_all(service: SyncService, device: str) -> None:
+        async def push_all(service: SyncService, device: str, offset: int) -> None:
             for k in range(batches):
                 changes = [
-                    lead_change(hash((device, k, i)) % 10**6, device=device, seq=k * size + i)
+                    lead_change(offset + k * size + i, device=device, seq=k * size + i)
                     for i in range(1, size + 1)
                 ]
                 await service.push(agent(), ChangeBatch(device_id=device, changes=changes))
@@ -366,7 +366,7 @@ async def test_a_puller_paging_while_two_workers_push_sees_every_change_once(dat
 
         total = 2 * batches * size
         _, _, seen = await asyncio.gather(
-            push_all(a, "phone-a"), push_all(b, "phone-b"), pull_all(total)
+            push_all(a, "phone-a", 0), push_all(b, "phone-b", 10_000), pull_all(total)
         )
         expected = {(d, s) for d in ("phone-a", "phone-b") for s in range(1, batches * size + 1)}
         assert len(seen) == total and set(seen) == expected
