@@ -120,7 +120,7 @@ class SyncService:
         self.clock = zero(SERVER_NODE)
 
     async def start(self) -> None:
-        await self.server_clock()
+        """Nothing to load: the clock catches up with a team's stored mark at each push and pull."""
 
     # --- push ----------------------------------------------------------------------
 
@@ -324,28 +324,29 @@ class SyncService:
             )
         )
         if fresh:
-            clock = self._high_water(tx, clock, now)
+            clock = self._high_water(tx, team, clock, now)
         n_conflicts = tx.count_conflicts(batch.device_id, seqs)
         self.clock = max(self.clock, clock)
         return fresh, conflicts, n_conflicts
 
     @staticmethod
-    def _high_water(tx: ServerTx, clock: Hlc, now: int) -> Hlc:
-        """``clock`` moved past the stored high-water mark (another worker's), and stored.
+    def _high_water(tx: ServerTx, team: str, clock: Hlc, now: int) -> Hlc:
+        """``clock`` moved past the team's stored high-water mark (maybe another worker's).
 
-        The mark's row stays locked until commit, so each worker's write is later than the last.
+        The mark is read and written under the team's partition lock, so each push to the team
+        stores a later mark than the one before, whichever worker ran it.
         """
-        saved = tx.setting("hlc")
+        saved = tx.partition_clock(team)
         if saved:
             stored = Hlc.decode(saved)
             if stored >= clock:
                 clock = receive(clock, stored, now, max_drift_ms=sys.maxsize)
-        tx.set_setting("hlc", clock.encode())
+        tx.set_partition_clock(team, clock.encode())
         return clock
 
-    async def server_clock(self) -> Hlc:
-        """This worker's clock, caught up with what any worker has stored."""
-        saved = await self.store.setting("hlc")
+    async def server_clock(self, team: str) -> Hlc:
+        """This worker's clock, caught up with what any worker has stored for ``team``."""
+        saved = await self.store.partition_clock(team)
         if saved:
             self.clock = max(self.clock, Hlc.decode(saved))
         return self.clock
@@ -376,7 +377,7 @@ class SyncService:
             changes=changes,
             checkpoint=last,
             has_more=has_more,
-            server_hlc=(await self.server_clock()).encode(),
+            server_hlc=(await self.server_clock(who.team)).encode(),
             schema_version=SCHEMA_VERSION,
         )
 

@@ -153,9 +153,13 @@ CREATE TABLE devices (
 )
 """
 
-# The clock's high-water mark gets its row up front, so that every push can lock it (an
-# empty value reads as "no clock yet").
-_CLOCK_ROW = "INSERT INTO settings (key, value) VALUES ('hlc', '') ON CONFLICT (key) DO NOTHING"
+# The clock's high-water mark moves to each team's partition row, which a push holds locked
+# anyway: workers pushing to different teams then never wait for each other's commits. A
+# database of the single-process server starts every team from its one stored mark.
+_PARTITION_CLOCK = (
+    "ALTER TABLE partitions ADD COLUMN hlc TEXT NOT NULL DEFAULT ''",
+    "UPDATE partitions SET hlc = coalesce((SELECT value FROM settings WHERE key = 'hlc'), '')",
+)
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -163,7 +167,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=_split(_INITIAL_SQLITE),
         postgres=_split(_INITIAL_POSTGRES),
     ),
-    Migration(name="0002_clock_row", sqlite=(_CLOCK_ROW,), postgres=(_CLOCK_ROW,)),
+    Migration(name="0002_partition_clock", sqlite=_PARTITION_CLOCK, postgres=_PARTITION_CLOCK),
 )
 
 

@@ -100,8 +100,11 @@ class ServerTx(Protocol):
 
     def add_conflicts(self, team: str, conflicts: Sequence[LoggedConflict]) -> None: ...
     def count_conflicts(self, device_id: str, seqs: Sequence[int]) -> int: ...
-    def setting(self, key: str) -> str | None:
-        """A setting, locked until the transaction ends (the clock's high-water mark)."""
+    def partition_clock(self, team: str) -> str:
+        """The team's clock high-water mark (``''`` when none), read under the partition lock."""
+
+    def set_partition_clock(self, team: str, hlc: str) -> None:
+        """Store the team's clock high-water mark (only ever a later one)."""
 
     def set_setting(self, key: str, value: str) -> None: ...
 
@@ -133,6 +136,10 @@ class ServerStore(Protocol):
         ...
 
     async def last_seq(self, team: str) -> int: ...
+    async def partition_clock(self, team: str) -> str:
+        """The team's committed clock high-water mark (``''`` when none)."""
+        ...
+
     async def record(self, team: str, key: Key) -> StoredRecord | None: ...
     async def conflicts(
         self, team: str, after: int, limit: int, entity_id: str | None = None

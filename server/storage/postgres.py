@@ -11,8 +11,10 @@ gets for free, always in the same order (no deadlocks):
    commit order, so a puller that has seen position *n* has seen every committed position
    below it, and the same (device, seq) pushed to two workers at once is applied by the first
    and found in ``applied`` by the second, which answers the same;
-2. the ``hlc`` row of ``settings`` (``setting("hlc")``, last), so the clock's high-water mark
-   only ever grows, whichever worker writes it.
+   The same row holds the team's clock high-water mark (``partition_clock``), so a worker's
+   clock moves past what any other worker gave that team before it, without a cluster-wide
+   lock: pushes to different teams commit in parallel.
+2. ``signing_keys`` row 1, only when the first key is created (``ON CONFLICT DO NOTHING``).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class PostgresTx:
     def __init__(self, conn: psycopg.Connection[Any]):
         self._conn = conn
         self._last: dict[str, int] = {}
+        self._clock: dict[str, str] = {}
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._conn.execute(sql, params).fetchall()
@@ -101,11 +104,11 @@ class PostgresTx:
             return
         row = self._conn.execute(
             "INSERT INTO partitions (team_id, last_seq) VALUES (%s, 0) ON CONFLICT (team_id) "
-            "DO UPDATE SET last_seq = partitions.last_seq RETURNING last_seq",
+            "DO UPDATE SET last_seq = partitions.last_seq RETURNING last_seq, hlc",
             (team,),
         ).fetchone()
         assert row is not None
-        self._last[team] = int(row[0])
+        self._last[team], self._clock[team] = int(row[0]), str(row[1])
 
     def device(self, device_id: str) -> DeviceRow | None:
         return _device(self._conn, device_id)
@@ -217,11 +220,14 @@ class PostgresTx:
         )
         return int(rows[0][0])
 
-    def setting(self, key: str) -> str | None:
-        row = self._conn.execute(
-            "SELECT value FROM settings WHERE key = %s FOR UPDATE", (key,)
-        ).fetchone()
-        return None if row is None else str(row[0])
+    def partition_clock(self, team: str) -> str:
+        self.lock_partition(team)
+        return self._clock[team]
+
+    def set_partition_clock(self, team: str, hlc: str) -> None:
+        self.lock_partition(team)
+        self._conn.execute("UPDATE partitions SET hlc = %s WHERE team_id = %s", (hlc, team))
+        self._clock[team] = hlc
 
     def set_setting(self, key: str, value: str) -> None:
         self._conn.execute(
@@ -350,6 +356,10 @@ class PostgresServerStore:
     async def last_seq(self, team: str) -> int:
         rows = await self._rows("SELECT last_seq FROM partitions WHERE team_id = %s", (team,))
         return int(rows[0][0]) if rows else 0
+
+    async def partition_clock(self, team: str) -> str:
+        rows = await self._rows("SELECT hlc FROM partitions WHERE team_id = %s", (team,))
+        return str(rows[0][0]) if rows else ""
 
     async def record(self, team: str, key: Key) -> StoredRecord | None:
         rows = await self._rows(

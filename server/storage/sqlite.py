@@ -189,9 +189,16 @@ class SqliteTx:
             total += int(rows[0][0])
         return total
 
-    def setting(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+    def partition_clock(self, team: str) -> str:
+        row = self._db.execute("SELECT hlc FROM partitions WHERE team_id = ?", (team,)).fetchone()
+        return "" if row is None else str(row[0])
+
+    def set_partition_clock(self, team: str, hlc: str) -> None:
+        self._db.execute(
+            "INSERT INTO partitions (team_id, last_seq, hlc) VALUES (?, 0, ?) "
+            "ON CONFLICT(team_id) DO UPDATE SET hlc = excluded.hlc",
+            (team, hlc),
+        )
 
     def set_setting(self, key: str, value: str) -> None:
         self._db.execute(
@@ -336,6 +343,10 @@ class SqliteServerStore:
     async def last_seq(self, team: str) -> int:
         row = await self._one("SELECT last_seq FROM partitions WHERE team_id = ?", (team,))
         return int(row[0]) if row else 0
+
+    async def partition_clock(self, team: str) -> str:
+        row = await self._one("SELECT hlc FROM partitions WHERE team_id = ?", (team,))
+        return "" if row is None else str(row[0])
 
     async def record(self, team: str, key: Key) -> StoredRecord | None:
         row = await self._one(

@@ -94,7 +94,7 @@ async def test_a_new_database_is_empty(store):
     assert await store.conflicts(TEAM, 0, 10) == []
     assert await store.team_records(None, "lead") == []
     assert await store.setting("nothing") is None
-    assert not await store.setting("hlc")
+    assert await store.partition_clock(TEAM) == ""
 
 
 async def test_the_log_numbers_each_team_from_one_and_pages_in_order(store):
@@ -114,14 +114,15 @@ async def test_a_write_that_raises_leaves_nothing_behind(store):
         tx.lock_partition(TEAM)
         tx.save_records(TEAM, [record("lead", "lead-000001", name="Ana")])
         tx.append_log(TEAM, [lead_change(1)])
-        tx.set_setting("hlc", hlc("server"))
+        tx.set_partition_clock(TEAM, hlc("server"))
+        tx.set_setting("mode", "half")
         raise ValueError("boom")
 
     with pytest.raises(ValueError, match="boom"):
         await store.write(half_done)
     assert await store.record(TEAM, ("lead", "lead-000001")) is None
     assert await store.last_seq(TEAM) == 0 and await store.pull(TEAM, 0, 10) == []
-    assert not await store.setting("hlc")
+    assert await store.partition_clock(TEAM) == "" and await store.setting("mode") is None
 
 
 async def test_records_round_trip_and_an_upsert_replaces_them(store):
@@ -233,12 +234,24 @@ async def test_a_lead_history_holds_its_records_changes_and_conflicts(store):
     assert await store.lead_history("team-b", "lead-000001") == ([], [], [])
 
 
-async def test_settings_are_upserted_and_read_inside_a_write(store):
+async def test_settings_are_upserted(store):
     await store.write(lambda tx: tx.set_setting("mode", "one"))
     await store.write(lambda tx: tx.set_setting("mode", "two"))
     assert await store.setting("mode") == "two"
-    assert await store.write(lambda tx: tx.setting("mode")) == "two"
-    assert await store.write(lambda tx: tx.setting("absent")) is None
+
+
+async def test_each_team_keeps_its_own_clock_mark(store):
+    def mark(tx: ServerTx, team: str, value: str) -> tuple[str, str]:
+        before = tx.partition_clock(team)
+        tx.set_partition_clock(team, value)
+        return before, tx.partition_clock(team)
+
+    assert await store.write(lambda tx: mark(tx, TEAM, hlc("server"))) == ("", hlc("server"))
+    later = hlc("server", NOW_MS + 1)
+    assert await store.write(lambda tx: mark(tx, TEAM, later)) == (hlc("server"), later)
+    await store.write(lambda tx: tx.append_log(TEAM, [lead_change(1)]))  # keeps the mark
+    assert await store.partition_clock(TEAM) == later and await store.last_seq(TEAM) == 1
+    assert await store.partition_clock("team-b") == ""
 
 
 async def test_a_tombstone_round_trips_through_the_log(store):
@@ -382,23 +395,26 @@ async def test_the_clock_stays_monotonic_across_workers(database_url):
         for i, service in enumerate([ahead, behind, behind, ahead, behind], 1):
             batch = ChangeBatch(device_id="phone-a", changes=[lead_change(i, seq=i)])
             await service.push(agent(), batch)
-            marks.append(Hlc.decode(await one.setting("hlc") or ""))
+            marks.append(Hlc.decode(await one.partition_clock(TEAM)))
             assert marks[-1] == service.clock  # what this worker wrote is the mark
         assert marks == sorted(marks) and len(set(marks)) == len(marks)
         assert marks[1].wall_ms == NOW_MS + 60_000  # the stale worker moved past, not back
         page = await behind.pull(agent(), 0, 10)
         assert Hlc.decode(page.server_hlc) == marks[-1]
 
-        # Both at once, on teams of their own, a frozen physical clock: every write is
-        # ordered after the one before it, so the two never end on the same value.
-        async def push_many(service: SyncService, team: str) -> None:
+        # Both at once, a frozen physical clock: the team's pushes take turns, so each stores
+        # a later mark than the last and the two workers never end on the same value.
+        async def push_many(service: SyncService, device: str) -> None:
             for seq in range(1, 11):
-                change = lead_change(seq, team=team, device=f"phone-{team}", seq=seq)
-                await service.push(
-                    agent(team), ChangeBatch(device_id=change.device_id, changes=[change])
-                )
+                change = lead_change(seq, device=device, seq=seq)
+                await service.push(agent(), ChangeBatch(device_id=device, changes=[change]))
 
-        await asyncio.gather(push_many(ahead, "team-x"), push_many(behind, "team-y"))
-        final = Hlc.decode(await two.setting("hlc") or "")
+        await asyncio.gather(push_many(ahead, "phone-x"), push_many(behind, "phone-y"))
+        final = Hlc.decode(await two.partition_clock(TEAM))
         assert final == max(ahead.clock, behind.clock) and ahead.clock != behind.clock
         assert final > marks[-1]
+        # Another team's mark is its own: a worker that never served it starts from it.
+        other = worker(two, NOW_MS)
+        change = lead_change(1, team="team-b", device="phone-b")
+        await other.push(agent("team-b"), ChangeBatch(device_id="phone-b", changes=[change]))
+        assert await one.partition_clock("team-b") == other.clock.encode()

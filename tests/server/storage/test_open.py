@@ -124,11 +124,14 @@ def test_a_database_made_before_migrations_were_recorded_is_adopted(tmp_path):
         db.executescript(
             "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
             "INSERT INTO settings VALUES ('hlc', '001764000000000-000003-server');"
+            "CREATE TABLE partitions (team_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);"
+            "INSERT INTO partitions VALUES ('team-a', 7);"
         )
         assert migrate_sqlite(db) == NAMES
-        assert db.execute("SELECT value FROM settings WHERE key = 'hlc'").fetchone() == (
-            "001764000000000-000003-server",
-        )
+        # The one mark of the single-process server becomes every existing team's mark.
+        assert db.execute("SELECT * FROM partitions").fetchall() == [
+            ("team-a", 7, "001764000000000-000003-server")
+        ]
 
 
 def test_reading_what_is_pending_writes_nothing_to_postgres(postgres_url):
