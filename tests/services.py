@@ -124,10 +124,10 @@ def postgres_server() -> Iterator[str]:
 
 
 def with_search_path(url: str, schema: str) -> str:
-    """``url`` whose connections use ``schema`` first (libpq ``options``)."""
+    """``url`` whose connections use ``schema`` first and are named after it in the server."""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-    query.append(("options", f"-csearch_path={schema}"))
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("options", "application_name")]
+    query += [("options", f"-csearch_path={schema}"), ("application_name", schema)]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 

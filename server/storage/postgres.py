@@ -279,6 +279,8 @@ class PostgresServerStore:
             min_size=1,
             max_size=self.pool_size,
             kwargs={"autocommit": True},
+            # A connection the database dropped (restart, failover) is replaced, not handed out.
+            check=ConnectionPool.check_connection,
             open=False,
             name="realty-edge-server",
         )

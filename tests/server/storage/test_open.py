@@ -96,6 +96,19 @@ async def test_an_unreachable_postgres_is_a_storage_error_naming_it():
     await store.close()  # closing a store that never opened is harmless
 
 
+async def test_a_store_replaces_connections_the_database_dropped(postgres_url):
+    async with open_store(postgres_url, pool_size=2) as store:
+        await store.write(lambda tx: tx.set_setting("k", "v"))
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            dropped = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = current_setting('application_name') "
+                "AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert dropped is not None and dropped[0] >= 1
+        assert await store.setting("k") == "v"
+
+
 def test_a_pool_needs_a_connection():
     with pytest.raises(StorageError, match="pool size 0"):
         PostgresServerStore("postgresql://db/re", pool_size=0)
