@@ -295,7 +295,6 @@ def query(db: Path, sql: str) -> list[tuple]:
         conn.close()
 
 
-@both_engines
 async def test_sigkill_during_push_then_restart_loses_nothing_and_doubles_nothing(tmp_path, server):
     token = server.token()
     db = tmp_path / "a.db"
