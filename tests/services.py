@@ -18,6 +18,7 @@ import os
 import pwd
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import uuid
@@ -129,6 +130,19 @@ def with_search_path(url: str, schema: str) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("options", "application_name")]
     query += [("options", f"-csearch_path={schema}"), ("application_name", schema)]
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def execute(database_url: str, sql: str) -> None:
+    """Run one statement on a server database behind its store's back (to stage odd states)."""
+    from server.storage import sqlite_path
+
+    path = sqlite_path(database_url)
+    if path is None:
+        with psycopg.connect(database_url) as conn:
+            conn.execute(sql)
+        return
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute(sql)
 
 
 @contextlib.contextmanager

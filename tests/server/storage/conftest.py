@@ -1,14 +1,9 @@
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-
-import psycopg
 import pytest
 
-from server.storage import open_store, sqlite_path
-
-ENGINES = ["sqlite", "postgresql"]
+from server.storage import open_store
+from tests.live_server import ENGINES
 
 
 @pytest.fixture(params=ENGINES)
@@ -24,14 +19,3 @@ async def store(database_url):
     """An open store on that database."""
     async with open_store(database_url, pool_size=4) as opened:
         yield opened
-
-
-def execute(database_url: str, sql: str) -> None:
-    """Run one statement on the database behind the store's back (to stage odd states)."""
-    path = sqlite_path(database_url)
-    if path is None:
-        with psycopg.connect(database_url) as conn:
-            conn.execute(sql)
-        return
-    with contextlib.closing(sqlite3.connect(path)) as db, db:
-        db.execute(sql)

@@ -29,7 +29,7 @@ from sync.changes import AnyChange, Change, ChangeBatch, Tombstone
 from sync.clock import Hlc
 from sync.merge import Conflict, EntityState, FieldValue
 from tests.factories import NOW_MS
-from tests.server.storage.conftest import execute
+from tests.services import execute
 
 TEAM = "team-a"
 
