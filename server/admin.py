@@ -7,24 +7,26 @@ from pathlib import Path
 import msgspec
 
 from server.auth import issue_token
-from server.config import wall_clock_ms
+from server.config import DEFAULT_DATABASE_URL, ServerConfig, wall_clock_ms
 from server.errors import InvalidRequestError
-from server.sqlite_store import SqliteServerStore
+from server.storage import open_store
 
 
-async def mint_token(db: Path, *, agent: str, team: str, ttl_hours: float) -> str:
-    """A bearer token for ``agent`` of ``team``, signed with the key of the server at ``db``.
+def _config(database_url: str | Path, data_dir: Path | None) -> ServerConfig:
+    return ServerConfig(database_url=str(database_url), data_dir=data_dir)
+
+
+async def mint_token(
+    database_url: str | Path = DEFAULT_DATABASE_URL, *, agent: str, team: str, ttl_hours: float
+) -> str:
+    """A bearer token for ``agent`` of ``team``, signed with the key of the server's database.
 
     Creates the database and its signing key when they do not exist yet.
     """
     if ttl_hours <= 0:
         raise InvalidRequestError(f"ttl of {ttl_hours} hours; it must be positive", path="ttl")
-    store = SqliteServerStore(db)
-    await store.open()
-    try:
+    async with open_store(str(database_url), pool_size=1) as store:
         key = await store.signing_key()
-    finally:
-        await store.close()
     try:
         return issue_token(
             key, agent=agent, team=team, now_ms=wall_clock_ms(), ttl_ms=int(ttl_hours * 3.6e6)
@@ -34,42 +36,43 @@ async def mint_token(db: Path, *, agent: str, team: str, ttl_hours: float) -> st
 
 
 async def retrain(
-    db: Path,
+    database_url: str | Path = DEFAULT_DATABASE_URL,
     *,
+    data_dir: Path | None = None,
     min_rows: int = 50,
     epochs: int = 80,
     rollout_percent: int = 100,
     base_corpus: bool = True,
     tolerance: float | None = None,
 ):
-    """One retraining run on the server database at ``db`` (see :mod:`server.retrain`)."""
+    """One retraining run on the server database (see :mod:`server.retrain`)."""
     from models.behaviour.retrain import TOLERANCE
     from models.behaviour.train import DEFAULT_WORLD
-    from server.registry import ModelDistribution, registry_dir
+    from server.registry import ModelDistribution
     from server.retrain import retrain_once
 
-    store = SqliteServerStore(db)
-    await store.open()
-    try:
+    config = _config(database_url, data_dir)
+    registry = ModelDistribution(config.registry_dir)
+    async with open_store(config.database_url, pool_size=2) as store:
         return await retrain_once(
-            store, ModelDistribution(registry_dir(db)), now_ms=wall_clock_ms(),
+            store, registry, now_ms=wall_clock_ms(),
             min_rows=min_rows, epochs=epochs, rollout_percent=rollout_percent,
             base_world=DEFAULT_WORLD if base_corpus else None,
             tolerance=TOLERANCE if tolerance is None else tolerance,
         )  # fmt: skip
-    finally:
-        await store.close()
 
 
-def rollout(db: Path, name: str, percent: int):
+def rollout(database_url: str | Path, name: str, percent: int, *, data_dir: Path | None = None):
     """Widen (or narrow) the rollout of ``name``'s latest version; 100 makes it stable."""
-    from server.registry import ModelDistribution, registry_dir
+    from server.registry import ModelDistribution
 
-    return ModelDistribution(registry_dir(db)).set_rollout(name, percent)
+    return ModelDistribution(_config(database_url, data_dir).registry_dir).set_rollout(
+        name, percent
+    )
 
 
-def rollback(db: Path, name: str):
+def rollback(database_url: str | Path, name: str, *, data_dir: Path | None = None):
     """Withdraw ``name``'s version in rollout (or its stable version)."""
-    from server.registry import ModelDistribution, registry_dir
+    from server.registry import ModelDistribution
 
-    return ModelDistribution(registry_dir(db)).rollback(name)
+    return ModelDistribution(_config(database_url, data_dir).registry_dir).rollback(name)

@@ -22,11 +22,10 @@ from server.config import ServerConfig
 from server.controllers import VERSION, SyncController
 from server.errors import error_to_response
 from server.jobs import RetrainJob
-from server.registry import ModelDistribution, registry_dir
-from server.replica import TeamReplicas, replica_dir
+from server.registry import ModelDistribution
+from server.replica import TeamReplicas
 from server.service import SyncService
-from server.sqlite_store import SqliteServerStore
-from server.store import ServerStore
+from server.storage import ServerStore, open_store
 
 PUBLIC = ["^/api/v1/advanced/health", "^/schema", "^/metrics"]
 
@@ -34,11 +33,11 @@ PUBLIC = ["^/api/v1/advanced/health", "^/schema", "^/metrics"]
 def create_app(config: ServerConfig | None = None, store: ServerStore | None = None) -> Litestar:
     """The sync server: opens the store (and its signing key) on startup, closes on shutdown."""
     config = config or ServerConfig()
-    store = store or SqliteServerStore(config.db_path)
+    store = store or open_store(config.database_url, pool_size=config.database_pool_size)
     service = SyncService(store, config)
-    replicas = TeamReplicas(replica_dir(config.db_path), service)
-    advanced = AdvancedService(service, replicas, replica_dir(config.db_path) / "models")
-    distribution = ModelDistribution(registry_dir(config.db_path))
+    replicas = TeamReplicas(config.replica_dir, service)
+    advanced = AdvancedService(service, replicas, config.replica_dir / "models")
+    distribution = ModelDistribution(config.registry_dir)
     retrain_job = RetrainJob(store, distribution, config)
     state = State(
         {

@@ -7,6 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.errors import ServerError
+from server.storage import sqlite_path
+
+#: The embedded default: one SQLite file in the working directory, no set-up.
+DEFAULT_DATABASE_URL = "realty-edge-server.db"
+
+
+class ServerConfigError(ServerError):
+    """Settings that do not fit together."""
+
+    code = "config_error"
+
 
 def wall_clock_ms() -> int:
     return int(time.time() * 1000)
@@ -16,7 +28,13 @@ def wall_clock_ms() -> int:
 class ServerConfig:
     """How one server runs. ``clock`` is the only source of time (tests pass their own)."""
 
-    db_path: Path = Path("realty-edge-server.db")
+    #: A file path or ``sqlite:///path`` (SQLite, one process) or ``postgresql://...``.
+    database_url: str = DEFAULT_DATABASE_URL
+    #: Folder of the files beside the database (team replicas, model registry). Default for
+    #: SQLite: ``<db>.replicas`` and ``<db>.registry`` beside the file; required for PostgreSQL.
+    data_dir: Path | None = None
+    #: Most connections one worker holds to PostgreSQL.
+    database_pool_size: int = 8
     #: Largest request body accepted on the wire (compressed), in bytes.
     max_body_bytes: int = 8 * 1024 * 1024
     #: Largest body after decompression, in bytes (a gzip bomb stops here).
@@ -37,3 +55,27 @@ class ServerConfig:
     #: Percentage of devices a promoted model is offered to at first (100: everyone).
     rollout_percent: int = 100
     clock: Callable[[], int] = field(default=wall_clock_ms)
+
+    def __post_init__(self) -> None:
+        sqlite_path(self.database_url)  # an unsupported URL fails here, naming it
+
+    def _beside_db(self, suffix: str) -> Path:
+        if self.data_dir is not None:
+            return self.data_dir / suffix
+        path = sqlite_path(self.database_url)
+        if path is None:
+            raise ServerConfigError(
+                "a PostgreSQL database_url needs a data_dir (--data-dir or REALTY_EDGE_DATA_DIR) "
+                f"for the team replicas and the model registry; none was given for {suffix}"
+            )
+        return Path(f"{path}.{suffix}")
+
+    @property
+    def replica_dir(self) -> Path:
+        """Where the per-team replica runtimes live."""
+        return self._beside_db("replicas")
+
+    @property
+    def registry_dir(self) -> Path:
+        """Where the model registry keeps its blobs, state and run records."""
+        return self._beside_db("registry")

@@ -10,7 +10,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from server.config import ServerConfig
 from server.registry import ModelDistribution
 from server.retrain import RetrainRun, retrain_once
-from server.store import ServerStore
+from server.storage import ServerStore
 
 log = logging.getLogger("realty_edge.server")
 

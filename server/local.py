@@ -36,9 +36,9 @@ class LiveServer:
 
 
 @contextmanager
-def run_server(db: Path, **options) -> Iterator[LiveServer]:
+def run_server(database_url: str | Path, **options) -> Iterator[LiveServer]:
     """Serve ``create_app`` on a free loopback port until the block ends."""
-    config = replace(ServerConfig(db_path=db), **options)
+    config = replace(ServerConfig(database_url=str(database_url)), **options)
     app = create_app(config)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -256,8 +256,4 @@ class ModelDistribution:
         return folder
 
 
-def registry_dir(db_path: Path) -> Path:
-    return Path(f"{db_path}.registry")
-
-
 __all__ = ["ModelDistribution", "Offer", "bucket"]

@@ -3,7 +3,7 @@
 The advanced API answers with the SAME code the phones run (:class:`edge.runtime.EdgeRuntime`).
 Each team gets a replica: an ordinary device database under ``<db>.replicas/`` that is a
 member of the team's partition. Before it answers, a replica pulls the team's change log
-after its checkpoint straight from the :class:`~server.store.ServerStore` (no HTTP), merged
+after its checkpoint straight from the :class:`~server.storage.ServerStore` (no HTTP), merged
 with the same :mod:`edge.replica` rules a phone uses; what it writes (a profile, a plan, a
 lead created by the API, an erasure) goes to its outbox and is pushed through
 :meth:`server.service.SyncService.push` like any device's batch, so the log, conflicts and the
@@ -41,10 +41,6 @@ T = TypeVar("T")
 #: The agent id the replicas push as (a device row of the team registered to this agent).
 REPLICA_AGENT = "server-replica"
 _PAGE = 2000
-
-
-def replica_dir(db_path: Path) -> Path:
-    return Path(f"{db_path}.replicas")
 
 
 class CacheStats(msgspec.Struct, frozen=True, kw_only=True):

@@ -29,7 +29,7 @@ from models.artifact import ARTIFACT_DIR, read_manifest
 from models.behaviour.retrain import TOLERANCE, TrainingSet
 from models.behaviour.train import DEFAULT_WORLD
 from server.registry import ModelDistribution
-from server.store import ServerStore
+from server.storage import ServerStore
 from sync.merge import is_visible, values
 from sync.records import Event, Lead, Listing
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import sys
 import time
 import zlib
 from typing import Any
@@ -28,7 +29,7 @@ from server.errors import (
     UnsupportedEncodingError,
     path_in,
 )
-from server.store import DeviceRow, Key, LoggedConflict, ServerStore, ServerTx, StoredRecord
+from server.storage import DeviceRow, Key, LoggedConflict, ServerStore, ServerTx, StoredRecord
 from sync.changes import AnyChange, Change, ChangeBatch, Tombstone
 from sync.clock import Hlc, receive, zero
 from sync.errors import ClockError
@@ -111,7 +112,7 @@ def _lead_of(change: AnyChange, stored: StoredRecord | None) -> str | None:
 
 
 class SyncService:
-    """Push, pull and the conflict log over a :class:`~server.store.ServerStore`."""
+    """Push, pull and the conflict log over a :class:`~server.storage.ServerStore`."""
 
     def __init__(self, store: ServerStore, config: ServerConfig):
         self.store = store
@@ -119,9 +120,7 @@ class SyncService:
         self.clock = zero(SERVER_NODE)
 
     async def start(self) -> None:
-        saved = await self.store.setting("hlc")
-        if saved:
-            self.clock = Hlc.decode(saved)
+        """Nothing to load: the clock catches up with a team's stored mark at each push and pull."""
 
     # --- push ----------------------------------------------------------------------
 
@@ -215,9 +214,11 @@ class SyncService:
     ) -> tuple[list[tuple[int, AnyChange]], list[LoggedConflict], int]:
         """The whole push inside one transaction: deduplicate, check, merge, log.
 
-        Runs in the store's writer thread, one push at a time; the merge is pure.
+        Runs in a store thread; the team's pushes run one at a time (``lock_partition``),
+        whichever worker takes them. The merge is pure.
         """
         team = who.team
+        tx.lock_partition(team)
         seqs = [c.seq for c in batch.changes]
         device = tx.device(batch.device_id)
         if device is not None and (device.team_id, device.agent_id) != (team, who.agent):
@@ -322,11 +323,33 @@ class SyncService:
                 last_seen=now,
             )
         )
-        if clock != self.clock:
-            tx.set_setting("hlc", clock.encode())
+        if fresh:
+            clock = self._high_water(tx, team, clock, now)
         n_conflicts = tx.count_conflicts(batch.device_id, seqs)
         self.clock = max(self.clock, clock)
         return fresh, conflicts, n_conflicts
+
+    @staticmethod
+    def _high_water(tx: ServerTx, team: str, clock: Hlc, now: int) -> Hlc:
+        """``clock`` moved past the team's stored high-water mark (maybe another worker's).
+
+        The mark is read and written under the team's partition lock, so each push to the team
+        stores a later mark than the one before, whichever worker ran it.
+        """
+        saved = tx.partition_clock(team)
+        if saved:
+            stored = Hlc.decode(saved)
+            if stored >= clock:
+                clock = receive(clock, stored, now, max_drift_ms=sys.maxsize)
+        tx.set_partition_clock(team, clock.encode())
+        return clock
+
+    async def server_clock(self, team: str) -> Hlc:
+        """This worker's clock, caught up with what any worker has stored for ``team``."""
+        saved = await self.store.partition_clock(team)
+        if saved:
+            self.clock = max(self.clock, Hlc.decode(saved))
+        return self.clock
 
     # --- reads ---------------------------------------------------------------------
 
@@ -354,7 +377,7 @@ class SyncService:
             changes=changes,
             checkpoint=last,
             has_more=has_more,
-            server_hlc=self.clock.encode(),
+            server_hlc=(await self.server_clock(who.team)).encode(),
             schema_version=SCHEMA_VERSION,
         )
 

@@ -18,3 +18,21 @@ async def fresh_store(tmp_path):
     store = await EdgeStore.open(tmp_path / "device.db", clock=lambda: NOW_MS)
     yield store
     await store.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """A PostgreSQL server for the session: $REALTY_EDGE_TEST_DATABASE_URL, or a throwaway one."""
+    from tests.services import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url):
+    """A database URL of a fresh, empty schema on that server, dropped after the test."""
+    from tests.services import fresh_schema
+
+    with fresh_schema(postgres_server_url) as url:
+        yield url

@@ -324,7 +324,25 @@ def bench_language(
     console.print(table)
 
 
-DEFAULT_SERVER_DB = Path("realty-edge-server.db")
+DEFAULT_SERVER_DB = "realty-edge-server.db"
+#: Every command that opens the server's store takes these two options.
+DatabaseUrl = Annotated[
+    str,
+    typer.Option(
+        "--database-url",
+        "--db",
+        envvar="REALTY_EDGE_DATABASE_URL",
+        help="Server database: a file path, sqlite:///path or postgresql://user@host/db.",
+    ),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="REALTY_EDGE_DATA_DIR",
+        help="Folder for replicas and the model registry (default: beside an SQLite file; "
+        "required with PostgreSQL).",
+    ),
+]
 
 
 @contextmanager
@@ -344,9 +362,8 @@ def server_errors() -> Iterator[None]:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    db: Annotated[Path, typer.Option(help="Server database (created on first start).")] = (
-        DEFAULT_SERVER_DB
-    ),
+    database_url: DatabaseUrl = DEFAULT_SERVER_DB,
+    data_dir: DataDir = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the sync server (uvicorn); JSON logs on stderr, metrics at /metrics."""
@@ -355,11 +372,16 @@ def serve(
     from server import logs
     from server.app import create_app
     from server.config import ServerConfig
+    from server.storage import redact
 
     logs.configure(log_level.upper())
-    err_console.print(f"realty-edge sync server on http://{host}:{port} (db {db})")
+    with server_errors():
+        server = create_app(ServerConfig(database_url=database_url, data_dir=data_dir))
+    err_console.print(
+        f"realty-edge sync server on http://{host}:{port} (database {redact(database_url)})"
+    )
     uvicorn.run(
-        create_app(ServerConfig(db_path=db)),
+        server,
         host=host,
         port=port,
         log_level=log_level,
@@ -373,16 +395,14 @@ def serve(
 def server_token(
     agent: Annotated[str, typer.Option(help="Agent id the token names.")],
     team: Annotated[str, typer.Option(help="Team (brokerage): the partition it reads/writes.")],
-    db: Annotated[Path, typer.Option(help="Server database holding the signing key.")] = (
-        DEFAULT_SERVER_DB
-    ),
+    database_url: DatabaseUrl = DEFAULT_SERVER_DB,
     ttl_hours: Annotated[float, typer.Option(help="Validity in hours.")] = 720.0,
 ) -> None:
     """Print a bearer token for an agent of a team (on the last line)."""
     from server.admin import mint_token
 
     with server_errors():
-        token = asyncio.run(mint_token(db, agent=agent, team=team, ttl_hours=ttl_hours))
+        token = asyncio.run(mint_token(database_url, agent=agent, team=team, ttl_hours=ttl_hours))
     err_console.print(f"token for agent {agent} of team {team}, valid {ttl_hours:g} h:")
     print(token)
 
@@ -390,9 +410,8 @@ def server_token(
 @server_app.command("retrain")
 @cli_errors
 def server_retrain(
-    db: Annotated[Path, typer.Option(help="Server database (its synced outcomes).")] = (
-        DEFAULT_SERVER_DB
-    ),
+    database_url: DatabaseUrl = DEFAULT_SERVER_DB,
+    data_dir: DataDir = None,
     min_rows: Annotated[int, typer.Option(help="Refuse with fewer labelled rows.")] = 50,
     epochs: Annotated[int, typer.Option(min=1)] = 80,
     rollout: Annotated[int, typer.Option(min=0, max=100, help="% of devices offered it.")] = 100,
@@ -409,8 +428,8 @@ def server_retrain(
 
     with server_errors():
         job = retrain(
-            db, min_rows=min_rows, epochs=epochs, rollout_percent=rollout, base_corpus=base_corpus,
-            tolerance=tolerance,
+            database_url, data_dir=data_dir, min_rows=min_rows, epochs=epochs,
+            rollout_percent=rollout, base_corpus=base_corpus, tolerance=tolerance,
         )  # fmt: skip
         run = asyncio.run(job)
     print_json(run)
@@ -421,26 +440,28 @@ def server_retrain(
 def server_rollout(
     name: Annotated[str, typer.Argument(help="Model family, e.g. behaviour.")],
     percent: Annotated[int, typer.Argument(min=0, max=100)],
-    db: Annotated[Path, typer.Option(help="Server database.")] = DEFAULT_SERVER_DB,
+    database_url: DatabaseUrl = DEFAULT_SERVER_DB,
+    data_dir: DataDir = None,
 ) -> None:
     """Offer the latest version of a model to PERCENT % of devices (100: make it stable)."""
     from server.admin import rollout
 
     with server_errors():
-        print_json(rollout(db, name, percent))
+        print_json(rollout(database_url, name, percent, data_dir=data_dir))
 
 
 @server_app.command("rollback")
 @cli_errors
 def server_rollback(
     name: Annotated[str, typer.Argument(help="Model family, e.g. behaviour.")],
-    db: Annotated[Path, typer.Option(help="Server database.")] = DEFAULT_SERVER_DB,
+    database_url: DatabaseUrl = DEFAULT_SERVER_DB,
+    data_dir: DataDir = None,
 ) -> None:
     """Withdraw the version of a model in rollout (devices go back at their next check)."""
     from server.admin import rollback
 
     with server_errors():
-        print_json(rollback(db, name))
+        print_json(rollback(database_url, name, data_dir=data_dir))
 
 
 @device_app.command("sync")

@@ -12,14 +12,20 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from edge.errors import NotFoundError
 from edge.runtime import EdgeRuntime
 from edge.store import wall_clock_ms
+from server.storage import sqlite_path
 from sync.codec import Format, encode_batch
 from sync.version import SCHEMA_VERSION
 from tests.factories import small_world
+from tests.live_server import ENGINES
+
+#: On the tests marked with it, the server runs on each storage engine in turn.
+both_engines = pytest.mark.parametrize("server_engine", ENGINES)
 
 DAY_MS = 24 * 3_600_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +59,7 @@ async def seeded_pair(tmp_path, server, token):
     return a, b
 
 
+@both_engines
 @pytest.mark.parametrize("first", ["a", "b"])
 async def test_two_phones_editing_one_lead_offline_converge(tmp_path, server, first):
     token = server.token()
@@ -115,6 +122,7 @@ class DropFirstPushAnswer(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+@both_engines
 async def test_a_push_retried_after_a_lost_answer_changes_nothing(tmp_path, server):
     token = server.token()
     a = await phone(tmp_path, "a")
@@ -211,6 +219,7 @@ async def test_a_batch_with_a_newer_schema_is_refused_and_kept(tmp_path, server)
         await a.close()
 
 
+@both_engines
 async def test_deletes_and_hard_erase_reach_the_other_phone(tmp_path, server):
     token = server.token()
     a, b = await seeded_pair(tmp_path, server, token)
@@ -267,6 +276,15 @@ def kill_when(proc: subprocess.Popen, trigger) -> bool:
     return killed
 
 
+def server_query(server, sql: str) -> list[tuple]:
+    """``sql`` on the server's database, whichever engine it runs on."""
+    path = sqlite_path(server.config.database_url)
+    if path is not None:
+        return query(path, sql)
+    with psycopg.connect(server.config.database_url) as conn:
+        return conn.execute(sql).fetchall()
+
+
 def query(db: Path, sql: str) -> list[tuple]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
@@ -283,10 +301,9 @@ async def test_sigkill_during_push_then_restart_loses_nothing_and_doubles_nothin
     async with await EdgeRuntime.open(db) as a:
         await a.ingest(encode_batch(small_world(20, 20), Format.MSGPACK))
         total = (await a.counts()).outbox_pending
-    server_db = server.config.db_path
     killed = kill_when(
         sync_process(db, server, token, 40),
-        lambda: (query(server_db, "SELECT count(*) FROM applied") or [(0,)])[0][0] >= 80,
+        lambda: (server_query(server, "SELECT count(*) FROM applied") or [(0,)])[0][0] >= 80,
     )
     assert killed
     done = sync_process(db, server, token, 40)
@@ -295,9 +312,9 @@ async def test_sigkill_during_push_then_restart_loses_nothing_and_doubles_nothin
     assert done.stdout.readline().strip() == "ok"
     done.wait(timeout=60)
     done.stdout.close()
-    seqs = [r[0] for r in query(server_db, "SELECT seq FROM applied ORDER BY seq")]
+    seqs = [r[0] for r in server_query(server, "SELECT seq FROM applied ORDER BY seq")]
     assert seqs == list(range(1, total + 1))
-    assert query(server_db, "SELECT count(*) FROM change_log")[0][0] == total
+    assert server_query(server, "SELECT count(*) FROM change_log")[0][0] == total
     assert query(db, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0][0] == 0
 
 

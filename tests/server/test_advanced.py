@@ -15,13 +15,6 @@ import websockets
 from edge.runtime import EdgeRuntime
 from sync.codec import Format, encode_batch
 from tests.factories import small_world
-from tests.live_server import run_server
-
-
-@pytest.fixture
-def server(tmp_path):
-    with run_server(tmp_path / "server.db") as live:
-        yield live
 
 
 async def synced_phone(tmp_path: Path, server, token: str) -> EdgeRuntime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from sync.codec import Format, encode_batch
 from tests.factories import small_world
@@ -17,8 +19,11 @@ from tests.factories import small_world
 CLI = str(Path(sys.executable).with_name("realty-edge"))
 
 
-def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120)
+def run(
+    *args: str, ok: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    environ = {**os.environ, **(env or {})}
+    proc = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120, env=environ)
     if ok:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -92,4 +97,16 @@ def test_server_retrain_refuses_an_empty_database_and_records_it(tmp_path):
     runs = (tmp_path / "s.db.registry" / "retrain-runs.jsonl").read_text().splitlines()
     assert [json.loads(r)["id"] for r in runs] == [first["id"]]
     proc = run("server", "rollback", "behaviour", "--db", db, ok=False)
+    assert proc.returncode == 1 and "no model family 'behaviour'" in proc.stderr
+
+
+def test_server_commands_take_the_database_url_and_data_dir_from_the_environment(
+    tmp_path, postgres_url
+):
+    env = {"REALTY_EDGE_DATABASE_URL": postgres_url, "REALTY_EDGE_DATA_DIR": str(tmp_path)}
+    token = run("server", "token", "--agent", "a", "--team", "t", env=env).stdout
+    assert token.strip().splitlines()[-1].startswith("re1.")
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT count(*) FROM signing_keys").fetchone() == (1,)
+    proc = run("server", "rollback", "behaviour", env=env, ok=False)
     assert proc.returncode == 1 and "no model family 'behaviour'" in proc.stderr

@@ -79,9 +79,9 @@ async def test_scheduled_runs_repeat_never_overlap_and_stop(monkeypatch):
 
 
 async def test_a_real_run_on_an_empty_server_is_refused_and_recorded(tmp_path):
-    from server.sqlite_store import SqliteServerStore
+    from server.storage import open_store
 
-    store = SqliteServerStore(tmp_path / "server.db")
+    store = open_store(tmp_path / "server.db")
     await store.open()
     registry = ModelDistribution(tmp_path / "registry")
     try:

@@ -12,18 +12,16 @@ from pathlib import Path
 import httpx
 import msgspec
 import numpy as np
-import pytest
 
 from edge.model_updates import UpdatePolicy, verify_signature
 from edge.runtime import EdgeRuntime
 from models.artifact import ARTIFACT_DIR, read_manifest
 from models.behaviour.retrain import base_corpus, decide, worse_share
-from server.registry import ModelDistribution, bucket, registry_dir
+from server.registry import ModelDistribution, bucket
 from server.retrain import pseudonym, retrain_once, training_set
-from server.sqlite_store import SqliteServerStore
+from server.storage import open_store
 from sync.codec import Format, encode_batch
 from tests.factories import small_world
-from tests.live_server import run_server
 
 A = "/api/v1/advanced"
 SHIPPED = read_manifest(ARTIFACT_DIR, "behaviour").version
@@ -31,14 +29,8 @@ SHIPPED = read_manifest(ARTIFACT_DIR, "behaviour").version
 SMALL_BASE = {"agents": 1, "leads": 120, "listings": 200, "seed": 5}
 
 
-@pytest.fixture
-def server(tmp_path):
-    with run_server(tmp_path / "server.db") as live:
-        yield live
-
-
 def registry(server) -> ModelDistribution:
-    return ModelDistribution(registry_dir(server.config.db_path))
+    return ModelDistribution(server.config.registry_dir)
 
 
 async def phone(tmp_path: Path, name: str) -> EdgeRuntime:
@@ -61,7 +53,7 @@ async def test_retraining_promotes_then_a_device_installs_it_and_rolls_back(tmp_
     try:
         await device.ingest(encode_batch(world.records(), Format.MSGPACK))
         assert (await device.sync(server.url, token)).status == "ok"
-        store = SqliteServerStore(server.config.db_path)
+        store = open_store(server.config.database_url)
         await store.open()
         try:
             run = await retrain_once(
@@ -117,7 +109,7 @@ async def test_a_run_without_enough_outcomes_is_refused_and_recorded(tmp_path, s
         assert (await device.sync(server.url, token)).status == "ok"
     finally:
         await device.close()
-    store = SqliteServerStore(server.config.db_path)
+    store = open_store(server.config.database_url)
     await store.open()
     try:
         run = await retrain_once(store, registry(server), now_ms=server.config.clock())
@@ -245,7 +237,7 @@ async def test_an_erased_lead_reaches_the_device_and_leaves_the_training_set(tmp
     try:
         await device.ingest(encode_batch(small_world(3, 4), Format.MSGPACK))
         assert (await device.sync(server.url, token)).status == "ok"
-        store = SqliteServerStore(server.config.db_path)
+        store = open_store(server.config.database_url)
         await store.open()
         try:
             before = await training_set(store, b"k" * 32, server.config.clock())

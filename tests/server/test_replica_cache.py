@@ -13,7 +13,7 @@ from server.auth import Principal
 from server.config import ServerConfig
 from server.replica import TeamReplicas
 from server.service import SyncService
-from server.sqlite_store import SqliteServerStore
+from server.storage import open_store
 from sync.changes import ChangeBatch
 from sync.codec import Format, encode_batch
 from sync.version import SCHEMA_VERSION
@@ -36,9 +36,9 @@ async def push_outbox(service: SyncService, phone: EdgeRuntime) -> None:
 @pytest.fixture
 async def team(tmp_path: Path):
     """(replicas, service, phone): a team whose phone has pushed two leads and their events."""
-    store = SqliteServerStore(tmp_path / "server.db")
+    store = open_store(tmp_path / "server.db")
     await store.open()
-    service = SyncService(store, ServerConfig(db_path=tmp_path / "server.db"))
+    service = SyncService(store, ServerConfig(database_url=str(tmp_path / "server.db")))
     await service.start()
     replicas = TeamReplicas(tmp_path / "replicas", service)
     phone = await EdgeRuntime.open(tmp_path / "phone.db")

@@ -1,18 +1,20 @@
-"""The server's storage interface: what the sync service needs, nothing about SQL.
+"""The server's storage port: what the services need from a database, nothing about SQL.
 
-:class:`ServerStore` is satisfied by :class:`server.sqlite_store.SqliteServerStore` (the
-default, embedded) and is shaped so that a PostgreSQL implementation can satisfy it later:
-every write is one function run by :meth:`ServerStore.write` inside one atomic transaction
-(the merge in it is pure, so no I/O happens inside); reads see only committed data.
+:class:`ServerStore` is satisfied by :class:`server.storage.sqlite.SqliteServerStore` (the
+default, embedded) and :class:`server.storage.postgres.PostgresServerStore` (several workers,
+several hosts). Every write is one function run by :meth:`ServerStore.write` inside one atomic
+transaction (the merge in it is pure, so no I/O happens inside); reads see only committed data.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Protocol, Self, TypeVar
 
 import msgspec
 
+from server.errors import ServerError
 from sync.changes import AnyChange
 from sync.merge import Conflict, EntityState
 
@@ -21,7 +23,28 @@ Key = tuple[str, str]
 T = TypeVar("T")
 
 
+class StorageError(ServerError):
+    """Base of every error of the storage layer (a database the server cannot use)."""
+
+    code = "storage_error"
+
+
+class UnsupportedDatabaseUrlError(StorageError):
+    """A database URL whose scheme no store implements."""
+
+
+class NewerDatabaseError(StorageError):
+    """A database carrying migrations this code does not know (written by a newer version)."""
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, fit for an error message or a log line."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
 class StoredRecord(msgspec.Struct, kw_only=True):
+    """One record of a team's partition: its merged per-field state."""
+
     entity: str
     entity_id: str
     lead_id: str | None
@@ -29,6 +52,8 @@ class StoredRecord(msgspec.Struct, kw_only=True):
 
 
 class DeviceRow(msgspec.Struct, kw_only=True):
+    """A device that has pushed: whose it is, how far it is acknowledged, when seen (epoch ms)."""
+
     device_id: str
     agent_id: str
     team_id: str
@@ -51,41 +76,70 @@ class LoggedConflict(msgspec.Struct, kw_only=True):
 class ServerTx(Protocol):
     """One write transaction of the sync service: plain (blocking) calls, run by ``write``."""
 
+    def lock_partition(self, team: str) -> None:
+        """Serialize this transaction with every other write to ``team`` until it ends.
+
+        A push calls it first, so that reading, merging and logging a team's records is never
+        interleaved with another worker's push to the same team.
+        """
+
     def device(self, device_id: str) -> DeviceRow | None: ...
     def save_device(self, row: DeviceRow) -> None: ...
     def seen(self, device_id: str, seqs: Sequence[int]) -> set[int]: ...
-    def mark_seen(self, team: str, device_id: str, seqs: Sequence[int]) -> None: ...
+    def mark_seen(self, team: str, device_id: str, seqs: Sequence[int]) -> None:
+        """Record (device, seq) pairs as applied; a pair already recorded is left alone."""
+
     def records(self, team: str, keys: Sequence[Key]) -> dict[Key, StoredRecord]: ...
     def records_of_lead(self, team: str, lead_id: str) -> list[StoredRecord]: ...
     def save_records(self, team: str, records: Sequence[StoredRecord]) -> None: ...
-    def append_log(self, team: str, changes: Sequence[AnyChange]) -> int: ...
+    def append_log(self, team: str, changes: Sequence[AnyChange]) -> int:
+        """Log ``changes`` at the team's next positions, in order; the last position."""
+
     def forget(self, team: str, keys: Sequence[Key]) -> None:
         """Drop the change log and conflict log rows of erased records (privacy)."""
 
     def add_conflicts(self, team: str, conflicts: Sequence[LoggedConflict]) -> None: ...
     def count_conflicts(self, device_id: str, seqs: Sequence[int]) -> int: ...
+    def partition_clock(self, team: str) -> str:
+        """The team's clock high-water mark (``''`` when none), read under the partition lock."""
+
+    def set_partition_clock(self, team: str, hlc: str) -> None:
+        """Store the team's clock high-water mark (only ever a later one)."""
+
     def set_setting(self, key: str, value: str) -> None: ...
 
 
 class ServerStore(Protocol):
     """The server's database."""
 
-    async def open(self) -> None: ...
+    async def open(self) -> None:
+        """Connect and bring the schema up to date (refusing a newer database)."""
+
     async def close(self) -> None: ...
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(self, *exc: object) -> None: ...
     async def write(self, fn: Callable[[ServerTx], T]) -> T:
         """Run ``fn`` inside one atomic transaction (rolled back if it raises)."""
         ...
 
     async def setting(self, key: str) -> str | None: ...
     async def signing_key(self) -> bytes:
-        """The token signing key, created on first use."""
+        """The token signing key, created on first use (once, even by two workers at once)."""
         ...
 
     async def pull(self, team: str, after: int, limit: int) -> list[tuple[int, AnyChange]]:
-        """Up to ``limit`` (server sequence, change) pairs after ``after``, in order."""
+        """Up to ``limit`` (server sequence, change) pairs after ``after``, in order.
+
+        A page never ends past a position that a transaction still in flight may fill, so a
+        puller that resumes after the page's last position skips nothing.
+        """
         ...
 
     async def last_seq(self, team: str) -> int: ...
+    async def partition_clock(self, team: str) -> str:
+        """The team's committed clock high-water mark (``''`` when none)."""
+        ...
+
     async def record(self, team: str, key: Key) -> StoredRecord | None: ...
     async def conflicts(
         self, team: str, after: int, limit: int, entity_id: str | None = None

@@ -1,4 +1,4 @@
-"""The default :class:`~server.store.ServerStore`: SQLite, embedded, no set-up.
+"""The default :class:`~server.storage.port.ServerStore`: SQLite, embedded, no set-up.
 
 One writer connection in its own thread (each write is one function run whole inside
 ``BEGIN IMMEDIATE … COMMIT``) and one reader connection in another, so that a pull never sees
@@ -13,69 +13,15 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import msgspec
 
 from server.auth import new_signing_key
-from server.store import DeviceRow, Key, LoggedConflict, StoredRecord
+from server.storage.migrations import migrate_sqlite
+from server.storage.port import DeviceRow, Key, LoggedConflict, StoredRecord
 from sync.changes import AnyChange
 from sync.merge import Conflict, EntityState
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS signing_keys (
-    id INTEGER PRIMARY KEY, key BLOB NOT NULL, created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS partitions (team_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-    team_id TEXT NOT NULL,
-    entity TEXT NOT NULL,
-    entity_id TEXT NOT NULL,
-    lead_id TEXT,
-    state BLOB NOT NULL,
-    PRIMARY KEY (team_id, entity, entity_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS records_lead ON records(team_id, lead_id);
-CREATE TABLE IF NOT EXISTS change_log (
-    team_id TEXT NOT NULL,
-    server_seq INTEGER NOT NULL,
-    entity TEXT NOT NULL,
-    entity_id TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    PRIMARY KEY (team_id, server_seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS change_log_entity ON change_log(team_id, entity, entity_id);
-CREATE TABLE IF NOT EXISTS applied (
-    device_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    team_id TEXT NOT NULL,
-    PRIMARY KEY (device_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS conflicts (
-    id INTEGER PRIMARY KEY,
-    team_id TEXT NOT NULL,
-    entity TEXT NOT NULL,
-    entity_id TEXT NOT NULL,
-    field TEXT NOT NULL,
-    data BLOB NOT NULL,
-    device_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    logged_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS conflicts_team ON conflicts(team_id, id);
-CREATE INDEX IF NOT EXISTS conflicts_change ON conflicts(device_id, seq);
-CREATE INDEX IF NOT EXISTS conflicts_entity ON conflicts(team_id, entity, entity_id);
-CREATE TABLE IF NOT EXISTS devices (
-    device_id TEXT PRIMARY KEY,
-    agent_id TEXT NOT NULL,
-    team_id TEXT NOT NULL,
-    acked_through INTEGER NOT NULL,
-    changes INTEGER NOT NULL,
-    first_seen INTEGER NOT NULL,
-    last_seen INTEGER NOT NULL
-);
-"""
 
 _enc = msgspec.msgpack.Encoder()
 _state_dec = msgspec.msgpack.Decoder(EntityState)
@@ -105,6 +51,9 @@ class SqliteTx:
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._db.execute(sql, params).fetchall()
+
+    def lock_partition(self, team: str) -> None:
+        """Nothing to do: this transaction holds SQLite's one write lock already."""
 
     def device(self, device_id: str) -> DeviceRow | None:
         return _device(self._db, device_id)
@@ -138,7 +87,8 @@ class SqliteTx:
 
     def mark_seen(self, team: str, device_id: str, seqs: Sequence[int]) -> None:
         self._db.executemany(
-            "INSERT INTO applied (device_id, seq, team_id) VALUES (?, ?, ?)",
+            "INSERT INTO applied (device_id, seq, team_id) VALUES (?, ?, ?) "
+            "ON CONFLICT (device_id, seq) DO NOTHING",
             [(device_id, s, team) for s in seqs],
         )
 
@@ -239,6 +189,17 @@ class SqliteTx:
             total += int(rows[0][0])
         return total
 
+    def partition_clock(self, team: str) -> str:
+        row = self._db.execute("SELECT hlc FROM partitions WHERE team_id = ?", (team,)).fetchone()
+        return "" if row is None else str(row[0])
+
+    def set_partition_clock(self, team: str, hlc: str) -> None:
+        self._db.execute(
+            "INSERT INTO partitions (team_id, last_seq, hlc) VALUES (?, 0, ?) "
+            "ON CONFLICT(team_id) DO UPDATE SET hlc = excluded.hlc",
+            (team, hlc),
+        )
+
     def set_setting(self, key: str, value: str) -> None:
         self._db.execute(
             "INSERT INTO settings (key, value) VALUES (?, ?) "
@@ -285,13 +246,24 @@ class SqliteServerStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="server-db-writer")
         self._read_pool = ThreadPoolExecutor(1, thread_name_prefix="server-db-reader")
-        self._writer = await self._in(self._write_pool, _connect, self.path)
-        await self._in(self._write_pool, self._writer.executescript, SCHEMA)
-        # Commits never checkpoint (that would fsync inside a push); a task does, off the
-        # writer thread, on the reader's connection.
-        await self._in(self._write_pool, self._writer.execute, "PRAGMA wal_autocheckpoint = 0")
-        self._reader = await self._in(self._read_pool, _connect, self.path)
+        try:
+            self._writer = await self._in(self._write_pool, _connect, self.path)
+            await self._in(self._write_pool, migrate_sqlite, self._writer)
+            # Commits never checkpoint (that would fsync inside a push); a task does, off the
+            # writer thread, on the reader's connection.
+            await self._in(self._write_pool, self._writer.execute, "PRAGMA wal_autocheckpoint = 0")
+            self._reader = await self._in(self._read_pool, _connect, self.path)
+        except BaseException:
+            await self.close()
+            raise
         self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoint_loop())
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     async def _checkpoint_loop(self) -> None:
         while True:
@@ -346,15 +318,15 @@ class SqliteServerStore:
 
     async def signing_key(self) -> bytes:
         def get_or_create(tx: SqliteTx) -> bytes:
-            row = tx._db.execute("SELECT key FROM signing_keys ORDER BY id LIMIT 1").fetchone()
-            if row is not None:
-                return bytes(row[0])
-            key = new_signing_key()
+            # A fixed id: the first key is the key, however many processes create one.
             tx._db.execute(
-                "INSERT INTO signing_keys (key, created_at) VALUES (?, strftime('%s', 'now'))",
-                (key,),
+                "INSERT INTO signing_keys (id, key, created_at) "
+                "VALUES (1, ?, CAST(strftime('%s', 'now') AS INTEGER)) "
+                "ON CONFLICT (id) DO NOTHING",
+                (new_signing_key(),),
             )
-            return key
+            row = tx._db.execute("SELECT key FROM signing_keys ORDER BY id LIMIT 1").fetchone()
+            return bytes(row[0])
 
         return await self.write(get_or_create)
 
@@ -371,6 +343,10 @@ class SqliteServerStore:
     async def last_seq(self, team: str) -> int:
         row = await self._one("SELECT last_seq FROM partitions WHERE team_id = ?", (team,))
         return int(row[0]) if row else 0
+
+    async def partition_clock(self, team: str) -> str:
+        row = await self._one("SELECT hlc FROM partitions WHERE team_id = ?", (team,))
+        return "" if row is None else str(row[0])
 
     async def record(self, team: str, key: Key) -> StoredRecord | None:
         row = await self._one(
