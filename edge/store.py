@@ -332,6 +332,21 @@ class EdgeStore:
             found.update(r[0] for r in rows)
         return found
 
+    async def stored(self, kind: str, ids: Iterable[str]) -> dict[str, Record]:
+        """The records of ``kind`` stored under any of ``ids``, by id."""
+        table = TABLES[kind]
+        columns = ", ".join(EVENT_COLUMNS) if kind == "event" else "*"
+        ids = list(ids)
+        found: dict[str, Record] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = await self.fetchall(
+                f"SELECT {columns} FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((r["id"], record_from_row(kind, r)) for r in rows)
+        return found
+
     async def get(self, kind: str, record_id: str) -> Record:
         table = TABLES[kind]
         row = await self.fetchone(f"SELECT * FROM {table} WHERE id = ?", (record_id,))

@@ -140,12 +140,35 @@ def device_init(path: Path) -> None:
 
 @device_app.command("ingest")
 @cli_errors
-def device_ingest(path: Path, file: Path) -> None:
-    """Validate a batch file and write all of it, or nothing."""
+def device_ingest(
+    path: Path,
+    file: Path,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Validate a batch file and write all of it, or nothing; unchanged records write nothing.
+
+    A record older (by updated_at) than the device's copy is skipped and reported.
+    """
     data = file.read_bytes()
     report = _on_device(path, lambda rt: rt.ingest(data))
+    if as_json:
+        print_json(report)
+        return
     kinds = ", ".join(f"{n} {k}s" for k, n in sorted(report.by_kind.items()))
-    console.print(f"ingested {report.records} records ({kinds}) into {path}")
+    console.print(
+        f"ingested {report.records} records ({kinds}) into {path}: {report.written} written, "
+        f"{report.unchanged} unchanged, {report.skipped_older} skipped as older than the "
+        "device's copy",
+        highlight=False,
+    )
+    for s in report.skipped:
+        console.print(
+            f"  skipped record {s.record} ({s.kind} {s.id}): updated_at {s.updated_at} < "
+            f"{s.stored_updated_at} on the device",
+            highlight=False,
+        )
+    if report.skipped_older > len(report.skipped):
+        console.print(f"  ... and {report.skipped_older - len(report.skipped)} more")
 
 
 @device_app.command("show")
