@@ -182,7 +182,9 @@ class SyncClient:
         while True:
             after = await self.store.sync_checkpoint()
             response = await self._send(
-                "GET", "/api/v1/sync/pull", params={"after": after, "limit": self.page_size}
+                "GET",
+                "/api/v1/sync/pull",
+                params={"after": after, "limit": self.page_size, "device_id": self.store.device_id},
             )
             report.bytes_received += len(response.content)
             answer = self._decode(_pull_reply, response)
