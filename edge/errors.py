@@ -19,6 +19,10 @@ class StoreError(EdgeError):
     """The device database cannot do what was asked (disk full, locked, corrupt)."""
 
 
+class NotADeviceDatabaseError(StoreError):
+    """A file that is not a realty-edge device database: it is refused and never written."""
+
+
 class NotFoundError(EdgeError):
     """No record with that id on this device."""
 

@@ -226,6 +226,7 @@ class EdgeStore:
         path = Path(path)
         if not create and not path.exists():
             raise StoreError(f"no device database at {path}; run `realty-edge device init {path}`")
+        migrations.check_device_file(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = open_sync(path)
