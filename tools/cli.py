@@ -57,6 +57,11 @@ def cli_errors(fn: F) -> F:
         except FileNotFoundError as exc:
             err_console.print(f"[bold red]error:[/] no such file: {exc.filename}", highlight=False)
             raise typer.Exit(1) from None
+        except IsADirectoryError as exc:
+            err_console.print(
+                f"[bold red]error:[/] {exc.filename} is a folder; give a file", highlight=False
+            )
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -400,9 +405,20 @@ def server_token(
         DEFAULT_SERVER_DB
     ),
     ttl_hours: Annotated[float, typer.Option(help="Validity in hours.")] = 720.0,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the database (and key) if it is missing.")
+    ] = False,
 ) -> None:
     """Print a bearer token for an agent of a team (on the last line)."""
     from server.admin import mint_token
+
+    if not create and not db.exists():
+        err_console.print(
+            f"[bold red]error:[/] no server database at {db} (a token signed with a new key "
+            "would be refused by the running server); give the server's --db, or --create",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
     with server_errors():
         token = asyncio.run(mint_token(db, agent=agent, team=team, ttl_hours=ttl_hours))

@@ -1,0 +1,69 @@
+"""What a new user meets in the first hour on the command line (issue 17, items 4-6)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sqlite3
+import wave
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edge.errors import AudioFormatError
+from edge.voice.audio import read_wav
+from tools.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str, code: int = 0, env: dict[str, str] | None = None):
+    result = runner.invoke(app, list(args), env=env)
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    return result
+
+
+def flat(result) -> str:
+    """The output with rich's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
+def one_second_wav() -> bytes:
+    t = np.arange(16_000) / 16_000
+    samples = (np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16_000)
+        w.writeframes(samples.tobytes())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("command", [("device", "show"), ("device", "init")])
+def test_device_commands_refuse_a_database_that_is_not_a_device_and_leave_it(tmp_path, command):
+    path = tmp_path / "server.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE change_log (team_id TEXT, server_seq INTEGER);")
+    conn.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    result = invoke(*command, str(path), code=1)
+    assert "is not a realty-edge device database" in flat(result)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_transcribe_of_a_folder_is_a_one_line_error(tmp_path):
+    result = invoke("transcribe", str(tmp_path), code=1)
+    assert "is a folder" in flat(result)
+
+
+def test_a_truncated_wav_is_refused(tmp_path):
+    cut = one_second_wav()[:10_000]
+    with pytest.raises(AudioFormatError, match="truncated WAV: its data chunk says 32000 bytes"):
+        read_wav(cut)
+    path = tmp_path / "cut.wav"
+    path.write_bytes(cut)
+    result = invoke("transcribe", str(path), code=1)
+    assert "truncated WAV" in flat(result)
