@@ -487,11 +487,49 @@ def server_rollback(
 def device_sync(
     path: Path,
     server: Annotated[str, typer.Option("--server", help="Server URL, e.g. http://127.0.0.1:8000")],
-    token: Annotated[str, typer.Option("--token", help="Bearer token from `server token`.")],
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token",
+            envvar="REALTY_EDGE_TOKEN",
+            help="Bearer token from `server token` (better from the environment: not in `ps`).",
+        ),
+    ],
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            envvar="REALTY_EDGE_SYNC_TIMEOUT",
+            help="Seconds one request waits for the server (connecting: at most 5).",
+        ),
+    ] = 10.0,
+    deadline: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            envvar="REALTY_EDGE_SYNC_DEADLINE",
+            help="Seconds the whole sync may take, retries included (what got through is kept).",
+        ),
+    ] = 30.0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Push the outbox and pull the team's changes once; exit 1 unless the sync was ok."""
-    report = _on_device(path, lambda rt: rt.sync(server, token))
+    import time
+
+    started = time.monotonic()
+
+    def progress(p: Any) -> None:
+        # Retries always; counts once a sync has run a second (short syncs stay quiet).
+        if p.retry is not None:
+            err_console.print(f"[yellow]retrying:[/] {p.retry}", highlight=False)
+        elif time.monotonic() - started > 1.0:
+            err_console.print(
+                f"… pushed {p.pushed} · pulled {p.pulled} ({p.pages} pages)", highlight=False
+            )
+
+    report = _on_device(path, lambda rt: rt.sync(
+        server, token, timeout_s=timeout, deadline_s=deadline, progress=progress
+    ))  # fmt: skip
     if as_json:
         print_json(report)
     else:

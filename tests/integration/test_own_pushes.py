@@ -29,3 +29,21 @@ async def test_a_first_sync_does_not_pull_back_what_it_pushed(tmp_path, server):
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_long_sync_tells_its_progress_page_by_page(tmp_path, server):
+    token = server.token()
+    a = await EdgeRuntime.open(tmp_path / "a.db")
+    b = await EdgeRuntime.open(tmp_path / "b.db")
+    try:
+        await a.ingest(encode_batch(small_world(3, 4), Format.MSGPACK))
+        told: list = []
+        pushed = await a.sync(server.url, token, batch_size=5, progress=told.append)
+        assert [p.pushed for p in told if p.pages == 0] == [5, 10, 15, 18]
+        told.clear()
+        pulled = await b.sync(server.url, token, page_size=5, progress=told.append)
+        assert [(p.pulled, p.pages) for p in told] == [(5, 1), (10, 2), (15, 3), (18, 4)]
+        assert (pushed.status, pulled.status, pulled.pages) == ("ok", "ok", 4)
+    finally:
+        await a.close()
+        await b.close()

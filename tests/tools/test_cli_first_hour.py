@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import socket
 import sqlite3
+import time
 import wave
 
 import numpy as np
@@ -67,3 +69,24 @@ def test_a_truncated_wav_is_refused(tmp_path):
     path.write_bytes(cut)
     result = invoke("transcribe", str(path), code=1)
     assert "truncated WAV" in flat(result)
+
+
+def test_device_sync_against_a_silent_server_fails_fast_and_says_why(tmp_path):
+    db = tmp_path / "d.db"
+    invoke("device", "init", str(db))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    try:
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        started = time.monotonic()
+        result = invoke(
+            "device", "sync", str(db), "--server", url, "--timeout", "0.2", code=1,
+            env={"REALTY_EDGE_TOKEN": "from-the-environment", "REALTY_EDGE_SYNC_DEADLINE": "1"},
+        )  # fmt: skip
+        assert time.monotonic() - started < 5
+    finally:
+        sock.close()
+    text = flat(result)
+    assert "retrying:" in text and "no answer from the server within 0.2 s" in text
+    assert "sync unavailable" in text
