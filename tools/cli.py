@@ -266,36 +266,16 @@ def transcribe(
                 "duration_s": round(transcript.duration_s, 3)})  # fmt: skip
 
 
-@app.command()
-@cli_errors
-def adapt(
-    lead_id: str,
-    intent: Annotated[
-        str,
-        typer.Argument(
-            help="first_contact, showing_reminder, "
-            "new_listing_match, price_change, "
-            "follow_up_after_silence, offer_update"
-        ),
-    ],
-    device: Annotated[Path, typer.Option("--device", help="Device database.")],
-    channel: Annotated[str, typer.Option(help="sms, call, email or whatsapp.")] = "sms",
-    new_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
-    old_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
-    offer: Annotated[float | None, typer.Option(help="For offer_update.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Draft a message to a lead in the lead's language, register and locale."""
-    from edge.culture import Intent
-    from sync.records import Channel
+_INTENTS = "first_contact, showing_reminder, new_listing_match, price_change, " \
+    "follow_up_after_silence, offer_update"  # fmt: skip
 
-    try:
-        intent_value, channel_value = Intent(intent), Channel(channel)
-    except ValueError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
 
-    draft = _on_device(device, lambda rt: rt.adapt_message(
+def _adapt(path: Path, lead_id: str, intent: str, channel: str, new_price: float | None,
+           old_price: float | None, offer: float | None, as_json: bool) -> None:  # fmt: skip
+    from edge.agenda import parse_channel, parse_intent
+
+    intent_value, channel_value = parse_intent(intent), parse_channel(channel)
+    draft = _on_device(path, lambda rt: rt.adapt_message(
         lead_id, intent_value, channel=channel_value, new_price=new_price, old_price=old_price,
         offer_amount=offer,
     ))  # fmt: skip
@@ -308,6 +288,88 @@ def adapt(
         f"{' · English fallback: ' + ', '.join(draft.missing) if draft.fallback else ''}[/]"
     )
     print(draft.text)
+
+
+@device_app.command("adapt")
+@cli_errors
+def device_adapt(
+    path: Path,
+    lead_id: str,
+    intent: Annotated[str, typer.Argument(help=_INTENTS)],
+    channel: Annotated[str, typer.Option(help="sms, call, email or whatsapp.")] = "sms",
+    new_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
+    old_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
+    offer: Annotated[float | None, typer.Option(help="For offer_update.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Draft a message to a lead in the lead's language, register and locale."""
+    _adapt(path, lead_id, intent, channel, new_price, old_price, offer, as_json)
+
+
+@app.command(hidden=True)
+@cli_errors
+def adapt(
+    lead_id: str,
+    intent: Annotated[str, typer.Argument(help=_INTENTS)],
+    device: Annotated[Path, typer.Option("--device", help="Device database.")],
+    channel: Annotated[str, typer.Option(help="sms, call, email or whatsapp.")] = "sms",
+    new_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
+    old_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
+    offer: Annotated[float | None, typer.Option(help="For offer_update.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Deprecated: use `device adapt PATH LEAD_ID INTENT`."""
+    err_console.print("[yellow]`adapt --device PATH` is deprecated: use `realty-edge device "
+                      "adapt PATH LEAD_ID INTENT`[/]")  # fmt: skip
+    _adapt(device, lead_id, intent, channel, new_price, old_price, offer, as_json)
+
+
+@device_app.command("leads")
+@cli_errors
+def device_leads(
+    path: Path,
+    scores: Annotated[
+        bool, typer.Option("--scores", help="Also P(convert) (runs the model on every lead).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
+) -> None:
+    """List the leads: id, name, language, status, last activity (most recent first)."""
+    leads = _on_device(path, lambda rt: rt.lead_list(scores=scores))
+    if as_json:
+        print_json(leads)
+        return
+    columns = ["id", "name", "language", "status", "last activity", "events"]
+    table = Table(*columns, *(["P(convert)"] if scores else []), title=f"{len(leads)} leads")
+    for lead in leads:
+        last = "never"
+        if lead.last_activity is not None:
+            last = f"{_local(lead.last_activity, lead.timezone)} · {lead.last_activity_type}"
+        row = [lead.id, lead.name, lead.language, lead.status, last, str(lead.events)]
+        if scores:
+            row.append(f"{lead.p_convert:.1%}" if lead.p_convert is not None else "")
+        table.add_row(*row)
+    console.print(table)
+
+
+@device_app.command("today")
+@cli_errors
+def device_today(
+    path: Path,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="Your time zone (IANA); default: this machine's.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
+) -> None:
+    """The outreach due today, in words: who, which channel, when and why."""
+    steps = _on_device(path, lambda rt: rt.today(tz))
+    if as_json:
+        print_json(steps)
+        return
+    if not steps:
+        console.print("nothing due today (plan a lead with `realty-edge device plan`)")
+        return
+    for step in steps:
+        console.print(f"• {step.text}", highlight=False)
 
 
 @bench_app.command("language")
@@ -820,6 +882,15 @@ def client_app(
             console.print(f"wrote {screenshots / png} ({name})")
     if client.errors:
         err_console.print(f"[yellow]the client reported:[/] {'; '.join(client.errors)}")
+
+
+def _describe_device_group() -> None:
+    """``device --help`` lists every device command, so it cannot fall behind."""
+    names = [c.name for c in device_app.registered_commands if not c.hidden and c.name]
+    device_app.info.help = f"The device database: {', '.join(names)}."
+
+
+_describe_device_group()
 
 
 def main() -> None:  # pragma: no cover - console script shim

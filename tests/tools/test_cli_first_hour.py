@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
+import json
 import socket
 import sqlite3
 import time
@@ -14,7 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from edge.errors import AudioFormatError
+from edge.runtime import EdgeRuntime
 from edge.voice.audio import read_wav
+from tests.edge.intel import open_device
 from tools.cli import app
 
 runner = CliRunner()
@@ -90,3 +94,69 @@ def test_device_sync_against_a_silent_server_fails_fast_and_says_why(tmp_path):
     text = flat(result)
     assert "retrying:" in text and "no answer from the server within 0.2 s" in text
     assert "sync unavailable" in text
+
+
+@pytest.fixture
+def device_db(tmp_path):
+    path = tmp_path / "device.db"
+
+    async def build() -> None:
+        rt = await open_device(path)
+        await rt.close()
+
+    asyncio.run(build())
+    return path
+
+
+def test_device_leads_lists_every_lead_as_text_and_json(device_db):
+    leads = json.loads(invoke("device", "leads", str(device_db), "--json").stdout)
+    assert [x["id"] for x in leads] == ["lead-000003", "lead-000001", "lead-000002"]
+    assert set(leads[0]) >= {"id", "name", "language", "status", "last_activity", "p_convert"}
+    text = flat(invoke("device", "leads", str(device_db), "--scores"))
+    assert "3 leads" in text and "Lead 2" in text and "never" in text and "%" in text
+
+
+def test_device_today_says_what_to_do_in_words(device_db):
+    plan = json.loads(invoke("device", "plan", str(device_db), "lead-000002", "--json").stdout)
+    assert "nothing due today" in flat(invoke("device", "today", str(device_db), "--tz", "UTC"))
+    first = plan["steps"][0]["id"]
+
+    async def make_due() -> None:
+        rt = await EdgeRuntime.open(device_db, create=False)
+        try:
+            await rt.update("intervention_step", first, channel="call",
+                            due_at=rt.store.now_ms() - 5 * 60_000)  # fmt: skip
+        finally:
+            await rt.close()
+
+    asyncio.run(make_due())
+    steps = json.loads(invoke("device", "today", str(device_db), "--tz", "UTC", "--json").stdout)
+    assert [s["step_id"] for s in steps] == [first] and steps[0]["overdue"]
+    text = flat(invoke("device", "today", str(device_db), "--tz", "UTC"))
+    assert text.startswith("• Call Lead 2 now (due") and "chance of a reply" in text
+    assert "unknown time zone 'Nowhere'" in flat(
+        invoke("device", "today", str(device_db), "--tz", "Nowhere", code=1)
+    )
+
+
+def test_device_help_lists_every_device_command():
+    from tools.cli import device_app
+
+    text = flat(invoke("device", "--help"))
+    names = [c.name for c in device_app.registered_commands]
+    assert {"leads", "today", "adapt", "sync", "analyze", "plan", "run-due"} <= set(names)
+    assert f"The device database: {', '.join(names)}." in text
+
+
+def test_device_adapt_takes_the_path_first_and_lists_valid_values(device_db):
+    draft = json.loads(
+        invoke("device", "adapt", str(device_db), "lead-000002", "first_contact", "--json").stdout
+    )
+    assert draft["language"] == "en"
+    bad = flat(invoke("device", "adapt", str(device_db), "lead-000002", "hello", code=1))
+    assert "unknown intent 'hello'; one of: first_contact, showing_reminder" in bad
+    bad = flat(invoke("device", "adapt", str(device_db), "lead-000002", "first_contact",
+                      "--channel", "fax", code=1))  # fmt: skip
+    assert "unknown channel 'fax'; one of: call, sms, email, whatsapp" in bad
+    old = invoke("adapt", "lead-000002", "first_contact", "--device", str(device_db))
+    assert "deprecated" in flat(old) and "Lead 2" in old.output
