@@ -544,6 +544,10 @@ def server_rollback(
         print_json(rollback(db, name))
 
 
+#: Seconds after which ``device sync`` prints its progress.
+SYNC_PROGRESS_AFTER_S = 1.0
+
+
 @device_app.command("sync")
 @cli_errors
 def device_sync(
@@ -581,10 +585,10 @@ def device_sync(
     started = time.monotonic()
 
     def progress(p: Any) -> None:
-        # Retries always; counts once a sync has run a second (short syncs stay quiet).
+        # Retries always; counts once a sync has run a while (short syncs stay quiet).
         if p.retry is not None:
             err_console.print(f"[yellow]retrying:[/] {p.retry}", highlight=False)
-        elif time.monotonic() - started > 1.0:
+        elif time.monotonic() - started > SYNC_PROGRESS_AFTER_S:
             err_console.print(
                 f"… pushed {p.pushed} · pulled {p.pulled} ({p.pages} pages)", highlight=False
             )

@@ -136,6 +136,7 @@ def test_showing_time_is_shown_in_the_leads_time_zone(locale, zone, expected):
         ("hi_US", 396_800.0, "$396,800"),  # a lead in the US: no lakh grouping
         ("hi_IN", 396_800.0, "$3,96,800"),
         ("de_DE", 1_234.56, f"1.234,56{NBSP}$"),
+        ("xx_ZZ", 1_000.0, "$1,000"),  # nothing known: English
     ],
 )
 def test_whole_prices_have_no_cents_and_the_territory_groups_digits(locale, amount, expected):

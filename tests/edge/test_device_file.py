@@ -74,3 +74,13 @@ async def test_an_empty_file_becomes_a_device_database(tmp_path):
     path.touch()
     store = await EdgeStore.open(path)
     await store.close()
+
+
+async def test_a_sqlite_file_without_tables_becomes_a_device_database(tmp_path):
+    path = tmp_path / "blank.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    assert path.stat().st_size > 0
+    store = await EdgeStore.open(path)
+    await store.close()

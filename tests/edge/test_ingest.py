@@ -200,3 +200,12 @@ async def test_semantic_problems_are_all_reported(fresh_store):
 async def test_a_utf8_byte_order_mark_is_accepted(fresh_store):
     data = UTF8_BOM + encode_batch(small_world(1, 2), Format.JSON)
     assert (await ingest(fresh_store, data)).written == 6
+
+
+async def test_every_bad_record_of_a_messagepack_batch_is_reported(fresh_store):
+    good = msgspec.to_builtins(small_world(1, 0))
+    bad = {"kind": "lead", "id": "has space", "agent_id": "agent-01", "team_id": "t", "name": "n"}
+    data = msgspec.msgpack.encode([*good, bad, {**bad, "id": "also bad"}])
+    with pytest.raises(IngestError) as info:
+        await ingest(fresh_store, data)
+    assert [(p.record, p.field) for p in info.value.problems] == [(5, "$.id"), (6, "$.id")]

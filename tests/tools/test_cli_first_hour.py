@@ -11,6 +11,7 @@ import sqlite3
 import time
 import wave
 
+import msgspec
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -18,7 +19,12 @@ from typer.testing import CliRunner
 from edge.errors import AudioFormatError
 from edge.runtime import EdgeRuntime
 from edge.voice.audio import read_wav
+from sync.codec import Format, encode_batch
+from sync.records import Lead
 from tests.edge.intel import open_device
+from tests.factories import NOW_MS, lead, small_world
+from tests.live_server import run_server
+from tools import cli
 from tools.cli import app
 
 runner = CliRunner()
@@ -160,3 +166,40 @@ def test_device_adapt_takes_the_path_first_and_lists_valid_values(device_db):
     assert "unknown channel 'fax'; one of: call, sms, email, whatsapp" in bad
     old = invoke("adapt", "lead-000002", "first_contact", "--device", str(device_db))
     assert "deprecated" in flat(old) and "Lead 2" in old.output
+
+
+def test_device_ingest_says_what_it_wrote_skipped_and_left(tmp_path):
+    db, newer, older = tmp_path / "d.db", tmp_path / "newer.jsonl", tmp_path / "older.jsonl"
+    world = [*small_world(1, 1), *(lead(i) for i in range(2, 57))]  # 56 leads
+    updated = [msgspec.structs.replace(r, updated_at=NOW_MS) if isinstance(r, Lead) else r
+               for r in world]  # fmt: skip
+    newer.write_bytes(encode_batch(updated, Format.JSON))
+    older.write_bytes(encode_batch(world, Format.JSON))
+    invoke("device", "init", str(db))
+    assert "60 written, 0 unchanged" in flat(invoke("device", "ingest", str(db), str(newer)))
+    text = flat(invoke("device", "ingest", str(db), str(older)))
+    assert "0 written, 4 unchanged, 56 skipped as older than the device's copy" in text
+    assert "... and 6 more" in text
+    assert f"skipped record 4 (lead lead-000001): updated_at 0 < {NOW_MS} on the device" in text
+    report = json.loads(invoke("device", "ingest", str(db), str(older), "--json").stdout)
+    assert (report["written"], report["skipped_older"], len(report["skipped"])) == (0, 56, 50)
+
+
+def test_server_token_refuses_a_missing_database(tmp_path):
+    db = tmp_path / "missing.db"
+    text = flat(invoke("server", "token", "--agent", "a", "--team", "t", "--db", str(db), code=1))
+    assert "no server database at" in text and "--create" in text and not db.exists()
+
+
+def test_a_long_device_sync_prints_its_progress(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "SYNC_PROGRESS_AFTER_S", 0.0)
+    db, batch = tmp_path / "d.db", tmp_path / "w.jsonl"
+    batch.write_bytes(encode_batch(small_world(2, 3), Format.JSON))
+    invoke("device", "init", str(db))
+    invoke("device", "ingest", str(db), str(batch))
+    with run_server(tmp_path / "server.db") as server:
+        env = {"REALTY_EDGE_TOKEN": server.token()}
+        text = flat(invoke("device", "sync", str(db), "--server", server.url, env=env))
+    assert "… pushed 11 · pulled 0 (0 pages)" in text
+    assert "… pushed 11 · pulled 0 (1 pages)" in text
+    assert "pushed 11 · pulled 0 · conflicts 0 · checkpoint 11 · ok" in text
