@@ -5,7 +5,10 @@ Every bad record is reported (up to :data:`MAX_REPORTED`, with the count of the 
 
 Ingest is idempotent: a record equal to the stored one writes nothing and queues nothing in the
 outbox, and a record whose ``updated_at`` is older than the stored copy's is skipped (reported,
-never written), so re-ingesting an older export cannot undo newer edits. A changed record is
+never written), so re-ingesting an older export cannot undo newer edits. So is a record with the
+stored copy's ``updated_at`` but other content: the copy was edited on a device since (edits
+and pulled changes keep ``updated_at``), and the export knows nothing newer. Records without a
+version (``updated_at`` 0 on both sides) are written when they differ. A changed record is
 written with an outbox change that carries only its changed fields.
 """
 
@@ -29,25 +32,29 @@ MAX_REPORTED = 50
 
 
 class SkippedRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """A record not written because the device holds a newer copy."""
+    """A record not written: the device's copy is newer, or the same version edited since."""
 
     record: int
     kind: str
     id: str
     updated_at: int
     stored_updated_at: int
+    reason: str = "older"  # or "same_version"
 
 
 class IngestReport(msgspec.Struct, frozen=True, kw_only=True):
-    """What one ingest did: ``records`` in the batch = written + unchanged + skipped_older."""
+    """What one ingest did: ``records`` = written + unchanged + skipped_older + skipped_edited."""
 
     records: int
     by_kind: dict[str, int]
     outbox_entries: int
     written: int = 0
     unchanged: int = 0
+    #: Records older (by ``updated_at``) than the device's copy.
     skipped_older: int = 0
-    #: The first :data:`MAX_REPORTED` records skipped as older than the stored copy.
+    #: Records with the device's ``updated_at`` but other content: the device's edits are kept.
+    skipped_edited: int = 0
+    #: The first :data:`MAX_REPORTED` skipped records.
     skipped: list[SkippedRecord] = []
 
 
@@ -171,12 +178,13 @@ async def ingest(store: EdgeStore, data: bytes) -> IngestReport:
         old = stored.get((kind, rec.id))
         if old is None:
             writes.append((rec, None))
-        elif rec.updated_at < old.updated_at:
-            skipped.append(SkippedRecord(record=n, kind=kind, id=rec.id,
-                                         updated_at=rec.updated_at,
-                                         stored_updated_at=old.updated_at))  # fmt: skip
         elif rec == old:
             unchanged += 1
+        elif rec.updated_at < old.updated_at or rec.updated_at == old.updated_at != 0:
+            reason = "older" if rec.updated_at < old.updated_at else "same_version"
+            skipped.append(SkippedRecord(record=n, kind=kind, id=rec.id, reason=reason,
+                                         updated_at=rec.updated_at,
+                                         stored_updated_at=old.updated_at))  # fmt: skip
         else:
             before, after = record_fields(old), record_fields(rec)
             writes.append((rec, {k: v for k, v in after.items() if before.get(k) != v}))
@@ -193,6 +201,7 @@ async def ingest(store: EdgeStore, data: bytes) -> IngestReport:
         outbox_entries=len(writes),
         written=len(writes),
         unchanged=unchanged,
-        skipped_older=len(skipped),
+        skipped_older=sum(s.reason == "older" for s in skipped),
+        skipped_edited=sum(s.reason == "same_version" for s in skipped),
         skipped=skipped[:MAX_REPORTED],
     )

@@ -160,20 +160,27 @@ def device_ingest(
         print_json(report)
         return
     kinds = ", ".join(f"{n} {k}s" for k, n in sorted(report.by_kind.items()))
+    edited = (
+        f", {report.skipped_edited} skipped as edited on the device since (same updated_at)"
+        if report.skipped_edited
+        else ""
+    )
     console.print(
         f"ingested {report.records} records ({kinds}) into {path}: {report.written} written, "
         f"{report.unchanged} unchanged, {report.skipped_older} skipped as older than the "
-        "device's copy",
+        f"device's copy{edited}",
         highlight=False,
     )
     for s in report.skipped:
+        why = "<" if s.reason == "older" else "= (edited since)"
         console.print(
-            f"  skipped record {s.record} ({s.kind} {s.id}): updated_at {s.updated_at} < "
+            f"  skipped record {s.record} ({s.kind} {s.id}): updated_at {s.updated_at} {why} "
             f"{s.stored_updated_at} on the device",
             highlight=False,
         )
-    if report.skipped_older > len(report.skipped):
-        console.print(f"  ... and {report.skipped_older - len(report.skipped)} more")
+    skipped = report.skipped_older + report.skipped_edited
+    if skipped > len(report.skipped):
+        console.print(f"  ... and {skipped - len(report.skipped)} more")
 
 
 @device_app.command("show")

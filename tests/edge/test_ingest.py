@@ -167,11 +167,28 @@ async def test_an_older_copy_never_overwrites_a_newer_one_and_is_reported(fresh_
 async def test_a_changed_record_queues_only_its_changed_fields(fresh_store):
     await ingest(fresh_store, encode_batch(small_world(1, 0), Format.JSON))
     before = (await fresh_store.counts()).outbox_pending
-    report = await ingest(fresh_store, encode_batch([lead(1, name="Renamed")], Format.JSON))
+    renamed = lead(1, name="Renamed", updated_at=NOW_MS)
+    report = await ingest(fresh_store, encode_batch([renamed], Format.JSON))
     assert (report.written, report.unchanged) == (1, 0)
     pending = await fresh_store.pending_outbox()
     assert len(pending) == before + 1
-    assert pending[-1].fields == {"name": "Renamed"}
+    assert pending[-1].fields == {"name": "Renamed", "updated_at": NOW_MS}
+
+
+async def test_an_export_does_not_undo_an_edit_made_on_the_device_since(fresh_store):
+    world = [lead(i, updated_at=NOW_MS - 1) if i else agent(1) for i in range(3)]
+    await ingest(fresh_store, encode_batch(world, Format.JSON))
+    await fresh_store.update("lead", "lead-000001", {"name": "Edited on the phone"})
+    report = await ingest(fresh_store, encode_batch(world, Format.JSON))
+    assert (report.written, report.unchanged, report.skipped_edited) == (0, 2, 1)
+    assert report.skipped[0].reason == "same_version"
+    assert (await fresh_store.get_lead("lead-000001")).name == "Edited on the phone"
+
+
+async def test_records_without_a_version_are_written_when_they_differ(fresh_store):
+    await ingest(fresh_store, encode_batch(small_world(1, 0), Format.JSON))
+    report = await ingest(fresh_store, encode_batch([lead(1, name="Renamed")], Format.JSON))
+    assert (report.written, report.skipped_edited) == (1, 0)
 
 
 async def test_every_bad_record_is_reported_with_its_number_and_field(fresh_store):

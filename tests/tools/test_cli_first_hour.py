@@ -184,6 +184,15 @@ def test_device_ingest_says_what_it_wrote_skipped_and_left(tmp_path):
     report = json.loads(invoke("device", "ingest", str(db), str(older), "--json").stdout)
     assert (report["written"], report["skipped_older"], len(report["skipped"])) == (0, 56, 50)
 
+    async def edit() -> None:
+        async with await EdgeRuntime.open(db, create=False) as rt:
+            await rt.update("lead", "lead-000002", name="Edited on the phone")
+
+    asyncio.run(edit())
+    text = flat(invoke("device", "ingest", str(db), str(newer)))
+    assert "59 unchanged, 0 skipped as older than the device's copy, 1 skipped as edited" in text
+    assert f"(lead lead-000002): updated_at {NOW_MS} = (edited since) {NOW_MS}" in text
+
 
 def test_server_token_refuses_a_missing_database(tmp_path):
     db = tmp_path / "missing.db"
