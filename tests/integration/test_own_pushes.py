@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from edge.runtime import EdgeRuntime
 from sync.codec import Format, encode_batch
 from tests.factories import small_world
@@ -47,3 +49,22 @@ async def test_a_long_sync_tells_its_progress_page_by_page(tmp_path, server):
     finally:
         await a.close()
         await b.close()
+
+
+async def test_the_pull_body_names_the_device_too(tmp_path, server):
+    token = server.token()
+    a = await EdgeRuntime.open(tmp_path / "a.db")
+    try:
+        await a.ingest(encode_batch(small_world(1, 1), Format.MSGPACK))
+        await a.sync(server.url, token)
+        async with httpx.AsyncClient(
+            base_url=server.url, headers={"authorization": f"Bearer {token}"}
+        ) as http:
+            body = {"type": "pull_request", "after": 0}
+            everyone = (await http.post("/api/v1/sync/pull", json=body)).json()
+            body["device_id"] = a.device_id
+            mine = (await http.post("/api/v1/sync/pull", json=body)).json()
+        assert (len(everyone["changes"]), everyone["checkpoint"]) == (5, 5)
+        assert (mine["changes"], mine["checkpoint"], mine["has_more"]) == ([], 5, False)
+    finally:
+        await a.close()
