@@ -551,7 +551,7 @@ def server_rollback(
         print_json(rollback(db, name))
 
 
-#: Seconds after which ``device sync`` prints its progress.
+#: Seconds after which ``device sync`` prints its progress, and between two progress lines.
 SYNC_PROGRESS_AFTER_S = 1.0
 
 
@@ -589,13 +589,14 @@ def device_sync(
     """Push the outbox and pull the team's changes once; exit 1 unless the sync was ok."""
     import time
 
-    started = time.monotonic()
+    last = [time.monotonic()]  # when a line was last printed
 
     def progress(p: Any) -> None:
-        # Retries always; counts once a sync has run a while (short syncs stay quiet).
+        # Retries always; counts once a sync has run a while, then at most that often.
         if p.retry is not None:
             err_console.print(f"[yellow]retrying:[/] {p.retry}", highlight=False)
-        elif time.monotonic() - started > SYNC_PROGRESS_AFTER_S:
+        elif time.monotonic() - last[0] >= SYNC_PROGRESS_AFTER_S:
+            last[0] = time.monotonic()
             err_console.print(
                 f"… pushed {p.pushed} · pulled {p.pulled} ({p.pages} pages)", highlight=False
             )
