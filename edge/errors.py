@@ -1,5 +1,11 @@
 """Errors of the edge runtime; each message names the bad value."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
 
 class EdgeError(Exception):
     """Base of every error raised by ``edge``."""
@@ -13,6 +19,10 @@ class StoreError(EdgeError):
     """The device database cannot do what was asked (disk full, locked, corrupt)."""
 
 
+class NotADeviceDatabaseError(StoreError):
+    """A file that is not a realty-edge device database: it is refused and never written."""
+
+
 class NotFoundError(EdgeError):
     """No record with that id on this device."""
 
@@ -20,10 +30,29 @@ class NotFoundError(EdgeError):
 class IngestError(EdgeError):
     """A batch that cannot be ingested; nothing of it was written."""
 
-    def __init__(self, message: str, *, record: int | None = None, field: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        record: int | None = None,
+        field: str | None = None,
+        problems: Sequence[BatchProblem] = (),
+        more: int = 0,
+    ):
         super().__init__(message)
         self.record = record
         self.field = field
+        #: Every bad record reported (up to a limit), first first; ``more`` is the rest's count.
+        self.problems = list(problems)
+        self.more = more
+
+
+class BatchProblem(msgspec.Struct, frozen=True, kw_only=True):
+    """One bad record of a batch: its number (from 1), the field path, what is wrong."""
+
+    record: int
+    field: str | None
+    message: str
 
 
 class CultureError(EdgeError):

@@ -8,14 +8,17 @@ know was written by a newer runtime and is refused rather than guessed at.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from edge.errors import SchemaVersionError
+from edge.errors import NotADeviceDatabaseError, SchemaVersionError
 
 MIGRATION_SET = "realty_edge_device"
 migrations = Migrations(MIGRATION_SET)
+#: SQLite's ``application_id`` of a device database ("REDG"): `file` and tools can tell it.
+APPLICATION_ID = 0x52454447
 
 
 @migrations()
@@ -185,6 +188,48 @@ def m004_listing_and_step_indexes(db: Database) -> None:
     )
 
 
+def check_device_file(path: Path) -> None:
+    """Refuse, reading only, a file that is not a device database; a new or empty one passes.
+
+    A device database carries :data:`APPLICATION_ID`; one created before it was set is known by
+    the device's migrations recorded in ``_sqlite_migrations``.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    refused = f"{path} is not a realty-edge device database; nothing was written to it"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            if app_id == APPLICATION_ID:
+                return
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                )
+            ]
+            if app_id == 0 and not tables:
+                return
+            if app_id == 0 and "_sqlite_migrations" in tables:
+                row = conn.execute(
+                    "SELECT count(*) FROM _sqlite_migrations WHERE migration_set = ?",
+                    (MIGRATION_SET,),
+                ).fetchone()
+                if row[0]:
+                    return
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise NotADeviceDatabaseError(
+            f"cannot open {path} as a realty-edge device database ({exc}); nothing was written"
+        ) from exc
+    shown = ", ".join(tables[:6]) + (", ..." if len(tables) > 6 else "")
+    raise NotADeviceDatabaseError(
+        f"{refused} (SQLite application_id {app_id:#x}, tables: {shown or 'none'})"
+    )
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]
 
@@ -207,4 +252,5 @@ def migrate(conn: sqlite3.Connection, stop_before: str | None = None) -> list[st
     migrations.apply(db, stop_before=stop_before)
     now_applied = [m.name for m in migrations.applied(db)]
     conn.execute(f"PRAGMA user_version = {len(now_applied)}")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     return [name for name in now_applied if name not in applied]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
+from edge.agenda import LeadSummary, TodayStep, lead_summaries, local_zone, steps_today
 from edge.analysis import Analysis, CacheStats, LeadAnalyst
 from edge.behaviour import BehaviourPrediction
 from edge.culture import DraftMessage, Intent, MessageContext, adapt_message
@@ -352,6 +353,22 @@ class EdgeRuntime:
 
     # --- Kivy client support (issue 8): thin delegations for mobile_client ---------------
     # Kept in one block with local imports so the client never reaches past EdgeRuntime.
+
+    async def lead_list(self, *, scores: bool = False) -> list[LeadSummary]:
+        """Every lead, most recently active first; with ``scores``, each one's P(convert)."""
+        leads = await lead_summaries(self.store)
+        if not scores:
+            return leads
+        return [
+            msgspec.structs.replace(
+                s, p_convert=round((await self.predict_behaviour(s.id)).p_convert, 4)
+            )
+            for s in leads
+        ]
+
+    async def today(self, zone: str | None = None) -> list[TodayStep]:
+        """Steps due by the end of today in ``zone`` (default: this machine's), in words."""
+        return await steps_today(self.store, self.store.now_ms(), local_zone(zone))
 
     async def leads(self) -> list[Lead]:
         """Every lead on the device, by name."""

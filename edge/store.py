@@ -226,6 +226,7 @@ class EdgeStore:
         path = Path(path)
         if not create and not path.exists():
             raise StoreError(f"no device database at {path}; run `realty-edge device init {path}`")
+        migrations.check_device_file(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = open_sync(path)
@@ -330,6 +331,21 @@ class EdgeStore:
                 f"SELECT id FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})", chunk
             )
             found.update(r[0] for r in rows)
+        return found
+
+    async def stored(self, kind: str, ids: Iterable[str]) -> dict[str, Record]:
+        """The records of ``kind`` stored under any of ``ids``, by id."""
+        table = TABLES[kind]
+        columns = ", ".join(EVENT_COLUMNS) if kind == "event" else "*"
+        ids = list(ids)
+        found: dict[str, Record] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = await self.fetchall(
+                f"SELECT {columns} FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((r["id"], record_from_row(kind, r)) for r in rows)
         return found
 
     async def get(self, kind: str, record_id: str) -> Record:

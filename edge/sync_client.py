@@ -8,6 +8,10 @@
 * A network error or a 5xx is retried with exponential backoff and full jitter; a 4xx stops
   with the server's code. A schema version the server does not read quarantines the batch
   (kept on the device, never deleted).
+* Every request has short connect and read timeouts (:data:`DEFAULT_TIMEOUT_S`), and a whole
+  :func:`sync`, retries included, a deadline (:data:`DEFAULT_DEADLINE_S`): a server that accepts
+  the connection and never answers is given up on in seconds, not minutes. Retries and the
+  progress of a long sync (changes pushed, pages pulled) are reported through ``progress``.
 * :class:`SyncLoop` runs syncs on a timer and at once on :meth:`SyncLoop.notify_online`.
 """
 
@@ -39,6 +43,30 @@ _pull_reply = msgspec.msgpack.Decoder(PullPage | Rejected)
 _enc = msgspec.msgpack.Encoder()
 #: Codes after which the batch is set aside rather than retried.
 QUARANTINE_CODES = {"schema_version_unsupported"}
+#: Seconds one request may wait for the server (to read, or to write); connecting gets at most 5.
+DEFAULT_TIMEOUT_S = 10.0
+#: Seconds a whole sync may take, retries included (what was done by then is kept).
+DEFAULT_DEADLINE_S = 30.0
+MAX_CONNECT_S = 5.0
+
+
+def request_timeout(timeout_s: float) -> httpx.Timeout:
+    """``timeout_s`` for reads, writes and the pool; at most :data:`MAX_CONNECT_S` to connect."""
+    return httpx.Timeout(timeout_s, connect=min(MAX_CONNECT_S, timeout_s))
+
+
+class SyncProgress(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a sync stands: told after each batch pushed, page pulled and before each retry."""
+
+    pushed: int
+    pulled: int
+    pages: int
+    #: Set before a retry: why the last attempt failed and how long until the next.
+    retry: str | None = None
+    attempt: int = 1
+
+
+Progress = Callable[[SyncProgress], None]
 
 
 class SyncReport(msgspec.Struct, kw_only=True):
@@ -54,6 +82,7 @@ class SyncReport(msgspec.Struct, kw_only=True):
     detail: str | None = None
     bytes_sent: int = 0  # request bodies, as sent (compressed)
     bytes_received: int = 0  # response bodies (after HTTP decompression)
+    pages: int = 0  # pull pages fetched
 
 
 def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
@@ -69,16 +98,23 @@ async def with_backoff(
     cap_s: float = 30.0,
     rng: random.Random | None = None,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    on_retry: Callable[[int, float, SyncUnavailableError], None] | None = None,
 ) -> T:
-    """Call ``fn``; retry on SyncUnavailableError with full-jitter backoff; never on a 4xx."""
+    """Call ``fn``; retry on SyncUnavailableError with full-jitter backoff; never on a 4xx.
+
+    ``on_retry(next_attempt, delay_s, error)`` is called before each wait.
+    """
     rng = rng or random.Random()
     for attempt in range(attempts):
         try:
             return await fn()
-        except SyncUnavailableError:
+        except SyncUnavailableError as exc:
             if attempt == attempts - 1:
                 raise
-            await sleep(backoff_delay(attempt, base_s, cap_s, rng))
+            delay = backoff_delay(attempt, base_s, cap_s, rng)
+            if on_retry is not None:
+                on_retry(attempt + 2, delay, exc)
+            await sleep(delay)
     raise AssertionError("unreachable")
 
 
@@ -94,17 +130,20 @@ class SyncClient:
         batch_size: int = 500,
         page_size: int = 2000,  # the server allows 5,000; ~14 pages for a first sync, not 54
         schema_version: int = SCHEMA_VERSION,
-        timeout_s: float = 30.0,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
         transport: httpx.AsyncBaseTransport | None = None,
+        progress: Progress | None = None,
     ):
         self.store = store
         self.batch_size = batch_size
         self.page_size = page_size
         self.schema_version = schema_version
+        self.timeout_s = timeout_s
+        self.progress = progress
         self._http = httpx.AsyncClient(
             base_url=server_url.rstrip("/"),
             headers={"authorization": f"Bearer {token}", "accept": MSGPACK},
-            timeout=timeout_s,
+            timeout=request_timeout(timeout_s),
             transport=transport,
         )
 
@@ -120,6 +159,11 @@ class SyncClient:
     async def _send(self, method: str, url: str, **kw: Any) -> httpx.Response:
         try:
             response = await self._http.request(method, url, **kw)
+        except httpx.TimeoutException as exc:
+            raise SyncUnavailableError(
+                f"{method} {url}: no answer from the server within {self.timeout_s:g} s "
+                f"({type(exc).__name__})"
+            ) from exc
         except httpx.HTTPError as exc:
             raise SyncUnavailableError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500:
@@ -176,13 +220,16 @@ class SyncClient:
             await self.store.mark_sent(seqs)
             report.pushed += len(seqs)
             report.conflicts += answer.conflicts
+            self._tell(report)
 
     async def pull(self, report: SyncReport) -> None:
         """Apply pages after the stored checkpoint until the server has no more."""
         while True:
             after = await self.store.sync_checkpoint()
             response = await self._send(
-                "GET", "/api/v1/sync/pull", params={"after": after, "limit": self.page_size}
+                "GET",
+                "/api/v1/sync/pull",
+                params={"after": after, "limit": self.page_size, "device_id": self.store.device_id},
             )
             report.bytes_received += len(response.content)
             answer = self._decode(_pull_reply, response)
@@ -192,8 +239,16 @@ class SyncClient:
                 applied = await self.store.apply_remote(answer.changes, answer.checkpoint)
                 report.pulled += applied.received
             report.checkpoint = answer.checkpoint
+            report.pages += 1
+            self._tell(report)
             if not answer.has_more:
                 return
+
+    def _tell(self, report: SyncReport) -> None:
+        if self.progress is not None:
+            self.progress(
+                SyncProgress(pushed=report.pushed, pulled=report.pulled, pages=report.pages)
+            )
 
     async def sync_once(self, report: SyncReport | None = None) -> SyncReport:
         """Push, then pull. Raises SyncRefusedError (4xx) or SyncUnavailableError."""
@@ -213,10 +268,16 @@ async def sync(
     base_s: float = 0.5,
     cap_s: float = 30.0,
     rng: random.Random | None = None,
+    deadline_s: float | None = DEFAULT_DEADLINE_S,
+    progress: Progress | None = None,
     **client_kw: Any,
 ) -> SyncReport:
-    """One sync with retries; a refusal or giving up is reported in ``status``, not raised."""
-    async with SyncClient(store, server_url, token, **client_kw) as client:
+    """One sync with retries; a refusal or giving up is reported in ``status``, not raised.
+
+    The whole sync, retries included, ends after ``deadline_s`` (None: no deadline); what was
+    pushed and pulled by then is kept, and the next sync resumes from there.
+    """
+    async with SyncClient(store, server_url, token, progress=progress, **client_kw) as client:
         partial = SyncReport()
 
         async def once() -> SyncReport:
@@ -224,12 +285,27 @@ async def sync(
             partial = SyncReport()  # kept so that a failure still reports what got through
             return await client.sync_once(partial)
 
+        def on_retry(attempt: int, delay: float, error: SyncUnavailableError) -> None:
+            if progress is not None:
+                progress(SyncProgress(pushed=partial.pushed, pulled=partial.pulled,
+                                      pages=partial.pages, attempt=attempt,
+                                      retry=f"{error}; attempt {attempt} of {attempts} in "
+                                            f"{delay:.1f} s"))  # fmt: skip
+
         try:
-            return await with_backoff(once, attempts=attempts, base_s=base_s, cap_s=cap_s, rng=rng)
+            async with asyncio.timeout(deadline_s):
+                return await with_backoff(once, attempts=attempts, base_s=base_s, cap_s=cap_s,
+                                          rng=rng, on_retry=on_retry)  # fmt: skip
         except SyncRefusedError as exc:
             partial.status, partial.code, partial.detail = "refused", exc.code, str(exc)
         except SyncUnavailableError as exc:
             partial.status, partial.code, partial.detail = "unavailable", None, str(exc)
+        except TimeoutError:
+            partial.status, partial.code = "unavailable", "deadline"
+            partial.detail = (
+                f"no complete sync within the deadline of {deadline_s:g} s (pushed "
+                f"{partial.pushed}, pulled {partial.pulled} so far, kept; sync again to resume)"
+            )
         return partial
 
 

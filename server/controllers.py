@@ -62,9 +62,13 @@ class SyncController(Controller):
         sync: Sync,
         after: Annotated[int, QueryParameter(ge=0, description="checkpoint of the last page")] = 0,
         limit: Annotated[int | None, QueryParameter(ge=1, le=5000)] = None,
+        device_id: Annotated[
+            str | None,
+            QueryParameter(description="the pulling device: its own pushes are left out"),
+        ] = None,
     ) -> Response[PullPage]:
         """The team's changes after ``after``, paged; resume from the page's ``checkpoint``."""
-        return _reply(request, await sync.pull(request.user, after, limit))
+        return _reply(request, await sync.pull(request.user, after, limit, device_id))
 
     @post("/pull", status_code=200)
     async def pull_post(self, request: AnyRequest, sync: Sync) -> Response[PullPage]:
@@ -76,7 +80,7 @@ class SyncController(Controller):
             ask: PullRequest = decode(body, PullRequest, fmt)
         except DecodeError as exc:
             raise InvalidRequestError(str(exc), path=path_in(str(exc))) from exc
-        return _reply(request, await sync.pull(request.user, ask.after, ask.limit))
+        return _reply(request, await sync.pull(request.user, ask.after, ask.limit, ask.device_id))
 
     @get("/conflicts")
     async def conflicts(

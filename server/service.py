@@ -361,8 +361,14 @@ class SyncService:
             )
         return limit
 
-    async def pull(self, who: Principal, after: int, limit: int | None) -> PullPage:
-        """The team's changes after checkpoint ``after``, in server order."""
+    async def pull(
+        self, who: Principal, after: int, limit: int | None, device_id: str | None = None
+    ) -> PullPage:
+        """The team's changes after checkpoint ``after``, in server order.
+
+        Changes that ``device_id`` pushed itself are left out (the checkpoint still passes
+        them): a device never downloads its own pushes back.
+        """
         started = time.perf_counter()
         if after < 0:
             raise InvalidRequestError(f"after {after} is negative", path="query.after")
@@ -370,7 +376,7 @@ class SyncService:
         rows = await self.store.pull(who.team, after, limit + 1)
         has_more = len(rows) > limit
         rows = rows[:limit]
-        changes = [c for _, c in rows]
+        changes = [c for _, c in rows if device_id is None or c.device_id != device_id]
         last = rows[-1][0] if rows else after
         metrics.PULL_SECONDS.observe(time.perf_counter() - started)
         return PullPage(

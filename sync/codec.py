@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from sync.errors import DecodeError
+from sync.errors import BatchRecordError, DecodeError
 from sync.records import IngestRecord
 
 T = TypeVar("T")
@@ -57,9 +57,18 @@ def decode(data: bytes | str, tp: Any, fmt: Format = Format.MSGPACK) -> Any:
         raise DecodeError(f"malformed {fmt.value}: {exc}") from exc
 
 
+#: The UTF-8 byte-order mark some editors (Excel, Notepad) put before JSON lines.
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def strip_bom(data: bytes) -> bytes:
+    """``data`` without a leading UTF-8 byte-order mark."""
+    return data[len(UTF8_BOM) :] if data.startswith(UTF8_BOM) else data
+
+
 def sniff_format(data: bytes) -> Format:
-    """JSON lines start with ``{`` (after blanks); anything else is taken as MessagePack."""
-    head = data.lstrip()[:1]
+    """JSON lines start with ``{`` (after a BOM and blanks); anything else is MessagePack."""
+    head = strip_bom(data).lstrip()[:1]
     return Format.JSON if head in (b"{", b"[") else Format.MSGPACK
 
 
@@ -70,8 +79,13 @@ def encode_batch(records: list[Any], fmt: Format) -> bytes:
     return _msgpack_encoder.encode(records)
 
 
-def iter_batch(data: bytes, tp: Any = IngestRecord) -> Iterator[Any]:
-    """Decode a batch record by record; errors say ``record N (line L)`` and the field path."""
+def iter_batch_results(data: bytes, tp: Any = IngestRecord) -> Iterator[Any | DecodeError]:
+    """Decode a batch record by record, yielding each record or the DecodeError of a bad one.
+
+    A bad record does not stop the rest (so that every bad record can be reported); bytes that
+    are no batch at all raise DecodeError. Errors say ``record N (line L)`` and the field path.
+    """
+    data = strip_bom(data)
     if not data.strip():
         return
     fmt = sniff_format(data)
@@ -87,7 +101,7 @@ def iter_batch(data: bytes, tp: Any = IngestRecord) -> Iterator[Any]:
             try:
                 yield decoder.decode(raw)
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-                raise DecodeError(f"record {n}: {exc}") from exc
+                yield BatchRecordError(f"record {n}: {exc}", n)
         return
     json_decoder = _json_decoder(tp)
     n = 0
@@ -98,4 +112,12 @@ def iter_batch(data: bytes, tp: Any = IngestRecord) -> Iterator[Any]:
         try:
             yield json_decoder.decode(line)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise DecodeError(f"record {n} (line {line_no}): {exc}") from exc
+            yield BatchRecordError(f"record {n} (line {line_no}): {exc}", n)
+
+
+def iter_batch(data: bytes, tp: Any = IngestRecord) -> Iterator[Any]:
+    """Decode a batch record by record; the first bad record raises DecodeError."""
+    for item in iter_batch_results(data, tp):
+        if isinstance(item, DecodeError):
+            raise item
+        yield item

@@ -49,10 +49,15 @@ class PushResult(Message, tag="push_result", kw_only=True, frozen=True):
 
 
 class PullRequest(Message, tag="pull_request", kw_only=True, frozen=True):
-    """Ask for the team's changes after ``after`` (a checkpoint from a previous page)."""
+    """Ask for the team's changes after ``after`` (a checkpoint from a previous page).
+
+    With ``device_id``, the page leaves out the changes that device pushed itself (it holds
+    them already); its checkpoint still advances past them.
+    """
 
     after: Checkpoint = 0
     limit: PageLimit = 500
+    device_id: str | None = None
 
 
 class PullPage(Message, tag="pull_page", kw_only=True, frozen=True):

@@ -57,6 +57,11 @@ def cli_errors(fn: F) -> F:
         except FileNotFoundError as exc:
             err_console.print(f"[bold red]error:[/] no such file: {exc.filename}", highlight=False)
             raise typer.Exit(1) from None
+        except IsADirectoryError as exc:
+            err_console.print(
+                f"[bold red]error:[/] {exc.filename} is a folder; give a file", highlight=False
+            )
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -140,12 +145,42 @@ def device_init(path: Path) -> None:
 
 @device_app.command("ingest")
 @cli_errors
-def device_ingest(path: Path, file: Path) -> None:
-    """Validate a batch file and write all of it, or nothing."""
+def device_ingest(
+    path: Path,
+    file: Path,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Validate a batch file and write all of it, or nothing; unchanged records write nothing.
+
+    A record older (by updated_at) than the device's copy is skipped and reported.
+    """
     data = file.read_bytes()
     report = _on_device(path, lambda rt: rt.ingest(data))
+    if as_json:
+        print_json(report)
+        return
     kinds = ", ".join(f"{n} {k}s" for k, n in sorted(report.by_kind.items()))
-    console.print(f"ingested {report.records} records ({kinds}) into {path}")
+    edited = (
+        f", {report.skipped_edited} skipped as edited on the device since (same updated_at)"
+        if report.skipped_edited
+        else ""
+    )
+    console.print(
+        f"ingested {report.records} records ({kinds}) into {path}: {report.written} written, "
+        f"{report.unchanged} unchanged, {report.skipped_older} skipped as older than the "
+        f"device's copy{edited}",
+        highlight=False,
+    )
+    for s in report.skipped:
+        why = "<" if s.reason == "older" else "= (edited since)"
+        console.print(
+            f"  skipped record {s.record} ({s.kind} {s.id}): updated_at {s.updated_at} {why} "
+            f"{s.stored_updated_at} on the device",
+            highlight=False,
+        )
+    skipped = report.skipped_older + report.skipped_edited
+    if skipped > len(report.skipped):
+        console.print(f"  ... and {skipped - len(report.skipped)} more")
 
 
 @device_app.command("show")
@@ -238,36 +273,16 @@ def transcribe(
                 "duration_s": round(transcript.duration_s, 3)})  # fmt: skip
 
 
-@app.command()
-@cli_errors
-def adapt(
-    lead_id: str,
-    intent: Annotated[
-        str,
-        typer.Argument(
-            help="first_contact, showing_reminder, "
-            "new_listing_match, price_change, "
-            "follow_up_after_silence, offer_update"
-        ),
-    ],
-    device: Annotated[Path, typer.Option("--device", help="Device database.")],
-    channel: Annotated[str, typer.Option(help="sms, call, email or whatsapp.")] = "sms",
-    new_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
-    old_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
-    offer: Annotated[float | None, typer.Option(help="For offer_update.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Draft a message to a lead in the lead's language, register and locale."""
-    from edge.culture import Intent
-    from sync.records import Channel
+_INTENTS = "first_contact, showing_reminder, new_listing_match, price_change, " \
+    "follow_up_after_silence, offer_update"  # fmt: skip
 
-    try:
-        intent_value, channel_value = Intent(intent), Channel(channel)
-    except ValueError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
 
-    draft = _on_device(device, lambda rt: rt.adapt_message(
+def _adapt(path: Path, lead_id: str, intent: str, channel: str, new_price: float | None,
+           old_price: float | None, offer: float | None, as_json: bool) -> None:  # fmt: skip
+    from edge.agenda import parse_channel, parse_intent
+
+    intent_value, channel_value = parse_intent(intent), parse_channel(channel)
+    draft = _on_device(path, lambda rt: rt.adapt_message(
         lead_id, intent_value, channel=channel_value, new_price=new_price, old_price=old_price,
         offer_amount=offer,
     ))  # fmt: skip
@@ -280,6 +295,88 @@ def adapt(
         f"{' · English fallback: ' + ', '.join(draft.missing) if draft.fallback else ''}[/]"
     )
     print(draft.text)
+
+
+@device_app.command("adapt")
+@cli_errors
+def device_adapt(
+    path: Path,
+    lead_id: str,
+    intent: Annotated[str, typer.Argument(help=_INTENTS)],
+    channel: Annotated[str, typer.Option(help="sms, call, email or whatsapp.")] = "sms",
+    new_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
+    old_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
+    offer: Annotated[float | None, typer.Option(help="For offer_update.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Draft a message to a lead in the lead's language, register and locale."""
+    _adapt(path, lead_id, intent, channel, new_price, old_price, offer, as_json)
+
+
+@app.command(hidden=True)
+@cli_errors
+def adapt(
+    lead_id: str,
+    intent: Annotated[str, typer.Argument(help=_INTENTS)],
+    device: Annotated[Path, typer.Option("--device", help="Device database.")],
+    channel: Annotated[str, typer.Option(help="sms, call, email or whatsapp.")] = "sms",
+    new_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
+    old_price: Annotated[float | None, typer.Option(help="For price_change.")] = None,
+    offer: Annotated[float | None, typer.Option(help="For offer_update.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Deprecated: use `device adapt PATH LEAD_ID INTENT`."""
+    err_console.print("[yellow]`adapt --device PATH` is deprecated: use `realty-edge device "
+                      "adapt PATH LEAD_ID INTENT`[/]")  # fmt: skip
+    _adapt(device, lead_id, intent, channel, new_price, old_price, offer, as_json)
+
+
+@device_app.command("leads")
+@cli_errors
+def device_leads(
+    path: Path,
+    scores: Annotated[
+        bool, typer.Option("--scores", help="Also P(convert) (runs the model on every lead).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
+) -> None:
+    """List the leads: id, name, language, status, last activity (most recent first)."""
+    leads = _on_device(path, lambda rt: rt.lead_list(scores=scores))
+    if as_json:
+        print_json(leads)
+        return
+    columns = ["id", "name", "language", "status", "last activity", "events"]
+    table = Table(*columns, *(["P(convert)"] if scores else []), title=f"{len(leads)} leads")
+    for lead in leads:
+        last = "never"
+        if lead.last_activity is not None:
+            last = f"{_local(lead.last_activity, lead.timezone)} · {lead.last_activity_type}"
+        row = [lead.id, lead.name, lead.language, lead.status, last, str(lead.events)]
+        if scores:
+            row.append(f"{lead.p_convert:.1%}" if lead.p_convert is not None else "")
+        table.add_row(*row)
+    console.print(table)
+
+
+@device_app.command("today")
+@cli_errors
+def device_today(
+    path: Path,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="Your time zone (IANA); default: this machine's.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
+) -> None:
+    """The outreach due today, in words: who, which channel, when and why."""
+    steps = _on_device(path, lambda rt: rt.today(tz))
+    if as_json:
+        print_json(steps)
+        return
+    if not steps:
+        console.print("nothing due today (plan a lead with `realty-edge device plan`)")
+        return
+    for step in steps:
+        console.print(f"• {step.text}", highlight=False)
 
 
 @bench_app.command("language")
@@ -397,9 +494,23 @@ def server_token(
     team: Annotated[str, typer.Option(help="Team (brokerage): the partition it reads/writes.")],
     database_url: DatabaseUrl = DEFAULT_SERVER_DB,
     ttl_hours: Annotated[float, typer.Option(help="Validity in hours.")] = 720.0,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the database (and key) if it is missing.")
+    ] = False,
 ) -> None:
     """Print a bearer token for an agent of a team (on the last line)."""
     from server.admin import mint_token
+    from server.storage import sqlite_path
+
+    with server_errors():
+        db = sqlite_path(database_url)
+    if db is not None and not create and not db.exists():
+        err_console.print(
+            f"[bold red]error:[/] no server database at {db} (a token signed with a new key "
+            "would be refused by the running server); give the server's --db, or --create",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
     with server_errors():
         token = asyncio.run(mint_token(database_url, agent=agent, team=team, ttl_hours=ttl_hours))
@@ -464,16 +575,59 @@ def server_rollback(
         print_json(rollback(database_url, name, data_dir=data_dir))
 
 
+#: Seconds after which ``device sync`` prints its progress, and between two progress lines.
+SYNC_PROGRESS_AFTER_S = 1.0
+
+
 @device_app.command("sync")
 @cli_errors
 def device_sync(
     path: Path,
     server: Annotated[str, typer.Option("--server", help="Server URL, e.g. http://127.0.0.1:8000")],
-    token: Annotated[str, typer.Option("--token", help="Bearer token from `server token`.")],
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token",
+            envvar="REALTY_EDGE_TOKEN",
+            help="Bearer token from `server token` (better from the environment: not in `ps`).",
+        ),
+    ],
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            envvar="REALTY_EDGE_SYNC_TIMEOUT",
+            help="Seconds one request waits for the server (connecting: at most 5).",
+        ),
+    ] = 10.0,
+    deadline: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            envvar="REALTY_EDGE_SYNC_DEADLINE",
+            help="Seconds the whole sync may take, retries included (what got through is kept).",
+        ),
+    ] = 30.0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Push the outbox and pull the team's changes once; exit 1 unless the sync was ok."""
-    report = _on_device(path, lambda rt: rt.sync(server, token))
+    import time
+
+    last = [time.monotonic()]  # when a line was last printed
+
+    def progress(p: Any) -> None:
+        # Retries always; counts once a sync has run a while, then at most that often.
+        if p.retry is not None:
+            err_console.print(f"[yellow]retrying:[/] {p.retry}", highlight=False)
+        elif time.monotonic() - last[0] >= SYNC_PROGRESS_AFTER_S:
+            last[0] = time.monotonic()
+            err_console.print(
+                f"… pushed {p.pushed} · pulled {p.pulled} ({p.pages} pages)", highlight=False
+            )
+
+    report = _on_device(path, lambda rt: rt.sync(
+        server, token, timeout_s=timeout, deadline_s=deadline, progress=progress
+    ))  # fmt: skip
     if as_json:
         print_json(report)
     else:
@@ -764,6 +918,15 @@ def client_app(
             console.print(f"wrote {screenshots / png} ({name})")
     if client.errors:
         err_console.print(f"[yellow]the client reported:[/] {'; '.join(client.errors)}")
+
+
+def _describe_device_group() -> None:
+    """``device --help`` lists every device command, so it cannot fall behind."""
+    names = [c.name for c in device_app.registered_commands if not c.hidden and c.name]
+    device_app.info.help = f"The device database: {', '.join(names)}."
+
+
+_describe_device_group()
 
 
 def main() -> None:  # pragma: no cover - console script shim

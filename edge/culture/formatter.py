@@ -8,13 +8,16 @@ metres everywhere else.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
+from babel.core import get_global
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
 from babel.units import format_unit
@@ -46,6 +49,24 @@ def babel_locale(locale: str, language: str = "en") -> Locale:
     raise CultureError(f"no usable locale among {locale!r}, {language!r}")  # pragma: no cover
 
 
+@functools.lru_cache(maxsize=256)
+def number_locale(locale: str, language: str = "en") -> Locale:
+    """The locale whose number conventions (grouping, separators, currency pattern) apply.
+
+    The lead's own locale when CLDR knows it; otherwise (``hi_US``) the main locale of its
+    territory (``en_US``), not its language's (``hi``, which groups in lakhs): a lead in the
+    United States reads $396,800, never $3,96,800.
+    """
+    with contextlib.suppress(UnknownLocaleError, ValueError):
+        return Locale.parse(locale)
+    territory = locale.partition("_")[2]
+    spoken: dict[str, dict[str, float]] = get_global("territory_languages").get(territory, {})
+    for lang in sorted(spoken, key=lambda x: -spoken[x]["population_percent"]):
+        with contextlib.suppress(UnknownLocaleError, ValueError):
+            return Locale.parse(f"{lang}_{territory}")
+    return babel_locale(locale, language)
+
+
 @functools.lru_cache(maxsize=512)
 def time_zone(name: str) -> ZoneInfo:
     """The IANA zone ``name``; an unknown zone is an error that names it."""
@@ -67,8 +88,20 @@ def square_metres(sqft: float) -> int:
 
 
 def format_money(amount: float, currency: str, locale: Locale) -> str:
-    """A price in ``currency`` with the locale's symbol, grouping and decimals."""
+    """A price in ``currency`` with the locale's symbol and grouping; cents only when not whole.
+
+    ``$450,000`` and ``450.000 €``, but ``$450,000.50``.
+    """
+    if float(amount).is_integer():
+        pattern = _WHOLE.sub("", locale.currency_formats["standard"].pattern)
+        return format_currency(
+            amount, currency, format=pattern, locale=locale, currency_digits=False
+        )
     return format_currency(amount, currency, locale=locale)
+
+
+#: The fraction part of a CLDR currency pattern (``¤#,##0.00`` → ``¤#,##0``).
+_WHOLE = re.compile(r"\.[0#]+")
 
 
 def format_number(value: float, locale: Locale) -> str:

@@ -29,6 +29,7 @@ from edge.culture.formatter import (
     format_money,
     format_number,
     format_when,
+    number_locale,
     time_zone,
 )
 from edge.culture.register import (
@@ -217,8 +218,18 @@ def warm_caches(leads: Iterable[Lead], catalogs: Catalogs | None = None) -> None
         holiday_calendar(lead.country)
 
 
+def place(neighborhood: str | None, city: str | None) -> str:
+    """``Fremont, Seattle``; a neighbourhood named like its city is said once (``Bellevue``)."""
+    parts: list[str] = []
+    for part in (neighborhood, city):
+        if part and part.strip().casefold() not in {p.casefold() for p in parts}:
+            parts.append(part.strip())
+    return ", ".join(parts)
+
+
 def _values(lead: Lead, intent: Intent, context: MessageContext, language: str) -> dict[str, str]:
     locale = babel_locale(lead.locale, lead.language)
+    numbers = number_locale(lead.locale, lead.language)
     listing = context.listing
     currency = context.currency or (listing.currency if listing else "USD")
     values = {
@@ -229,23 +240,22 @@ def _values(lead: Lead, intent: Intent, context: MessageContext, language: str) 
         values["polite"], values["polite_q"] = thai_particles(context.agent_gender)
     address = context.address
     if address is None and listing is not None:
-        where = (listing.location.neighborhood, listing.location.city)
-        address = ", ".join(w for w in where if w)
+        address = place(listing.location.neighborhood, listing.location.city)
     if address:
         values["address"] = address
     if listing is not None:
-        values["price"] = format_money(listing.price, currency, locale)
+        values["price"] = format_money(listing.price, currency, numbers)
         values["area"] = format_area(listing.sqft, locale)
-        values["beds"] = format_number(listing.beds, locale)
+        values["beds"] = format_number(listing.beds, numbers)
     new_price = context.new_price
     if new_price is None and listing is not None and intent is Intent.PRICE_CHANGE:
         new_price = listing.price
     if new_price is not None:
-        values["new_price"] = format_money(new_price, currency, locale)
+        values["new_price"] = format_money(new_price, currency, numbers)
     if context.old_price is not None:
-        values["old_price"] = format_money(context.old_price, currency, locale)
+        values["old_price"] = format_money(context.old_price, currency, numbers)
     if context.offer_amount is not None:
-        values["offer"] = format_money(context.offer_amount, currency, locale)
+        values["offer"] = format_money(context.offer_amount, currency, numbers)
     if context.showing_at is not None:
         values["when"] = format_when(context.showing_at, time_zone(lead.timezone), locale)
     for name in REQUIRED[intent]:

@@ -118,6 +118,11 @@ def _parse_riff(data: bytes) -> tuple[int, int, int, int, bytes]:
             payload = body  # a streamed WAV may say 0 or 0xFFFFFFFF: take what is there
             if size in (0, 0xFFFFFFFF):
                 payload = data[pos + 8 :]
+            elif len(body) < size:
+                raise AudioFormatError(
+                    f"truncated WAV: its data chunk says {size} bytes but only {len(body)} "
+                    "are there (the file was cut short)"
+                )
             break
         pos += 8 + size + (size & 1)
     if fmt_chunk is None or len(fmt_chunk) < 16:

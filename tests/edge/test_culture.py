@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import shutil
 
+import msgspec
 import pytest
 from babel.dates import format_date, format_time
 from babel.messages.pofile import read_po, write_po
@@ -31,13 +32,14 @@ from edge.culture.formatter import (
     format_area,
     format_money,
     format_when,
+    number_locale,
     square_metres,
     time_zone,
 )
-from edge.culture.message import REQUIRED, placeholders
+from edge.culture.message import REQUIRED, place, placeholders
 from edge.culture.register import THREE_REGISTER_LANGUAGES, register_for
 from edge.errors import CatalogError, CultureError, MessageContextError
-from sync.records import Channel, Formality, Lead, MessageLength
+from sync.records import Channel, Formality, Lead, Location, MessageLength
 from tests.factories import lead, listing
 
 NBSP = "\xa0"
@@ -75,15 +77,15 @@ CONTEXT = MessageContext(
 @pytest.mark.parametrize(
     ("locale", "currency", "expected"),
     [
-        ("es_MX", "MXN", "$450,000.00"),
-        ("es_MX", "USD", "USD450,000.00"),
-        ("de_DE", "USD", f"450.000,00{NBSP}$"),
-        ("de_DE", "EUR", f"450.000,00{NBSP}€"),
-        ("fr_FR", "EUR", f"450{NNBSP}000,00{NBSP}€"),
-        ("hi_IN", "INR", "₹4,50,000.00"),
+        ("es_MX", "MXN", "$450,000"),
+        ("es_MX", "USD", "USD450,000"),
+        ("de_DE", "USD", f"450.000{NBSP}$"),
+        ("de_DE", "EUR", f"450.000{NBSP}€"),
+        ("fr_FR", "EUR", f"450{NNBSP}000{NBSP}€"),
+        ("hi_IN", "INR", "₹4,50,000"),
         ("ja_JP", "JPY", "￥450,000"),
         ("ko_KR", "KRW", "₩450,000"),
-        ("en_US", "USD", "$450,000.00"),
+        ("en_US", "USD", "$450,000"),
     ],
 )
 def test_money_is_formatted_in_the_leads_locale_without_conversion(locale, currency, expected):
@@ -141,15 +143,40 @@ def test_showing_time_is_shown_in_the_leads_time_zone(locale, zone, wall_clock):
     assert str(wall.day) in date and when.index(date) != when.index(time)
 
 
+@pytest.mark.parametrize(
+    ("locale", "amount", "expected"),
+    [
+        ("en_US", 396_800.0, "$396,800"),
+        ("en_US", 396_800.5, "$396,800.50"),
+        ("hi_US", 396_800.0, "$396,800"),  # a lead in the US: no lakh grouping
+        ("hi_IN", 396_800.0, "$3,96,800"),
+        ("de_DE", 1_234.56, f"1.234,56{NBSP}$"),
+        ("xx_ZZ", 1_000.0, "$1,000"),  # nothing known: English
+    ],
+)
+def test_whole_prices_have_no_cents_and_the_territory_groups_digits(locale, amount, expected):
+    assert format_money(amount, "USD", number_locale(locale, locale[:2])) == expected
+
+
+def test_a_neighbourhood_named_like_its_city_is_said_once():
+    assert place("Bellevue", "Bellevue") == "Bellevue"
+    assert place("Fremont", "Seattle") == "Fremont, Seattle"
+    assert place(None, "Seattle") == "Seattle"
+    bellevue = listing(1, location=Location(city="Bellevue", neighborhood="Bellevue"))
+    ctx = msgspec.structs.replace(CONTEXT, listing=bellevue, address=None)
+    draft = adapt_message(lead_in("en"), Intent.NEW_LISTING_MATCH, ctx, now_ms=MIDDAY_MS)
+    assert "Bellevue" in draft.text and "Bellevue, Bellevue" not in draft.text
+
+
 def test_draft_carries_locale_formats():
     es = adapt_message(lead_in("es"), Intent.NEW_LISTING_MATCH, CONTEXT, now_ms=MIDDAY_MS)
-    assert "USD450,000.00" in es.text and "139 m²" in es.text
+    assert "USD450,000" in es.text and "139 m²" in es.text
     us = adapt_message(lead_in("en"), Intent.NEW_LISTING_MATCH, CONTEXT, now_ms=MIDDAY_MS)
-    assert "$450,000.00" in us.text and "1,500 sq ft" in us.text
+    assert "$450,000" in us.text and "1,500 sq ft" in us.text
     ko = adapt_message(lead_in("ko"), Intent.NEW_LISTING_MATCH, CONTEXT, now_ms=MIDDAY_MS)
-    assert "US$450,000.00" in ko.text and "139m²" in ko.text
+    assert "US$450,000" in ko.text and "139m²" in ko.text
     de = adapt_message(lead_in("de"), Intent.PRICE_CHANGE, CONTEXT, now_ms=MIDDAY_MS)
-    assert f"von 475.000,00{NBSP}$ auf 450.000,00{NBSP}$" in de.text
+    assert f"von 475.000{NBSP}$ auf 450.000{NBSP}$" in de.text
 
 
 def test_abbreviation_before_a_full_stop_leaves_one_stop():
@@ -237,7 +264,7 @@ def test_vietnamese_pronouns_follow_formality():
 )
 def test_thai_particles_follow_agent_gender(gender, statement, question):
     text = body("th", Intent.PRICE_CHANGE, agent_gender=gender)
-    assert f"เป็น US$450,000.00 แล้ว{statement} หาก" in text
+    assert f"เป็น US$450,000 แล้ว{statement} หาก" in text
     assert f"ยินดีนัดหมายให้{statement}" in text
     casual = body("th", Intent.NEW_LISTING_MATCH, Formality.CASUAL, agent_gender=gender)
     assert casual.endswith(f"อยากไปดูไหม{question}")
@@ -258,7 +285,7 @@ def test_lengths_add_parts():
     )
     assert short.count("\n\n") == 1 and "Sam Rivera" not in short
     assert medium.endswith("Best,\nSam Rivera")
-    assert "Price: $450,000.00 | Area: 1,500 sq ft | Bedrooms: 3" in long
+    assert "Price: $450,000 | Area: 1,500 sq ft | Bedrooms: 3" in long
     assert "If you have any questions" in long and long.endswith("Sam Rivera")
     match = adapt_message(
         ld, Intent.NEW_LISTING_MATCH, CONTEXT, now_ms=MIDDAY_MS, length=MessageLength.LONG
@@ -431,13 +458,13 @@ def test_missing_translation_falls_back_to_english_and_is_reported(
         )
     assert draft.fallback and draft.missing == ["es:price_change|formal:body"]
     assert draft.text.startswith("Estimado(a) Lead 1:")  # the rest stays Spanish
-    assert "The price of the property at 1200 Pine St has changed from USD475,000.00" in draft.text
+    assert "The price of the property at 1200 Pine St has changed from USD475,000" in draft.text
     assert "price_change|formal/body" in caplog.text
     empty = adapt_message(
         lead(1), Intent.OFFER_UPDATE, CONTEXT, now_ms=MIDDAY_MS, catalogs=catalogs
     )
     assert empty.missing == ["es:offer_update|formal:body"]
-    assert "I have an update regarding your offer of USD440,000.00" in empty.text
+    assert "I have an update regarding your offer of USD440,000" in empty.text
     complete = adapt_message(
         lead(1), Intent.FOLLOW_UP_AFTER_SILENCE, CONTEXT, now_ms=MIDDAY_MS, catalogs=catalogs
     )
@@ -449,7 +476,7 @@ def test_language_without_a_catalog_is_drafted_in_english_with_local_formats():
     draft = adapt_message(swahili, Intent.NEW_LISTING_MATCH, CONTEXT, now_ms=MIDDAY_MS)
     assert draft.fallback and draft.missing == ["sw:*:*"] and draft.language == "en"
     assert draft.text.startswith("Hi Lead 1,")
-    assert f"US${NBSP}450,000.00, m² 139, bedrooms: 3" in draft.text  # sw_KE formats
+    assert f"US${NBSP}450,000, m² 139, bedrooms: 3" in draft.text  # sw_KE formats
 
 
 def test_missing_english_catalog_is_an_error(tmp_path):

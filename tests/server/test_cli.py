@@ -37,7 +37,9 @@ def free_port() -> int:
 
 def test_serve_with_no_configuration_and_two_devices_converge(tmp_path):
     db = tmp_path / "server.db"
-    token = run("server", "token", "--agent", "agent-01", "--team", "team-a", "--db", str(db))
+    token = run(
+        "server", "token", "--agent", "agent-01", "--team", "team-a", "--db", str(db), "--create"
+    )
     token = token.stdout.strip().splitlines()[-1]
     assert token.startswith("re1.")
     port = free_port()
@@ -84,14 +86,14 @@ def test_serve_with_no_configuration_and_two_devices_converge(tmp_path):
 def test_token_refuses_a_bad_ttl(tmp_path):
     proc = run(
         "server", "token", "--agent", "a", "--team", "t", "--db", str(tmp_path / "s.db"),
-        "--ttl-hours", "0", ok=False,
+        "--ttl-hours", "0", "--create", ok=False,
     )  # fmt: skip
     assert proc.returncode == 1 and "ttl" in proc.stderr
 
 
 def test_server_retrain_refuses_an_empty_database_and_records_it(tmp_path):
     db = str(tmp_path / "s.db")
-    run("server", "token", "--agent", "a", "--team", "t", "--db", db)
+    run("server", "token", "--agent", "a", "--team", "t", "--db", db, "--create")
     first = json.loads(run("server", "retrain", "--db", db).stdout)
     assert first["decision"] == "refused" and "need at least 50" in first["reason"]
     runs = (tmp_path / "s.db.registry" / "retrain-runs.jsonl").read_text().splitlines()
@@ -110,3 +112,14 @@ def test_server_commands_take_the_database_url_and_data_dir_from_the_environment
         assert conn.execute("SELECT count(*) FROM signing_keys").fetchone() == (1,)
     proc = run("server", "rollback", "behaviour", env=env, ok=False)
     assert proc.returncode == 1 and "no model family 'behaviour'" in proc.stderr
+
+
+def test_token_refuses_a_missing_database_unless_told_to_create_it(tmp_path):
+    db = tmp_path / "typo.db"
+    proc = run("server", "token", "--agent", "a", "--team", "t", "--db", str(db), ok=False)
+    assert (
+        proc.returncode == 1
+        and "no server database at" in proc.stderr
+        and "--create" in proc.stderr
+    )
+    assert not db.exists()

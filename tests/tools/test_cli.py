@@ -81,6 +81,12 @@ def test_init_ingest_show_round_trip(world_file, tmp_path):
     assert counts["profiles"] == counts["plans"] == 0
     table = run("device", "show", str(db)).stdout
     assert "outbox pending" in table and "events" in table
+    # Re-ingesting the same file writes nothing and queues nothing (issue 17, item 3).
+    again = json.loads(run("device", "ingest", str(db), str(world_file), "--json").stdout)
+    assert (again["written"], again["unchanged"]) == (0, len(lines))
+    assert json.loads(run("device", "show", str(db), "--json").stdout)["outbox_pending"] == len(
+        lines
+    )
 
 
 def test_show_one_lead_lists_its_recent_events(world_file, tmp_path):

@@ -56,7 +56,11 @@ def test_adapt_drafts_in_the_leads_language_and_locale(device):
     es = run("adapt", "lead-000001", "new_listing_match", "--device", str(device), "--json")
     assert es.returncode == 0, es.stderr
     draft = json.loads(es.stdout)
-    assert draft["language"] == "es" and "615,000.00" in draft["text"]
+    assert (
+        draft["language"] == "es"
+        and "615,000" in draft["text"]
+        and "615,000.00" not in draft["text"]
+    )
     assert "m²" in draft["text"]
     ko = json.loads(
         run("adapt", "lead-000002", "new_listing_match", "--device", str(device), "--json").stdout
@@ -74,13 +78,13 @@ def test_adapt_drafts_in_the_leads_language_and_locale(device):
         "--new-price",
         "615000",
     )
-    assert plain.returncode == 0 and "650,000.00" in plain.stdout
+    assert plain.returncode == 0 and "650,000" in plain.stdout
 
 
 @pytest.mark.parametrize(
     "args,code,message",
     [
-        (("lead-000001", "haiku"), 2, "'haiku' is not a valid Intent"),
+        (("lead-000001", "haiku"), 1, "unknown intent 'haiku'; one of: first_contact"),
         (("lead-000001", "price_change"), 1, "needs 'old_price'"),
         (("lead-999999", "first_contact"), 1, "no lead 'lead-999999'"),
     ],
