@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -91,6 +92,11 @@ def extract(
     )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4096)
+def _cached(text: str, language: str | None, known_places: tuple[str, ...]) -> ProfileText:
+    return extract(text, language, known_places)
+
+
 def extract_all(texts: Sequence[str], language: str | None = None,
                 known_places: Iterable[str] = ()) -> ProfileText:  # fmt: skip
     """The criteria of a conversation, oldest message first: a later statement of a field
@@ -99,7 +105,7 @@ def extract_all(texts: Sequence[str], language: str | None = None,
     out: dict[str, Any] = {}
     lists: dict[str, Any] = {"areas": [], "property_types": [], "must_haves": []}
     for t in texts:
-        one = extract(t, language, names)
+        one = _cached(t, language, names)
         for field in lists:
             lists[field].extend(v for v in getattr(one, field) if v not in lists[field])
         if one.price_min is not None or one.price_max is not None:
