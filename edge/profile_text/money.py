@@ -16,7 +16,7 @@ from edge.profile_text.scan import clause_after, clause_before
 
 # Magnitude words: (fragment, factor), for every language; matched right after the number.
 _MAGNITUDES: tuple[tuple[str, float], ...] = (
-    (r"k\b", 1e3), (r"thousand\b", 1e3), (r"grand\b", 1e3), (r"m(?![²2a-z])", 1e6),
+    (r"k\b", 1e3), (r"thousand\b", 1e3), (r"grand\b", 1e3), (r"m(?![²2\w])", 1e6),
     (r"mm\b", 1e6), (r"mn\b", 1e6), (r"millions?\b", 1e6), (r"billions?\b", 1e9),
     (r"mil\b", 1e3), (r"mill[oó]n(?:es)?\b", 1e6), (r"mila\b", 1e3), (r"milion[ei]\b", 1e6),
     (r"milh(?:ão|ões)\b", 1e6), (r"mio\.?", 1e6), (r"millionen\b", 1e6), (r"mrd\.?", 1e9),
