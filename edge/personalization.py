@@ -30,7 +30,6 @@ import numpy as np
 
 from edge.culture import Intent, default_formality
 from edge.profile_text import ProfileText, apply_stated, describe
-from edge.profile_text.merge import money
 from edge.vertical import VerticalGuess
 from models.features import EventColumns
 from models.features.columns import PROPERTY_TYPES, TYPE_CODE, VERTICALS
@@ -427,17 +426,12 @@ def explain(li: Listing, rank: int, score: float, p: Profile, *,
     if met:
         reasons.append("as they asked: " + ", ".join(met))
     said_price = stated.price_min is not None or stated.price_max is not None
-    if p.price_min is not None and p.price_max is not None and not said_price:
-        if not engaged:
-            if p.price_min <= li.price <= p.price_max:
-                reasons.append(f"{_money(li.price)} is within their budget")
-        elif p.price_min <= li.price <= p.price_max:
+    if engaged and p.price_min is not None and p.price_max is not None and not said_price:
+        if p.price_min <= li.price <= p.price_max:
             reasons.append(f"{_money(li.price)} is within the {_money(p.price_min)}–"
                            f"{_money(p.price_max)} band they look at")  # fmt: skip
         else:
             reasons.append(f"{_money(li.price)}, outside their usual band, worth a look")
-    elif p.price_max is not None and not said_price and li.price <= p.price_max:
-        reasons.append(f"{_money(li.price)} is within their budget of {money(p.price_max)}")
     if (engaged and stated.beds_min is None and p.beds_min is not None and li.beds
             and li.beds >= p.beds_min):  # fmt: skip
         reasons.append(f"{li.beds} beds (they look for {p.beds_min}+)")
