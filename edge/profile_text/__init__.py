@@ -8,8 +8,8 @@ learned from behaviour (what the lead said wins over what was inferred). See
 ``docs/profile-text.md``.
 """
 
-from edge.profile_text.extract import ProfileText, extract, extract_all
+from edge.profile_text.extract import ProfileText, extract, extract_all, warm
 from edge.profile_text.merge import apply_stated, describe
 from edge.profile_text.scan import LANGUAGES
 
-__all__ = ["LANGUAGES", "ProfileText", "apply_stated", "describe", "extract", "extract_all"]
+__all__ = ["LANGUAGES", "ProfileText", "apply_stated", "describe", "extract", "extract_all", "warm"]

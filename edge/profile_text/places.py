@@ -22,13 +22,18 @@ def _pattern(names: tuple[str, ...], ignore_case: bool) -> re.Pattern[str] | Non
     return re.compile(rf"(?<![A-Za-z])(?:{alt})(?![A-Za-z])", re.IGNORECASE if ignore_case else 0)
 
 
+@functools.lru_cache(maxsize=16)
+def _prepared(places: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+    names = tuple(sorted({p for p in places if p and p.strip()}))
+    return names, {n.lower(): n for n in names}
+
+
 def areas(text: str, places: Iterable[str]) -> list[str]:
     """The known ``places`` named (not negated) in ``text``, in order of mention."""
-    names = tuple(sorted({p for p in places if p and p.strip()}))
+    names, canonical = _prepared(places if isinstance(places, tuple) else tuple(places))
     rx = _pattern(names, not any(c.isupper() for c in text))
     if rx is None:
         return []
-    canonical = {n.lower(): n for n in names}
     found: list[str] = []
     for m in rx.finditer(text):
         name = canonical[m.group(0).lower()]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 _NUMBER_WORDS: dict[str, dict[str, int]] = {
     "en": {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6},
@@ -89,25 +89,34 @@ def _number_alt(langs: tuple[str, ...]) -> tuple[str, dict[str, int]]:
     }
 
 
-def _count(
-    text: str, langs: Sequence[str], table: dict[str, tuple[str, str]],
-    fixed: Mapping[str, tuple[tuple[str, int], ...]],
-) -> float | None:  # fmt: skip
-    num, words = _number_alt(tuple(langs))
-    best: float | None = None
+@functools.lru_cache(maxsize=128)
+def _patterns(langs: tuple[str, ...], kind: str) -> tuple[tuple[re.Pattern[str], int | None], ...]:
+    """The compiled patterns of ``kind`` (``beds`` or ``baths``) for ``langs``: each with its
+    fixed count (the Arabic dual, say), or None when the count is the pattern's first group."""
+    table = _BEDS if kind == "beds" else _BATHS
+    fixed = _FIXED_BEDS if kind == "beds" else _FIXED_BATHS
+    num, _ = _number_alt(langs)
+    out: list[tuple[re.Pattern[str], int | None]] = []
     for lang in langs:
         after, before = table.get(lang, ("", ""))
-        for frag, fixed_n in fixed.get(lang, ()):
-            if re.search(frag, text):
-                best = float(max(best or 0, fixed_n))
-        rx = []
         if after:
             edge = "" if lang in _NO_SPACES else r"(?<![\w.,])"
-            rx.append(rf"{edge}{num}(?:\s?(?:or more|\+))?(?:{after})")
+            rx = rf"{edge}{num}(?:\s?(?:or more|\+))?(?:{after})"
+            out.append((re.compile(rx, re.IGNORECASE), None))
         if before:
-            rx.append(rf"{before}{num}")
-        for pattern in rx:
-            for m in re.finditer(pattern, text, re.IGNORECASE):
+            out.append((re.compile(rf"{before}{num}", re.IGNORECASE), None))
+        out.extend((re.compile(frag), n) for frag, n in fixed.get(lang, ()))
+    return tuple(out)
+
+
+def _count(text: str, langs: Sequence[str], kind: str) -> float | None:
+    _, words = _number_alt(tuple(langs))
+    best: float | None = None
+    for rx, fixed_n in _patterns(tuple(langs), kind):
+        for m in rx.finditer(text):
+            if fixed_n is not None:
+                n = float(fixed_n)
+            else:
                 raw = m.group(1) or ""
                 if not raw:
                     continue
@@ -116,14 +125,20 @@ def _count(
                     if raw[0].isdigit()
                     else float(words.get(raw) or words.get(raw.lower(), 0))
                 )
-                if 0 < n <= 20:
-                    best = n if best is None else max(best, n)
+            if 0 < n <= 20:
+                best = n if best is None else max(best, n)
     return best
+
+
+def warm(langs: tuple[str, ...]) -> None:
+    """Compile the patterns of ``langs`` now rather than on first use."""
+    _patterns(langs, "beds")
+    _patterns(langs, "baths")
 
 
 def bedrooms(text: str, langs: Sequence[str]) -> int | None:
     """The number of bedrooms asked for (the largest stated), or None."""
-    n = _count(text, langs, _BEDS, _FIXED_BEDS)
+    n = _count(text, langs, "beds")
     if n is None and "pt" in langs:
         m = _PT_T.search(text)
         n = float(m.group(1)) if m else None
@@ -132,4 +147,4 @@ def bedrooms(text: str, langs: Sequence[str]) -> int | None:
 
 def bathrooms(text: str, langs: Sequence[str]) -> float | None:
     """The number of bathrooms asked for (halves kept), or None."""
-    return _count(text, langs, _BATHS, _FIXED_BATHS)
+    return _count(text, langs, "baths")

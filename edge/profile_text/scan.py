@@ -69,11 +69,12 @@ class Lexicon(Generic[T]):
         for (f, v), chars in zip(frags, firsts, strict=True):
             for c in {ch.lower() for ch in chars or ()}:
                 by_char.setdefault(c, []).append((f, v))
-        branches, values = [], []
-        for c, items in sorted(by_char.items()):
+        branches: list[str] = []
+        values: list[T] = []
+        for c, group in sorted(by_char.items()):
             cases = re.escape("".join(sorted({c, c.upper()})))
-            branches.append(f"(?=[{cases}])(?:" + "|".join(f"({f})" for f, _ in items) + ")")
-            values.extend(v for _, v in items)
+            branches.append(f"(?=[{cases}])(?:" + "|".join(f"({f})" for f, _ in group) + ")")
+            values.extend(v for _, v in group)
         return re.compile("|".join(branches), re.IGNORECASE), tuple(values)
 
     def finditer(self, text: str, langs: tuple[str, ...]) -> Iterator[tuple[T, int, int]]:
