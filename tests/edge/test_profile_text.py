@@ -318,3 +318,14 @@ def test_explain_cites_stated_criteria_before_behaviour():
     rec = explain(listing(51, price=300_000.0, beds=1, features=[]), 2, 0.1,
                   Profile(id="p", lead_id="l"), engaged=False)  # fmt: skip
     assert rec.reasons == ["among the best-ranked active listings for them"]
+
+
+def test_warm_compiles_ahead_and_a_conversation_is_read_from_its_latest_messages():
+    from edge.profile_text import warm
+    from edge.profile_text.extract import RECENT
+
+    warm(["ko", None], PLACES)
+    assert extract("", "ko", PLACES) == ProfileText()
+    old = ["3 bedrooms please"] + ["thanks!"] * RECENT
+    assert extract_all(old, "en").beds_min is None  # beyond the latest RECENT messages
+    assert extract_all(old[1:] + ["2 bedrooms"], "en").beds_min == 2
