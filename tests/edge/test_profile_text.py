@@ -328,4 +328,4 @@ def test_warm_compiles_ahead_and_a_conversation_is_read_from_its_latest_messages
     assert extract("", "ko", PLACES) == ProfileText()
     old = ["3 bedrooms please"] + ["thanks!"] * RECENT
     assert extract_all(old, "en").beds_min is None  # beyond the latest RECENT messages
-    assert extract_all(old[1:] + ["2 bedrooms"], "en").beds_min == 2
+    assert extract_all([*old[1:], "2 bedrooms"], "en").beds_min == 2
