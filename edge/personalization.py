@@ -164,6 +164,9 @@ def _flag_bits(features: Sequence[str]) -> int:
 
 
 class Recommendation(msgspec.Struct, frozen=True, kw_only=True):
+    """One recommended listing: ``rank`` 1 is the best; ``score`` is its relevance in (0, 1),
+    never higher than the score of the rank before it; ``reasons`` are true of the lead."""
+
     listing_id: str
     rank: int
     score: float
