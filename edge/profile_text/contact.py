@@ -188,7 +188,7 @@ def hours(text: str) -> tuple[int | None, int | None] | None:
                 b += 12
             if a < b <= 24 and a < 12 and b >= 12 and nxt[3] and not marked and not am:
                 a = a + 12 if a + 12 < b else a  # "between 5 and 7pm"
-            return a, b
+            return (a, b) if 0 <= a < b <= 24 else None
         if not marked and period is None:
             continue
         h = fix(h, marked)

@@ -6,7 +6,7 @@ Budget: a stated bound replaces the inferred one; an inferred bound on the other
 only if it does not contradict the stated one; a budget in another currency than the
 listings' is not applied (no exchange rates on the device). Property types: stated ones replace
 inferred ones. Areas and must-haves: stated ones first, then the inferred ones. Channel: the
-stated one, when the lead's consent allows it.
+stated one, when the lead's consent allows it. Contact hours: only ever stated.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from msgspec import structs
 from edge.profile_text.extract import ProfileText
 from sync.records import Consent, Profile
 
+#: The largest amount a profile holds (``sync.records.Money``): a larger one is not applied.
+MAX_MONEY = 1e11
+
 
 def apply_stated(profile: Profile, stated: ProfileText, *, currency: str = "USD",
                  consent: Consent | None = None) -> Profile:  # fmt: skip
@@ -23,7 +26,10 @@ def apply_stated(profile: Profile, stated: ProfileText, *, currency: str = "USD"
     if stated.is_empty():
         return profile
     changes: dict = {}
-    if stated.currency in (None, currency):
+    amounts = (stated.price_min, stated.price_max)
+    if stated.currency in (None, currency) and all(
+        a is None or 0 <= a <= MAX_MONEY for a in amounts
+    ):
         lo, hi = profile.price_min, profile.price_max
         if stated.price_max is not None:
             hi = stated.price_max
@@ -43,6 +49,8 @@ def apply_stated(profile: Profile, stated: ProfileText, *, currency: str = "USD"
         changes["areas"] = _first(stated.areas, profile.areas)
     if stated.must_haves:
         changes["must_haves"] = _first(stated.must_haves, profile.must_haves)[:8]
+    if stated.hours is not None:
+        changes.update(contact_hours_start=stated.hours_start, contact_hours_end=stated.hours_end)
     ch = stated.preferred_channel
     if ch is not None and (consent is None or consent.allows(ch)):
         changes["preferred_channel"] = ch

@@ -194,6 +194,8 @@ def test_a_contradicted_bound_goes_and_another_currency_is_not_applied():
     assert (p.price_min, p.price_max) == (700_000.0, None)
     p = apply_stated(BEHAVIOUR, ProfileText(price_max=1.5e9, currency="KRW", beds_min=4))
     assert (p.price_min, p.price_max, p.beds_min) == (400_000.0, 600_000.0, 4)
+    p = apply_stated(BEHAVIOUR, ProfileText(price_max=5e12))  # beyond what a profile holds
+    assert (p.price_min, p.price_max) == (400_000.0, 600_000.0)
 
 
 def test_a_stated_channel_needs_consent():
@@ -235,6 +237,8 @@ async def test_profile_create_learns_the_headline_for_a_lead_with_no_activity(to
     assert p.property_types == [PropertyType.HOUSE]
     assert p.must_haves[:2] == ["garage", "near schools"]
     assert p.preferred_channel is Channel.SMS
+    assert (p.contact_hours_start, p.contact_hours_end) == (18, None)
+    assert await town.get("profile", p.id) == p  # stored as such, and decodes
 
 
 async def test_recommendations_cite_what_the_lead_said_and_scores_follow_rank(town):
