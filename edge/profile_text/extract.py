@@ -36,6 +36,8 @@ class ProfileText(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     baths_min: float | None = None
     areas: list[str] = []
     property_types: list[PropertyType] = []
+    #: Types the lead said no to ("not a condo"): taken out of the inferred ones.
+    refused_types: list[PropertyType] = []
     must_haves: list[str] = []
     preferred_channel: Channel | None = None
     hours_start: int | None = None
@@ -51,7 +53,10 @@ class ProfileText(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
         return self == ProfileText()
 
 
-def _terms(text: str, langs: tuple[str, ...]) -> tuple[list[PropertyType], list[str]]:
+def _terms(
+    text: str, langs: tuple[str, ...]
+) -> tuple[list[PropertyType], list[PropertyType], list[str]]:
+    """(types wanted, types refused, must-haves) named in ``text``."""
     musts: list[str] = []
     spans: list[tuple[int, int]] = [m.span() for m in _AT_HOME.finditer(text)]
     for value, s, e in MUST_HAVES.finditer(text, langs):
@@ -60,16 +65,18 @@ def _terms(text: str, langs: tuple[str, ...]) -> tuple[list[PropertyType], list[
             musts.append(value)
     wfh = bool(_WFH.search(text))
     types: list[PropertyType] = []
+    refused: list[PropertyType] = []
     masked = mask(text, spans)
     for ptype, s, e in PROPERTY_TYPES.finditer(masked, langs):
-        if negated(masked, s, e):
-            continue
         if ptype is PropertyType.OFFICE and wfh:  # "I work from home ... an office"
             if "home office" not in musts:
                 musts.append("home office")
+        elif negated(masked, s, e):
+            if ptype not in refused:
+                refused.append(ptype)
         elif ptype not in types:
             types.append(ptype)
-    return types, musts
+    return types, [t for t in refused if t not in types], musts
 
 
 def extract(
@@ -89,12 +96,13 @@ def extract(
         places.areas("X", known_places)
         return ProfileText()
     lo, hi, currency = money.budget(text)
-    types, musts = _terms(text, langs)
+    types, refused, musts = _terms(text, langs)
     window = contact.hours(text)
     return ProfileText(
         price_min=lo, price_max=hi, currency=currency if (lo or hi) else None,
         beds_min=rooms.bedrooms(text, langs), baths_min=rooms.bathrooms(text, langs),
         areas=places.areas(text, known_places), property_types=types, must_haves=musts,
+        refused_types=refused,
         preferred_channel=contact.channel(text, langs),
         hours_start=window[0] if window else None, hours_end=window[1] if window else None,
     )  # fmt: skip
@@ -112,7 +120,8 @@ def extract_all(texts: Sequence[str], language: str | None = None,
     names = tuple(known_places)
     out: dict[str, Any] = {}
     texts = texts[-RECENT:]
-    lists: dict[str, Any] = {"areas": [], "property_types": [], "must_haves": []}
+    lists: dict[str, Any] = {"areas": [], "property_types": [], "must_haves": [],
+                             "refused_types": []}  # fmt: skip
     for t in texts:
         one = _cached(t, language, names)
         for field in lists:
@@ -124,6 +133,7 @@ def extract_all(texts: Sequence[str], language: str | None = None,
         for field in ("beds_min", "baths_min", "preferred_channel"):
             if getattr(one, field) is not None:
                 out[field] = getattr(one, field)
+    lists["refused_types"] = [t for t in lists["refused_types"] if t not in lists["property_types"]]
     return ProfileText(**out, **lists)
 
 

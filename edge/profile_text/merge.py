@@ -4,9 +4,11 @@ Precedence, field by field: a stated value wins over an inferred one (the lead's
 the best evidence of what they want); a field the lead did not mention keeps its inferred value.
 Budget: a stated bound replaces the inferred one; an inferred bound on the other side is kept
 only if it does not contradict the stated one; a budget in another currency than the
-listings' is not applied (no exchange rates on the device). Property types: stated ones replace
-inferred ones. Areas and must-haves: stated ones first, then the inferred ones. Channel: the
-stated one, when the lead's consent allows it. Contact hours: only ever stated.
+listings' is not applied (no exchange rates on the device). Property types, areas and
+must-haves: stated ones first, then the inferred ones, less any type the lead refused ("not a
+condo"); a mention ("is the house still available?") is weaker evidence than weeks of views,
+so it leads the list without wiping it. Channel: the stated one, when the lead's consent allows
+it. Contact hours: only ever stated.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ def apply_stated(profile: Profile, stated: ProfileText, *, currency: str = "USD"
         changes["beds_min"] = stated.beds_min
     if stated.baths_min is not None:
         changes["baths_min"] = stated.baths_min
-    if stated.property_types:
-        changes["property_types"] = list(stated.property_types)
+    if stated.property_types or stated.refused_types:
+        inferred = [t for t in profile.property_types if t not in stated.refused_types]
+        changes["property_types"] = list(dict.fromkeys([*stated.property_types, *inferred]))[:3]
     if stated.areas:
         changes["areas"] = _first(stated.areas, profile.areas)
     if stated.must_haves:

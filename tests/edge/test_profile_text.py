@@ -181,11 +181,22 @@ BEHAVIOUR = Profile(id="prof-1", lead_id="lead-1", price_min=400_000.0, price_ma
 def test_what_the_lead_said_wins_over_what_was_inferred():
     p = apply_stated(BEHAVIOUR, extract(HEADLINE, "en", PLACES))
     assert p.price_max == 900_000 and p.price_min == 400_000  # no contradiction: kept
-    assert p.beds_min == 3 and p.property_types == [PropertyType.HOUSE]
+    assert p.beds_min == 3 and p.property_types == [PropertyType.HOUSE, PropertyType.CONDO]
     assert p.areas == ["Bellevue", "Seattle"]
     assert p.must_haves == ["garage", "near schools", "pool"]
     assert p.preferred_channel is Channel.SMS
     assert apply_stated(BEHAVIOUR, ProfileText()) is BEHAVIOUR
+
+
+def test_a_refused_type_leaves_the_inferred_ones():
+    said = extract("Not a condo please - a townhouse", "en")
+    assert said.property_types == [PropertyType.TOWNHOUSE]
+    assert said.refused_types == [PropertyType.CONDO]
+    assert apply_stated(BEHAVIOUR, said).property_types == [PropertyType.TOWNHOUSE]
+    no_condo = extract_all(["no condos", "a house"], "en")
+    assert apply_stated(BEHAVIOUR, no_condo).property_types == [PropertyType.HOUSE]
+    changed_mind = extract_all(["no condos", "ok, a condo is fine too"], "en")
+    assert changed_mind.refused_types == [] and changed_mind.property_types == [PropertyType.CONDO]
 
 
 def test_a_contradicted_bound_goes_and_another_currency_is_not_applied():
