@@ -1,6 +1,7 @@
 """Areas: the cities and neighbourhoods of the store's listings named in a text.
 
 Names are matched as written (a capital letter: "Auburn" the city, not "auburn" the colour),
+or as leads write them in other scripts (``aliases``: "シアトル", "벨뷰", "Сиэтл"),
 or regardless of case when the text has no capital letter at all; the longest name wins
 ("North Ames" before "Ames"); a negated name ("not in Seattle") is left out.
 """
@@ -11,6 +12,7 @@ import functools
 import re
 from collections.abc import Iterable
 
+from edge.profile_text.aliases import ALIASES
 from edge.profile_text.scan import negated
 
 
@@ -24,8 +26,13 @@ def _pattern(names: tuple[str, ...], ignore_case: bool) -> re.Pattern[str] | Non
 
 @functools.lru_cache(maxsize=16)
 def _prepared(places: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
-    names = tuple(sorted({p for p in places if p and p.strip()}))
-    return names, {n.lower(): n for n in names}
+    """Every spelling to look for (names and their aliases), and the name of each."""
+    names = sorted({p for p in places if p and p.strip()})
+    canonical = {n.lower(): n for n in names}
+    for name in names:
+        canonical.update({a.lower(): name for a in ALIASES.get(name, ())})
+    spellings = tuple(sorted({*names, *(a for n in names for a in ALIASES.get(n, ()))}))
+    return spellings, canonical
 
 
 def areas(text: str, places: Iterable[str]) -> list[str]:

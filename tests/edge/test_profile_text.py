@@ -344,3 +344,14 @@ def test_warm_compiles_ahead_and_a_conversation_is_read_from_its_latest_messages
     old = ["3 bedrooms please"] + ["thanks!"] * RECENT
     assert extract_all(old, "en").beds_min is None  # beyond the latest RECENT messages
     assert extract_all([*old[1:], "2 bedrooms"], "en").beds_min == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "area"),
+    [("シアトルのマンション", "ja", "Seattle"), ("벨뷰에 있는 집", "ko", "Bellevue"),
+     ("квартира в Сиэтле", "ru", "Seattle"), ("贝尔维尤的独栋", "zh", "Bellevue"),
+     ("شقة في سياتل", "ar", "Seattle"), ("बेलव्यू में घर", "hi", "Bellevue")],
+)  # fmt: skip
+def test_places_written_in_other_scripts(text, lang, area):
+    assert extract(text, lang, PLACES).areas == [area]
+    assert extract(text, lang, ("Ames",)).areas == []  # an alias counts only for a known place
