@@ -48,9 +48,11 @@ from edge.personalization import (
     lead_embedding,
     profile_id,
     rank,
+    stated_of,
     style_labels,
 )
 from edge.planner import PlanInputs, make_plan
+from edge.profile_text import extract_all as stated_criteria
 from edge.rows import record_fields, record_from_row
 from edge.scheduler import active_plan, store_plan
 from edge.store import EdgeStore
@@ -191,6 +193,7 @@ class LeadAnalyst:
                             features: np.ndarray | None = None, detector=None,
                             vertical: VerticalGuess | None = None,
                             existing: Profile | None = None) -> Profile:  # fmt: skip
+        given = texts
         texts = snap.texts if texts is None else list(texts)
         features = snap.features if features is None else np.asarray(features, np.float32)
         index = await self.listing_index()
@@ -198,11 +201,13 @@ class LeadAnalyst:
         if existing is None:
             existing = await self.stored_profile(snap.lead.id)
         language, _conf = self._language(snap, texts, detector)
+        said = snap.said if given is None else texts
         return build_profile(
             snap.lead, features, snap.cols, texts, snap.listing_ids, index,
             style_labels(style_model, features), vertical or detect_vertical(snap.cols, texts),
             language=language, profile_id_=existing.id if existing else profile_id(snap.lead.id),
             now_ms=snap.now_ms, model_version=style_model.manifest.version,
+            stated=stated_criteria(said, language, index.places),
         )  # fmt: skip
 
     async def stored_profile(self, lead_id: str) -> Profile | None:
@@ -229,9 +234,14 @@ class LeadAnalyst:
         if len(index) == 0:
             return []
         emb = lead_embedding(self.models.get(LEAD_NAME), snap.lead, snap.cols)
-        ranked = rank(index, emb, profile, snap.listing_ids, k, context)
+        engaged = any(snap.listing_ids)
+        # What the lead said; with no engagement, every criterion of the profile is one they
+        # gave (in words, or in their record), so all of it is cited as theirs.
+        stated = (stated_criteria(snap.said, profile.language, index.places) if engaged
+                  else stated_of(profile))  # fmt: skip
+        ranked = rank(index, emb, profile, snap.listing_ids, k, context, stated=stated)
         listings = await self.listings([lid for lid, _ in ranked])
-        return [explain(listings[lid], i, score, profile)
+        return [explain(listings[lid], i, score, profile, stated=stated, engaged=engaged)
                 for i, (lid, score) in enumerate(ranked, start=1)]  # fmt: skip
 
     async def listings(self, ids: Sequence[str]) -> dict[str, Listing]:

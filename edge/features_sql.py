@@ -31,7 +31,7 @@ from models.features import (
     columns_from_rows,
     extract,
 )
-from sync.records import Event, Lead, Listing
+from sync.records import Event, EventType, Lead, Listing
 
 _SELECT = {
     "ts": "e.ts", "type": "e.type", "channel": "e.channel", "dwell_s": "e.dwell_s",
@@ -41,6 +41,8 @@ _SELECT = {
     "lat": "l.lat", "lon": "l.lon",
 }  # fmt: skip
 _N = len(EVENT_ROW_FIELDS)
+#: Events whose text is the agent's, not the lead's.
+_OUTBOUND = frozenset({EventType.MESSAGE_OUT.value, EventType.CALL_OUT.value})
 #: The one query: feature columns, then the event's text, the listing's city and the event's
 #: updated_at (whose maximum, with the count, stamps the lead's event history for caches).
 LEAD_EVENTS_SQL = (
@@ -62,6 +64,8 @@ class LeadSnapshot:
     cities: list[str | None]  # per event: the listing's city
     stamp: tuple[int, int, int]  # (events, max updated_at, max ts)
     _features: np.ndarray | None = field(default=None, repr=False)
+    #: What the lead said (texts of every event but the agent's outbound ones), oldest first.
+    said: list[str] = field(default_factory=list)
 
     @property
     def features(self) -> np.ndarray:
@@ -135,11 +139,13 @@ async def load_snapshot(
     now = reader.now_ms() if now_ms is None else now_ms
     cols = columns_from_rows([r[:_N] for r in rows])
     texts = [r[_N] for r in rows if r[_N]]
+    said = [r[_N] for r in rows if r[_N] and r[1] not in _OUTBOUND]
     stamp = (len(rows), max((int(r[_N + 2]) for r in rows), default=0),
              int(rows[-1][0]) if rows else 0)  # fmt: skip
     return LeadSnapshot(
         lead=lead, now_ms=now, cols=cols, texts=texts,
         listing_ids=[r[7] for r in rows], cities=[r[_N + 1] for r in rows], stamp=stamp,
+        said=said,
     )  # fmt: skip
 
 
@@ -161,6 +167,7 @@ async def events_snapshot(reader: StoreReader, snap: LeadSnapshot, events: Seque
     return LeadSnapshot(
         lead=snap.lead, now_ms=snap.now_ms, cols=cols,
         texts=[e.text for e in ordered if e.text] or snap.texts,
+        said=[e.text for e in ordered if e.text and e.type not in _OUTBOUND] or snap.said,
         listing_ids=[e.listing_id for e in ordered],
         cities=[listings[e.listing_id].location.city if e.listing_id in listings else None
                 for e in ordered],

@@ -6,9 +6,13 @@
 - :func:`build_profile` learns preferences from behaviour (price band, beds, baths, areas,
   property types, must-haves), the vertical, the language and the style model's communication
   style.
-- :func:`recommend` ranks active listings the lead has not seen (sold, off-market and pending
-  ones are never offered), nudged by the profile, with diversity (maximal marginal relevance
-  over the best 60), and says why in words.
+- What the lead said (``edge.profile_text``) is merged in: a stated criterion wins over an
+  inferred one.
+- :func:`rank` ranks active listings the lead has not seen (sold, off-market and pending
+  ones are never offered), nudged by the profile and the stated criteria, with diversity
+  (maximal marginal relevance over the best 60); the score returned is the one the listing was
+  picked with, so scores never increase down the list. :func:`explain` says why in words that
+  are true of the lead: the criteria they stated, and behaviour only when there is some.
 - :func:`adapt_style` picks formality, length, channel and language for one message.
 """
 
@@ -25,6 +29,7 @@ import msgspec
 import numpy as np
 
 from edge.culture import Intent, default_formality
+from edge.profile_text import ProfileText, apply_stated, describe
 from edge.vertical import VerticalGuess
 from models.features import EventColumns
 from models.features.columns import PROPERTY_TYPES, TYPE_CODE, VERTICALS
@@ -123,6 +128,8 @@ class ListingIndex:
         self.city_names, city_code = np.unique(np.asarray(city, dtype=object), return_inverse=True)
         self.area_names, area_code = np.unique(np.asarray(area, dtype=object), return_inverse=True)
         self.city_code = city_code.astype(np.int32)
+        #: The cities and neighbourhoods of the listings: the places a lead can name.
+        self.places: tuple[str, ...] = tuple(sorted(set(city) | set(area)))
         self.area_code = area_code.astype(np.int32)
         # Norms, not a second (n, width) matrix of unit vectors: rank() needs unit vectors for
         # its pool of 60 only.
@@ -157,6 +164,9 @@ def _flag_bits(features: Sequence[str]) -> int:
 
 
 class Recommendation(msgspec.Struct, frozen=True, kw_only=True):
+    """One recommended listing: ``rank`` 1 is the best; ``score`` is its relevance in (0, 1),
+    never higher than the score of the rank before it; ``reasons`` are true of the lead."""
+
     listing_id: str
     rank: int
     score: float
@@ -219,9 +229,10 @@ def build_profile(
     lead: Lead, features: np.ndarray, cols: EventColumns, texts: Sequence[str],
     listing_ids: Sequence[str | None], index: ListingIndex, style: dict[str, float],
     vertical: VerticalGuess, *, language: str | None = None, profile_id_: str | None = None,
-    now_ms: int = 0, model_version: str = "",
+    now_ms: int = 0, model_version: str = "", stated: ProfileText | None = None,
 ) -> Profile:  # fmt: skip
-    """The lead's profile from its events, texts and the style model's outputs."""
+    """The lead's profile from its events, texts and the style model's outputs; the criteria the
+    lead ``stated`` in words win over those inferred (see ``edge.profile_text.merge``)."""
     has = ~np.isnan(cols.price)
     eng = has & np.isin(cols.type, _ENGAGED)
     view = has & (cols.type == _VIEW)
@@ -279,7 +290,7 @@ def build_profile(
         if labels.get("long", 0) > 0.5
         else MessageLength.MEDIUM
     )
-    return Profile(
+    profile = Profile(
         id=profile_id_ or profile_id(lead.id), updated_at=now_ms, lead_id=lead.id,
         language=language or lead.language, price_min=price_min, price_max=price_max,
         beds_min=beds_min, baths_min=baths_min, areas=[a for a, _ in areas.most_common(3)],
@@ -287,6 +298,7 @@ def build_profile(
         must_haves=must[:6], vertical=vertical.vertical, formality=formality,
         message_length=length, preferred_channel=channel, model_version=model_version,
     )  # fmt: skip
+    return profile if stated is None else apply_stated(profile, stated, consent=lead.consent)
 
 
 def lead_embedding(tower: TFLiteModel, lead: Lead, cols: EventColumns) -> np.ndarray:
@@ -295,9 +307,14 @@ def lead_embedding(tower: TFLiteModel, lead: Lead, cols: EventColumns) -> np.nda
 
 def rank(
     index: ListingIndex, embedding: np.ndarray, profile: Profile, seen: Sequence[str | None],
-    k: int = 10, context: RecommendContext | None = None,
+    k: int = 10, context: RecommendContext | None = None, stated: ProfileText | None = None,
 ) -> list[tuple[str, float]]:  # fmt: skip
-    """Ids and scores of the ``k`` best unseen active listings for the lead, diverse."""
+    """Ids and scores of the ``k`` best unseen active listings for the lead, diverse.
+
+    A score is the listing's relevance in (0, 1) when it was picked (after the diversity
+    penalties), so scores never increase with rank. Areas and must-haves the lead ``stated``
+    pull their listings up.
+    """
     context = context or RecommendContext()
     if k <= 0 or len(index) == 0:
         return []
@@ -315,9 +332,19 @@ def rank(
         hit = np.flatnonzero(index.city_names == context.city)
         ok &= np.isin(index.city_code, hit)
     score = s / spread
-    if profile.price_min is not None and profile.price_max is not None:
-        out = (index.price < 0.9 * profile.price_min) | (index.price > 1.1 * profile.price_max)
-        score = score - 1.0 * out
+    if profile.price_min is not None:
+        score = score - 1.0 * (index.price < 0.9 * profile.price_min)
+    if profile.price_max is not None:
+        score = score - 1.0 * (index.price > 1.1 * profile.price_max)
+    if stated is not None and stated.areas:
+        wanted_area = np.isin(index.city_names, stated.areas)[index.city_code] | np.isin(
+            index.area_names, stated.areas)[index.area_code]  # fmt: skip
+        score = score - 1.0 * ~wanted_area
+    if stated is not None and stated.must_haves:
+        for f in stated.must_haves:  # each must-have the listing has pulls it up
+            j = _FLAG_INDEX.get(f)
+            if j is not None:
+                score = score + 0.3 * ((index.flags >> np.uint64(j)) & np.uint64(1))
     if profile.beds_min is not None:
         score = score - 0.5 * (index.beds < profile.beds_min)
     if profile.property_types:
@@ -339,33 +366,80 @@ def rank(
     area_code = np.unique(index.area_code[pool], return_inverse=True)[1]
     area_pen = np.zeros(int(area_code.max()) + 1, dtype=np.float32)
     taken = np.zeros(pool_n, dtype=bool)
+    picked: list[float] = []
+    area_step = 0.0 if stated is not None and stated.areas else 0.3  # they named their areas
     for _ in range(min(k, pool_n)):
         mmr = np.where(taken, -np.inf, ps - MMR_LAMBDA * 3 * sim - area_pen[area_code])
         b = int(np.argmax(mmr))
         taken[b] = True
         chosen.append(int(pool[b]))
-        area_pen[area_code[b]] += 0.3  # a second pick in the same area must earn it
+        picked.append(float(mmr[b]))  # penalties only grow: never above the previous pick's
+        area_pen[area_code[b]] += area_step  # a second pick in the same area must earn it
         np.maximum(sim, unit @ unit[b], out=sim)
-    return [(index.ids[j], float(score[j])) for j in chosen]
+    return [(index.ids[j], _relevance(v)) for j, v in zip(chosen, picked, strict=True)]
+
+
+def _relevance(x: float) -> float:
+    """A score on (0, 1), in the same order (the logistic function)."""
+    return float(1.0 / (1.0 + np.exp(-x)))
 
 
 def _money(x: float) -> str:
     return f"${x / 1e6:.2f}M" if x >= 1e6 else f"${x / 1e3:.0f}k"
 
 
-def explain(li: Listing, rank: int, score: float, p: Profile) -> Recommendation:
-    """A recommendation with its reasons in words (what matters for the listing's vertical)."""
+def stated_of(profile: Profile) -> ProfileText:
+    """A profile's criteria as if stated: for a lead with no engagement, every criterion of its
+    profile came from its words or its record, none from behaviour."""
+    return ProfileText(
+        price_min=profile.price_min, price_max=profile.price_max, beds_min=profile.beds_min,
+        baths_min=profile.baths_min, areas=list(profile.areas),
+        property_types=list(profile.property_types), must_haves=list(profile.must_haves),
+    )  # fmt: skip
+
+
+def _stated_met(li: Listing, s: ProfileText) -> list[str]:
+    """The criteria the lead stated that ``li`` meets, in their words."""
+    met = ProfileText(
+        beds_min=s.beds_min if s.beds_min is not None and li.beds >= s.beds_min else None,
+        baths_min=s.baths_min if s.baths_min is not None and li.baths >= s.baths_min else None,
+        price_min=s.price_min if s.price_min is None or li.price >= s.price_min else None,
+        price_max=s.price_max if s.price_max is None or li.price <= s.price_max else None,
+        currency=s.currency,
+        property_types=[li.property_type] if li.property_type in s.property_types else [],
+        areas=[a for a in s.areas if a in (li.location.city, li.location.neighborhood)],
+    )
+    if (s.price_min is not None and met.price_min is None) or (
+            s.price_max is not None and met.price_max is None):  # fmt: skip
+        met = msgspec.structs.replace(met, price_min=None, price_max=None)
+    return describe(met)
+
+
+def explain(li: Listing, rank: int, score: float, p: Profile, *,
+            stated: ProfileText | None = None, engaged: bool = True) -> Recommendation:  # fmt: skip
+    """A recommendation with its reasons in words (what matters for the listing's vertical).
+
+    Reasons are true of the lead: the criteria they ``stated`` that the listing meets, and
+    reasons from behaviour (their price band, areas they keep viewing, similarity to what they
+    engaged with) only when the lead has ``engaged`` with listings.
+    """
+    stated = stated or ProfileText()
     reasons: list[str] = []
-    if p.price_min is not None and p.price_max is not None:
+    met = _stated_met(li, stated)
+    if met:
+        reasons.append("as they asked: " + ", ".join(met))
+    said_price = stated.price_min is not None or stated.price_max is not None
+    if engaged and p.price_min is not None and p.price_max is not None and not said_price:
         if p.price_min <= li.price <= p.price_max:
             reasons.append(f"{_money(li.price)} is within the {_money(p.price_min)}–"
                            f"{_money(p.price_max)} band they look at")  # fmt: skip
         else:
             reasons.append(f"{_money(li.price)}, outside their usual band, worth a look")
-    if p.beds_min is not None and li.beds >= p.beds_min and li.beds:
+    if (engaged and stated.beds_min is None and p.beds_min is not None and li.beds
+            and li.beds >= p.beds_min):  # fmt: skip
         reasons.append(f"{li.beds} beds (they look for {p.beds_min}+)")
     area = li.location.neighborhood or li.location.city
-    if area in p.areas:
+    if engaged and area in p.areas and area not in stated.areas:
         reasons.append(f"in {area}, an area they keep viewing")
     have = [f for f in p.must_haves if f.lower() in (x.lower() for x in li.features)]
     if have:
@@ -388,7 +462,8 @@ def explain(li: Listing, rank: int, score: float, p: Profile) -> Recommendation:
         if lux:
             reasons.append("privacy and amenities: " + ", ".join(lux))
     if not reasons:
-        reasons.append("similar to the listings they engaged with")
+        reasons.append("similar to the listings they engaged with" if engaged
+                       else "among the best-ranked active listings for them")  # fmt: skip
     return Recommendation(
         listing_id=li.id, rank=rank, score=round(score, 3), price=li.price, currency=li.currency,
         beds=li.beds, baths=li.baths, area=area, vertical=li.vertical, reasons=reasons,

@@ -243,6 +243,10 @@ class Profile(Record, tag="profile", kw_only=True, frozen=True):
     message_length: MessageLength = MessageLength.MEDIUM
     preferred_channel: Channel = Channel.EMAIL
     model_version: ShortText = ""
+    #: Hours of the day (the lead's local time, 0-24) the lead asked to be contacted between, as
+    #: they said it ("after 6pm": start 18, no end); None where they said nothing.
+    contact_hours_start: Annotated[int, Meta(ge=0, le=24)] | None = None
+    contact_hours_end: Annotated[int, Meta(ge=0, le=24)] | None = None
 
 
 class InterventionStep(Record, tag="intervention_step", kw_only=True, frozen=True):

@@ -856,11 +856,13 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Evaluate the shipped int8 models against baselines trained in the same run."""
+    from edge.profile_text.extract import labelled
     from models.evaluation.report import evaluate_all, public, write_report
 
     # TensorFlow's converter prints to stdout: keep stdout for the JSON object alone.
     with contextlib.redirect_stdout(sys.stderr):
-        result = evaluate_all(data_dir, seed, progress=lambda m: err_console.print(m))
+        result = evaluate_all(data_dir, seed, progress=lambda m: err_console.print(m),
+                              profile_text=labelled)  # fmt: skip
         report = write_report(result, out)
     err_console.print(f"report written to {report}")
     if as_json:

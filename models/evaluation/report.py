@@ -91,10 +91,21 @@ def namespace_bank(res: dict[str, Any], curves: dict[str, Any]) -> dict[str, Any
     return out
 
 
-def evaluate_all(data_dir: Path, seed: int = 0, progress: Progress = print) -> dict[str, Any]:
-    """One run over every dataset found; returns the flat result with ``baselines`` etc."""
+def evaluate_all(
+    data_dir: Path, seed: int = 0, progress: Progress = print, profile_text: Any = None
+) -> dict[str, Any]:
+    """One run over every dataset found; returns the flat result with ``baselines`` etc.
+
+    ``profile_text``: the device's text extractor (``edge.profile_text.extract.labelled``),
+    scored on the labelled messages when given (``models`` does not import ``edge``).
+    """
     found = datasets_found(data_dir)
     result: dict[str, Any] = {"datasets": found, "data_dir": str(data_dir)}
+    if profile_text is not None:
+        from models.evaluation.profile_text import evaluate_profile_text
+
+        progress("profile text: field-level P/R/F1 on the labelled messages")
+        result["profile_text"] = evaluate_profile_text(profile_text)
     curves: dict[str, Any] = {}
     if found["leads"]:
         from models.evaluation.leads import evaluate_leads
@@ -261,6 +272,10 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
         kinds = list(result["langid.per_language"].values())
         for lang in kinds[0]:
             lines.append(f"| {lang} | " + " | ".join(f"{k[lang]:.4f}" for k in kinds) + " |")
+    if "profile_text" in result:
+        from models.evaluation.profile_text import markdown as profile_text_markdown
+
+        lines += profile_text_markdown(result["profile_text"])
     lines += [""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
 
