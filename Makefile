@@ -17,8 +17,10 @@ LOCK_DATE ?= 2026-12-02T00:00:00Z
 UPGRADE ?=
 # Line coverage may only rise: the last measured figure, rounded down.
 COVERAGE_FLOOR := 92
-# Debian packages: Xvfb and Mesa for the Kivy window, espeak-ng and sox for test speech.
-APT_PACKAGES := xvfb xauth libgl1-mesa-dri libgl1 libmtdev1 espeak-ng sox
+# Debian packages: Xvfb and Mesa for the Kivy window, espeak-ng and sox for test speech;
+# PostgreSQL, Redis and nginx for the scale-out tests (throwaway instances when none runs).
+APT_PACKAGES := xvfb xauth libgl1-mesa-dri libgl1 libmtdev1 espeak-ng sox \
+  postgresql redis-server nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test check setup system-deps lock lint clean

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
@@ -17,13 +19,14 @@ from server.advanced import (
     realtime_multi_language,
 )
 from server.advanced_service import AdvancedService
-from server.auth import TokenAuthMiddleware, TokenBucket
-from server.config import ServerConfig
+from server.auth import TokenAuthMiddleware
+from server.config import ServerConfig, config_from_env, process_folder
 from server.controllers import VERSION, SyncController
 from server.errors import error_to_response
 from server.jobs import RetrainJob
+from server.ratelimit import rate_limiter
 from server.registry import ModelDistribution
-from server.replica import TeamReplicas
+from server.replica import TeamReplicas, pid_alive, remove_stale_replica_folders
 from server.service import SyncService
 from server.storage import ServerStore, open_store
 
@@ -39,6 +42,7 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
     advanced = AdvancedService(service, replicas, config.replica_dir / "models")
     distribution = ModelDistribution(config.registry_dir)
     retrain_job = RetrainJob(store, distribution, config)
+    limiter = rate_limiter(config.rate_per_s, config.rate_burst, config.redis_url)
     state = State(
         {
             "config": config,
@@ -46,11 +50,16 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
             "service": service,
             "advanced": advanced,
             "distribution": distribution,
-            "rate_limiter": TokenBucket(config.rate_per_s, config.rate_burst),
+            "rate_limiter": limiter,
         }
     )
 
+    own_folder = config.replica_dir.name == process_folder()
+
     async def startup(app: Litestar) -> None:
+        if own_folder:
+            host = process_folder().rpartition("-")[0]
+            remove_stale_replica_folders(config.replica_dir.parent, host, pid_alive)
         await store.open()
         app.state.signing_key = await store.signing_key()
         await service.start()
@@ -60,6 +69,9 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
         retrain_job.stop()
         await replicas.close()
         await store.close()
+        await limiter.close()
+        if own_folder:
+            shutil.rmtree(config.replica_dir, ignore_errors=True)
 
     prometheus = PrometheusConfig(app_name="realty_edge", prefix="realty_edge", group_path=True)
     return Litestar(
@@ -93,3 +105,11 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
         request_max_body_size=config.max_body_bytes,
         debug=False,
     )
+
+
+def app_from_env() -> Litestar:
+    """:func:`create_app` with the settings of the ``REALTY_EDGE_*`` environment variables.
+
+    What each worker of ``realty-edge serve --workers N`` runs (uvicorn imports it by name).
+    """
+    return create_app(config_from_env())

@@ -1,4 +1,4 @@
-"""Bearer tokens signed with the server's key (HMAC-SHA256), and a token bucket per token.
+"""Bearer tokens signed with the server's key (HMAC-SHA256); each request takes from its bucket.
 
 A token is ``re1.<claims>.<signature>``, both parts base64url; the claims name the agent, the
 team (the partition every route reads and writes), the issue time, the expiry and a token id.
@@ -85,25 +85,6 @@ def verify_token(key: bytes, token: str, now_ms: int) -> Principal:
     return principal
 
 
-class TokenBucket:
-    """Per-key token buckets in memory: ``rate`` per second, up to ``burst``."""
-
-    def __init__(self, rate: float, burst: int):
-        self.rate = rate
-        self.burst = burst
-        self._state: dict[str, tuple[float, float]] = {}
-
-    def take(self, key: str, now_s: float) -> float:
-        """0 when allowed; otherwise the seconds until one request would be."""
-        tokens, last = self._state.get(key, (float(self.burst), now_s))
-        tokens = min(float(self.burst), tokens + (now_s - last) * self.rate)
-        if tokens >= 1.0:
-            self._state[key] = (tokens - 1.0, now_s)
-            return 0.0
-        self._state[key] = (tokens, now_s)
-        return (1.0 - tokens) / self.rate
-
-
 class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
     """Authenticates ``Authorization: Bearer`` (WebSockets: or ``?token=``); rate-limits."""
 
@@ -118,7 +99,7 @@ class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
             raise UnauthorizedError("missing bearer token (Authorization: Bearer <token>)")
         config = state.config
         principal = verify_token(state.signing_key, token.strip(), config.clock())
-        wait = state.rate_limiter.take(principal.jti, config.clock() / 1000)
+        wait = await state.rate_limiter.take(principal.jti, config.clock() / 1000)
         if wait > 0:
             raise RateLimitedError(
                 f"rate limit of {config.rate_per_s:g} requests/s for this token",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from server.errors import ServerError
@@ -35,12 +37,18 @@ class ServerConfig:
     data_dir: Path | None = None
     #: Most connections one worker holds to PostgreSQL.
     database_pool_size: int = 8
+    #: Server processes on one port (``serve --workers``); with more than one, each keeps its
+    #: team replicas (a cache) in a folder of its own.
+    workers: int = 1
     #: Largest request body accepted on the wire (compressed), in bytes.
     max_body_bytes: int = 8 * 1024 * 1024
     #: Largest body after decompression, in bytes (a gzip bomb stops here).
     max_decoded_bytes: int = 32 * 1024 * 1024
     #: A change stamped further ahead of the server's clock than this is refused.
     max_clock_ahead_ms: int = 60 * 60 * 1000
+    #: Redis for what every worker shares but may lose (rate-limit buckets, WebSocket
+    #: notifications); ``None``: each process keeps its own (one worker).
+    redis_url: str | None = None
     #: Token bucket per token: sustained requests per second and burst size.
     rate_per_s: float = 50.0
     rate_burst: int = 200
@@ -72,10 +80,73 @@ class ServerConfig:
 
     @property
     def replica_dir(self) -> Path:
-        """Where the per-team replica runtimes live."""
-        return self._beside_db("replicas")
+        """Where the per-team replica runtimes live (a cache: deleting it loses nothing).
+
+        One process: ``replicas`` itself. Several workers, or several hosts on one
+        PostgreSQL: ``replicas/<host>-<pid>``, so no two processes write one replica file.
+        """
+        base = self._beside_db("replicas")
+        if self.workers > 1 or sqlite_path(self.database_url) is None:
+            return base / process_folder()
+        return base
 
     @property
     def registry_dir(self) -> Path:
         """Where the model registry keeps its blobs, state and run records."""
         return self._beside_db("registry")
+
+
+def process_folder() -> str:
+    """This process's name among the workers of every host: ``<host>-<pid>``."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+#: Settings read from the environment (``REALTY_EDGE_<NAME>``), with the type of each.
+ENV_SETTINGS: dict[str, type] = {
+    "database_url": str,
+    "data_dir": Path,
+    "database_pool_size": int,
+    "workers": int,
+    "redis_url": str,
+    "rate_per_s": float,
+    "rate_burst": int,
+    "token_ttl_hours": float,
+    "retrain_interval_s": float,
+    "retrain_min_rows": int,
+    "rollout_percent": int,
+    "max_body_bytes": int,
+}
+ENV_PREFIX = "REALTY_EDGE_"
+#: Upper bounds of the settings that have one.
+MAXIMA: dict[str, float] = {"rollout_percent": 100, "workers": 64, "database_pool_size": 256}
+
+
+def env_name(setting: str) -> str:
+    return ENV_PREFIX + setting.upper()
+
+
+def config_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:
+    """A :class:`ServerConfig` from ``REALTY_EDGE_*`` variables (then ``overrides``).
+
+    A value that does not parse is refused naming the variable; an empty one is unset.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for name, kind in ENV_SETTINGS.items():
+        raw = environ.get(env_name(name), "").strip()
+        if not raw:
+            continue
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ServerConfigError(
+                f"{env_name(name)}={raw!r} is not a valid {kind.__name__}"
+            ) from None
+        if isinstance(value, int | float) and not 0 <= value <= MAXIMA.get(name, value):
+            raise ServerConfigError(f"{env_name(name)}={raw!r} is out of range")
+        if isinstance(value, int | float) and value == 0 and name != "rollout_percent":
+            raise ServerConfigError(f"{env_name(name)}={raw!r} must be greater than 0")
+        values[name] = value
+    known = {f.name for f in fields(ServerConfig)}
+    values.update({k: v for k, v in overrides.items() if k in known and v is not None})
+    return ServerConfig(**values)  # type: ignore[arg-type]

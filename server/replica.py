@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import shutil
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -192,3 +194,31 @@ class TeamReplicas:
             await runtime.close()
         self._runtimes.clear()
         self._answers.clear()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_replica_folders(base: Path, host: str, alive: Callable[[int], bool]) -> list[Path]:
+    """Delete the ``<host>-<pid>`` replica folders of this host's workers that are gone.
+
+    A worker killed before its shutdown leaves its folder behind; replicas are caches, so
+    removing them loses nothing. Other hosts' folders (a shared data folder) are left alone.
+    """
+    removed: list[Path] = []
+    if not base.is_dir():
+        return removed
+    for folder in base.iterdir():
+        name, _, pid = folder.name.rpartition("-")
+        if folder.is_dir() and name == host and pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed

@@ -36,3 +36,12 @@ def postgres_url(postgres_server_url):
 
     with fresh_schema(postgres_server_url) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis server for the session: $REALTY_EDGE_TEST_REDIS_URL, or a throwaway one."""
+    from tests.services import redis_server
+
+    with redis_server() as url:
+        yield url

@@ -21,6 +21,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,3 +157,56 @@ def fresh_schema(server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+REDIS_ENV = "REALTY_EDGE_TEST_REDIS_URL"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_answers(url: str) -> bool:
+    """Whether a Redis server answers PING at ``url``."""
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+@contextlib.contextmanager
+def throwaway_redis() -> Iterator[str]:
+    """A Redis server on a free loopback port, keeping nothing on disk, for this block only."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ServiceError(
+            f"no Redis at ${REDIS_ENV} or {DEFAULT_REDIS_URL}, and no redis-server to start "
+            "one: install the Debian package redis-server"
+        )
+    folder, port = Path(tempfile.mkdtemp(prefix="realty-edge-redis-")), free_port()
+    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly",
+            "no", "--dir", str(folder)]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        for _ in range(200):
+            if redis_answers(url):
+                break
+            if proc.poll() is not None:
+                raise ServiceError(f"redis-server exited with {proc.returncode}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """The URL of a Redis server for this test session: the environment's, or a throwaway."""
+    url = os.environ.get(REDIS_ENV) or DEFAULT_REDIS_URL
+    if redis_answers(url):
+        yield url
+        return
+    with throwaway_redis() as started:
+        yield started

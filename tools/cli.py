@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -457,10 +458,32 @@ def server_errors() -> Iterator[None]:
 @app.command()
 @cli_errors
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    host: Annotated[
+        str, typer.Option(envvar="REALTY_EDGE_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, envvar="REALTY_EDGE_PORT")] = 8000,
     database_url: DatabaseUrl = DEFAULT_SERVER_DB,
     data_dir: DataDir = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, envvar="REALTY_EDGE_WORKERS", help="Server processes on this port."
+        ),
+    ] = 1,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REALTY_EDGE_REDIS_URL",
+            help="Redis shared by the workers (rate limits, notifications), e.g. redis://host:6379/0.",
+        ),
+    ] = None,
+    rate_per_s: Annotated[
+        float,
+        typer.Option(min=0.001, envvar="REALTY_EDGE_RATE_PER_S", help="Requests/s per token."),
+    ] = 50.0,
+    rate_burst: Annotated[
+        int, typer.Option(min=1, envvar="REALTY_EDGE_RATE_BURST", help="Burst per token.")
+    ] = 200,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the sync server (uvicorn); JSON logs on stderr, metrics at /metrics."""
@@ -468,17 +491,29 @@ def serve(
 
     from server import logs
     from server.app import create_app
-    from server.config import ServerConfig
+    from server.config import config_from_env, env_name
     from server.storage import redact
 
     logs.configure(log_level.upper())
+    settings = {
+        "database_url": database_url, "data_dir": data_dir, "workers": workers,
+        "redis_url": redis_url, "rate_per_s": rate_per_s, "rate_burst": rate_burst,
+    }  # fmt: skip
+    for name, value in settings.items():  # the workers read their settings from here
+        if value is not None:
+            os.environ[env_name(name)] = str(value)
     with server_errors():
-        server = create_app(ServerConfig(database_url=database_url, data_dir=data_dir))
+        config = config_from_env()
+        server = create_app(config) if workers == 1 else "server.app:app_from_env"
     err_console.print(
-        f"realty-edge sync server on http://{host}:{port} (database {redact(database_url)})"
+        f"realty-edge sync server on http://{host}:{port} (database {redact(database_url)}, "
+        f"{workers} worker{'s' if workers > 1 else ''}"
+        f"{', Redis ' + redact(redis_url) if redis_url else ''})"
     )
     uvicorn.run(
         server,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         host=host,
         port=port,
         log_level=log_level,

@@ -161,6 +161,11 @@ _PARTITION_CLOCK = (
     "UPDATE partitions SET hlc = coalesce((SELECT value FROM settings WHERE key = 'hlc'), '')",
 )
 
+# Leases: a job that must run once per cluster (retraining) takes its lease in the store.
+_LEASES = (
+    "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         name="0001_initial",
@@ -168,6 +173,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         postgres=_split(_INITIAL_POSTGRES),
     ),
     Migration(name="0002_partition_clock", sqlite=_PARTITION_CLOCK, postgres=_PARTITION_CLOCK),
+    Migration(name="0003_leases", sqlite=_LEASES, postgres=_LEASES),
 )
 
 

@@ -107,6 +107,9 @@ class ServerTx(Protocol):
         """Store the team's clock high-water mark (only ever a later one)."""
 
     def set_setting(self, key: str, value: str) -> None: ...
+    def take_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        """Hold ``name`` until ``now_ms + ttl_ms`` unless another holder's lease runs; atomic."""
+        ...
 
 
 class ServerStore(Protocol):

@@ -236,6 +236,17 @@ class PostgresTx:
             (key, value),
         )
 
+    def take_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        self._conn.execute(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+            "expires_at = excluded.expires_at "
+            "WHERE leases.expires_at <= %s OR leases.holder = excluded.holder",
+            (name, holder, now_ms + ttl_ms, now_ms),
+        )
+        row = self._conn.execute("SELECT holder FROM leases WHERE name = %s", (name,)).fetchone()
+        return row is not None and row[0] == holder
+
 
 class PostgresServerStore:
     """The server database in PostgreSQL (schema migrated on open, under an advisory lock).

@@ -207,6 +207,17 @@ class SqliteTx:
             (key, value),
         )
 
+    def take_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        self._db.execute(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+            "expires_at = excluded.expires_at "
+            "WHERE leases.expires_at <= ? OR leases.holder = excluded.holder",
+            (name, holder, now_ms + ttl_ms, now_ms),
+        )
+        row = self._db.execute("SELECT holder FROM leases WHERE name = ?", (name,)).fetchone()
+        return row is not None and row[0] == holder
+
 
 def _record(row: Any) -> StoredRecord:
     return StoredRecord(
