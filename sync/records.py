@@ -123,11 +123,21 @@ class PlanStatus(StrEnum):
 
 
 class StepStatus(StrEnum):
+    """Where a step is: ``pending`` until it fires; ``due`` when it waits for the agent (a task,
+    also a send the platform could not make); ``sending`` while one executor hands it to a
+    channel; then ``sent`` or ``failed``; ``unknown`` when the executor stopped mid-send (the
+    lead may have it): shown to the agent, never sent again by itself. ``done`` is an outreach
+    the agent made by hand."""
+
     PENDING = "pending"
     DUE = "due"
     DONE = "done"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
 
 
 class Record(msgspec.Struct, tag_field="kind", frozen=True, kw_only=True):
@@ -138,15 +148,31 @@ class Record(msgspec.Struct, tag_field="kind", frozen=True, kw_only=True):
 
 
 class Consent(msgspec.Struct, frozen=True, kw_only=True):
-    """Per-channel permission to reach out; absent means allowed."""
+    """Per-channel permission to reach out, opt-in: ``True`` granted, ``False`` refused or
+    revoked, ``None`` (absent) unknown: never asked, so never contacted on that channel."""
 
-    call: bool = True
-    sms: bool = True
-    email: bool = True
-    whatsapp: bool = True
+    call: bool | None = None
+    sms: bool | None = None
+    email: bool | None = None
+    whatsapp: bool | None = None
 
     def allows(self, channel: Channel) -> bool:
-        return bool(getattr(self, channel.value, False))
+        """Whether consent for ``channel`` is recorded as granted."""
+        return getattr(self, channel.value, None) is True
+
+    def state(self, channel: Channel) -> str:
+        """``granted``, ``refused`` or ``unknown`` for ``channel``."""
+        value = getattr(self, channel.value, None)
+        return "unknown" if value is None else "granted" if value else "refused"
+
+    def revoke(self, channel: Channel) -> Consent:
+        """This consent with ``channel`` refused."""
+        return msgspec.structs.replace(self, **{channel.value: False})
+
+    @classmethod
+    def granted(cls, *channels: Channel) -> Consent:
+        """Consent recorded as granted for ``channels`` (every outreach channel if none)."""
+        return cls(**{c.value: True for c in channels or OUTREACH_CHANNELS})
 
 
 class Agent(Record, tag="agent", kw_only=True):
@@ -209,6 +235,15 @@ class Lead(Record, tag="lead", kw_only=True):
     budget_min: Money | None = None
     budget_max: Money | None = None
     created_at: EpochMs = 0
+
+    def address(self, channel: Channel) -> str:
+        """Where ``channel`` reaches the lead: the phone for calls, texts and WhatsApp, the
+        e-mail for e-mail; ``""`` when the lead has none."""
+        if channel is Channel.EMAIL:
+            return self.email.strip()
+        if channel in (Channel.CALL, Channel.SMS, Channel.WHATSAPP):
+            return self.phone.strip()
+        return ""
 
 
 class Event(Record, tag="event", kw_only=True):
