@@ -294,6 +294,10 @@ class InterventionStep(Record, tag="intervention_step", kw_only=True):
     message: Text = ""
     p_response: Probability = 0.0
     status: StepStatus = StepStatus.PENDING
+    #: What the channel said about the send (provider id, error, "send it by hand: ...").
+    outcome: Text = ""
+    #: The device id of the party that moved the step to ``sending`` (who may recover it).
+    sent_by: ShortText = ""
 
 
 class InterventionPlan(Record, tag="intervention_plan", kw_only=True):
@@ -305,6 +309,9 @@ class InterventionPlan(Record, tag="intervention_plan", kw_only=True):
     model_version: ShortText = ""
     reason: Text = ""
     steps: list[InterventionStep] = []
+    #: The one party that sends this plan's steps: the device id of the device that made it
+    #: (a phone, or the server's team replica); "" for plans made before this field existed.
+    executor: ShortText = ""
 
 
 #: Records a device ingests from a batch file.
