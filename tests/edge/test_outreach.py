@@ -15,7 +15,6 @@ from edge.errors import NotFoundError, OutreachRefusedError
 from edge.outreach.executor import (
     delivery_update,
     find_lead,
-    record_inbound,
     recover_sending,
     resolve_unknown,
     settle_plans,
@@ -66,14 +65,33 @@ async def phone(tmp_path):
     await rt.close()
 
 
-async def a_step(rt: EdgeRuntime, channel=Channel.SMS, lead_id="lead-000002", plan_id="plan-t",
-                 created_at=NOW_MS, executor: str | None = None) -> InterventionStep:  # fmt: skip
-    step = InterventionStep(id=f"{plan_id}-s0", updated_at=created_at, plan_id=plan_id,
-                            lead_id=lead_id, seq=0, channel=channel, due_at=OPEN_MS,
-                            hour_of_week=10, message="Hi Lead, still looking?")  # fmt: skip
-    plan = InterventionPlan(id=plan_id, updated_at=created_at, lead_id=lead_id,
-                            created_at=created_at, steps=[step],
-                            executor=rt.store.device_id if executor is None else executor)  # fmt: skip
+async def a_step(
+    rt: EdgeRuntime,
+    channel=Channel.SMS,
+    lead_id="lead-000002",
+    plan_id="plan-t",
+    created_at=NOW_MS,
+    executor: str | None = None,
+) -> InterventionStep:
+    step = InterventionStep(
+        id=f"{plan_id}-s0",
+        updated_at=created_at,
+        plan_id=plan_id,
+        lead_id=lead_id,
+        seq=0,
+        channel=channel,
+        due_at=OPEN_MS,
+        hour_of_week=10,
+        message="Hi Lead, still looking?",
+    )
+    plan = InterventionPlan(
+        id=plan_id,
+        updated_at=created_at,
+        lead_id=lead_id,
+        created_at=created_at,
+        steps=[step],
+        executor=rt.store.device_id if executor is None else executor,
+    )
     await store_plan(rt.store, plan)
     return step
 
@@ -99,9 +117,12 @@ async def test_a_step_is_sent_once_and_recorded(phone):
 
 @pytest.mark.parametrize(
     ("delivery", "status"),
-    [(DeliveryStatus.FAILED, StepStatus.FAILED), (DeliveryStatus.MANUAL, StepStatus.DUE),
-     (DeliveryStatus.UNKNOWN, StepStatus.UNKNOWN)],
-)  # fmt: skip
+    [
+        (DeliveryStatus.FAILED, StepStatus.FAILED),
+        (DeliveryStatus.MANUAL, StepStatus.DUE),
+        (DeliveryStatus.UNKNOWN, StepStatus.UNKNOWN),
+    ],
+)
 async def test_what_the_channel_said_becomes_the_status(phone, delivery, status):
     step = await a_step(phone)
     done = await phone.execute_step(step.id, Recorder(delivery))
@@ -155,13 +176,22 @@ async def test_every_rule_refuses_its_bad_case_and_nothing_is_sent(phone):
     assert why.reason == "holiday" and "Thanksgiving" in why.detail
     # opted out by an opt_out event on the channel
     phone.now["t"] = OPEN_MS
-    await phone.store.put([event(900, lead_id="lead-000002", type=EventType.OPT_OUT,
-                                 channel=Channel.SMS, ts=NOW_MS - DAY_MS, listing_id=None,
-                                 dwell_s=None)])  # fmt: skip
+    await phone.store.put(
+        [
+            event(
+                900,
+                lead_id="lead-000002",
+                type=EventType.OPT_OUT,
+                channel=Channel.SMS,
+                ts=NOW_MS - DAY_MS,
+                listing_id=None,
+                dwell_s=None,
+            )
+        ]
+    )
     assert (await refused(phone.execute_step(step.id, channel))).reason == "opted_out"
     # no consent recorded (unknown) for WhatsApp, no e-mail address
-    await phone.update("lead", "lead-000002", consent=Consent(sms=True, whatsapp=None),
-                       email="")  # fmt: skip
+    await phone.update("lead", "lead-000002", consent=Consent(sms=True, whatsapp=None), email="")
     step = await a_step(phone, Channel.WHATSAPP, plan_id="p4")
     assert (await refused(phone.execute_step(step.id, channel))).reason == "no_consent"
     step = await a_step(phone, Channel.EMAIL, plan_id="p5")
@@ -172,8 +202,9 @@ async def test_every_rule_refuses_its_bad_case_and_nothing_is_sent(phone):
     step = await a_step(phone, Channel.EMAIL, lead_id="lead-000003", plan_id="p6")
     assert (await refused(phone.execute_step(step.id, channel))).reason == "not_pending"
     # another party sends this plan
-    step = await a_step(phone, Channel.EMAIL, lead_id="lead-000001", plan_id="p7",
-                        executor="dev-server")  # fmt: skip
+    step = await a_step(
+        phone, Channel.EMAIL, lead_id="lead-000001", plan_id="p7", executor="dev-server"
+    )
     why = await refused(phone.execute_step(step.id, channel))
     assert why.reason == "other_executor" and "dev-server" in why.detail
     assert channel.sent == []
@@ -207,9 +238,19 @@ async def test_firing_skips_what_is_never_allowed_and_moves_what_is_not_allowed_
     assert report.fired == [] and report.cancelled == 1
     skipped = await phone.get("intervention_step", sms.id)
     assert skipped.status is StepStatus.SKIPPED and "sms" in skipped.outcome
-    await phone.store.put([event(901, lead_id="lead-000002", type=EventType.MESSAGE_OUT,
-                                 channel=Channel.EMAIL, ts=OPEN_MS - HOUR_MS, listing_id=None,
-                                 dwell_s=None)])  # fmt: skip
+    await phone.store.put(
+        [
+            event(
+                901,
+                lead_id="lead-000002",
+                type=EventType.MESSAGE_OUT,
+                channel=Channel.EMAIL,
+                ts=OPEN_MS - HOUR_MS,
+                listing_id=None,
+                dwell_s=None,
+            )
+        ]
+    )
     mail = await a_step(phone, Channel.EMAIL, plan_id="f2")  # capped: moved, not fired
     report = await phone.run_due()
     assert report.fired == [] and report.rescheduled == 1
@@ -278,8 +319,9 @@ async def test_an_opt_out_keyword_revokes_the_channel_at_once_and_syncs(phone, l
     consent = (await phone.store.get_lead("lead-000002")).consent
     assert consent.sms is False and consent.email is True  # only that channel
     synced = [c for c in await phone.store.pending_outbox() if c.seq > seq]
-    assert any(c.entity == "lead" and c.fields.get("consent", {}).get("sms") is False
-               for c in synced)  # fmt: skip
+    assert any(
+        c.entity == "lead" and c.fields.get("consent", {}).get("sms") is False for c in synced
+    )
     assert (await refused(phone.execute_step(step.id, Recorder()))).reason == "not_pending"
     again = await a_step(phone, Channel.SMS, plan_id="plan-after")
     assert (await refused(phone.execute_step(again.id, Recorder()))).reason == "opted_out"
@@ -288,10 +330,20 @@ async def test_an_opt_out_keyword_revokes_the_channel_at_once_and_syncs(phone, l
 
 @pytest.mark.parametrize(
     ("text", "stop"),
-    [("STOP", True), ("Stop please", True), ("unsubscribe.", True), ("停止发送", True),
-     ("Stop by the house at 5 tomorrow?", False), ("Hola, me interesa", False), ("", False),
-     ("!!!", False), ("Arrêt", True), ("İptal", True), ("बंद करें", True)],
-)  # fmt: skip
+    [
+        ("STOP", True),
+        ("Stop please", True),
+        ("unsubscribe.", True),
+        ("停止发送", True),
+        ("Stop by the house at 5 tomorrow?", False),
+        ("Hola, me interesa", False),
+        ("", False),
+        ("!!!", False),
+        ("Arrêt", True),
+        ("İptal", True),
+        ("बंद करें", True),
+    ],
+)
 def test_opt_out_detection(text, stop):
     assert is_opt_out(text) is stop
 
@@ -304,16 +356,21 @@ async def test_inbound_finds_the_lead_by_address(phone):
 
 
 def plan(i: int, created_at: int, device: str) -> InterventionPlan:
-    return InterventionPlan(id=f"plan-{device}-{i}", lead_id="lead-1", created_at=created_at,
-                            executor=device)  # fmt: skip
+    return InterventionPlan(
+        id=f"plan-{device}-{i}", lead_id="lead-1", created_at=created_at, executor=device
+    )
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    made=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["dev-a", "dev-b", "dev-c"])),
-                  min_size=1, max_size=6, unique=True),
+    made=st.lists(
+        st.tuples(st.integers(0, 5), st.sampled_from(["dev-a", "dev-b", "dev-c"])),
+        min_size=1,
+        max_size=6,
+        unique=True,
+    ),
     order=st.randoms(use_true_random=False),
-)  # fmt: skip
+)
 def test_plans_made_apart_converge_to_one_whatever_the_delivery_order(made, order):
     plans = [plan(i, t, d) for i, (t, d) in enumerate(made)]
     expected = max(plans, key=lambda p: (p.created_at, p.id)).id
@@ -326,9 +383,12 @@ def test_plans_made_apart_converge_to_one_whatever_the_delivery_order(made, orde
         for p in arrivals:
             known[p.id] = p
             win = winning_plan(known.values())
-            known = {k: v if win is None or k == win.id else
-                     msgspec.structs.replace(v, status=PlanStatus.CANCELLED)
-                     for k, v in known.items()}  # fmt: skip
+            known = {
+                k: v
+                if win is None or k == win.id
+                else msgspec.structs.replace(v, status=PlanStatus.CANCELLED)
+                for k, v in known.items()
+            }
         finals.append(sorted(k for k, v in known.items() if v.status is PlanStatus.ACTIVE))
     assert finals == [[expected]] * 3
 
@@ -368,15 +428,21 @@ class Facade:
 
 async def test_the_phone_channel_hands_each_channel_to_the_phone(phone):
     sms, call, mail, opened = Facade(), Facade(), Facade(), []
-    channel = PhoneChannel({"sms": sms, "call": call, "email": mail},
-                           open_url=lambda url: opened.append(url) or True)  # fmt: skip
+    channel = PhoneChannel(
+        {"sms": sms, "call": call, "email": mail}, open_url=lambda url: opened.append(url) or True
+    )
     msg = msgspec.structs.replace
     base = await a_step(phone)
     from edge.outreach.executor import outbound_message
 
     lead = await phone.store.get_lead("lead-000002")
-    for ch, status in [(Channel.SMS, "sent"), (Channel.CALL, "sent"), (Channel.EMAIL, "manual"),
-                       (Channel.WHATSAPP, "manual"), (Channel.WEB, "manual")]:  # fmt: skip
+    for ch, status in [
+        (Channel.SMS, "sent"),
+        (Channel.CALL, "sent"),
+        (Channel.EMAIL, "manual"),
+        (Channel.WHATSAPP, "manual"),
+        (Channel.WEB, "manual"),
+    ]:
         step = msg(base, channel=ch)
         out = await channel.send(step, outbound_message(step, lead))
         assert out.status == status, ch
