@@ -22,13 +22,15 @@ from server.config import ServerConfig
 from server.controllers import VERSION, SyncController
 from server.errors import error_to_response
 from server.jobs import RetrainJob
+from server.outreach.controller import OutreachController
+from server.outreach.service import OutreachService
 from server.registry import ModelDistribution, registry_dir
 from server.replica import TeamReplicas, replica_dir
 from server.service import SyncService
 from server.sqlite_store import SqliteServerStore
 from server.store import ServerStore
 
-PUBLIC = ["^/api/v1/advanced/health", "^/schema", "^/metrics"]
+PUBLIC = ["^/api/v1/advanced/health", "^/schema", "^/metrics", "^/api/v1/outreach/webhook/"]
 
 
 def create_app(config: ServerConfig | None = None, store: ServerStore | None = None) -> Litestar:
@@ -37,7 +39,10 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
     store = store or SqliteServerStore(config.db_path)
     service = SyncService(store, config)
     replicas = TeamReplicas(replica_dir(config.db_path), service)
-    advanced = AdvancedService(service, replicas, replica_dir(config.db_path) / "models")
+    outreach = OutreachService(config.outreach, replicas)
+    advanced = AdvancedService(
+        service, replicas, replica_dir(config.db_path) / "models", outreach=outreach
+    )
     distribution = ModelDistribution(registry_dir(config.db_path))
     retrain_job = RetrainJob(store, distribution, config)
     state = State(
@@ -71,10 +76,12 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
             PrometheusController,
             realtime_multi_language,
             realtime_intervention,
+            OutreachController,
         ],
         dependencies={
             "sync": Provide(lambda: service, use_cache=True, sync_to_thread=False),
             "advanced": Provide(lambda: advanced, use_cache=True, sync_to_thread=False),
+            "outreach": Provide(lambda: outreach, use_cache=True, sync_to_thread=False),
             "distribution": Provide(lambda: distribution, use_cache=True, sync_to_thread=False),
         },
         middleware=[

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.outreach.config import OutreachConfig
+
 
 def wall_clock_ms() -> int:
     return int(time.time() * 1000)
@@ -36,4 +38,6 @@ class ServerConfig:
     retrain_epochs: int = 30
     #: Percentage of devices a promoted model is offered to at first (100: everyone).
     rollout_percent: int = 100
+    #: SMTP and SMS/WhatsApp provider settings (nothing configured: nothing sent by the server).
+    outreach: OutreachConfig = field(default_factory=OutreachConfig)
     clock: Callable[[], int] = field(default=wall_clock_ms)
