@@ -193,10 +193,15 @@ class EdgeRuntime:
     # --- sync ----------------------------------------------------------------------------
 
     async def sync(self, server_url: str, token: str, **options: Any) -> SyncReport:
-        """Push the outbox and pull the team's changes once (retrying network errors)."""
+        """Push the outbox and pull the team's changes once (retrying network errors); plans
+        of one lead made apart (offline, on two phones) then converge to one active plan."""
+        from edge.outreach.executor import settle_plans
         from edge.sync_client import sync as sync_with_server
 
-        return await sync_with_server(self.store, server_url, token, **options)
+        report = await sync_with_server(self.store, server_url, token, **options)
+        if report.pulled:
+            await settle_plans(self.store)
+        return report
 
     def sync_loop(self, server_url: str, token: str, **options: Any) -> SyncLoop:
         """A background sync (``start()``, ``stop()``, ``notify_online()``)."""

@@ -488,3 +488,34 @@ async def test_killed_between_acceptance_and_commit_the_message_went_once(tmp_pa
         finally:
             await rt.close()
         assert len(provider.messages) == 1  # exactly once
+
+
+async def test_two_phones_planning_one_lead_offline_converge_to_one_plan(tmp_path):
+    with run_server(tmp_path / "server.db", clock=clock) as server:
+        token = server.token()
+        a = await open_phone(tmp_path / "a.db", server)
+        b = await EdgeRuntime.open(tmp_path / "b.db", clock=clock)
+        try:
+            assert (await b.sync(server.url, token)).status == "ok"
+            # offline, both phones plan the same lead
+            pa = await a.plan_interventions("lead-000002")
+            pb = await b.plan_interventions("lead-000002")
+            assert pa.steps and pb.steps and pa.id != pb.id
+            for phone in (a, b, a, b):
+                assert (await phone.sync(server.url, token)).status == "ok"
+            winner = max((pa, pb), key=lambda p: (p.created_at, p.id)).id
+            loser = pb.id if winner == pa.id else pa.id
+            for phone in (a, b):
+                assert (await phone.plan("lead-000002")).id == winner
+                assert (await phone.get("intervention_plan", loser)).status.value == "cancelled"
+                rows = await phone.store.fetchall(
+                    "SELECT count(*) FROM intervention_plans WHERE status = 'active'"
+                )
+                assert rows[0][0] == 1
+                lost = await phone.store.fetchall(
+                    "SELECT status FROM intervention_steps WHERE plan_id = ?", (loser,)
+                )
+                assert {r[0] for r in lost} == {"cancelled"}
+        finally:
+            await a.close()
+            await b.close()
