@@ -180,20 +180,25 @@ async def finish_send(
     return Execution(step_id=step.id, status=status, delivery=delivery, event=event)
 
 
+async def deliver(sender: Sender, ins: RuleInputs) -> Delivery:
+    """Hand a step (moved to ``sending``) to its channel; a channel that raises may have sent
+    the request already, so that is ``unknown``, never retried."""
+    try:
+        return await sender.send(ins.step, outbound_message(ins.step, ins.lead))
+    except Exception as exc:
+        return Delivery(
+            status=DeliveryStatus.UNKNOWN,
+            channel=ins.step.channel,
+            detail=f"the channel failed mid-send: {exc!r}",
+        )
+
+
 async def execute_step(
     store: EdgeStore, step_id: str, sender: Sender, now_ms: int | None = None
 ) -> Execution:
     """Send one step through ``sender`` at most once (see the module docstring)."""
     ins = await begin_send(store, step_id, now_ms)
-    try:
-        delivery = await sender.send(ins.step, outbound_message(ins.step, ins.lead))
-    except Exception as exc:  # the request may have left: not known, never retried
-        delivery = Delivery(
-            status=DeliveryStatus.UNKNOWN,
-            channel=ins.step.channel,
-            detail=f"the channel failed mid-send: {exc!r}",
-        )
-    return await finish_send(store, ins.step, delivery)
+    return await finish_send(store, ins.step, await deliver(sender, ins))
 
 
 async def complete_step(store: EdgeStore, step_id: str, now_ms: int | None = None) -> Event:

@@ -65,7 +65,7 @@ class SmtpChannel:
             except (smtplib.SMTPException, OSError) as exc:
                 return failed(f"SMTP {cfg.smtp_host}:{cfg.smtp_port} before sending: {exc}")
             try:
-                refused = smtp.send_message(mail)
+                smtp.send_message(mail)  # one recipient: a refusal raises
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
                 return failed(f"SMTP refused the message: {exc}")
             except smtplib.SMTPDataError as exc:
@@ -76,8 +76,6 @@ class SmtpChannel:
                     channel=step.channel,
                     detail=f"SMTP connection lost while sending: {exc!r}",
                 )
-            if refused:
-                return failed(f"SMTP refused recipients: {refused}")
         return Delivery(
             status=DeliveryStatus.SENT,
             channel=step.channel,

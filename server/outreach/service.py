@@ -18,7 +18,6 @@ import msgspec
 from edge.channels.base import (
     ChannelRouter,
     Delivery,
-    DeliveryStatus,
     ManualChannel,
     Sender,
 )
@@ -115,20 +114,12 @@ class OutreachService:
 
         return await self._run(team, go, path)
 
-    async def execute(self, who: Principal, step_id: str, sender: Sender | None = None) -> Executed:
+    async def execute(self, who: Principal, step_id: str) -> Executed:
         """Send ``step_id`` through the team's channel for it, at most once."""
         ins, first = await self._with_outbox(
             who.team, lambda rt: executor.begin_send(rt.store, step_id), "$.step_id"
         )
-        channel = sender or self.router(who.team)
-        try:
-            delivery = await channel.send(ins.step, executor.outbound_message(ins.step, ins.lead))
-        except Exception as exc:  # the request may have left: not known, never retried
-            delivery = Delivery(
-                status=DeliveryStatus.UNKNOWN,
-                channel=ins.step.channel,
-                detail=f"the channel failed mid-send: {exc!r}",
-            )
+        delivery = await executor.deliver(self.router(who.team), ins)
         done, second = await self._with_outbox(
             who.team, lambda rt: executor.finish_send(rt.store, ins.step, delivery), "$.step_id"
         )

@@ -39,6 +39,8 @@ class ProviderStandIn:
         self.callbacks: list[tuple[int, dict[str, Any]]] = []
         self.accepted = threading.Event()
         self.hold = False
+        #: Answer every message with this status and raw body instead (after recording it).
+        self.answer_with: tuple[int, bytes] | None = None
         self._release = threading.Event()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -102,6 +104,8 @@ def _handler(state: ProviderStandIn) -> type[BaseHTTPRequestHandler]:
             else:
                 status, answer = state._accept(body)
             data = msgspec.json.encode(answer)
+            if state.answer_with is not None and status == 201:
+                status, data = state.answer_with
             try:
                 self.send_response(status)
                 self.send_header("content-type", "application/json")

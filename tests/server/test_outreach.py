@@ -4,6 +4,7 @@ and a provider stand-in on loopback that records messages and calls the webhook 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 import signal
@@ -519,3 +520,121 @@ async def test_two_phones_planning_one_lead_offline_converge_to_one_plan(tmp_pat
         finally:
             await a.close()
             await b.close()
+
+
+class Picky:
+    """An SMTP mailbox that refuses some senders, recipients and messages, or hangs up."""
+
+    def __init__(self):
+        self.envelopes: list = []
+
+    async def handle_MAIL(self, server, session, envelope, address, options):
+        if address.startswith("blocked@"):
+            return "550 5.7.1 sender blocked"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if envelope.rcpt_tos[0].startswith("spam@"):
+            return "554 5.7.1 message refused"
+        self.envelopes.append(envelope)
+        if envelope.rcpt_tos[0].startswith("drop@"):
+            server.transport.close()  # accepted, then the line drops before the answer
+        return "250 OK"
+
+
+async def test_smtp_tells_refusals_from_a_lost_line():
+    picky = Picky()
+    controller = Controller(picky, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        cfg = OutreachConfig(
+            smtp_host="127.0.0.1",
+            smtp_port=controller.port,
+            smtp_starttls=False,
+            smtp_from="agents@brokerage.example",
+            smtp_timeout_s=5.0,
+        )
+        mail = msgspec.structs.replace(STEP, channel=Channel.EMAIL)
+        channel = SmtpChannel(cfg)
+        for to, status, words in [
+            ("nobody@x.example", "failed", "refused the message"),
+            ("spam@x.example", "failed", "refused the data"),
+            ("drop@x.example", "unknown", "connection lost"),
+        ]:
+            got = await channel.send(mail, message(mail, to))
+            assert (got.status, words in got.detail) == (status, True), got.detail
+        blocked = SmtpChannel(dataclasses.replace(cfg, smtp_from="blocked@brokerage.example"))
+        got = await blocked.send(mail, message(mail, "ana@x.example"))
+        assert got.status is DeliveryStatus.FAILED and "sender blocked" in got.detail
+        assert [e.rcpt_tos for e in picky.envelopes] == [["drop@x.example"]]
+    finally:
+        controller.stop()
+
+
+async def test_provider_errors_after_the_request_are_unknown():
+    with run_provider() as provider:
+        channel = ProviderChannel(outreach_config(provider=provider), "team-a")
+        provider.answer_with = (503, b'{"error": "try later"}')
+        got = await channel.send(STEP, message(STEP, "+1555"))
+        assert got.status is DeliveryStatus.UNKNOWN and "503" in got.detail
+        provider.answer_with = (201, b"<html>")
+        got = await channel.send(STEP, message(STEP, "+1555"))
+        assert got.status is DeliveryStatus.UNKNOWN
+        assert len(provider.messages) == 2  # both arrived: unknown, not failed
+        async with httpx.AsyncClient(base_url=provider.url, auth=("AC-test", "tok-test")) as http:
+            assert (await http.post("/elsewhere", content=b"{}")).status_code == 404
+            assert (await http.post("/messages", content=b"not json")).status_code == 400
+
+
+async def test_the_webhook_refuses_bad_bodies_and_unknown_references(tmp_path):
+    with (
+        run_provider() as provider,
+        run_server(
+            tmp_path / "server.db", clock=clock, outreach=outreach_config(provider=provider)
+        ) as server,
+    ):
+        provider.webhook_url = f"{server.url}/api/v1/outreach/webhook/team-a"
+        provider.callback_status = "failed"
+        phone = await open_phone(tmp_path / "phone.db", server)
+        headers = {"authorization": f"Bearer {server.token()}"}
+        try:
+            async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as http:
+                steps = await predict(http, "lead-000004")  # WhatsApp only
+                assert {s["channel"] for s in steps} == {"whatsapp"}
+                done = await http.post(
+                    f"{A}/intervention/execute", json={"step_id": steps[0]["id"]}
+                )
+                assert done.json()["status"] == "sent"
+                assert provider.messages[0].channel == "whatsapp"
+                assert provider.messages[0].from_ == "+15550000002"
+                await wait_for(lambda: provider.callbacks)
+                assert provider.callbacks[0][0] == 200  # "failed" after acceptance
+            queued = {
+                "type": "status",
+                "message_id": "SM9",
+                "reference": steps[0]["id"],
+                "status": "queued",
+            }
+            assert provider.post(queued) == 200
+            assert provider.post({**queued, "status": "delivered", "reference": "nope"}) == 404
+            assert provider.post({"type": "status", "message_id": 5}) == 422
+            assert (
+                provider.post({"type": "inbound", "message_id": "m", "from": "+1999", "body": "hi"})
+                == 404
+            )
+            hook = provider.webhook_url
+            raw = b"{not json"
+            bad = httpx.post(hook, content=raw, headers={"x-signature": sign(provider.secret, raw)})
+            assert bad.status_code == 422 and bad.json()["path"] == "$"
+            assert (await phone.sync(server.url, server.token())).status == "ok"
+            stored = await phone.get("intervention_step", steps[0]["id"])
+            assert stored.status is StepStatus.FAILED and "failed" in stored.outcome
+        finally:
+            await phone.close()
