@@ -40,6 +40,7 @@ from server.advanced_types import (
 from server.auth import Principal
 from server.controllers import VERSION
 from server.errors import NotFoundError, ServerError
+from server.lead_watch import lead_changed
 from server.registry import FamilyInfo, ModelDistribution, Offer, SigningKeyInfo
 from server.retrain import RetrainRuns, list_runs
 from server.service import SyncService
@@ -277,10 +278,11 @@ async def realtime_multi_language(
 async def realtime_intervention(
     socket: WebSocket[Principal, str, Any], lead_id: FromPath[str], advanced: Advanced
 ) -> None:
-    """The lead's plan now, then a new plan each time events arrive.
+    """The lead's plan now, then a new plan each time something about that lead changes.
 
     Events arrive as text frames ``{"type": "event", "event": {...}}`` from this client, or
-    through sync from any device of the team (polled every ``poll_s``).
+    through sync from any device of the team (the log is read every ``poll_s``); changes to
+    other leads, and the plans this socket writes, cause no new plan (``server.lead_watch``).
     """
     await socket.accept()
     who = socket.user
@@ -318,11 +320,11 @@ async def realtime_intervention(
                     )  # fmt: skip
                     continue
                 await advanced.record_events(who, lead_id, [event])
+                _, seen = await lead_changed(store, who.team, lead_id, seen)  # planned next
             else:
-                last = await store.last_seq(who.team)
-                if last == seen:
-                    continue
-            seen = await store.last_seq(who.team)
+                changed, seen = await lead_changed(store, who.team, lead_id, seen)
+                if not changed:
+                    continue  # nothing about this lead: no plan, no write
             try:
                 plan = await advanced.predict(who, PredictRequest(lead_id=lead_id))
             except ServerError as exc:

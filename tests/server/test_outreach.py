@@ -638,3 +638,35 @@ async def test_the_webhook_refuses_bad_bodies_and_unknown_references(tmp_path):
             assert stored.status is StepStatus.FAILED and "failed" in stored.outcome
         finally:
             await phone.close()
+
+
+async def test_the_intervention_socket_replans_only_when_its_lead_changes(tmp_path):
+    import json
+
+    import websockets
+
+    with run_server(tmp_path / "server.db", clock=clock) as server:
+        token = server.token()
+        phone = await open_phone(tmp_path / "phone.db", server)
+        url = server.url.replace("http", "ws") + "/ws/advanced/realtime/intervention/lead-000002"
+        try:
+            async with websockets.connect(
+                url, additional_headers={"authorization": f"Bearer {token}"}
+            ) as ws:
+                first = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                assert first["type"] == "plan"
+                assert (await phone.sync(server.url, token)).pulled > 0  # the plan it wrote
+                await asyncio.sleep(3.0)  # idle: six polls of the log
+                assert (await phone.sync(server.url, token)).pulled == 0  # no writes
+                await phone.update("lead", "lead-000003", name="Someone Else")
+                assert (await phone.sync(server.url, token)).status == "ok"
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 1.5)  # another lead: no new plan
+                await phone.update("lead", "lead-000002", name="Lead Two")
+                assert (await phone.sync(server.url, token)).status == "ok"
+                second = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                assert second["type"] == "plan" and second["plan"]["id"] != first["plan"]["id"]
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 1.5)  # its own plan: no loop
+        finally:
+            await phone.close()
