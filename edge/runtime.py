@@ -195,18 +195,28 @@ class EdgeRuntime:
     async def sync(self, server_url: str, token: str, **options: Any) -> SyncReport:
         """Push the outbox and pull the team's changes once (retrying network errors); plans
         of one lead made apart (offline, on two phones) then converge to one active plan."""
-        from edge.outreach.executor import settle_plans
         from edge.sync_client import sync as sync_with_server
 
         report = await sync_with_server(self.store, server_url, token, **options)
         if report.pulled:
-            await settle_plans(self.store)
+            await self.after_pull()
         return report
 
+    async def after_pull(self, _report: object = None) -> None:
+        """Pulled changes: plans made apart converge, and pulled steps get their jobs now."""
+        from edge.outreach.executor import settle_plans
+
+        await settle_plans(self.store)
+        scheduler = self.__dict__.get("_scheduler")
+        if scheduler is not None:
+            await scheduler.reschedule()
+
     def sync_loop(self, server_url: str, token: str, **options: Any) -> SyncLoop:
-        """A background sync (``start()``, ``stop()``, ``notify_online()``)."""
+        """A background sync (``start()``, ``stop()``, ``notify_online()``); after a sync
+        that pulled changes, :meth:`after_pull` runs."""
         from edge.sync_client import SyncLoop
 
+        options.setdefault("on_pulled", self.after_pull)
         return SyncLoop(self.store, server_url, token, **options)
 
     async def update(self, kind: str, record_id: str, **fields: Any) -> Record:

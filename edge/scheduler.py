@@ -245,6 +245,11 @@ class StepScheduler:
         await self._fire()  # overdue steps: run or move (the missed-step rule)
         return await self.reschedule()
 
+    async def _tick(self) -> None:
+        """A job fired: run what is due, then give every pending step (moved ones too) a job."""
+        await self._fire()
+        await self.reschedule()
+
     async def reschedule(self) -> int:
         """(Re)add one date job per pending step; returns how many."""
         assert self._scheduler is not None, "start() first"
@@ -255,7 +260,7 @@ class StepScheduler:
             job.remove()
         for step_id, due in rows:
             self._scheduler.add_job(
-                self._fire, "date", id=step_id, replace_existing=True, coalesce=True,
+                self._tick, "date", id=step_id, replace_existing=True, coalesce=True,
                 run_date=dt.datetime.fromtimestamp(due / 1000, dt.UTC),
                 misfire_grace_time=int(MISSED_GRACE_MS / 1000),
             )  # fmt: skip

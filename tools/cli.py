@@ -612,6 +612,38 @@ def device_run_due(
     )
 
 
+@device_app.command("run")
+@cli_errors
+def device_run(
+    path: Path,
+    server: Annotated[str | None, typer.Option("--server", help="Server URL to sync with.")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Token (with --server).")] = None,
+    interval: Annotated[float, typer.Option(min=1.0, help="Seconds between syncs.")] = 60.0,
+) -> None:
+    """Run the device until Ctrl-C or SIGTERM: the step scheduler, and sync on a timer."""
+    import signal
+
+    from edge.device_run import DeviceRun, run_device
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        started: asyncio.Future[DeviceRun] = loop.create_future()
+        task = asyncio.ensure_future(
+            run_device(path, server, token, interval_s=interval, started=started)
+        )
+        await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+        if started.done():
+            run = started.result()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, run.stop)
+            syncing = f", syncing with {server} every {interval:g} s" if server else ""
+            console.print(f"running {path}: {run.status().jobs} steps scheduled{syncing}")
+        status = await task  # a device that cannot open raises here
+        console.print(f"stopped: {status.jobs} steps scheduled, {status.syncs} syncs")
+
+    asyncio.run(main())
+
+
 @bench_app.command("edge")
 @cli_errors
 def bench_edge(
