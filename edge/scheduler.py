@@ -60,6 +60,11 @@ class AgentTask(msgspec.Struct, frozen=True, kw_only=True):
     due_at: int
     language: str
     message: str
+    #: ``due`` (do it), or ``unknown``: a send cut short, which the lead may have received;
+    #: check, then settle it (never sent again by itself).
+    status: StepStatus = StepStatus.DUE
+    #: What the channel said (why it is a task, or what is unknown about it).
+    outcome: str = ""
 
 
 class RunDueReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -134,7 +139,7 @@ def _task(step: InterventionStep, lead: Lead) -> AgentTask:
     return AgentTask(step_id=step.id, plan_id=step.plan_id, lead_id=step.lead_id,
                      lead_name=lead.name, kind=TASK_KIND.get(step.channel, step.channel.value),
                      channel=step.channel, due_at=step.due_at, language=step.language,
-                     message=step.message)  # fmt: skip
+                     message=step.message, status=step.status, outcome=step.outcome)  # fmt: skip
 
 
 async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
@@ -209,10 +214,11 @@ async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
 
 
 async def due_tasks(store: EdgeStore) -> list[AgentTask]:
-    """Steps waiting for the agent, oldest first."""
+    """Steps waiting for the agent, oldest first: tasks (``due``) and sends whose outcome is
+    ``unknown`` (shown so that a person checks them; they are never sent again by themselves)."""
     rows = await store.fetchall(
         "SELECT s.data, l.data AS lead FROM intervention_steps s JOIN leads l ON l.id = s.lead_id "
-        "WHERE s.status = 'due' ORDER BY s.due_at"
+        "WHERE s.status IN ('due', 'unknown') ORDER BY s.due_at"
     )
     out = []
     for r in rows:

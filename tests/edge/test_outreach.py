@@ -271,6 +271,8 @@ async def test_a_send_cut_short_becomes_unknown_on_reopen_and_is_never_resent(tm
     try:
         found = await rt.get("intervention_step", step.id)
         assert found.status is StepStatus.UNKNOWN and "may have the message" in found.outcome
+        [task] = await rt.due_tasks()  # shown to the agent
+        assert task.step_id == step.id and task.status is StepStatus.UNKNOWN
         # another party's send is theirs to recover
         assert (await rt.get("intervention_step", other.id)).status is StepStatus.SENDING
         assert (await refused(rt.execute_step(step.id, Recorder()))).reason == "not_pending"
