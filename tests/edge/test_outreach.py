@@ -458,3 +458,18 @@ async def test_the_phone_channel_hands_each_channel_to_the_phone(phone):
     out = await nobrowser.send(step, outbound_message(step, lead))
     assert out.status == "manual" and "by hand" in out.detail
     assert (await ManualChannel("offline").send(step, outbound_message(step, lead))).detail
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_every_keyword_of_a_language_is_an_opt_out(language):
+    for keyword in OPT_OUT_KEYWORDS[language]:
+        assert is_opt_out(keyword), keyword
+        assert is_opt_out(f"{keyword.lower()}."), keyword
+
+
+def test_the_documented_keyword_table_is_the_one_in_the_code():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "outreach.md").read_text()
+    for language, keywords in OPT_OUT_KEYWORDS.items():
+        assert f"| `{language}` |" in doc and ", ".join(keywords) in doc, language
