@@ -15,6 +15,7 @@ import msgspec
 from litestar import Controller, Request, WebSocket, delete, get, post, websocket
 from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from edge.analysis import Analysis
@@ -45,6 +46,7 @@ from server.registry import FamilyInfo, ModelDistribution, Offer, SigningKeyInfo
 from server.retrain import RetrainRuns, list_runs
 from server.service import SyncService
 from sync.manifest import ModelManifest
+from sync.protocol import Rejected
 from sync.records import Event, InterventionPlan, Profile
 
 OCTET = "application/octet-stream"
@@ -98,11 +100,23 @@ class AdvancedController(Controller):
         """The lead's behaviour and ranked outreach strategies (the stored, scheduled plan)."""
         return await advanced.predict(request.user, data)
 
-    @post("/intervention/execute", status_code=200)
+    @post(
+        "/intervention/execute",
+        status_code=200,
+        responses={
+            409: ResponseSpec(
+                Rejected,
+                description="code `rejected`: an outreach rule refuses the step now; `reason` "
+                "is one of not_pending, other_executor, opted_out, no_consent, no_address, "
+                "quiet_hours, holiday, cap. Nothing was sent.",
+            )
+        },
+    )
     async def execute(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[ExecuteRequest]
     ) -> ExecuteResult:
-        """Record a plan step as done: the outreach event and its outbox records."""
+        """Send a plan step through the server's channel for it, at most once (or, with
+        ``by_agent``, record the agent's own outreach): the outcome, event and outbox."""
         return await advanced.execute(request.user, data)
 
     @post("/personalization/profile/create", status_code=200)

@@ -12,10 +12,12 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from server.outreach.provider import SIGNATURE_HEADER
 from server.outreach.service import OutreachService, WebhookResult
+from sync.protocol import Rejected
 
 Outreach = NamedDependency[OutreachService]
 TeamId = Annotated[str, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -25,7 +27,16 @@ class OutreachController(Controller):
     path = "/api/v1/outreach"
     tags = ("outreach",)
 
-    @post("/webhook/{team_id:str}", exclude_from_auth=True, status_code=200)
+    @post(
+        "/webhook/{team_id:str}",
+        exclude_from_auth=True,
+        status_code=200,
+        security=[],
+        responses={
+            401: ResponseSpec(Rejected, description="missing or bad X-Signature: nothing read"),
+            404: ResponseSpec(Rejected, description="unknown step reference or sender number"),
+        },
+    )
     async def webhook(
         self, request: Request[Any, Any, Any], outreach: Outreach, team_id: TeamId
     ) -> WebhookResult:

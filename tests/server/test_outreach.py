@@ -314,6 +314,11 @@ async def test_without_a_server_channel_the_step_is_a_task_said_so(tmp_path):
                 )
                 assert by_hand.status_code == 200 and by_hand.json()["status"] == "done"
                 assert by_hand.json()["event"]["type"] == "call_out"
+                schema = (await http.get("/schema/openapi.json")).json()
+                execute = schema["paths"][f"{A}/intervention/execute"]["post"]
+                assert "409" in execute["responses"]
+                hook = schema["paths"]["/api/v1/outreach/webhook/{team_id}"]["post"]
+                assert "401" in hook["responses"]
                 # a webhook without a configured secret refuses everything
                 hook = await http.post(
                     "/api/v1/outreach/webhook/team-a",
