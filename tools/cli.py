@@ -349,17 +349,26 @@ def serve(
     ),
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Run the sync server (uvicorn); JSON logs on stderr, metrics at /metrics."""
+    """Run the sync server (uvicorn); JSON logs on stderr, metrics at /metrics.
+
+    Outreach channels (SMTP, the SMS/WhatsApp provider, its webhook secret) come from the
+    ``REALTY_EDGE_*`` variables of docs/outreach.md; none set: the server sends nothing."""
     import uvicorn
 
     from server import logs
     from server.app import create_app
     from server.config import ServerConfig
+    from server.outreach.config import OutreachConfig
 
+    try:
+        outreach = OutreachConfig.from_env()
+    except ValueError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
     logs.configure(log_level.upper())
     err_console.print(f"realty-edge sync server on http://{host}:{port} (db {db})")
     uvicorn.run(
-        create_app(ServerConfig(db_path=db)),
+        create_app(ServerConfig(db_path=db, outreach=outreach)),
         host=host,
         port=port,
         log_level=log_level,

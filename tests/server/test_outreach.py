@@ -420,6 +420,12 @@ def test_configuration_from_the_environment():
         OutreachConfig.from_env({"REALTY_EDGE_SMTP_PORT": "x"})
     with pytest.raises(ValueError, match="REALTY_EDGE_SMTP_STARTTLS"):
         OutreachConfig.from_env({"REALTY_EDGE_SMTP_STARTTLS": "maybe"})
+    from typer.testing import CliRunner
+
+    from tools.cli import app
+
+    served = CliRunner().invoke(app, ["serve"], env={"REALTY_EDGE_SMTP_PORT": "x"})
+    assert served.exit_code == 2 and "REALTY_EDGE_SMTP_PORT='x'" in served.output
 
 
 CHILD = """
