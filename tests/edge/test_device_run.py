@@ -131,7 +131,9 @@ def test_realty_edge_device_run_runs_until_sigterm(tmp_path):
             proc.communicate()
     assert proc.returncode == 0, err
     assert "stopped: 0 steps scheduled, 0 syncs" in out
-    missing = subprocess.run(
-        [*cli, str(tmp_path / "nope.db")], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert missing.returncode == 1 and "nope.db" in missing.stderr
+    from typer.testing import CliRunner
+
+    from tools.cli import app
+
+    missing = CliRunner().invoke(app, ["device", "run", str(tmp_path / "nope.db")])
+    assert missing.exit_code == 1 and "nope.db" in missing.output

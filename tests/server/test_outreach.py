@@ -667,17 +667,17 @@ async def test_the_intervention_socket_replans_only_when_its_lead_changes(tmp_pa
                 first = json.loads(await asyncio.wait_for(ws.recv(), 30))
                 assert first["type"] == "plan"
                 assert (await phone.sync(server.url, token)).pulled > 0  # the plan it wrote
-                await asyncio.sleep(3.0)  # idle: six polls of the log
+                await asyncio.sleep(2.0)  # idle: four polls of the log
                 assert (await phone.sync(server.url, token)).pulled == 0  # no writes
                 await phone.update("lead", "lead-000003", name="Someone Else")
                 assert (await phone.sync(server.url, token)).status == "ok"
                 with pytest.raises(TimeoutError):
-                    await asyncio.wait_for(ws.recv(), 1.5)  # another lead: no new plan
+                    await asyncio.wait_for(ws.recv(), 1.2)  # another lead: no new plan
                 await phone.update("lead", "lead-000002", name="Lead Two")
                 assert (await phone.sync(server.url, token)).status == "ok"
                 second = json.loads(await asyncio.wait_for(ws.recv(), 30))
                 assert second["type"] == "plan" and second["plan"]["id"] != first["plan"]["id"]
                 with pytest.raises(TimeoutError):
-                    await asyncio.wait_for(ws.recv(), 1.5)  # its own plan: no loop
+                    await asyncio.wait_for(ws.recv(), 1.2)  # its own plan: no loop
         finally:
             await phone.close()
