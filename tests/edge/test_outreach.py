@@ -473,3 +473,27 @@ def test_the_documented_keyword_table_is_the_one_in_the_code():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "outreach.md").read_text()
     for language, keywords in OPT_OUT_KEYWORDS.items():
         assert f"| `{language}` |" in doc and ", ".join(keywords) in doc, language
+
+
+def test_stored_leads_keep_explicit_consent_and_absent_reads_unknown():
+    # Leads are stored whole as MessagePack: the form written before opt-in had every value.
+    from edge.rows import record_from_row
+
+    before = msgspec.msgpack.encode(
+        {
+            "kind": "lead",
+            "id": "l1",
+            "agent_id": "a",
+            "team_id": "t",
+            "name": "Old",
+            "consent": {"call": True, "sms": False, "email": True, "whatsapp": True},
+        }
+    )
+    kept = record_from_row("lead", {"data": before}).consent
+    assert (kept.call, kept.sms, kept.email, kept.whatsapp) == (True, False, True, True)
+    bare = msgspec.msgpack.encode(
+        {"kind": "lead", "id": "l2", "agent_id": "a", "team_id": "t", "name": "No consent given"}
+    )
+    unknown = record_from_row("lead", {"data": bare}).consent
+    assert [unknown.state(c) for c in Channel if c.value in ("call", "sms")] == ["unknown"] * 2
+    assert not any(unknown.allows(c) for c in Channel)
