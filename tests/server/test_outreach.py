@@ -670,13 +670,21 @@ async def test_the_intervention_socket_replans_only_when_its_lead_changes(tmp_pa
                 await asyncio.sleep(2.0)  # idle: four polls of the log
                 assert (await phone.sync(server.url, token)).pulled == 0  # no writes
                 await phone.update("lead", "lead-000003", name="Someone Else")
+                await phone.store.put([event(990, lead_id="lead-000003", ts=OPEN_MS - 60_000)])
                 assert (await phone.sync(server.url, token)).status == "ok"
                 with pytest.raises(TimeoutError):
                     await asyncio.wait_for(ws.recv(), 1.2)  # another lead: no new plan
-                await phone.update("lead", "lead-000002", name="Lead Two")
+                await phone.store.put([event(991, lead_id="lead-000002", ts=OPEN_MS - 60_000)])
                 assert (await phone.sync(server.url, token)).status == "ok"
                 second = json.loads(await asyncio.wait_for(ws.recv(), 30))
                 assert second["type"] == "plan" and second["plan"]["id"] != first["plan"]["id"]
+                assert second["behaviour"]["events"] == first["behaviour"]["events"] + 1
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 1.2)  # its own plan: no loop
+                await phone.update("lead", "lead-000002", name="Lead Two")
+                assert (await phone.sync(server.url, token)).status == "ok"
+                third = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                assert third["type"] == "plan"
                 with pytest.raises(TimeoutError):
                     await asyncio.wait_for(ws.recv(), 1.2)  # its own plan: no loop
         finally:
