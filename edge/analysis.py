@@ -266,7 +266,9 @@ class LeadAnalyst:
                             now_ms=snap.now_ms, profile=profile, context=context,
                             listings=listings)  # fmt: skip
         plan_id = f"plan-{uuid.uuid4().hex[:16]}"
-        return make_plan(inputs, self.models.get(INTERVENTION), plan_id)
+        plan = make_plan(inputs, self.models.get(INTERVENTION), plan_id)
+        # The device that plans is the one party that sends the plan's steps.
+        return msgspec.structs.replace(plan, executor=self.store.device_id)
 
     async def store_plan(self, plan: InterventionPlan) -> int:
         await store_plan(self.store, plan)

@@ -97,3 +97,13 @@ class SyncUnavailableError(EdgeError):
 
 class InvalidRecordError(EdgeError):
     """A change that would make a record invalid; the message names the field."""
+
+
+class OutreachRefusedError(EdgeError):
+    """A step the outreach rules refuse now; ``reason`` is the stable code, nothing was sent."""
+
+    def __init__(self, reason: str, detail: str, retry_at: int | None = None):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.retry_at = retry_at

@@ -192,7 +192,9 @@ class StyleContext(msgspec.Struct, frozen=True, kw_only=True):
     """What one message is for: its intent, the lead's consent, and whether it is urgent."""
 
     intent: Intent = Intent.FOLLOW_UP_AFTER_SILENCE
-    consent: Consent = Consent()
+    #: The lead's recorded consent; None: not checked here (a style hint, not a send: the
+    #: outreach rules of ``edge.outreach.rules`` decide what may be sent).
+    consent: Consent | None = None
     channel: Channel | None = None  # the agent's choice wins when consented
 
 
@@ -489,8 +491,9 @@ def adapt_style(profile: Profile, context: StyleContext | None = None) -> Style:
         length = MessageLength.SHORT
         why.append(f"{ctx.intent.value} is best short")
     channel = ctx.channel or profile.preferred_channel
-    if channel in OUTREACH_CHANNELS and not ctx.consent.allows(channel):
-        fallback = [c for c in _CHANNEL_ORDER if ctx.consent.allows(c)]
+    consent = ctx.consent
+    if consent is not None and channel in OUTREACH_CHANNELS and not consent.allows(channel):
+        fallback = [c for c in _CHANNEL_ORDER if consent.allows(c)]
         why.append(f"no consent for {channel.value}")
         channel = fallback[0] if fallback else Channel.IN_PERSON
     if channel is Channel.EMAIL and length is MessageLength.SHORT:

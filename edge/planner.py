@@ -5,9 +5,10 @@ every allowed channel at every contact hour of the next week that the frequency 
 (at most 4 x 91 rows). The planner then walks the next ``HORIZON_H`` hours and picks up to
 ``MAX_STEPS`` steps, best expected response first, under these rules:
 
-- consent: a channel the lead has not consented to, or opted out of (an ``opt_out`` event on
-  that channel, or on none = every channel), is never used; with no channel left the plan is
-  empty and says why;
+- consent and address: a channel is used only when the lead's consent for it is recorded as
+  granted (opt-in) and the lead has an address for it (a phone for calls, texts and WhatsApp,
+  an e-mail for e-mail); one the lead opted out of (an ``opt_out`` event on that channel, or on
+  none = every channel) is never used; with no channel left the plan is empty and says why;
 - quiet hours and holidays: calls, texts and WhatsApp only from 08:00 to 21:00 in the lead's
   time zone and never on a public holiday of the lead's country (``edge.culture``);
 - frequency caps: at most one outreach per ``MIN_GAP_H`` hours and ``WEEKLY_CAP`` per sliding
@@ -82,19 +83,32 @@ class PlanInputs:
     listings: Sequence[Listing] = ()  # recommendations, for new-listing messages
 
 
-def blocked_channels(lead: Lead, cols: EventColumns) -> dict[Channel, str]:
-    """Outreach channels the planner may not use, with the reason."""
-    out: dict[Channel, str] = {}
+def channel_blocks(lead: Lead, cols: EventColumns) -> dict[Channel, tuple[str, str]]:
+    """Outreach channels that may not reach ``lead``: ``(reason code, words)`` for each.
+
+    Codes: ``opted_out`` (an ``opt_out`` event on the channel, or on none = every channel),
+    ``no_consent`` (consent not recorded as granted: opt-in), ``no_address`` (no phone for
+    calls, texts and WhatsApp; no e-mail for e-mail). An opt-out wins over the others.
+    """
+    out: dict[Channel, tuple[str, str]] = {}
     for c in OUTREACH_CHANNELS:
-        if not lead.consent.allows(c):
-            out[c] = "no consent"
+        if not lead.address(c):
+            out[c] = ("no_address", "no e-mail address" if c is Channel.EMAIL else "no phone")
+        elif not lead.consent.allows(c):
+            unknown = lead.consent.state(c) == "unknown"
+            out[c] = ("no_consent", "consent unknown" if unknown else "no consent")
     for code in cols.channel[cols.type == _OPT_OUT].tolist():
         if code < 0:
-            return {c: "opted out of all contact" for c in OUTREACH_CHANNELS}
+            return {c: ("opted_out", "opted out of all contact") for c in OUTREACH_CHANNELS}
         ch = _CODE_CHANNEL[int(code)]
         if ch in OUTREACH_CHANNELS:
-            out[ch] = "opted out"
+            out[ch] = ("opted_out", "opted out")
     return out
+
+
+def blocked_channels(lead: Lead, cols: EventColumns) -> dict[Channel, str]:
+    """Outreach channels the planner may not use, with the reason in words."""
+    return {c: words for c, (_code, words) in channel_blocks(lead, cols).items()}
 
 
 def pause_reason(cols: EventColumns, since_ms: int) -> str | None:

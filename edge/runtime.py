@@ -15,6 +15,7 @@ import numpy as np
 from edge.agenda import LeadSummary, TodayStep, lead_summaries, local_zone, steps_today
 from edge.analysis import Analysis, CacheStats, LeadAnalyst
 from edge.behaviour import BehaviourPrediction
+from edge.channels.base import Sender
 from edge.culture import DraftMessage, Intent, MessageContext, adapt_message
 from edge.energy import EnergyMeter
 from edge.errors import NotFoundError
@@ -23,6 +24,7 @@ from edge.inference import ModelRegistry
 from edge.ingest import IngestReport, ingest
 from edge.language import LanguageGuess, LanguageIdentifier
 from edge.models import SPEC_HASHES
+from edge.outreach.executor import Execution, Inbound, recover_sending
 from edge.personalization import Recommendation, RecommendContext, Style, StyleContext, adapt_style
 from edge.rows import record_from_row
 from edge.scheduler import (
@@ -81,6 +83,7 @@ class EdgeRuntime:
         database); the models shipped with the package are the fallback.
         """
         store = await EdgeStore.open(path, create=create, clock=clock)
+        await recover_sending(store)  # a send cut short by a crash: unknown, never re-sent
         directory = model_dir or Path(f"{path}.models")
         directory.mkdir(parents=True, exist_ok=True)
         return cls(store, ModelRegistry(directory, SPEC_HASHES))
@@ -191,15 +194,30 @@ class EdgeRuntime:
     # --- sync ----------------------------------------------------------------------------
 
     async def sync(self, server_url: str, token: str, **options: Any) -> SyncReport:
-        """Push the outbox and pull the team's changes once (retrying network errors)."""
+        """Push the outbox and pull the team's changes once (retrying network errors); plans
+        of one lead made apart (offline, on two phones) then converge to one active plan."""
         from edge.sync_client import sync as sync_with_server
 
-        return await sync_with_server(self.store, server_url, token, **options)
+        report = await sync_with_server(self.store, server_url, token, **options)
+        if report.pulled:
+            await self.after_pull()
+        return report
+
+    async def after_pull(self, _report: object = None) -> None:
+        """Pulled changes: plans made apart converge, and pulled steps get their jobs now."""
+        from edge.outreach.executor import settle_plans
+
+        await settle_plans(self.store)
+        scheduler = self.__dict__.get("_scheduler")
+        if scheduler is not None:
+            await scheduler.reschedule()
 
     def sync_loop(self, server_url: str, token: str, **options: Any) -> SyncLoop:
-        """A background sync (``start()``, ``stop()``, ``notify_online()``)."""
+        """A background sync (``start()``, ``stop()``, ``notify_online()``); after a sync
+        that pulled changes, :meth:`after_pull` runs."""
         from edge.sync_client import SyncLoop
 
+        options.setdefault("on_pulled", self.after_pull)
         return SyncLoop(self.store, server_url, token, **options)
 
     async def update(self, kind: str, record_id: str, **fields: Any) -> Record:
@@ -318,8 +336,22 @@ class EdgeRuntime:
         return await due_tasks(self.store)
 
     async def complete_step(self, step_id: str) -> Event:
-        """The agent did a task; the outreach is recorded as an event for the next plan."""
+        """The agent did a task by hand; the outreach rules are checked (a refusal raises
+        :class:`~edge.errors.OutreachRefusedError`), then it is recorded as an event."""
         return await complete_step(self.store, step_id)
+
+    async def execute_step(self, step_id: str, sender: Sender) -> Execution:
+        """Send a step through a channel adapter, at most once (``edge.outreach.executor``)."""
+        from edge.outreach.executor import execute_step
+
+        return await execute_step(self.store, step_id, sender)
+
+    async def record_inbound(self, lead_id: str, channel: Channel, text: str,
+                             message_id: str = "") -> Inbound:  # fmt: skip
+        """The lead wrote: its plan pauses; an opt-out keyword revokes the channel's consent."""
+        from edge.outreach.executor import record_inbound
+
+        return await record_inbound(self.store, lead_id, channel, text, message_id=message_id)
 
     async def start_scheduler(self) -> StepScheduler:
         """Start APScheduler for the stored steps (missed ones by the rule in edge.scheduler)."""

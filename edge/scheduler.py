@@ -5,8 +5,10 @@ persistent job stores need SQLAlchemy, which the device does not ship, so :class
 keeps its date-triggered jobs in memory and rebuilds them from the table every time it starts.
 
 The rule for a step missed while the phone was off (or the app was killed): when it is found
-overdue by less than ``MISSED_GRACE_MS`` (2 h) and contact is still allowed (consent, quiet
-hours, holidays), it runs now; otherwise it moves to the next allowed hour for its channel. A
+overdue by less than ``MISSED_GRACE_MS`` (2 h) and the outreach rules allow it now
+(:func:`edge.outreach.rules.check_step`: consent, address, opt-out, quiet hours, holidays,
+caps), it runs now; a step that no later time can allow (opted out, no consent, no address) is
+skipped; otherwise it moves to the next allowed hour for its channel. A
 plan whose lead has replied or booked a showing since it was made pauses instead, and its
 remaining steps are cancelled. Firing a step makes it ``due``: a task for the agent (call, text
 or email draft, with the drafted message) and, like every write, an outbox change. The agent
@@ -23,16 +25,16 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
-from edge.culture import is_quiet
 from edge.features_sql import Reads
-from edge.planner import MISSED_GRACE_MS, blocked_channels, next_allowed
+from edge.outreach import executor
+from edge.outreach.executor import rule_inputs, settle_plans
+from edge.outreach.rules import Reason, check_step
+from edge.planner import MISSED_GRACE_MS, next_allowed
 from edge.rows import record_from_row
 from edge.store import EdgeStore
-from models.features import columns_from_rows
 from sync.records import (
     Channel,
     Event,
-    EventType,
     InterventionPlan,
     InterventionStep,
     Lead,
@@ -58,6 +60,11 @@ class AgentTask(msgspec.Struct, frozen=True, kw_only=True):
     due_at: int
     language: str
     message: str
+    #: ``due`` (do it), or ``unknown``: a send cut short, which the lead may have received;
+    #: check, then settle it (never sent again by itself).
+    status: StepStatus = StepStatus.DUE
+    #: What the channel said (why it is a task, or what is unknown about it).
+    outcome: str = ""
 
 
 class RunDueReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,20 +119,19 @@ async def load_plan(store: Reads, plan_id: str) -> InterventionPlan:
 async def active_plan(store: Reads, lead_id: str) -> InterventionPlan | None:
     rows = await store.fetchall(
         "SELECT id FROM intervention_plans WHERE lead_id = ? AND status = 'active' "
-        "ORDER BY created_at DESC LIMIT 1",
+        "ORDER BY created_at DESC, id DESC LIMIT 1",  # edge.outreach.rules.winning_plan
         (lead_id,),
     )
     row = rows[0] if rows else None
     return await load_plan(store, row[0]) if row else None
 
 
+#: Refusals that no later time will lift: the step is cancelled or skipped, not moved.
+_NEVER = frozenset({Reason.NOT_PENDING, Reason.OPTED_OUT, Reason.NO_CONSENT, Reason.NO_ADDRESS})
+
 _PAUSE_SQL = (
     "SELECT type FROM events WHERE lead_id = ? AND ts > ? AND type IN "
     "('message_in', 'call_in', 'showing_booked') ORDER BY type = 'showing_booked' DESC LIMIT 1"
-)
-_OPT_SQL = (
-    "SELECT ts, type, channel, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-    "NULL, NULL, NULL FROM events WHERE lead_id = ? AND type = 'opt_out' ORDER BY ts"
 )
 
 
@@ -133,12 +139,13 @@ def _task(step: InterventionStep, lead: Lead) -> AgentTask:
     return AgentTask(step_id=step.id, plan_id=step.plan_id, lead_id=step.lead_id,
                      lead_name=lead.name, kind=TASK_KIND.get(step.channel, step.channel.value),
                      channel=step.channel, due_at=step.due_at, language=step.language,
-                     message=step.message)  # fmt: skip
+                     message=step.message, status=step.status, outcome=step.outcome)  # fmt: skip
 
 
 async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
     """Fire every pending step due by ``now_ms`` (see the module docstring for the rules)."""
     now = store.now_ms() if now_ms is None else now_ms
+    await settle_plans(store, now)  # plans made apart (offline) converge to one per lead
     rows = await store.fetchall(
         "SELECT data FROM intervention_steps WHERE status = 'pending' AND due_at <= ? "
         "ORDER BY due_at, seq",
@@ -177,18 +184,20 @@ async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
                 )
             )
             continue
-        opts = columns_from_rows([tuple(r) for r in await store.fetchall(_OPT_SQL, (lead.id,))])
-        if step.channel in blocked_channels(lead, opts):
+        ins = await rule_inputs(store, step.id)
+        refusal = check_step(lead, step, plan, ins.cols, now, statuses=(StepStatus.PENDING,),
+                             winner=ins.winner)  # fmt: skip
+        if refusal is not None and refusal.reason in _NEVER:
             cancelled += 1
-            writes.append(
-                (
-                    msgspec.structs.replace(step, status=StepStatus.SKIPPED, updated_at=now),
-                    {"status": "skipped"},
-                )
-            )
+            status = StepStatus.CANCELLED if refusal.reason is Reason.NOT_PENDING else (
+                StepStatus.SKIPPED)  # fmt: skip
+            writes.append((msgspec.structs.replace(step, status=status, updated_at=now,
+                                                   outcome=refusal.detail),
+                           {"status": status.value, "outcome": refusal.detail}))  # fmt: skip
             continue
-        if now - step.due_at > MISSED_GRACE_MS or is_quiet(lead, now, step.channel):
-            due = next_allowed(lead, step.channel, now)
+        if now - step.due_at > MISSED_GRACE_MS or refusal is not None:
+            after = max(now, refusal.retry_at or now) if refusal is not None else now
+            due = next_allowed(lead, step.channel, after)
             rescheduled += 1
             writes.append((msgspec.structs.replace(step, due_at=due, updated_at=now),
                            {"due_at": due}))  # fmt: skip
@@ -205,10 +214,11 @@ async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
 
 
 async def due_tasks(store: EdgeStore) -> list[AgentTask]:
-    """Steps waiting for the agent, oldest first."""
+    """Steps waiting for the agent, oldest first: tasks (``due``) and sends whose outcome is
+    ``unknown`` (shown so that a person checks them; they are never sent again by themselves)."""
     rows = await store.fetchall(
         "SELECT s.data, l.data AS lead FROM intervention_steps s JOIN leads l ON l.id = s.lead_id "
-        "WHERE s.status = 'due' ORDER BY s.due_at"
+        "WHERE s.status IN ('due', 'unknown') ORDER BY s.due_at"
     )
     out = []
     for r in rows:
@@ -219,20 +229,9 @@ async def due_tasks(store: EdgeStore) -> list[AgentTask]:
 
 
 async def complete_step(store: EdgeStore, step_id: str, now_ms: int | None = None) -> Event:
-    """The agent did the task: the outreach becomes an event (the next plan learns from it)."""
-    now = store.now_ms() if now_ms is None else now_ms
-    step: InterventionStep = await store.get("intervention_step", step_id)  # type: ignore[assignment]
-    etype = EventType.CALL_OUT if step.channel is Channel.CALL else EventType.MESSAGE_OUT
-    event = Event(id=f"ev-{step.id}"[:64], updated_at=now, lead_id=step.lead_id, type=etype,
-                  ts=now, channel=step.channel, text=step.message or None,
-                  language=step.language)  # fmt: skip
-    async with store.transaction(now) as tx:
-        tx.patch(
-            msgspec.structs.replace(step, status=StepStatus.DONE, updated_at=now),
-            {"status": "done"},
-        )
-        tx.put(event)
-    return event
+    """The agent did the task by hand: the outreach rules are checked (a refused step raises
+    :class:`~edge.errors.OutreachRefusedError`), then the outreach becomes an event."""
+    return await executor.complete_step(store, step_id, now_ms)
 
 
 class StepScheduler:
@@ -253,6 +252,11 @@ class StepScheduler:
         await self._fire()  # overdue steps: run or move (the missed-step rule)
         return await self.reschedule()
 
+    async def _tick(self) -> None:
+        """A job fired: run what is due, then give every pending step (moved ones too) a job."""
+        await self._fire()
+        await self.reschedule()
+
     async def reschedule(self) -> int:
         """(Re)add one date job per pending step; returns how many."""
         assert self._scheduler is not None, "start() first"
@@ -263,7 +267,7 @@ class StepScheduler:
             job.remove()
         for step_id, due in rows:
             self._scheduler.add_job(
-                self._fire, "date", id=step_id, replace_existing=True, coalesce=True,
+                self._tick, "date", id=step_id, replace_existing=True, coalesce=True,
                 run_date=dt.datetime.fromtimestamp(due / 1000, dt.UTC),
                 misfire_grace_time=int(MISSED_GRACE_MS / 1000),
             )  # fmt: skip

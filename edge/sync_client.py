@@ -326,9 +326,12 @@ class SyncLoop:
         base_s: float = 1.0,
         cap_s: float = 300.0,
         rng: random.Random | None = None,
+        on_pulled: Callable[[SyncReport], Awaitable[object]] | None = None,
         **client_kw: Any,
     ):
         self.client = SyncClient(store, server_url, token, **client_kw)
+        #: Called after a sync that pulled changes (e.g. to schedule the steps it brought).
+        self.on_pulled = on_pulled
         self.interval_s = interval_s
         self.base_s = base_s
         self.cap_s = cap_s
@@ -371,6 +374,8 @@ class SyncLoop:
                 self.last = await self.client.sync_once()
                 self.syncs += 1
                 self.failures = 0
+                if self.last.pulled and self.on_pulled is not None:
+                    await self.on_pulled(self.last)
                 await self._sleep(self.interval_s)
             except SyncRefusedError as exc:
                 self.last = SyncReport(status="refused", code=exc.code, detail=str(exc))

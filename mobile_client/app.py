@@ -101,6 +101,8 @@ class RealtyEdgeApp(App):
         return root
 
     def on_start(self) -> None:
+        if self.bridge is not None:  # steps fire at their hour while the app runs
+            self.bridge.submit("start_scheduler", self.bridge.runtime.start_scheduler())
         self.screens["leads"].load()
         self.go("leads")
         if self.screenshots is not None:

@@ -16,6 +16,7 @@ import msgspec
 from litestar import Controller, Request, WebSocket, delete, get, post, websocket
 from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from edge.analysis import Analysis
@@ -41,10 +42,12 @@ from server.advanced_types import (
 from server.auth import Principal
 from server.controllers import VERSION
 from server.errors import NotFoundError, ServerError
+from server.lead_watch import lead_changed
 from server.registry import FamilyInfo, ModelDistribution, Offer, SigningKeyInfo
 from server.retrain import RetrainRuns, list_runs
 from server.service import SyncService
 from sync.manifest import ModelManifest
+from sync.protocol import Rejected
 from sync.records import Event, InterventionPlan, Profile
 
 OCTET = "application/octet-stream"
@@ -98,11 +101,23 @@ class AdvancedController(Controller):
         """The lead's behaviour and ranked outreach strategies (the stored, scheduled plan)."""
         return await advanced.predict(request.user, data)
 
-    @post("/intervention/execute", status_code=200)
+    @post(
+        "/intervention/execute",
+        status_code=200,
+        responses={
+            409: ResponseSpec(
+                Rejected,
+                description="code `rejected`: an outreach rule refuses the step now; `reason` "
+                "is one of not_pending, other_executor, opted_out, no_consent, no_address, "
+                "quiet_hours, holiday, cap. Nothing was sent.",
+            )
+        },
+    )
     async def execute(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[ExecuteRequest]
     ) -> ExecuteResult:
-        """Record a plan step as done: the outreach event and its outbox records."""
+        """Send a plan step through the server's channel for it, at most once (or, with
+        ``by_agent``, record the agent's own outreach): the outcome, event and outbox."""
         return await advanced.execute(request.user, data)
 
     @post("/personalization/profile/create", status_code=200)
@@ -279,10 +294,11 @@ async def realtime_multi_language(
 async def realtime_intervention(
     socket: WebSocket[Principal, str, Any], lead_id: FromPath[str], advanced: Advanced
 ) -> None:
-    """The lead's plan now, then a new plan each time events arrive.
+    """The lead's plan now, then a new plan each time something about that lead changes.
 
     Events arrive as text frames ``{"type": "event", "event": {...}}`` from this client, or
-    through sync from any device of the team (polled every ``poll_s``).
+    through sync from any device of the team (the log is read every ``poll_s``); changes to
+    other leads, and the plans this socket writes, cause no new plan (``server.lead_watch``).
     """
     await socket.accept()
     who = socket.user
@@ -320,11 +336,11 @@ async def realtime_intervention(
                     )  # fmt: skip
                     continue
                 await advanced.record_events(who, lead_id, [event])
+                _, seen = await lead_changed(store, who.team, lead_id, seen)  # planned next
             else:
-                last = await store.last_seq(who.team)
-                if last == seen:
-                    continue
-            seen = await store.last_seq(who.team)
+                changed, seen = await lead_changed(store, who.team, lead_id, seen)
+                if not changed:
+                    continue  # nothing about this lead: no plan, no write
             try:
                 plan = await advanced.predict(who, PredictRequest(lead_id=lead_id))
             except ServerError as exc:

@@ -46,6 +46,7 @@ from server.advanced_types import (
 )
 from server.auth import Principal
 from server.errors import FeatureUnavailableError, InvalidRequestError, NotFoundError
+from server.outreach.service import OutreachService
 from server.replica import TeamReplicas
 from server.service import SyncService
 from sync.records import Event, EventType, Lead
@@ -71,9 +72,16 @@ def _transcriber() -> Any:
 class AdvancedService:
     """The advanced features over :class:`TeamReplicas`; errors name the bad field."""
 
-    def __init__(self, sync: SyncService, replicas: TeamReplicas, models_dir: Path):
+    def __init__(
+        self,
+        sync: SyncService,
+        replicas: TeamReplicas,
+        models_dir: Path,
+        outreach: OutreachService | None = None,
+    ):
         self.sync = sync
         self.replicas = replicas
+        self.outreach = outreach or OutreachService(sync.config.outreach, replicas)
         self.models = ModelRegistry(models_dir, SPEC_HASHES)
         self._language: LanguageIdentifier | None = None
         #: How often the intervention WebSocket looks for synced changes, in seconds.
@@ -292,14 +300,14 @@ class AdvancedService:
         return await self._run(who, go)
 
     async def execute(self, who: Principal, ask: ExecuteRequest) -> ExecuteResult:
-        async def go(rt: EdgeRuntime) -> tuple[Event, list[Any]]:
-            before = await rt.store.fetchone("SELECT coalesce(max(seq), 0) FROM outbox")
-            event = await rt.complete_step(ask.step_id)
-            rows = await rt.store.outbox_to_push(1000)
-            return event, [c for c in rows if c.seq > int(before[0] if before else 0)]
-
-        event, outbox = await self._run(who, go, path="$.step_id")
-        return ExecuteResult(step_id=ask.step_id, event=event, outbox=outbox)
+        """Send the step through the server's channel (or record the agent's own outreach);
+        the outreach rules refuse with 409 ``rejected`` and a ``reason``."""
+        if ask.by_agent:
+            done = await self.outreach.complete(who, ask.step_id)
+        else:
+            done = await self.outreach.execute(who, ask.step_id)
+        return ExecuteResult(step_id=done.step_id, status=done.status, delivery=done.delivery,
+                             event=done.event, outbox=done.outbox)  # fmt: skip
 
     # --- personalization ------------------------------------------------------------------
 

@@ -9,12 +9,22 @@ from msgspec import Meta
 
 from edge.analysis import Analysis
 from edge.behaviour import BehaviourPrediction
+from edge.channels.base import Delivery
 from edge.culture import Intent
 from edge.language import LanguageGuess
 from edge.personalization import Recommendation
 from sync.changes import AnyChange
 from sync.protocol import FeatureStatus, Health
-from sync.records import Channel, Event, Formality, Id, InterventionPlan, MessageLength, Profile
+from sync.records import (
+    Channel,
+    Event,
+    Formality,
+    Id,
+    InterventionPlan,
+    MessageLength,
+    Profile,
+    StepStatus,
+)
 
 #: Longest text accepted for detection or adaptation (characters).
 MAX_TEXT = 20_000
@@ -102,13 +112,21 @@ class PredictResult(msgspec.Struct, frozen=True, kw_only=True):
 
 class ExecuteRequest(Body, frozen=True):
     step_id: Id
+    #: True: the agent reached the lead by hand; record it (same rules, nothing sent).
+    by_agent: bool = False
 
 
 class ExecuteResult(msgspec.Struct, frozen=True, kw_only=True):
     step_id: str
-    event: Event
+    #: ``sent``, ``failed``, ``unknown`` (may have gone: never re-sent by itself), ``due`` (no
+    #: server channel: a task for the agent, ``delivery.detail`` says why), ``done`` (by hand).
+    status: StepStatus
+    #: What the channel said (absent when the agent did it by hand).
+    delivery: Delivery | None = None
+    #: The outreach event, when the lead was reached (``sent`` or ``done``).
+    event: Event | None = None
     #: The outbox records the execution produced, as merged into the team's change log.
-    outbox: list[AnyChange]
+    outbox: list[AnyChange] = []
 
 
 class ProfileRequest(Body, frozen=True):

@@ -24,13 +24,15 @@ from server.config import ServerConfig, config_from_env, process_folder
 from server.controllers import VERSION, SyncController
 from server.errors import error_to_response
 from server.jobs import RetrainJob
+from server.outreach.controller import OutreachController
+from server.outreach.service import OutreachService
 from server.ratelimit import rate_limiter
 from server.registry import ModelDistribution
 from server.replica import TeamReplicas, pid_alive, remove_stale_replica_folders
 from server.service import SyncService
 from server.storage import ServerStore, open_store
 
-PUBLIC = ["^/api/v1/advanced/health", "^/schema", "^/metrics"]
+PUBLIC = ["^/api/v1/advanced/health", "^/schema", "^/metrics", "^/api/v1/outreach/webhook/"]
 
 
 def create_app(config: ServerConfig | None = None, store: ServerStore | None = None) -> Litestar:
@@ -39,7 +41,8 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
     store = store or open_store(config.database_url, pool_size=config.database_pool_size)
     service = SyncService(store, config)
     replicas = TeamReplicas(config.replica_dir, service)
-    advanced = AdvancedService(service, replicas, config.replica_dir / "models")
+    outreach = OutreachService(config.outreach, replicas)
+    advanced = AdvancedService(service, replicas, config.replica_dir / "models", outreach=outreach)
     distribution = ModelDistribution(config.registry_dir)
     retrain_job = RetrainJob(store, distribution, config)
     limiter = rate_limiter(config.rate_per_s, config.rate_burst, config.redis_url)
@@ -82,10 +85,12 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
             PrometheusController,
             realtime_multi_language,
             realtime_intervention,
+            OutreachController,
         ],
         dependencies={
             "sync": Provide(lambda: service, use_cache=True, sync_to_thread=False),
             "advanced": Provide(lambda: advanced, use_cache=True, sync_to_thread=False),
+            "outreach": Provide(lambda: outreach, use_cache=True, sync_to_thread=False),
             "distribution": Provide(lambda: distribution, use_cache=True, sync_to_thread=False),
         },
         middleware=[

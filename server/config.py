@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from server.errors import ServerError
+from server.outreach.config import OutreachConfig
 from server.storage import sqlite_path
 
 #: The embedded default: one SQLite file in the working directory, no set-up.
@@ -62,6 +63,8 @@ class ServerConfig:
     retrain_epochs: int = 30
     #: Percentage of devices a promoted model is offered to at first (100: everyone).
     rollout_percent: int = 100
+    #: SMTP and SMS/WhatsApp provider settings (nothing configured: nothing sent by the server).
+    outreach: OutreachConfig = field(default_factory=OutreachConfig)
     clock: Callable[[], int] = field(default=wall_clock_ms)
 
     def __post_init__(self) -> None:
@@ -147,6 +150,10 @@ def config_from_env(environ: Mapping[str, str] | None = None, **overrides: objec
         if isinstance(value, int | float) and value == 0 and name != "rollout_percent":
             raise ServerConfigError(f"{env_name(name)}={raw!r} must be greater than 0")
         values[name] = value
+    try:
+        values["outreach"] = OutreachConfig.from_env(environ)
+    except ValueError as exc:
+        raise ServerConfigError(str(exc)) from None
     known = {f.name for f in fields(ServerConfig)}
     values.update({k: v for k, v in overrides.items() if k in known and v is not None})
     return ServerConfig(**values)  # type: ignore[arg-type]

@@ -76,6 +76,8 @@ class Rejected(Message, tag="rejected", kw_only=True, frozen=True):
     code: str
     detail: str
     path: str | None = None
+    #: For ``rejected`` (409): which outreach rule refused, e.g. ``opted_out``, ``quiet_hours``.
+    reason: str | None = None
 
 
 class ConflictEntry(Message, tag="conflict", kw_only=True, frozen=True):

@@ -123,11 +123,21 @@ class PlanStatus(StrEnum):
 
 
 class StepStatus(StrEnum):
+    """Where a step is: ``pending`` until it fires; ``due`` when it waits for the agent (a task,
+    also a send the platform could not make); ``sending`` while one executor hands it to a
+    channel; then ``sent`` or ``failed``; ``unknown`` when the executor stopped mid-send (the
+    lead may have it): shown to the agent, never sent again by itself. ``done`` is an outreach
+    the agent made by hand."""
+
     PENDING = "pending"
     DUE = "due"
     DONE = "done"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
 
 
 class Record(msgspec.Struct, tag_field="kind", frozen=True, kw_only=True):
@@ -138,15 +148,31 @@ class Record(msgspec.Struct, tag_field="kind", frozen=True, kw_only=True):
 
 
 class Consent(msgspec.Struct, frozen=True, kw_only=True):
-    """Per-channel permission to reach out; absent means allowed."""
+    """Per-channel permission to reach out, opt-in: ``True`` granted, ``False`` refused or
+    revoked, ``None`` (absent) unknown: never asked, so never contacted on that channel."""
 
-    call: bool = True
-    sms: bool = True
-    email: bool = True
-    whatsapp: bool = True
+    call: bool | None = None
+    sms: bool | None = None
+    email: bool | None = None
+    whatsapp: bool | None = None
 
     def allows(self, channel: Channel) -> bool:
-        return bool(getattr(self, channel.value, False))
+        """Whether consent for ``channel`` is recorded as granted."""
+        return getattr(self, channel.value, None) is True
+
+    def state(self, channel: Channel) -> str:
+        """``granted``, ``refused`` or ``unknown`` for ``channel``."""
+        value = getattr(self, channel.value, None)
+        return "unknown" if value is None else "granted" if value else "refused"
+
+    def revoke(self, channel: Channel) -> Consent:
+        """This consent with ``channel`` refused."""
+        return msgspec.structs.replace(self, **{channel.value: False})
+
+    @classmethod
+    def granted(cls, *channels: Channel) -> Consent:
+        """Consent recorded as granted for ``channels`` (every outreach channel if none)."""
+        return cls(**{c.value: True for c in channels or OUTREACH_CHANNELS})
 
 
 class Agent(Record, tag="agent", kw_only=True, frozen=True):
@@ -210,6 +236,15 @@ class Lead(Record, tag="lead", kw_only=True, frozen=True):
     budget_max: Money | None = None
     created_at: EpochMs = 0
 
+    def address(self, channel: Channel) -> str:
+        """Where ``channel`` reaches the lead: the phone for calls, texts and WhatsApp, the
+        e-mail for e-mail; ``""`` when the lead has none."""
+        if channel is Channel.EMAIL:
+            return self.email.strip()
+        if channel in (Channel.CALL, Channel.SMS, Channel.WHATSAPP):
+            return self.phone.strip()
+        return ""
+
 
 class Event(Record, tag="event", kw_only=True, frozen=True):
     """Something a lead did, or an outreach to the lead, at time ``ts``."""
@@ -263,6 +298,10 @@ class InterventionStep(Record, tag="intervention_step", kw_only=True, frozen=Tru
     message: Text = ""
     p_response: Probability = 0.0
     status: StepStatus = StepStatus.PENDING
+    #: What the channel said about the send (provider id, error, "send it by hand: ...").
+    outcome: Text = ""
+    #: The device id of the party that moved the step to ``sending`` (who may recover it).
+    sent_by: ShortText = ""
 
 
 class InterventionPlan(Record, tag="intervention_plan", kw_only=True, frozen=True):
@@ -274,6 +313,9 @@ class InterventionPlan(Record, tag="intervention_plan", kw_only=True, frozen=Tru
     model_version: ShortText = ""
     reason: Text = ""
     steps: list[InterventionStep] = []
+    #: The one party that sends this plan's steps: the device id of the device that made it
+    #: (a phone, or the server's team replica); "" for plans made before this field existed.
+    executor: ShortText = ""
 
 
 #: Records a device ingests from a batch file.

@@ -52,7 +52,9 @@ def lead(i: int = 1, **kw) -> Lead:
         locale="es_MX",
         timezone="America/Mexico_City",
         country="MX",
-        consent=Consent(call=False),
+        email=f"lead{i}@example.com",
+        phone=f"+52 55 1234 {i:04d}",
+        consent=Consent(call=False, sms=True, email=True, whatsapp=True),
         created_at=NOW_MS - 90 * 24 * HOUR_MS,
     )
     fields.update(kw)

@@ -486,14 +486,23 @@ def serve(
     ] = 200,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Run the sync server (uvicorn); JSON logs on stderr, metrics at /metrics."""
+    """Run the sync server (uvicorn); JSON logs on stderr, metrics at /metrics.
+
+    Outreach channels (SMTP, the SMS/WhatsApp provider, its webhook secret) come from the
+    ``REALTY_EDGE_*`` variables of docs/outreach.md; none set: the server sends nothing."""
     import uvicorn
 
     from server import logs
     from server.app import create_app
     from server.config import config_from_env, env_name
+    from server.outreach.config import OutreachConfig
     from server.storage import redact
 
+    try:
+        OutreachConfig.from_env()  # checked here: a bad value exits 2, as a bad flag does
+    except ValueError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
     logs.configure(log_level.upper())
     settings = {
         "database_url": database_url, "data_dir": data_dir, "workers": workers,
@@ -820,6 +829,39 @@ def device_run_due(
         f"{len(report.fired)} tasks · {report.rescheduled} rescheduled · "
         f"{report.cancelled} cancelled · {len(report.paused_plans)} plans paused"
     )
+
+
+@device_app.command("run")
+@cli_errors
+def device_run(
+    path: Path,
+    server: Annotated[str | None, typer.Option("--server", help="Server URL to sync with.")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Token (with --server).")] = None,
+    interval: Annotated[float, typer.Option(min=1.0, help="Seconds between syncs.")] = 60.0,
+) -> None:
+    """Run the device until Ctrl-C or SIGTERM: the step scheduler, and sync on a timer."""
+    import signal
+
+    from edge.device_run import DeviceRun, run_device
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        started: asyncio.Future[DeviceRun] = loop.create_future()
+        task = asyncio.ensure_future(
+            run_device(path, server, token, interval_s=interval, started=started)
+        )
+        waiting: list[asyncio.Future[Any]] = [task, started]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if started.done():
+            run = started.result()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, run.stop)
+            syncing = f", syncing with {server} every {interval:g} s" if server else ""
+            console.print(f"running {path}: {run.status().jobs} steps scheduled{syncing}")
+        status = await task  # a device that cannot open raises here
+        console.print(f"stopped: {status.jobs} steps scheduled, {status.syncs} syncs")
+
+    asyncio.run(main())
 
 
 @bench_app.command("edge")

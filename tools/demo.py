@@ -35,6 +35,7 @@ from models.synthetic import World, generate_world, this_hour_ms
 from server.local import run_server
 from sync.codec import Format, encode_batch
 from sync.records import Lead
+from tools.demo_outreach import outreach_tour
 
 T = TypeVar("T")
 KOREAN_NOTE = "안녕하세요 강남 아파트 매매 문의드립니다 토요일 오후에 집을 보고 싶습니다"
@@ -206,6 +207,7 @@ async def run_demo(
         finally:
             for rt in devices.values():
                 await rt.close()
+    figures["outreach"] = await outreach_tour(workdir, console)
     report(figures, timer, console)
     return figures
 

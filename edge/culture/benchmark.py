@@ -51,7 +51,7 @@ def sample_leads() -> list[Lead]:
             locale=locale,
             timezone=zone,
             country=country,
-            consent=Consent(),
+            consent=Consent.granted(),
         )
         for language, locale, zone, country in SAMPLE_LOCALES
     ]

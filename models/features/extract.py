@@ -242,7 +242,9 @@ def _lead_block(out: np.ndarray, lead: Lead, now_ms: int) -> None:
     s = BLOCKS["lead"]
     c = lead.consent
     src = lead.source.lower().replace(" ", "_").replace("-", "_")
-    flags = [c.call, c.sms, c.email, c.whatsapp, bool(lead.email), bool(lead.phone)]
+    # consent is opt-in: 1 only where it is recorded as granted (unknown counts as not).
+    flags = [c.call is True, c.sms is True, c.email is True, c.whatsapp is True]
+    flags += [bool(lead.email), bool(lead.phone)]
     flags += [bool(src) and k in src for k in SOURCES]
     matched = any(flags[6:])
     flags += [bool(src) and not matched, not src]

@@ -54,7 +54,7 @@ def records() -> list:
             locale="en_US",
             timezone="America/Los_Angeles",
             country="US",
-            consent=Consent(),
+            consent=Consent.granted(),
         )
     )
     out.append(lead(3, language="en", locale="en_US", timezone="America/Los_Angeles",

@@ -93,7 +93,9 @@ def test_style_follows_the_profile_consent_and_intent():
         Channel.CALL,
         "es",
     )
-    no_call = adapt_style(p, StyleContext(consent=Consent(call=False)))
+    no_call = adapt_style(
+        p, StyleContext(consent=Consent(call=False, sms=True, email=True, whatsapp=True))
+    )
     assert no_call.channel is Channel.SMS and "no consent for call" in no_call.reason
     first = adapt_style(p, StyleContext(intent=Intent.FIRST_CONTACT))
     assert first.formality is Formality.FORMAL  # Spanish: usted at first contact
@@ -102,6 +104,8 @@ def test_style_follows_the_profile_consent_and_intent():
     nothing = adapt_style(p, StyleContext(consent=Consent(call=False, sms=False, email=False,
                                                           whatsapp=False)))  # fmt: skip
     assert nothing.channel is Channel.IN_PERSON
+    unknown = adapt_style(p, StyleContext(consent=Consent()))  # opt-in: unknown is not granted
+    assert unknown.channel is Channel.IN_PERSON and "no consent for call" in unknown.reason
 
 
 async def test_a_full_disk_is_a_store_error_and_loses_nothing(device, monkeypatch):

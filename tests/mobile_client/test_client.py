@@ -148,6 +148,12 @@ def test_choosing_another_intent_redrafts_the_message(client):
     assert detail.message.text != before
 
 
+def test_the_app_runs_the_step_scheduler(client):
+    idle(client)
+    scheduler = client.bridge.runtime.__dict__.get("_scheduler")
+    assert scheduler is not None and scheduler._scheduler.running
+
+
 def test_edited_message_marked_sent_is_recorded_in_the_outbox(client):
     detail = client.screens["detail"]
     rt = client.bridge.runtime

@@ -48,7 +48,7 @@ def _lead(**kw) -> Lead:
         name="Ana",
         language="es",
         timezone="UTC",
-        consent=Consent(call=False),
+        consent=Consent(call=False, sms=True, email=True, whatsapp=True),
         source="Zillow",
         budget_min=300_000.0,
         budget_max=600_000.0,
@@ -169,6 +169,12 @@ def test_listing_and_lead_features(features):
     assert features["consent_sms"] == 1.0
     assert features["source_zillow"] == 1.0
     assert features["activity_frac_hour_22"] == pytest.approx(2 / 5)
+
+
+def test_unknown_consent_is_not_consent():
+    vec = extract(_lead(consent=Consent(sms=True)), empty_columns(), NOW)
+    assert vec[FEATURE_INDEX["consent_sms"]] == 1.0
+    assert vec[FEATURE_INDEX["consent_call"]] == 0.0  # absent: unknown, not granted
 
 
 def test_no_events_gives_a_finite_vector():

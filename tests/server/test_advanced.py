@@ -14,7 +14,8 @@ import websockets
 
 from edge.runtime import EdgeRuntime
 from sync.codec import Format, encode_batch
-from tests.factories import small_world
+from tests.factories import HOUR_MS, NOW_MS, small_world
+from tests.live_server import run_server
 
 
 async def synced_phone(tmp_path: Path, server, token: str) -> EdgeRuntime:
@@ -123,31 +124,48 @@ async def test_profile_creates_a_new_lead_in_the_callers_partition_and_reaches_t
         await phone.close()
 
 
-async def test_predict_then_execute_records_the_outreach_and_it_syncs(tmp_path, server):
-    token = server.token()
-    phone = await synced_phone(tmp_path, server, token)
-    try:
-        async with client(server, token) as http:
-            predicted = await http.post(
-                f"{A}/intervention/predict", json={"lead_id": "lead-000002"}
-            )
-            strategies = predicted.json()["strategies"]
-            assert strategies and [s["rank"] for s in strategies] == list(
-                range(1, len(strategies) + 1)
-            )
-            p = [s["p_response"] for s in strategies]
-            assert p == sorted(p, reverse=True)
-            step = strategies[0]["step_id"]
-            done = await http.post(f"{A}/intervention/execute", json={"step_id": step})
-            assert done.status_code == 200, done.text
-            event = done.json()["event"]
-            assert event["lead_id"] == "lead-000002" and done.json()["outbox"]
-            again = await http.post(f"{A}/intervention/execute", json={"step_id": "step-nope"})
-            assert again.status_code == 404
+async def test_predict_then_execute_records_the_outreach_and_it_syncs(tmp_path):
+    # The outreach rules read the lead's hour: noon in Mexico City, a Monday, no holiday.
+    def noon() -> int:
+        return NOW_MS + 2 * HOUR_MS
+
+    with run_server(tmp_path / "server.db", clock=noon) as server:
+        token = server.token()
+        phone = await EdgeRuntime.open(tmp_path / "phone.db", clock=noon)
+        await phone.ingest(encode_batch(small_world(2, 5), Format.MSGPACK))
         assert (await phone.sync(server.url, token)).status == "ok"
-        assert (await phone.get("event", event["id"])).lead_id == "lead-000002"
-    finally:
-        await phone.close()
+        try:
+            async with client(server, token) as http:
+                predicted = await http.post(
+                    f"{A}/intervention/predict", json={"lead_id": "lead-000002"}
+                )
+                strategies = predicted.json()["strategies"]
+                assert strategies and [s["rank"] for s in strategies] == list(
+                    range(1, len(strategies) + 1)
+                )
+                p = [s["p_response"] for s in strategies]
+                assert p == sorted(p, reverse=True)
+                step = strategies[0]["step_id"]
+                # no channel is configured on this server: the step is the agent's task
+                sent = await http.post(f"{A}/intervention/execute", json={"step_id": step})
+                assert sent.status_code == 200, sent.text
+                assert sent.json()["status"] == "due" and sent.json()["event"] is None
+                done = await http.post(
+                    f"{A}/intervention/execute", json={"step_id": step, "by_agent": True}
+                )
+                assert done.status_code == 200, done.text
+                event = done.json()["event"]
+                assert event["lead_id"] == "lead-000002" and done.json()["outbox"]
+                twice = await http.post(
+                    f"{A}/intervention/execute", json={"step_id": step, "by_agent": True}
+                )
+                assert twice.status_code == 409 and twice.json()["reason"] == "not_pending"
+                again = await http.post(f"{A}/intervention/execute", json={"step_id": "step-nope"})
+                assert again.status_code == 404
+            assert (await phone.sync(server.url, token)).status == "ok"
+            assert (await phone.get("event", event["id"])).lead_id == "lead-000002"
+        finally:
+            await phone.close()
 
 
 @pytest.mark.parametrize(("path", "body", "field"), MALFORMED)

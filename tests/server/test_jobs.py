@@ -45,7 +45,7 @@ async def test_without_an_interval_nothing_is_scheduled():
     job.stop()  # stopping a job that never started is fine
 
 
-async def test_scheduled_runs_repeat_never_overlap_and_stop(monkeypatch):
+async def test_scheduled_runs_repeat_never_overlap_and_stop(monkeypatch, tmp_path):
     running = 0
     overlap = 0
     done: list[int] = []
@@ -60,7 +60,11 @@ async def test_scheduled_runs_repeat_never_overlap_and_stop(monkeypatch):
         return _run(len(done))
 
     monkeypatch.setattr(jobs, "retrain_once", slow_retrain_once)
-    job = RetrainJob(object(), object(), ServerConfig(retrain_interval_s=0.05))
+    from server.storage import open_store
+
+    store = open_store(tmp_path / "server.db")  # the ticks take the store's retrain lease
+    await store.open()
+    job = RetrainJob(store, object(), ServerConfig(retrain_interval_s=0.05))  # type: ignore[arg-type]
     job.start()
     scheduler = job._scheduler
     job.start()  # a second start keeps the one scheduler
@@ -76,6 +80,7 @@ async def test_scheduled_runs_repeat_never_overlap_and_stop(monkeypatch):
     after = len(done)
     await asyncio.sleep(0.3)
     assert len(done) == after
+    await store.close()
 
 
 async def test_a_real_run_on_an_empty_server_is_refused_and_recorded(tmp_path):

@@ -22,7 +22,9 @@ async def test_profile_create_learns_the_headline_and_recommendations_say_true_t
             assert p["price_max"] == 900_000 and p.get("price_min") is None
             assert p["beds_min"] == 3 and p["property_types"] == ["house"]
             assert p["must_haves"][:2] == ["garage", "near schools"]
-            assert p["preferred_channel"] == "sms" and p["contact_hours_start"] == 18
+            # A stated preference is not consent: this lead, new to the API, has none recorded,
+            # so texts are not its channel (consent is opt-in).
+            assert p["preferred_channel"] != "sms" and p["contact_hours_start"] == 18
             got = await http.get(f"{A}/personalization/recommendations/lead-said-1")
             recs = got.json()["recommendations"]
         assert got.status_code == 200 and recs

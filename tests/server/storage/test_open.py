@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from server.config import ServerConfig, ServerConfigError
+from server.config import ServerConfig, ServerConfigError, process_folder
 from server.storage import (
     NewerDatabaseError,
     StorageError,
@@ -80,7 +80,7 @@ def test_files_live_beside_an_sqlite_file_or_in_the_data_dir(tmp_path):
     assert beside.registry_dir == tmp_path / "s.db.registry"
     pg = ServerConfig(database_url="postgresql://db/re", data_dir=tmp_path / "data")
     assert (pg.replica_dir, pg.registry_dir) == (
-        tmp_path / "data/replicas",
+        tmp_path / "data/replicas" / process_folder(),  # another host may share PostgreSQL
         tmp_path / "data/registry",
     )
     with pytest.raises(ServerConfigError, match="needs a data_dir"):

@@ -1,0 +1,1 @@
+"""Channel adapters: ``send(step, message) -> Delivery`` (see ``edge.channels.base``)."""
