@@ -7,7 +7,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from server.advanced import (
@@ -22,6 +21,13 @@ from server.config import ServerConfig
 from server.controllers import VERSION, SyncController
 from server.errors import error_to_response
 from server.jobs import RetrainJob
+from server.openapi import (
+    FIELD_MEANINGS,
+    describe_fields,
+    openapi_config,
+    refuse_undeclared_query,
+    swagger_assets,
+)
 from server.registry import ModelDistribution, registry_dir
 from server.replica import TeamReplicas, replica_dir
 from server.service import SyncService
@@ -29,6 +35,12 @@ from server.sqlite_store import SqliteServerStore
 from server.store import ServerStore
 
 PUBLIC = ["^/api/v1/advanced/health", "^/schema", "^/metrics"]
+
+
+class MetricsController(PrometheusController):
+    """Prometheus text for scrapers: public, and not part of the API's contract."""
+
+    include_in_schema = False
 
 
 def create_app(config: ServerConfig | None = None, store: ServerStore | None = None) -> Litestar:
@@ -63,12 +75,12 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
         await store.close()
 
     prometheus = PrometheusConfig(app_name="realty_edge", prefix="realty_edge", group_path=True)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             AdvancedController,
             ModelsController,
             SyncController,
-            PrometheusController,
+            MetricsController,
             realtime_multi_language,
             realtime_intervention,
         ],
@@ -85,12 +97,15 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=1024, gzip_compress_level=6
         ),
-        openapi_config=OpenAPIConfig(
-            title="realty-edge server: sync and advanced API", version=VERSION, path="/schema"
+        openapi_config=openapi_config(
+            "realty-edge server: sync and advanced API", VERSION, swagger_assets()
         ),
+        before_request=refuse_undeclared_query,
         on_startup=[startup],
         on_shutdown=[shutdown],
         state=state,
         request_max_body_size=config.max_body_bytes,
         debug=False,
     )
+    describe_fields(app.openapi_schema, FIELD_MEANINGS)
+    return app

@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from server.auth import Principal
 from server.errors import InvalidRequestError, path_in
+from server.openapi import refusals
 from server.service import MSGPACK_TYPES, SyncService, decode_body
 from sync.codec import Format, decode
 from sync.errors import DecodeError
@@ -43,7 +44,7 @@ class SyncController(Controller):
     path = "/api/v1/sync"
     tags: ClassVar[list[str]] = ["sync"]
 
-    @post("/push", status_code=200)
+    @post("/push", status_code=200, responses=refusals(409, 413, 415, 422))
     async def push(self, request: AnyRequest, sync: Sync) -> Response[PushResult]:
         """Push a ChangeBatch (JSON or MessagePack, maybe gzip); idempotent by (device, seq)."""
         batch = decode_body(
@@ -54,7 +55,7 @@ class SyncController(Controller):
         )
         return _reply(request, await sync.push(request.user, batch))
 
-    @get("/pull")
+    @get("/pull", responses=refusals())
     async def pull(
         self,
         request: AnyRequest,
@@ -65,7 +66,7 @@ class SyncController(Controller):
         """The team's changes after ``after``, paged; resume from the page's ``checkpoint``."""
         return _reply(request, await sync.pull(request.user, after, limit))
 
-    @post("/pull", status_code=200)
+    @post("/pull", status_code=200, responses=refusals(413, 415, 422))
     async def pull_post(self, request: AnyRequest, sync: Sync) -> Response[PullPage]:
         """As GET, with a PullRequest body (JSON or MessagePack)."""
         body = await request.body()
@@ -77,7 +78,7 @@ class SyncController(Controller):
             raise InvalidRequestError(str(exc), path=path_in(str(exc))) from exc
         return _reply(request, await sync.pull(request.user, ask.after, ask.limit))
 
-    @get("/conflicts")
+    @get("/conflicts", responses=refusals())
     async def conflicts(
         self,
         request: AnyRequest,
@@ -89,14 +90,14 @@ class SyncController(Controller):
         """The team's conflict log (losing values), oldest first."""
         return _reply(request, await sync.conflicts(request.user, after, limit, entity_id))
 
-    @get("/records/{entity:str}/{entity_id:str}")
+    @get("/records/{entity:str}/{entity_id:str}", responses=refusals(404))
     async def record(
         self, request: AnyRequest, sync: Sync, entity: FromPath[str], entity_id: FromPath[str]
     ) -> Response[RecordState]:
         """The merged state of one record of the team, with every field's clock."""
         return _reply(request, await sync.record(request.user, entity, entity_id))
 
-    @get("/devices/{device_id:str}")
+    @get("/devices/{device_id:str}", responses=refusals(404))
     async def device(
         self, request: AnyRequest, sync: Sync, device_id: FromPath[str]
     ) -> Response[DeviceInfo]:

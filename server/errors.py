@@ -43,6 +43,13 @@ class InvalidRequestError(ServerError):
     code = "invalid_request"
 
 
+class UnknownFieldError(ServerError):
+    """A body key or query parameter the route does not declare; ``path`` names it."""
+
+    status = 400
+    code = "invalid_request"
+
+
 class MalformedBodyError(ServerError):
     """Bytes that are not JSON or MessagePack (or not valid gzip)."""
 
@@ -110,6 +117,9 @@ class RateLimitedError(ServerError):
         self.retry_after_s = retry_after_s
 
 
+#: The field a missing or bad token is named by.
+AUTH_PATH = "header.authorization"
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -122,17 +132,19 @@ _HTTP_CODES = {
 }
 
 _PATH_IN_MESSAGE = re.compile(r"at `(\$[^`]*)`")
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 
 
 def path_in(message: str, prefix: str = "") -> str | None:
-    """The field path msgspec wrote into ``message`` (``at `$.a.b```), under ``prefix``."""
+    """The field path msgspec wrote into ``message`` (``at `$.a.b```), under ``prefix``;
+    for an unknown field, the path ends with that field's name."""
     found = _PATH_IN_MESSAGE.search(message)
-    if not found:
-        field = re.search(r"unknown field `([^`]+)`", message)
-        if field:
-            return f"{prefix or '$'}.{field.group(1)}"
+    field = _UNKNOWN_FIELD.search(message)
+    if not found and not field:
         return prefix or None
-    path = found.group(1)
+    path = found.group(1) if found else "$"
+    if field:
+        path = f"{path}.{field.group(1)}"
     return prefix + path[1:] if prefix else path
 
 
@@ -144,7 +156,7 @@ def error_to_response(request: Request[Any, Any, Any], exc: Exception) -> Respon
             status, body = exc.status, Rejected(code=exc.code, detail=exc.detail)
             headers["Retry-After"] = str(max(1, round(exc.retry_after_s + 0.5)))
         case UnauthorizedError():
-            status, body = exc.status, Rejected(code=exc.code, detail=exc.detail)
+            status, body = exc.status, Rejected(code=exc.code, detail=exc.detail, path=exc.path)
             headers["WWW-Authenticate"] = 'Bearer realm="realty-edge"'
         case ServerError():
             status, body = exc.status, Rejected(code=exc.code, detail=exc.detail, path=exc.path)
@@ -155,7 +167,7 @@ def error_to_response(request: Request[Any, Any, Any], exc: Exception) -> Respon
             status, body = 400, _validation_body(exc)
         case NotAuthorizedException():
             status = 401
-            body = Rejected(code="unauthorized", detail=str(exc.detail))
+            body = Rejected(code="unauthorized", detail=str(exc.detail), path=AUTH_PATH)
             headers["WWW-Authenticate"] = 'Bearer realm="realty-edge"'
         case HTTPException():
             status = exc.status_code
@@ -182,6 +194,9 @@ def _validation_body(exc: ValidationException) -> Rejected:
         if first.get("message"):
             detail = f"{detail}: {first['message']}"
             named = path_in(str(first["message"]))
+            unknown = _UNKNOWN_FIELD.search(str(first["message"]))
             if named is not None and key == "data":  # the body's own field, by name
                 path = "body" + named[1:]
+            elif unknown and path:  # a nested object's unknown key: name the key itself
+                path = f"{path}.{unknown.group(1)}"
     return Rejected(code="invalid_request", detail=detail, path=path)

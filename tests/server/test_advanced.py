@@ -130,7 +130,7 @@ async def test_profile_creates_a_new_lead_in_the_callers_partition_and_reaches_t
         await phone.close()
 
 
-async def test_predict_then_execute_records_the_outreach_and_it_syncs(tmp_path, server):
+async def test_predict_then_save_then_execute_records_the_outreach_and_it_syncs(tmp_path, server):
     token = server.token()
     phone = await synced_phone(tmp_path, server, token)
     try:
@@ -138,7 +138,13 @@ async def test_predict_then_execute_records_the_outreach_and_it_syncs(tmp_path, 
             predicted = await http.post(
                 f"{A}/intervention/predict", json={"lead_id": "lead-000002"}
             )
-            strategies = predicted.json()["strategies"]
+            assert predicted.json()["plan_saved"] is False
+            proposed = predicted.json()["strategies"][0]["step_id"]
+            unsaved = await http.post(f"{A}/intervention/execute", json={"step_id": proposed})
+            assert unsaved.status_code == 404  # a prediction stores no plan
+            saved = await http.post(f"{A}/intervention/plans", json={"lead_id": "lead-000002"})
+            assert saved.status_code == 201 and saved.json()["plan_saved"] is True
+            strategies = saved.json()["strategies"]
             assert strategies and [s["rank"] for s in strategies] == list(
                 range(1, len(strategies) + 1)
             )
