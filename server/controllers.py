@@ -16,6 +16,7 @@ from server.service import MSGPACK_TYPES, SyncService, decode_body
 from sync.codec import Format, decode
 from sync.errors import DecodeError
 from sync.protocol import (
+    MAX_CHECKPOINT,
     ConflictPage,
     DeviceInfo,
     PullPage,
@@ -60,7 +61,9 @@ class SyncController(Controller):
         self,
         request: AnyRequest,
         sync: Sync,
-        after: Annotated[int, QueryParameter(ge=0, description="checkpoint of the last page")] = 0,
+        after: Annotated[
+            int, QueryParameter(ge=0, le=MAX_CHECKPOINT, description="checkpoint of the last page")
+        ] = 0,
         limit: Annotated[int | None, QueryParameter(ge=1, le=5000)] = None,
     ) -> Response[PullPage]:
         """The team's changes after ``after``, paged; resume from the page's ``checkpoint``."""
@@ -75,7 +78,7 @@ class SyncController(Controller):
         try:
             ask = decode(body, PullRequest, fmt)
         except DecodeError as exc:
-            raise InvalidRequestError(str(exc), path=path_in(str(exc))) from exc
+            raise InvalidRequestError(str(exc), path=path_in(str(exc)) or "$") from exc
         return _reply(request, await sync.pull(request.user, ask.after, ask.limit))
 
     @get("/conflicts", responses=refusals())
@@ -83,7 +86,9 @@ class SyncController(Controller):
         self,
         request: AnyRequest,
         sync: Sync,
-        after: Annotated[int, QueryParameter(ge=0)] = 0,
+        after: Annotated[
+            int, QueryParameter(ge=0, le=MAX_CHECKPOINT, description="id of the last conflict")
+        ] = 0,
         limit: Annotated[int | None, QueryParameter(ge=1, le=5000)] = None,
         entity_id: FromQuery[str | None] = None,
     ) -> Response[ConflictPage]:
