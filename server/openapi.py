@@ -197,7 +197,7 @@ def openapi_config(title: str, version: str, assets: Path | None) -> OpenAPIConf
             }
         ),
         security=SECURITY,
-        render_plugins=[JsonRenderPlugin(), ui],
+        render_plugins=[ui, JsonRenderPlugin()],
     )
 
 

@@ -74,10 +74,7 @@ def parse_instant(value: int | str, path: str, zone: tzinfo | None = None) -> in
                     f"{value!r} has no UTC offset (add one, e.g. Z or -08:00)", path=path
                 )
             moment = moment.replace(tzinfo=zone)
-        try:
-            value = round(moment.timestamp() * 1000)
-        except (OverflowError, ValueError, OSError):
-            value = -1  # before year 1: refused below with the range
+        value = round(moment.timestamp() * 1000)
     if not 0 <= value <= MAX_EPOCH_MS:
         raise InvalidRequestError(
             f"time {value!r} is not in 0..{MAX_EPOCH_MS} epoch ms (years 1970..3000)", path=path

@@ -104,9 +104,11 @@ def test_every_route_survives_generated_requests(world):
     started = time.monotonic()
     # Operations without inputs are exhausted after a case or two: the budget goes to the rest.
     with_inputs = [op for op in operations if op.path_parameters or op.query or op.body]
-    per_operation = math.ceil(TARGET / max(1, len(with_inputs))) + 5
+    per_operation = math.ceil(TARGET / max(1, len(with_inputs))) + 2
 
     def check(label: str, case: Any, real: bool) -> None:
+        if tried.get(label, 0) >= per_operation:
+            return  # hypothesis may run a few more examples than asked: keep the time bounded
         if real:
             with_real_ids(case)
         began = time.monotonic()
