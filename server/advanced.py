@@ -27,6 +27,7 @@ from server.advanced_types import (
     DetectRequest,
     DetectResult,
     Erased,
+    EventInput,
     ExecuteRequest,
     ExecuteResult,
     LeadExport,
@@ -46,7 +47,7 @@ from server.registry import FamilyInfo, ModelDistribution, Offer, SigningKeyInfo
 from server.retrain import RetrainRuns, list_runs
 from server.service import SyncService
 from sync.manifest import ModelManifest
-from sync.records import Event, InterventionPlan, Profile
+from sync.records import InterventionPlan, Profile
 
 OCTET = "application/octet-stream"
 AnyRequest = Request[Principal, str, Any]
@@ -237,7 +238,7 @@ class ModelsController(Controller):
 # --- WebSockets ------------------------------------------------------------------------
 
 _ws_event = msgspec.json.Decoder(dict[str, Any])
-_event_decoder = msgspec.json.Decoder(Event)
+_event_decoder = msgspec.json.Decoder(EventInput)
 
 
 async def _refuse(socket: WebSocket[Any, Any, Any], exc: ServerError) -> None:

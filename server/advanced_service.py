@@ -261,10 +261,12 @@ class AdvancedService:
         paths = paths or [f"$.events[{i}]" for i in range(len(events))]
         _same_lead(events, lead_id, paths)
 
+        plain = [msgspec.convert(msgspec.to_builtins(e), Event) for e in events]
+
         async def go(rt: EdgeRuntime) -> None:
             await self._lead(rt, lead_id)
-            await _known_listings(rt, events, paths)
-            await rt.store.put(events)
+            await _known_listings(rt, plain, paths)
+            await rt.store.put(plain)
 
         await self._run(who, go)
 

@@ -55,10 +55,14 @@ class Body(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Base of every request body: unknown fields are refused (with their name)."""
 
 
+class EventInput(Event, tag="event", forbid_unknown_fields=True):
+    """An event in a request body: an ``Event`` whose unknown keys are refused by name."""
+
+
 class AnalyzeRequest(Body):
     lead_id: Id
     events: Annotated[
-        list[Event],
+        list[EventInput],
         Meta(
             max_length=MAX_ITEMS,
             description="Events of this lead to consider with the stored ones (same id: the "
@@ -198,7 +202,7 @@ class ProfileRequest(Body):
     #: values computed from the lead's events.
     behavioral_data: Annotated[dict[str, float], Meta(max_length=1024)] = {}
     #: Events to learn from instead of the stored ones (their ``lead_id`` must be this lead).
-    property_interactions: Annotated[list[Event], Meta(max_length=MAX_ITEMS)] = []
+    property_interactions: Annotated[list[EventInput], Meta(max_length=MAX_ITEMS)] = []
     #: Used when the lead is new (it is created in the caller's partition).
     name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
     language: Annotated[str, Meta(pattern=r"^[a-z]{2,3}$")] | None = None

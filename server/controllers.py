@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery, QueryParameter
 
@@ -13,6 +13,7 @@ from server.auth import Principal
 from server.errors import InvalidRequestError, path_in
 from server.openapi import refusals
 from server.service import MSGPACK_TYPES, SyncService, decode_body
+from sync.changes import ChangeBatch
 from sync.codec import Format, decode
 from sync.errors import DecodeError
 from sync.protocol import (
@@ -41,11 +42,27 @@ def _reply(request: AnyRequest, body: Any) -> Response[Any]:
     return Response(content=body, media_type=MediaType.JSON)
 
 
+def _documents(body: type) -> Provide:
+    """A dependency no handler asks for: it only gives the OpenAPI document the body
+    ``body`` of a route that reads its raw bytes itself (MessagePack, gzip)."""
+
+    def body_of_the_request(data: Any) -> None:  # never called
+        return None
+
+    body_of_the_request.__annotations__["data"] = body
+    return Provide(body_of_the_request, sync_to_thread=False)
+
+
 class SyncController(Controller):
     path = "/api/v1/sync"
     tags: ClassVar[list[str]] = ["sync"]
 
-    @post("/push", status_code=200, responses=refusals(409, 413, 415, 422))
+    @post(
+        "/push",
+        status_code=200,
+        responses=refusals(409, 413, 415, 422),
+        dependencies={"_batch": _documents(ChangeBatch)},
+    )
     async def push(self, request: AnyRequest, sync: Sync) -> Response[PushResult]:
         """Push a ChangeBatch (JSON or MessagePack, maybe gzip); idempotent by (device, seq)."""
         batch = decode_body(
@@ -69,7 +86,12 @@ class SyncController(Controller):
         """The team's changes after ``after``, paged; resume from the page's ``checkpoint``."""
         return _reply(request, await sync.pull(request.user, after, limit))
 
-    @post("/pull", status_code=200, responses=refusals(413, 415, 422))
+    @post(
+        "/pull",
+        status_code=200,
+        responses=refusals(413, 415, 422),
+        dependencies={"_ask": _documents(PullRequest)},
+    )
     async def pull_post(self, request: AnyRequest, sync: Sync) -> Response[PullPage]:
         """As GET, with a PullRequest body (JSON or MessagePack)."""
         body = await request.body()

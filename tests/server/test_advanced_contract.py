@@ -120,6 +120,18 @@ async def test_unknown_query_parameters_and_filter_keys_are_refused(http):
     assert pull.status_code == 400 and pull.json()["path"] == "query.page"
 
 
+async def test_unknown_keys_inside_events_are_refused_naming_them(http):
+    event = {
+        "kind": "event", "id": "ev-typo", "lead_id": LEAD, "type": "property_view",
+        "ts": 1, "listingId": "lst-000001",
+    }  # fmt: skip
+    for route, key in (("analyze/comprehensive", "events"),
+                       ("personalization/profile/create", "property_interactions")):  # fmt: skip
+        answer = await http.post(f"{A}/{route}", json={"lead_id": LEAD, key: [event]})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["path"] == f"body.{key}[0].listingId", answer.text
+
+
 async def test_a_typed_price_filter_is_honoured(http):
     cheap = await http.get(
         f"{A}/personalization/recommendations/{LEAD}",
