@@ -23,7 +23,7 @@ from typing import Any
 from litestar import Request
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, OpenAPI, SecurityScheme
+from litestar.openapi.spec import Components, Example, OpenAPI, SecurityScheme
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
@@ -47,6 +47,21 @@ _MEANING = {
     429: "Rate limit of the token reached; see Retry-After.",
     503: "A feature this server cannot offer now (e.g. no speech model installed).",
 }
+#: One real refusal per status, as the document's example (instead of generated gibberish).
+_EXAMPLE = {
+    400: ("invalid_request", "unknown parameter 'max_price' (accepted: context, k)",
+          "query.max_price"),
+    401: ("unauthorized", "missing bearer token (Authorization: Bearer <token>)",
+          "header.authorization"),
+    404: ("not_found", "no lead 'lead-000042' (in your partition)", "$.lead_id"),
+    409: ("schema_version_unsupported", "schema version 9 is newer than this server's 3", None),
+    413: ("body_too_large", "body of 9000000 bytes; the limit is 8388608", None),
+    415: ("unsupported_media", "Content-Type 'text/csv' is not supported", None),
+    422: ("invalid_request", "'about half a million' is not an amount", "$.context.offer_amount"),
+    429: ("rate_limited", "rate limit of 50 requests/s for this token", None),
+    503: ("feature_unavailable", "no Vosk speech model is installed on this server", None),
+}  # fmt: skip
+
 #: Statuses every authenticated route may answer.
 COMMON = (400, 401, 429)
 
@@ -55,8 +70,19 @@ def refusals(*statuses: int, public: bool = False) -> dict[int, ResponseSpec]:
     """The ``responses`` of a route: ``statuses`` plus the common ones, as Rejected bodies."""
     codes = sorted(set(statuses) | ({400} if public else set(COMMON)))
     return {
-        code: ResponseSpec(data_container=Rejected, description=_MEANING[code]) for code in codes
+        code: ResponseSpec(
+            data_container=Rejected,
+            description=_MEANING[code],
+            generate_examples=False,
+            examples=[Example(summary=_EXAMPLE[code][0], value=_rejected_example(code))],
+        )
+        for code in codes
     }
+
+
+def _rejected_example(status: int) -> dict[str, Any]:
+    code, detail, path = _EXAMPLE[status]
+    return {"type": "rejected", "protocol": 1, "code": code, "detail": detail, "path": path}
 
 
 #: What the answers' fields mean, with units, for types that do not describe themselves.

@@ -296,3 +296,12 @@ async def test_models_list_the_running_versions_and_serve_their_manifests(http):
         assert hashlib.sha256(blob.content).hexdigest() == manifest.json()["sha256"]
     missing = await http.get(f"{A}/models/behaviour/0.0.0-nope/manifest")
     assert missing.status_code == 404 and missing.json()["path"] == "path.version"
+
+
+async def test_a_missing_or_bad_token_names_the_authorization_header(server):
+    for headers in ({}, {"authorization": "Bearer re1.bad.token"}):
+        async with httpx.AsyncClient(base_url=server.url, headers=headers) as c:
+            answer = await c.post(f"{A}/intervention/predict", json={"lead_id": LEAD})
+        assert answer.status_code == 401
+        assert answer.json()["path"] == "header.authorization", answer.text
+        assert answer.headers["www-authenticate"].startswith("Bearer")

@@ -4,7 +4,8 @@ Every operation of the document gets generated requests (at least ``TARGET`` in 
 budget split over the operations). Half of the cases carry real ids of the caller's team,
 so the generated values reach the services instead of stopping at a 404. Every answer must
 be under 500 (or the documented 503 of a feature this machine lacks), and every 4xx a
-``rejected`` body; a 400 or 422 names the field in ``path``. Seeded: the seed is printed.
+``rejected`` body whose ``path`` names the field (but for refusals of the whole request: its
+size, encoding, schema version or rate). Seeded: the seed is printed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from tests.live_server import run_server
 #: Generated requests across all operations (issue 15 asks for at least 2,000).
 TARGET = int(os.environ.get("REALTY_EDGE_FUZZ_CASES", "2000"))
 SEED = int(os.environ.get("REALTY_EDGE_FUZZ_SEED", "20261203"))
+#: Refusals about the request as a whole (its size, encoding, version, rate): no field.
+WHOLE_REQUEST = {409, 413, 415, 429}
 #: Real ids of team-a (from ``small_world``) substituted into half of the cases.
 REAL = {"lead_id": "lead-000001", "listing_id": "lst-000001", "entity_id": "lead-000001"}
 
@@ -85,7 +88,7 @@ def problems_with(response: requests.Response) -> str | None:
         return f"{status} without a JSON body: {response.text[:200]}"
     if body.get("type") != "rejected" or not body.get("code") or "detail" not in body:
         return f"{status} not a rejected body: {body}"
-    if status in (400, 422) and not body.get("path"):
+    if status not in WHOLE_REQUEST and not body.get("path"):
         return f"{status} names no field: {body}"
     return None
 
