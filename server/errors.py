@@ -13,8 +13,10 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import (
+    ClientException,
     HTTPException,
     NotAuthorizedException,
+    SerializationException,
     ValidationException,
 )
 
@@ -51,10 +53,13 @@ class UnknownFieldError(ServerError):
 
 
 class MalformedBodyError(ServerError):
-    """Bytes that are not JSON or MessagePack (or not valid gzip)."""
+    """Bytes that are not JSON or MessagePack (or not valid gzip): the whole body, ``$``."""
 
     status = 400
     code = "malformed_body"
+
+    def __init__(self, detail: str, *, path: str | None = "$"):
+        super().__init__(detail, path=path)
 
 
 class UnsupportedEncodingError(ServerError):
@@ -132,7 +137,7 @@ _HTTP_CODES = {
 }
 
 _PATH_IN_MESSAGE = re.compile(r"at `(\$[^`]*)`")
-_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_UNKNOWN_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 
 
 def path_in(message: str, prefix: str = "") -> str | None:
@@ -165,6 +170,9 @@ def error_to_response(request: Request[Any, Any, Any], exc: Exception) -> Respon
             body = Rejected(code="not_found", detail=f"{exc} (in your partition)")
         case ValidationException():
             status, body = 400, _validation_body(exc)
+        case ClientException() if isinstance(exc.__cause__, SerializationException):
+            status = 400  # the body is not JSON at all: the body as a whole is to blame
+            body = Rejected(code="malformed_body", detail=str(exc.detail), path="body")
         case NotAuthorizedException():
             status = 401
             body = Rejected(code="unauthorized", detail=str(exc.detail), path=AUTH_PATH)
@@ -197,6 +205,6 @@ def _validation_body(exc: ValidationException) -> Rejected:
             unknown = _UNKNOWN_FIELD.search(str(first["message"]))
             if named is not None and key == "data":  # the body's own field, by name
                 path = "body" + named[1:]
-            elif unknown and path:  # a nested object's unknown key: name the key itself
+            elif unknown and path:  # a nested object's unknown or missing key: name it
                 path = f"{path}.{unknown.group(1)}"
     return Rejected(code="invalid_request", detail=detail, path=path)
