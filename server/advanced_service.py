@@ -600,7 +600,7 @@ def recommend_context(text: str) -> RecommendContext:
         refusal = UnknownFieldError if "unknown field" in str(exc) else InvalidRequestError
         raise refusal(
             f"context is not a filter JSON object: {exc}",
-            path=path_in(str(exc), "query.context") or "query.context",
+            path=path_in(str(exc), "query.context"),
         ) from exc
     return RecommendContext(
         max_price=None if given.max_price is None

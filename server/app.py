@@ -23,6 +23,7 @@ from server.errors import error_to_response
 from server.jobs import RetrainJob
 from server.openapi import (
     FIELD_MEANINGS,
+    add_links,
     describe_fields,
     openapi_config,
     refuse_undeclared_query,
@@ -108,4 +109,5 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
         debug=False,
     )
     describe_fields(app.openapi_schema, FIELD_MEANINGS)
+    add_links(app.openapi_schema)
     return app

@@ -100,7 +100,7 @@ class SyncController(Controller):
         try:
             ask = decode(body, PullRequest, fmt)
         except DecodeError as exc:
-            raise InvalidRequestError(str(exc), path=path_in(str(exc)) or "$") from exc
+            raise InvalidRequestError(str(exc), path=path_in(str(exc))) from exc
         return _reply(request, await sync.pull(request.user, ask.after, ask.limit))
 
     @get("/conflicts", responses=refusals())

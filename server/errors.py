@@ -142,11 +142,12 @@ _UNKNOWN_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 
 def path_in(message: str, prefix: str = "") -> str | None:
     """The field path msgspec wrote into ``message`` (``at `$.a.b```), under ``prefix``;
-    for an unknown field, the path ends with that field's name."""
+    for an unknown or missing field, the path ends with its name. A message naming no path
+    is about the value as a whole: ``prefix``, or ``$``."""
     found = _PATH_IN_MESSAGE.search(message)
     field = _UNKNOWN_FIELD.search(message)
     if not found and not field:
-        return prefix or None
+        return prefix or "$"
     path = found.group(1) if found else "$"
     if field:
         path = f"{path}.{field.group(1)}"

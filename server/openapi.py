@@ -23,7 +23,15 @@ from typing import Any
 from litestar import Request
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, Example, OpenAPI, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    Example,
+    Link,
+    OpenAPI,
+    OpenAPIResponse,
+    Operation,
+    SecurityScheme,
+)
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
@@ -145,6 +153,56 @@ def describe_fields(document: OpenAPI, meanings: dict[str, dict[str, str]]) -> i
             if prop is not None and not prop.description:
                 prop.description = text
                 added += 1
+    return added
+
+
+_ADV = "/api/v1/advanced"
+_LEAD = "$response.body#/lead_id"
+#: What an answer lets a client do next (OpenAPI links: Swagger shows them, schemathesis
+#: walks them): (from method, from path, status) -> [(name, to method, to path, parameters,
+#: request body)].
+LINKS: dict[tuple[str, str, int], list[tuple[str, str, str, dict[str, str], Any]]] = {
+    ("post", f"{_ADV}/personalization/profile/create", 200): [
+        ("Analyze", "post", f"{_ADV}/analyze/comprehensive", {}, {"lead_id": _LEAD}),
+        ("Predict", "post", f"{_ADV}/intervention/predict", {}, {"lead_id": _LEAD}),
+        ("SavePlan", "post", f"{_ADV}/intervention/plans", {}, {"lead_id": _LEAD}),
+        ("Recommend", "get", f"{_ADV}/personalization/recommendations/{{lead_id}}",
+         {"lead_id": _LEAD}, None),
+        ("Export", "get", f"{_ADV}/privacy/leads/{{lead_id}}/export", {"lead_id": _LEAD}, None),
+        ("Erase", "delete", f"{_ADV}/privacy/leads/{{lead_id}}", {"lead_id": _LEAD}, None),
+    ],
+    ("post", f"{_ADV}/intervention/predict", 200): [
+        ("SavePlan", "post", f"{_ADV}/intervention/plans", {}, {"lead_id": _LEAD}),
+    ],
+    ("post", f"{_ADV}/intervention/plans", 201): [
+        ("ExecuteBestStep", "post", f"{_ADV}/intervention/execute", {},
+         {"step_id": "$response.body#/strategies/0/step_id"}),
+        ("Export", "get", f"{_ADV}/privacy/leads/{{lead_id}}/export", {"lead_id": _LEAD}, None),
+    ],
+}  # fmt: skip
+
+
+def add_links(document: OpenAPI, links: dict = LINKS) -> int:
+    """Add ``links`` to the document's responses (by path and method); how many were added."""
+    paths = document.paths or {}
+
+    def operation(method: str, path: str) -> Operation:
+        found = getattr(paths[path], method)
+        assert found is not None, f"{method.upper()} {path} is not in the document"
+        return found
+
+    added = 0
+    for (method, path, status), targets in links.items():
+        response = (operation(method, path).responses or {})[str(status)]
+        assert isinstance(response, OpenAPIResponse)
+        response.links = dict(response.links or {})
+        for name, to_method, to_path, parameters, body in targets:
+            response.links[name] = Link(
+                operation_id=operation(to_method, to_path).operation_id,
+                parameters=dict(parameters) or None,
+                request_body=body,
+            )
+            added += 1
     return added
 
 

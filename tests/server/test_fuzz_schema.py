@@ -36,6 +36,9 @@ TARGET = int(os.environ.get("REALTY_EDGE_FUZZ_CASES", "2000"))
 SEED = int(os.environ.get("REALTY_EDGE_FUZZ_SEED", "20261203"))
 #: Share of the cases per mode: valid requests reach the services, invalid ones the refusals.
 SHARE = {GenerationMode.POSITIVE: 0.75, GenerationMode.NEGATIVE: 0.25}
+#: Scenarios of the stateful run (each a chain of up to 6 linked calls).
+STATEFUL_SCENARIOS = int(os.environ.get("REALTY_EDGE_FUZZ_SCENARIOS", "40"))
+ADV = "/api/v1/advanced"
 #: Refusals about the request as a whole (its size, encoding, version, rate): no field.
 WHOLE_REQUEST = {409, 413, 415, 429}
 #: Real ids of team-a (from ``small_world``) substituted into half of the cases.
@@ -159,3 +162,35 @@ def test_every_route_survives_generated_requests(world):
     assert not failures, "\n".join(failures)
     assert labels == {f"{op.method.upper()} {op.path}" for op in operations}
     assert total >= TARGET
+
+
+def test_linked_operations_survive_stateful_runs(world):
+    """schemathesis' state machine walks the document's links (and those it infers)."""
+    live, token = world
+    schema = schemathesis.openapi.from_url(f"{live.url}/schema/openapi.json", timeout=30)
+    links = schema.raw_schema["paths"][f"{ADV}/intervention/plans"]["post"]["responses"]["201"]
+    assert links["links"]["ExecuteBestStep"]["requestBody"] == {
+        "step_id": "$response.body#/strategies/0/step_id"
+    }
+    steps: list[tuple[str, int]] = []
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": live.url, "headers": {"Authorization": f"Bearer {token}"}}
+
+        def validate_response(self, response: Any, case: Any, *args: Any, **kw: Any) -> None:
+            steps.append((case.operation.label, response.status_code))
+            problem = problems_with(response)
+            assert problem is None, f"{case.operation.label}: {problem}"
+
+    Workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    print(f"stateful: {len(steps)} steps in {STATEFUL_SCENARIOS} scenarios")
+    assert len({label for label, _ in steps}) >= 3  # chains, not one operation again and again
