@@ -313,15 +313,18 @@ class LeadAnalyst:
                           hit_rate=round(self.hits / total, 4) if total else 0.0,
                           entries=len(self._cache))  # fmt: skip
 
-    async def compute(self, snap: LeadSnapshot, context: MessageContext, detector) -> Analysis:
+    async def compute(self, snap: LeadSnapshot, context: MessageContext, detector, *,
+                      save_profile: bool = True) -> Analysis:  # fmt: skip
+        """The analysis of ``snap``; ``save_profile=False`` stores nothing (a pure read)."""
         lead = snap.lead
         behaviour = self.scorer.predict(lead, snap.features, len(snap.cols))
         vertical = detect_vertical(snap.cols, snap.texts)
         previous = await self.stored_profile(lead.id)
         profile = await self.build_profile(snap, detector=detector, vertical=vertical,
                                            existing=previous)  # fmt: skip
-        with self.energy.measure("profile_write") as cost:
-            cost.bytes_sent += await self.save_profile(profile, previous=previous)
+        if save_profile:
+            with self.energy.measure("profile_write") as cost:
+                cost.bytes_sent += await self.save_profile(profile, previous=previous)
         recs = await self.recommend(profile, None, 5, snap)
         plan = await active_plan(self.reader, lead.id)
         stored = plan is not None

@@ -29,6 +29,7 @@ from server.advanced_types import (
     DetectRequest,
     DetectResult,
     Erased,
+    EventInput,
     ExecuteRequest,
     ExecuteResult,
     LeadExport,
@@ -36,6 +37,7 @@ from server.advanced_types import (
     PredictResult,
     ProfileRequest,
     Recommendations,
+    SavePlanRequest,
     VoiceRequest,
     VoiceResult,
 )
@@ -43,12 +45,13 @@ from server.auth import Principal
 from server.controllers import VERSION
 from server.errors import NotFoundError, ServerError
 from server.lead_watch import lead_changed
+from server.openapi import refusals
 from server.registry import FamilyInfo, ModelDistribution, Offer, SigningKeyInfo
 from server.retrain import RetrainRuns, list_runs
 from server.service import SyncService
 from sync.manifest import ModelManifest
 from sync.protocol import Rejected
-from sync.records import Event, InterventionPlan, Profile
+from sync.records import InterventionPlan, Profile
 
 OCTET = "application/octet-stream"
 AnyRequest = Request[Principal, str, Any]
@@ -61,56 +64,75 @@ class AdvancedController(Controller):
     path = "/api/v1/advanced"
     tags: Sequence[str] | None = ("advanced",)
 
-    @get("/health", exclude_from_auth=True, sync_to_thread=False)
+    @get("/health", exclude_from_auth=True, sync_to_thread=False, security=[{}],
+         responses=refusals(public=True))  # fmt: skip
     def health(self, advanced: Advanced) -> AdvancedHealth:
         """Liveness, each feature's status and the model versions running (no token needed)."""
         return advanced.health(VERSION)
 
-    @post("/analyze/comprehensive", status_code=200)
+    @post("/analyze/comprehensive", status_code=200, responses=refusals(404, 413, 422))
     async def analyze(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[AnalyzeRequest]
     ) -> Analysis:
-        """Language, behaviour, vertical, profile, recommendations and plan of one lead."""
+        """Language, behaviour, vertical, profile, recommendations and plan of one lead.
+
+        A read: it stores nothing, neither the events given nor a profile or plan.
+        """
         return await advanced.analyze(request.user, data)
 
-    @post("/multi-language/detect", status_code=200)
+    @post("/multi-language/detect", status_code=200, responses=refusals(413, 422, 503))
     async def detect(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[DetectRequest]
     ) -> DetectResult:
         """The language of a text, or of a base64 WAV (transcribed offline first)."""
         return await advanced.detect(data)
 
-    @post("/multi-language/voice/process", status_code=200)
+    @post("/multi-language/voice/process", status_code=200, responses=refusals(404, 413, 422, 503))
     async def voice(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[VoiceRequest]
     ) -> VoiceResult:
         """Transcribe a base64 WAV; with ``lead_id``, store it as the lead's voice note."""
         return await advanced.voice(request.user, data)
 
-    @post("/multi-language/cultural/adapt", status_code=200)
+    @post("/multi-language/cultural/adapt", status_code=200, responses=refusals(404, 413, 422))
     async def cultural_adapt(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[CulturalAdaptRequest]
     ) -> DraftMessage:
         """A message for the lead in its language, register, locale formats and hours."""
         return await advanced.cultural_adapt(request.user, data)
 
-    @post("/intervention/predict", status_code=200)
+    @post("/intervention/predict", status_code=200, responses=refusals(404, 413, 422))
     async def predict(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[PredictRequest]
     ) -> PredictResult:
-        """The lead's behaviour and ranked outreach strategies (the stored, scheduled plan)."""
+        """The lead's behaviour and the outreach plan the planner proposes now, best first.
+
+        A read: nothing is stored; save a plan with ``POST /intervention/plans``.
+        """
         return await advanced.predict(request.user, data)
+
+    @post("/intervention/plans", status_code=201, responses=refusals(404, 413, 422))
+    async def save_plan(
+        self, request: AnyRequest, advanced: Advanced, data: JSONBody[SavePlanRequest]
+    ) -> PredictResult:
+        """Plan the lead's outreach and store it as its active plan (a write).
+
+        The plan replaces the lead's active one, syncs to the team's devices and its steps
+        can then be executed (``POST /intervention/execute``).
+        """
+        return await advanced.save_plan(request.user, data)
 
     @post(
         "/intervention/execute",
         status_code=200,
         responses={
+            **refusals(404, 413, 422),
             409: ResponseSpec(
                 Rejected,
                 description="code `rejected`: an outreach rule refuses the step now; `reason` "
                 "is one of not_pending, other_executor, opted_out, no_consent, no_address, "
                 "quiet_hours, holiday, cap. Nothing was sent.",
-            )
+            ),
         },
     )
     async def execute(
@@ -120,14 +142,14 @@ class AdvancedController(Controller):
         ``by_agent``, record the agent's own outreach): the outcome, event and outbox."""
         return await advanced.execute(request.user, data)
 
-    @post("/personalization/profile/create", status_code=200)
+    @post("/personalization/profile/create", status_code=200, responses=refusals(413, 422))
     async def create_profile(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[ProfileRequest]
     ) -> Profile:
         """Learn the lead's profile (the lead is created in your partition when new)."""
         return await advanced.create_profile(request.user, data)
 
-    @get("/personalization/recommendations/{lead_id:str}")
+    @get("/personalization/recommendations/{lead_id:str}", responses=refusals(404, 422))
     async def recommendations(
         self,
         request: AnyRequest,
@@ -135,21 +157,26 @@ class AdvancedController(Controller):
         lead_id: FromPath[str],
         context: Annotated[
             str | None,
-            QueryParameter(max_length=2000, description="RecommendContext as JSON"),
+            QueryParameter(
+                max_length=2000,
+                description='The agent\'s filters as JSON, e.g. {"max_price": "$900k", '
+                '"city": "Seattle", "vertical": "luxury", "include_seen": false}; '
+                "an unknown key is refused",
+            ),
         ] = None,
         k: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
     ) -> Recommendations:
         """The best unseen active listings for the lead, with reasons."""
         return await advanced.recommendations(request.user, lead_id, context, k)
 
-    @get("/privacy/leads/{lead_id:str}/export")
+    @get("/privacy/leads/{lead_id:str}/export", responses=refusals(404))
     async def export_lead(
         self, request: AnyRequest, advanced: Advanced, lead_id: FromPath[str]
     ) -> LeadExport:
         """Everything the server holds about a lead: records, change history, conflicts."""
         return await advanced.export_lead(request.user, lead_id)
 
-    @delete("/privacy/leads/{lead_id:str}", status_code=200)
+    @delete("/privacy/leads/{lead_id:str}", status_code=200, responses=refusals(404))
     async def erase_lead(
         self, request: AnyRequest, advanced: Advanced, lead_id: FromPath[str]
     ) -> Erased:
@@ -163,22 +190,23 @@ class ModelsController(Controller):
     path = "/api/v1/advanced/models"
     tags: Sequence[str] | None = ("models",)
 
-    @get("/", sync_to_thread=True)
-    def families(self, distribution: Distribution) -> list[FamilyInfo]:
-        """Every model family: stable version, version in rollout and its percentage."""
-        return distribution.families()
+    @get("/", sync_to_thread=True, responses=refusals())
+    def families(self, advanced: Advanced, distribution: Distribution) -> list[FamilyInfo]:
+        """Every model family: the version running here, the stable version offered to
+        devices, the version in rollout and its percentage."""
+        return advanced.model_families(distribution)
 
-    @get("/signing-key", sync_to_thread=True)
+    @get("/signing-key", sync_to_thread=True, responses=refusals())
     def signing_key(self, distribution: Distribution) -> SigningKeyInfo:
         """The Ed25519 public key that signs manifests (devices pin it)."""
         return distribution.signing_key_info()
 
-    @get("/retrain-runs", sync_to_thread=True)
+    @get("/retrain-runs", sync_to_thread=True, responses=refusals())
     def retrain_runs(self, distribution: Distribution) -> RetrainRuns:
         """Every retraining run: metrics, decision (promoted, refused, failed) and reason."""
         return RetrainRuns(runs=list_runs(distribution))
 
-    @get("/{name:str}/offer")
+    @get("/{name:str}/offer", responses=refusals(404))
     async def offer(
         self,
         request: AnyRequest,
@@ -196,25 +224,38 @@ class ModelsController(Controller):
             )
         return await asyncio.to_thread(distribution.offer, name, device_id, running)
 
-    @get("/{name:str}/{version:str}/manifest", sync_to_thread=True)
+    @get("/{name:str}/{version:str}/manifest", sync_to_thread=True, responses=refusals(404))
     def manifest(
-        self, distribution: Distribution, name: FromPath[str], version: FromPath[str]
+        self,
+        advanced: Advanced,
+        distribution: Distribution,
+        name: FromPath[str],
+        version: FromPath[str],
     ) -> ModelManifest:
-        """The signed manifest of one version."""
-        return distribution.manifest(name, version)
+        """The signed manifest of one version (published, or the one running here)."""
+        return advanced.model_manifest(distribution, name, version)
 
-    @get("/{name:str}/{version:str}/blob", sync_to_thread=True, media_type=OCTET)
+    @get(
+        "/{name:str}/{version:str}/blob",
+        sync_to_thread=True,
+        media_type=OCTET,
+        responses=refusals(404),
+    )
     def blob(
-        self, distribution: Distribution, name: FromPath[str], version: FromPath[str]
+        self,
+        advanced: Advanced,
+        distribution: Distribution,
+        name: FromPath[str],
+        version: FromPath[str],
     ) -> bytes:
         """The .tflite bytes of one version (check them against the signed manifest)."""
-        return distribution.blob(name, version)
+        return advanced.model_blob(distribution, name, version)
 
 
 # --- WebSockets ------------------------------------------------------------------------
 
 _ws_event = msgspec.json.Decoder(dict[str, Any])
-_event_decoder = msgspec.json.Decoder(Event)
+_event_decoder = msgspec.json.Decoder(EventInput)
 
 
 async def _refuse(socket: WebSocket[Any, Any, Any], exc: ServerError) -> None:
@@ -329,13 +370,14 @@ async def realtime_intervention(
                          "path": "$.event"}
                     )  # fmt: skip
                     continue
-                if event.lead_id != lead_id:
+                try:
+                    await advanced.record_events(who, lead_id, [event], ["$.event"])
+                except ServerError as exc:
                     await socket.send_json(
-                        {"type": "error", "code": "invalid_request", "path": "$.event.lead_id",
-                         "detail": f"event of lead {event.lead_id!r} on the {lead_id!r} socket"}
+                        {"type": "error", "code": exc.code, "detail": exc.detail,
+                         "path": exc.path}
                     )  # fmt: skip
                     continue
-                await advanced.record_events(who, lead_id, [event])
                 _, seen = await lead_changed(store, who.team, lead_id, seen)  # planned next
             else:
                 changed, seen = await lead_changed(store, who.team, lead_id, seen)

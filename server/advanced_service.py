@@ -11,18 +11,23 @@ import base64
 import binascii
 import functools
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import numpy as np
 
+from edge.analysis import Analysis
 from edge.culture import Intent, MessageContext, adapt_message
 from edge.errors import NotFoundError as EdgeNotFoundError
+from edge.features_sql import LeadSnapshot, events_snapshot
 from edge.inference import ModelRegistry
 from edge.language import LanguageIdentifier
 from edge.models import SPEC_HASHES
 from edge.personalization import RecommendContext
+from edge.rows import record_from_row
 from edge.runtime import EdgeRuntime
 from models.features import FEATURE_INDEX
 from server.advanced_types import (
@@ -36,10 +41,13 @@ from server.advanced_types import (
     ExecuteResult,
     FeatureStatus,
     LeadExport,
+    MessageOverrides,
     PredictRequest,
     PredictResult,
     ProfileRequest,
     Recommendations,
+    RecommendFilter,
+    SavePlanRequest,
     Strategy,
     VoiceRequest,
     VoiceResult,
@@ -47,12 +55,19 @@ from server.advanced_types import (
 from server.auth import Principal
 from server.errors import FeatureUnavailableError, InvalidRequestError, NotFoundError
 from server.outreach.service import OutreachService
+from server.parsing import parse_instant, parse_money
+from server.registry import FamilyInfo, ModelDistribution
 from server.replica import TeamReplicas
 from server.service import SyncService
-from sync.records import Event, EventType, Lead
+from sync.manifest import ModelManifest
+from sync.records import Event, EventType, InterventionPlan, Lead, Profile
 from sync.version import PROTOCOL_VERSION
 
-_context_decoder = msgspec.json.Decoder(RecommendContext)
+_filter_decoder = msgspec.json.Decoder(RecommendFilter)
+
+
+class ReadWroteError(RuntimeError):
+    """A read answered by writing: a bug, refused loudly (reads never write)."""
 
 
 def decode_audio(data: str, path: str) -> bytes:
@@ -110,14 +125,34 @@ class AdvancedService:
     async def _run(
         self, who: Principal, fn: Any, path: str = "$.lead_id", *, cache_key: Any = None
     ) -> Any:
-        """``fn`` on the team's replica; with ``cache_key``, an answer that depends only on
-        the team's data and that key, served from the read cache. An unknown id is a 404."""
+        """``fn`` on the team's replica, which may write (its changes are pushed to the
+        team's log). An unknown id is a 404 naming ``path``."""
         try:
             if cache_key is None:
                 return await self.replicas.run(who.team, fn)
             return await self.replicas.read(who.team, cache_key, fn)
         except EdgeNotFoundError as exc:
             raise NotFoundError(f"{exc} (in your partition)", path=path) from exc
+
+    async def _read(
+        self,
+        who: Principal,
+        fn: Callable[[EdgeRuntime], Awaitable[Any]],
+        path: str = "$.lead_id",
+        *,
+        cache_key: Any = None,
+    ) -> Any:
+        """As :meth:`_run` for an answer that must not change anything: a ``fn`` that
+        wrote to the replica's outbox is a bug, raised as :class:`ReadWroteError`."""
+
+        async def guarded(rt: EdgeRuntime) -> Any:
+            before = await _outbox_head(rt)
+            value = await fn(rt)
+            if await _outbox_head(rt) != before:
+                raise ReadWroteError(f"a read ({getattr(fn, '__qualname__', fn)}) wrote")
+            return value
+
+        return await self._run(who, guarded, path, cache_key=cache_key)
 
     @staticmethod
     async def _lead(runtime: EdgeRuntime, lead_id: str) -> Lead:
@@ -160,32 +195,86 @@ class AdvancedService:
             models={**self.models.versions(), "protocol": str(PROTOCOL_VERSION)},
         )
 
+    # --- models ------------------------------------------------------------------------
+
+    def running_models(self) -> dict[str, str]:
+        """name -> version of each model this server computes with (those that load)."""
+        running: dict[str, str] = {}
+        for name in SPEC_HASHES:
+            try:
+                running[name] = self.models.manifest(name).version
+            except Exception:  # a model that cannot load is not running (health says why)
+                continue
+        return running
+
+    def model_families(self, distribution: ModelDistribution) -> list[FamilyInfo]:
+        """The registry's families, with the version running here (shipped ones included)."""
+        running = self.running_models()
+        families = {f.name: f for f in distribution.families()}
+        for name, version in running.items():
+            family = families.get(name)
+            if family is None:
+                family = FamilyInfo(name=name, stable=None, latest=None, percent=0,
+                                    versions=[], rolled_back=[])  # fmt: skip
+            versions = family.versions if version in family.versions else [
+                version, *family.versions
+            ]  # fmt: skip
+            families[name] = msgspec.structs.replace(family, versions=versions, running=version)
+        return [families[n] for n in sorted(families)]
+
+    def _running_manifest(self, name: str, version: str) -> ModelManifest | None:
+        if self.running_models().get(name) != version:
+            return None
+        return self.models.manifest(name)
+
+    def model_manifest(
+        self, distribution: ModelDistribution, name: str, version: str
+    ) -> ModelManifest:
+        """A published version's signed manifest, or the running one's (signed here)."""
+        running = self._running_manifest(name, version)
+        if running is not None and not distribution.has_version(name, version):
+            return distribution.sign(running)
+        return distribution.manifest(name, version)
+
+    def model_blob(self, distribution: ModelDistribution, name: str, version: str) -> bytes:
+        """A published version's bytes, or the running (shipped) model's."""
+        running = self._running_manifest(name, version)
+        if running is not None and not distribution.has_version(name, version):
+            return (self.models.shipped_dir / f"{name}.tflite").read_bytes()
+        return distribution.blob(name, version)
+
     # --- analysis ----------------------------------------------------------------------
 
-    async def analyze(self, who: Principal, ask: AnalyzeRequest) -> Any:
-        for i, e in enumerate(ask.events):
-            if e.lead_id != ask.lead_id:
-                raise InvalidRequestError(
-                    f"event {e.id!r} is of lead {e.lead_id!r}, not {ask.lead_id!r}",
-                    path=f"$.events[{i}].lead_id",
-                )
+    async def analyze(self, who: Principal, ask: AnalyzeRequest) -> Analysis:
+        """The lead's analysis, with ``ask.events`` considered beside the stored ones; a read:
+        nothing is stored (events are recorded by sync or :meth:`record_events`)."""
+        _same_lead(ask.events, ask.lead_id, [f"$.events[{i}]" for i in range(len(ask.events))])
 
-        async def go(rt: EdgeRuntime) -> Any:
-            await self._lead(rt, ask.lead_id)
-            if ask.events:
-                await rt.store.put(ask.events)
-            return await rt.analyze(ask.lead_id)
+        async def go(rt: EdgeRuntime) -> Analysis:
+            snap = await _snapshot(rt, ask.lead_id, ask.events)
+            context = await rt.message_context(snap.lead)
+            return await rt.analyst.compute(
+                snap, context, rt.language_identifier, save_profile=False
+            )
 
-        if ask.events:
-            return await self._run(who, go)
-        return await self._run(who, go, cache_key=("analyze", ask.lead_id))
+        key = ("analysis", ask.lead_id) if not ask.events else None
+        return await self._read(who, go, cache_key=key)
 
-    async def record_events(self, who: Principal, lead_id: str, events: list[Event]) -> None:
-        """Write events of one lead into the team's data (they sync to every device)."""
+    async def record_events(
+        self, who: Principal, lead_id: str, events: list[Event], paths: list[str] | None = None
+    ) -> None:
+        """Write events of one lead into the team's data (they sync to every device).
+
+        ``paths`` names each event in a refusal (default ``$.events[i]``)."""
+        paths = paths or [f"$.events[{i}]" for i in range(len(events))]
+        _same_lead(events, lead_id, paths)
+
+        plain = [msgspec.convert(msgspec.to_builtins(e), Event) for e in events]
 
         async def go(rt: EdgeRuntime) -> None:
             await self._lead(rt, lead_id)
-            await rt.store.put(events)
+            await _known_listings(rt, plain, paths)
+            await rt.store.put(plain)
 
         await self._run(who, go)
 
@@ -261,41 +350,41 @@ class AdvancedService:
             lead = await rt.store.get_lead(ask.lead_id)
             return lead, await rt.message_context(lead)
 
-        lead, base = await self._run(who, inputs, cache_key=("message_context", ask.lead_id))
+        lead, base = await self._read(who, inputs, cache_key=("message_context", ask.lead_id))
+        overrides = message_overrides(ask.context, _zone(lead.timezone), "$.context")
         try:
             return adapt_message(
-                lead, Intent(ask.intent), base.with_overrides(ask.context),
+                lead, Intent(ask.intent), base.with_overrides(overrides),
                 now_ms=self.sync.config.clock(), formality=ask.formality, length=ask.length,
                 channel=ask.channel,
             )  # fmt: skip
         except CultureError as exc:
             raise InvalidRequestError(str(exc), path="$.context") from exc
-        except TypeError as exc:
-            raise InvalidRequestError(f"unusable context: {exc}", path="$.context") from exc
 
     # --- interventions --------------------------------------------------------------------
 
     async def predict(self, who: Principal, ask: PredictRequest) -> PredictResult:
+        """The lead's behaviour and the plan the planner would make now; stores nothing."""
+
+        async def go(rt: EdgeRuntime) -> PredictResult:
+            snap = await rt.analyst.snapshot(ask.lead_id)
+            behaviour = await rt.analyst.predict_behaviour(ask.lead_id, snap)
+            profile = await _profile(rt, snap)
+            recs = await rt.analyst.recommend(profile, None, 3, snap)
+            context = await rt.message_context(snap.lead)
+            plan = await rt.analyst.plan(snap, profile, context, recs)
+            return _prediction(ask.lead_id, behaviour, plan, saved=False)
+
+        return await self._read(who, go)
+
+    async def save_plan(self, who: Principal, ask: SavePlanRequest) -> PredictResult:
+        """Plan the lead's outreach and store it as its active plan (a write: it syncs to
+        the team's devices, whose schedulers then fire its steps)."""
+
         async def go(rt: EdgeRuntime) -> PredictResult:
             behaviour = await rt.predict_behaviour(ask.lead_id)
             plan = await rt.plan_interventions(ask.lead_id)
-            steps = sorted(plan.steps, key=lambda s: -s.p_response) if plan.steps else []
-            strategies = [
-                Strategy(
-                    rank=i + 1,
-                    step_id=s.id,
-                    channel=str(s.channel),
-                    due_at=s.due_at,
-                    intent=s.intent,
-                    language=s.language,
-                    p_response=s.p_response,
-                    message=s.message,
-                )
-                for i, s in enumerate(steps)
-            ]
-            return PredictResult(
-                lead_id=ask.lead_id, behaviour=behaviour, strategies=strategies, plan=plan
-            )
+            return _prediction(ask.lead_id, behaviour, plan, saved=True)
 
         return await self._run(who, go)
 
@@ -358,25 +447,21 @@ class AdvancedService:
     async def recommendations(
         self, who: Principal, lead_id: str, context: str | None, k: int
     ) -> Recommendations:
-        ctx = None
-        if context:
-            try:
-                ctx = _context_decoder.decode(context)
-            except msgspec.MsgspecError as exc:
-                raise InvalidRequestError(
-                    f"context is not a RecommendContext JSON object: {exc}", path="query.context"
-                ) from exc
+        """The best listings for the lead under the agent's filters; stores nothing."""
+        ctx = recommend_context(context) if context else None
 
         async def go(rt: EdgeRuntime) -> Recommendations:
-            recs = await rt.recommend(lead_id, ctx, k)
+            snap = await rt.analyst.snapshot(lead_id)
+            profile = await _profile(rt, snap)
+            recs = await rt.analyst.recommend(profile, ctx, k, snap)
             return Recommendations(lead_id=lead_id, recommendations=recs)
 
         key = ("recommendations", lead_id, ctx, k)
-        return await self._run(who, go, path="path.lead_id", cache_key=key)
+        return await self._read(who, go, path="path.lead_id", cache_key=key)
 
     async def plan(self, who: Principal, lead_id: str) -> Any:
-        return await self._run(who, lambda rt: rt.plan(lead_id), path="path.lead_id",
-                               cache_key=("plan", lead_id))  # fmt: skip
+        return await self._read(who, lambda rt: rt.plan(lead_id), path="path.lead_id",
+                                cache_key=("plan", lead_id))  # fmt: skip
 
     # --- privacy ------------------------------------------------------------------------
 
@@ -411,3 +496,122 @@ class AdvancedService:
 
         await self._run(who, go, path="path.lead_id")
         return Erased(lead_id=lead_id, records_erased=len(records))
+
+
+# --- the pieces of reads ------------------------------------------------------------------
+
+
+async def _outbox_head(rt: EdgeRuntime) -> int:
+    row = await rt.store.fetchone("SELECT coalesce(max(seq), 0) FROM outbox")
+    return int(row[0]) if row else 0
+
+
+def _same_lead(events: Sequence[Event], lead_id: str, paths: list[str]) -> None:
+    for e, path in zip(events, paths, strict=True):
+        if e.lead_id != lead_id:
+            raise InvalidRequestError(
+                f"event {e.id!r} is of lead {e.lead_id!r}, not {lead_id!r}",
+                path=f"{path}.lead_id",
+            )
+
+
+async def _known_listings(rt: EdgeRuntime, events: list[Event], paths: list[str]) -> None:
+    """Refuse an event naming a listing the team does not hold (it cannot be stored)."""
+    ids = sorted({e.listing_id for e in events if e.listing_id})
+    if not ids:
+        return
+    rows = rt.analyst.reader.all(
+        f"SELECT id FROM listings WHERE id IN ({', '.join('?' * len(ids))})", ids
+    )
+    known = {r[0] for r in rows}
+    for e, path in zip(events, paths, strict=True):
+        if e.listing_id and e.listing_id not in known:
+            raise InvalidRequestError(
+                f"listing {e.listing_id!r} is not among your team's listings (sync it first)",
+                path=f"{path}.listing_id",
+            )
+
+
+async def _snapshot(rt: EdgeRuntime, lead_id: str, extra: Sequence[Event]) -> LeadSnapshot:
+    """The lead's snapshot, with ``extra`` events beside the stored ones (none stored).
+
+    An extra event may name a listing the team does not hold: it counts as an event
+    without that listing's attributes.
+    """
+    snap = await rt.analyst.snapshot(lead_id)
+    if not extra:
+        return snap
+    rows = rt.analyst.reader.all("SELECT * FROM events WHERE lead_id = ?", (lead_id,))
+    given = {e.id for e in extra}
+    stored = [record_from_row("event", r) for r in rows]
+    events = [e for e in stored if isinstance(e, Event) and e.id not in given] + list(extra)
+    return await events_snapshot(rt.analyst.reader, snap, events)
+
+
+async def _profile(rt: EdgeRuntime, snap: LeadSnapshot) -> Profile:
+    """The lead's stored profile, or one learned now and not stored."""
+    stored = await rt.analyst.stored_profile(snap.lead.id)
+    if stored is not None:
+        return stored
+    return await rt.analyst.build_profile(snap, detector=rt.language_identifier)
+
+
+def _prediction(lead_id: str, behaviour: Any, plan: InterventionPlan, *, saved: bool
+                ) -> PredictResult:  # fmt: skip
+    steps = sorted(plan.steps, key=lambda s: -s.p_response)
+    strategies = [
+        Strategy(
+            rank=i + 1,
+            step_id=s.id,
+            channel=str(s.channel),
+            due_at=s.due_at,
+            intent=s.intent,
+            language=s.language,
+            p_response=s.p_response,
+            message=s.message,
+        )
+        for i, s in enumerate(steps)
+    ]
+    return PredictResult(lead_id=lead_id, behaviour=behaviour, strategies=strategies, plan=plan,
+                         plan_saved=saved)  # fmt: skip
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def message_overrides(given: MessageOverrides, zone: Any, path: str) -> dict[str, object]:
+    """The overrides of a message context, parsed (amounts, times); None values dropped."""
+    values: dict[str, object] = {}
+    for name in given.__struct_fields__:
+        value = getattr(given, name)
+        if value is None:
+            continue
+        if name == "showing_at":
+            value = parse_instant(value, f"{path}.{name}", zone)
+        elif name in ("old_price", "new_price", "offer_amount"):
+            value = parse_money(value, f"{path}.{name}")
+        values[name] = value
+    return values
+
+
+def recommend_context(text: str) -> RecommendContext:
+    """The agent's filters from the ``context`` query parameter (JSON), unknown keys refused."""
+    try:
+        given = _filter_decoder.decode(text)
+    except msgspec.MsgspecError as exc:
+        from server.errors import UnknownFieldError, path_in
+
+        refusal = UnknownFieldError if "unknown field" in str(exc) else InvalidRequestError
+        raise refusal(
+            f"context is not a filter JSON object: {exc}",
+            path=path_in(str(exc), "query.context"),
+        ) from exc
+    return RecommendContext(
+        max_price=None if given.max_price is None
+        else parse_money(given.max_price, "query.context.max_price"),
+        city=given.city, vertical=given.vertical, include_seen=given.include_seen,
+    )  # fmt: skip

@@ -11,6 +11,7 @@ from edge.analysis import Analysis
 from edge.behaviour import BehaviourPrediction
 from edge.channels.base import Delivery
 from edge.culture import Intent
+from edge.culture.register import Gender
 from edge.language import LanguageGuess
 from edge.personalization import Recommendation
 from sync.changes import AnyChange
@@ -23,7 +24,9 @@ from sync.records import (
     InterventionPlan,
     MessageLength,
     Profile,
+    ShortText,
     StepStatus,
+    Vertical,
 )
 
 #: Longest text accepted for detection or adaptation (characters).
@@ -34,16 +37,40 @@ MAX_ITEMS = 2_000
 
 Text = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT)]
 Audio = Annotated[str, Meta(min_length=8, max_length=MAX_AUDIO_B64)]
+#: Money as typed by a person: a number, or a string such as "$450,000", "450k", "USD 1.2m".
+MoneyInput = Annotated[
+    float | Annotated[str, Meta(max_length=40)],
+    Meta(description='An amount: a number or a typed string ("$450,000", "450k", "USD 1.2m").'),
+]
+#: A moment: UTC epoch milliseconds, or ISO 8601 (without an offset: the lead's local time).
+InstantInput = Annotated[
+    int | Annotated[str, Meta(max_length=40)],
+    Meta(
+        description="UTC epoch milliseconds, or ISO 8601 such as 2026-12-05T10:00:00-08:00 "
+        "(without an offset it is read in the lead's time zone)."
+    ),
+]
+Probability = Annotated[float, Meta(ge=0.0, le=1.0)]
 
 
 class Body(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Base of every request body: unknown fields are refused (with their name)."""
 
 
+class EventInput(Event, tag="event", forbid_unknown_fields=True, frozen=True):
+    """An event in a request body: an ``Event`` whose unknown keys are refused by name."""
+
+
 class AnalyzeRequest(Body, frozen=True):
     lead_id: Id
-    #: Fresh events of this lead to record before analysing (written, then synced to devices).
-    events: Annotated[list[Event], Meta(max_length=MAX_ITEMS)] = []
+    events: Annotated[
+        list[EventInput],
+        Meta(
+            max_length=MAX_ITEMS,
+            description="Events of this lead to consider with the stored ones (same id: the "
+            "given one wins). Analysing stores nothing: record events by syncing them.",
+        ),
+    ] = []
 
 
 class DetectRequest(Body, frozen=True):
@@ -55,9 +82,9 @@ class DetectRequest(Body, frozen=True):
 
 
 class DetectResult(msgspec.Struct, frozen=True, kw_only=True):
-    language: str
-    confidence: float
-    source: str  # "text" or "audio"
+    language: Annotated[str, Meta(description="ISO 639-1 code, or 'unknown'")]
+    confidence: Annotated[Probability, Meta(description="Probability (0..1) of the language")]
+    source: Annotated[str, Meta(description="'text' or 'audio'")]
     transcript: str | None = None
 
 
@@ -70,12 +97,33 @@ class VoiceRequest(Body, frozen=True):
 
 class VoiceResult(msgspec.Struct, frozen=True, kw_only=True):
     text: str
-    language: str
-    detected_language: str
-    detected_confidence: float
-    duration_s: float
-    confidence: float | None
-    event_id: str | None = None
+    language: Annotated[str, Meta(description="Language of the speech model used (ISO 639-1)")]
+    detected_language: Annotated[str, Meta(description="Language of the transcript's words")]
+    detected_confidence: Annotated[Probability, Meta(description="Probability (0..1)")]
+    duration_s: Annotated[float, Meta(description="Length of the audio in seconds")]
+    confidence: Annotated[
+        float | None, Meta(description="Mean word confidence of the recognizer (0..1)")
+    ]
+    event_id: Annotated[
+        str | None, Meta(description="The stored voice-note event, when lead_id was given")
+    ] = None
+
+
+class MessageOverrides(Body, frozen=True):
+    """Values a message may need; each wins over what the server's data says."""
+
+    agent_name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    agent_gender: Gender | None = None
+    lead_name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    address: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    showing_at: InstantInput | None = None
+    old_price: MoneyInput | None = None
+    new_price: MoneyInput | None = None
+    offer_amount: MoneyInput | None = None
+    currency: (
+        Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the amounts")]
+        | None
+    ) = None
 
 
 class CulturalAdaptRequest(Body, frozen=True):
@@ -84,22 +132,43 @@ class CulturalAdaptRequest(Body, frozen=True):
     channel: Channel = Channel.SMS
     formality: Formality | None = None
     length: MessageLength | None = None
-    #: Values a message may need (e.g. ``new_price``); they win over the device's data.
-    context: Annotated[dict[str, str | int | float], Meta(max_length=32)] = {}
+    context: MessageOverrides = MessageOverrides()
+
+
+class RecommendFilter(Body, frozen=True):
+    """The agent's filters on recommendations (the ``context`` query parameter, as JSON)."""
+
+    max_price: MoneyInput | None = None
+    city: ShortText | None = None
+    vertical: Vertical | None = None
+    include_seen: bool = False
 
 
 class PredictRequest(Body, frozen=True):
     lead_id: Id
 
 
+class SavePlanRequest(Body, frozen=True):
+    lead_id: Id
+
+
 class Strategy(msgspec.Struct, frozen=True, kw_only=True):
-    rank: int
-    step_id: str
+    """One outreach step of the plan, best first."""
+
+    rank: Annotated[int, Meta(ge=1, description="1 = the step most likely to get a reply")]
+    step_id: Annotated[str, Meta(description="The step's id (executable once the plan is saved)")]
     channel: str
-    due_at: int
+    due_at: Annotated[int, Meta(description="When to reach out: UTC epoch milliseconds")]
     intent: str
-    language: str
-    p_response: float
+    language: Annotated[str, Meta(description="ISO 639-1 code of the drafted message")]
+    p_response: Annotated[
+        Probability,
+        Meta(
+            description="Probability (0..1) that the lead replies within 20 hours to this "
+            "step, on its channel at its hour; behaviour.p_respond is the same for the next "
+            "outreach on any channel, within 24 hours"
+        ),
+    ]
     message: str
 
 
@@ -108,6 +177,13 @@ class PredictResult(msgspec.Struct, frozen=True, kw_only=True):
     behaviour: BehaviourPrediction
     strategies: list[Strategy]
     plan: InterventionPlan
+    plan_saved: Annotated[
+        bool,
+        Meta(
+            description="True when the plan is the lead's stored plan (POST "
+            "/intervention/plans saves one); a prediction stores nothing"
+        ),
+    ] = False
 
 
 class ExecuteRequest(Body, frozen=True):
@@ -136,7 +212,7 @@ class ProfileRequest(Body, frozen=True):
     #: values computed from the lead's events.
     behavioral_data: Annotated[dict[str, float], Meta(max_length=1024)] = {}
     #: Events to learn from instead of the stored ones (their ``lead_id`` must be this lead).
-    property_interactions: Annotated[list[Event], Meta(max_length=MAX_ITEMS)] = []
+    property_interactions: Annotated[list[EventInput], Meta(max_length=MAX_ITEMS)] = []
     #: Used when the lead is new (it is created in the caller's partition).
     name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
     language: Annotated[str, Meta(pattern=r"^[a-z]{2,3}$")] | None = None
@@ -158,7 +234,7 @@ class LeadExport(msgspec.Struct, frozen=True, kw_only=True):
 
 class Erased(msgspec.Struct, frozen=True, kw_only=True):
     lead_id: str
-    records_erased: int
+    records_erased: Annotated[int, Meta(description="Records of the lead erased (lead included)")]
 
 
 AdvancedHealth = Health

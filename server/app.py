@@ -9,7 +9,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from server.advanced import (
@@ -24,6 +23,14 @@ from server.config import ServerConfig, config_from_env, process_folder
 from server.controllers import VERSION, SyncController
 from server.errors import error_to_response
 from server.jobs import RetrainJob
+from server.openapi import (
+    FIELD_MEANINGS,
+    add_links,
+    describe_fields,
+    openapi_config,
+    refuse_undeclared_query,
+    swagger_assets,
+)
 from server.outreach.controller import OutreachController
 from server.outreach.service import OutreachService
 from server.ratelimit import rate_limiter
@@ -33,6 +40,12 @@ from server.service import SyncService
 from server.storage import ServerStore, open_store
 
 PUBLIC = ["^/api/v1/advanced/health", "^/schema", "^/metrics", "^/api/v1/outreach/webhook/"]
+
+
+class MetricsController(PrometheusController):
+    """Prometheus text for scrapers: public, and not part of the API's contract."""
+
+    include_in_schema = False
 
 
 def create_app(config: ServerConfig | None = None, store: ServerStore | None = None) -> Litestar:
@@ -77,12 +90,12 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
             shutil.rmtree(config.replica_dir, ignore_errors=True)
 
     prometheus = PrometheusConfig(app_name="realty_edge", prefix="realty_edge", group_path=True)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             AdvancedController,
             ModelsController,
             SyncController,
-            PrometheusController,
+            MetricsController,
             realtime_multi_language,
             realtime_intervention,
             OutreachController,
@@ -101,15 +114,19 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=1024, gzip_compress_level=6
         ),
-        openapi_config=OpenAPIConfig(
-            title="realty-edge server: sync and advanced API", version=VERSION, path="/schema"
+        openapi_config=openapi_config(
+            "realty-edge server: sync and advanced API", VERSION, swagger_assets()
         ),
+        before_request=refuse_undeclared_query,
         on_startup=[startup],
         on_shutdown=[shutdown],
         state=state,
         request_max_body_size=config.max_body_bytes,
         debug=False,
     )
+    describe_fields(app.openapi_schema, FIELD_MEANINGS)
+    add_links(app.openapi_schema)
+    return app
 
 
 def app_from_env() -> Litestar:

@@ -19,7 +19,7 @@ from litestar.middleware.authentication import (
     AuthenticationResult,
 )
 
-from server.errors import RateLimitedError, UnauthorizedError
+from server.errors import AUTH_PATH, RateLimitedError, UnauthorizedError
 from sync.records import Id
 
 PREFIX = "re1"
@@ -96,9 +96,14 @@ class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
             # Browsers cannot set headers on a WebSocket: ?token= is accepted there only.
             scheme, token = "bearer", connection.query_params.get("token", "")
         if scheme.lower() != "bearer" or not token.strip():
-            raise UnauthorizedError("missing bearer token (Authorization: Bearer <token>)")
+            raise UnauthorizedError(
+                "missing bearer token (Authorization: Bearer <token>)", path=AUTH_PATH
+            )
         config = state.config
-        principal = verify_token(state.signing_key, token.strip(), config.clock())
+        try:
+            principal = verify_token(state.signing_key, token.strip(), config.clock())
+        except UnauthorizedError as exc:
+            raise UnauthorizedError(exc.detail, path=AUTH_PATH) from exc
         wait = await state.rate_limiter.take(principal.jti, config.clock() / 1000)
         if wait > 0:
             raise RateLimitedError(

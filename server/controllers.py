@@ -6,16 +6,19 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from server.auth import Principal
 from server.errors import InvalidRequestError, path_in
+from server.openapi import refusals
 from server.service import MSGPACK_TYPES, SyncService, decode_body
+from sync.changes import ChangeBatch
 from sync.codec import Format, decode
 from sync.errors import DecodeError
 from sync.protocol import (
+    MAX_CHECKPOINT,
     ConflictPage,
     DeviceInfo,
     PullPage,
@@ -40,11 +43,27 @@ def _reply(request: AnyRequest, body: Any) -> Response[Any]:
     return Response(content=body, media_type=MediaType.JSON)
 
 
+def _documents(body: type) -> Provide:
+    """A dependency no handler asks for: it only gives the OpenAPI document the body
+    ``body`` of a route that reads its raw bytes itself (MessagePack, gzip)."""
+
+    def body_of_the_request(data: Any) -> None:  # pragma: no cover  (never called)
+        return None
+
+    body_of_the_request.__annotations__["data"] = body
+    return Provide(body_of_the_request, sync_to_thread=False)
+
+
 class SyncController(Controller):
     path = "/api/v1/sync"
     tags: Sequence[str] | None = ("sync",)
 
-    @post("/push", status_code=200)
+    @post(
+        "/push",
+        status_code=200,
+        responses=refusals(409, 413, 415, 422),
+        dependencies={"_batch": _documents(ChangeBatch)},
+    )
     async def push(self, request: AnyRequest, sync: Sync) -> Response[PushResult]:
         """Push a ChangeBatch (JSON or MessagePack, maybe gzip); idempotent by (device, seq)."""
         batch = decode_body(
@@ -55,12 +74,14 @@ class SyncController(Controller):
         )
         return _reply(request, await sync.push(request.user, batch))
 
-    @get("/pull")
+    @get("/pull", responses=refusals())
     async def pull(
         self,
         request: AnyRequest,
         sync: Sync,
-        after: Annotated[int, QueryParameter(ge=0, description="checkpoint of the last page")] = 0,
+        after: Annotated[
+            int, QueryParameter(ge=0, le=MAX_CHECKPOINT, description="checkpoint of the last page")
+        ] = 0,
         limit: Annotated[int | None, QueryParameter(ge=1, le=5000)] = None,
         device_id: Annotated[
             str | None,
@@ -70,7 +91,12 @@ class SyncController(Controller):
         """The team's changes after ``after``, paged; resume from the page's ``checkpoint``."""
         return _reply(request, await sync.pull(request.user, after, limit, device_id))
 
-    @post("/pull", status_code=200)
+    @post(
+        "/pull",
+        status_code=200,
+        responses=refusals(413, 415, 422),
+        dependencies={"_ask": _documents(PullRequest)},
+    )
     async def pull_post(self, request: AnyRequest, sync: Sync) -> Response[PullPage]:
         """As GET, with a PullRequest body (JSON or MessagePack)."""
         body = await request.body()
@@ -82,26 +108,28 @@ class SyncController(Controller):
             raise InvalidRequestError(str(exc), path=path_in(str(exc))) from exc
         return _reply(request, await sync.pull(request.user, ask.after, ask.limit, ask.device_id))
 
-    @get("/conflicts")
+    @get("/conflicts", responses=refusals())
     async def conflicts(
         self,
         request: AnyRequest,
         sync: Sync,
-        after: Annotated[int, QueryParameter(ge=0)] = 0,
+        after: Annotated[
+            int, QueryParameter(ge=0, le=MAX_CHECKPOINT, description="id of the last conflict")
+        ] = 0,
         limit: Annotated[int | None, QueryParameter(ge=1, le=5000)] = None,
         entity_id: FromQuery[str | None] = None,
     ) -> Response[ConflictPage]:
         """The team's conflict log (losing values), oldest first."""
         return _reply(request, await sync.conflicts(request.user, after, limit, entity_id))
 
-    @get("/records/{entity:str}/{entity_id:str}")
+    @get("/records/{entity:str}/{entity_id:str}", responses=refusals(404))
     async def record(
         self, request: AnyRequest, sync: Sync, entity: FromPath[str], entity_id: FromPath[str]
     ) -> Response[RecordState]:
         """The merged state of one record of the team, with every field's clock."""
         return _reply(request, await sync.record(request.user, entity, entity_id))
 
-    @get("/devices/{device_id:str}")
+    @get("/devices/{device_id:str}", responses=refusals(404))
     async def device(
         self, request: AnyRequest, sync: Sync, device_id: FromPath[str]
     ) -> Response[DeviceInfo]:

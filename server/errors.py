@@ -13,8 +13,10 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import (
+    ClientException,
     HTTPException,
     NotAuthorizedException,
+    SerializationException,
     ValidationException,
 )
 
@@ -43,11 +45,21 @@ class InvalidRequestError(ServerError):
     code = "invalid_request"
 
 
+class UnknownFieldError(ServerError):
+    """A body key or query parameter the route does not declare; ``path`` names it."""
+
+    status = 400
+    code = "invalid_request"
+
+
 class MalformedBodyError(ServerError):
-    """Bytes that are not JSON or MessagePack (or not valid gzip)."""
+    """Bytes that are not JSON or MessagePack (or not valid gzip): the whole body, ``$``."""
 
     status = 400
     code = "malformed_body"
+
+    def __init__(self, detail: str, *, path: str | None = "$"):
+        super().__init__(detail, path=path)
 
 
 class UnsupportedEncodingError(ServerError):
@@ -110,6 +122,9 @@ class RateLimitedError(ServerError):
         self.retry_after_s = retry_after_s
 
 
+#: The field a missing or bad token is named by.
+AUTH_PATH = "header.authorization"
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -122,17 +137,20 @@ _HTTP_CODES = {
 }
 
 _PATH_IN_MESSAGE = re.compile(r"at `(\$[^`]*)`")
+_UNKNOWN_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 
 
 def path_in(message: str, prefix: str = "") -> str | None:
-    """The field path msgspec wrote into ``message`` (``at `$.a.b```), under ``prefix``."""
+    """The field path msgspec wrote into ``message`` (``at `$.a.b```), under ``prefix``;
+    for an unknown or missing field, the path ends with its name. A message naming no path
+    is about the value as a whole: ``prefix``, or ``$``."""
     found = _PATH_IN_MESSAGE.search(message)
-    if not found:
-        field = re.search(r"unknown field `([^`]+)`", message)
-        if field:
-            return f"{prefix or '$'}.{field.group(1)}"
-        return prefix or None
-    path = found.group(1)
+    field = _UNKNOWN_FIELD.search(message)
+    if not found and not field:
+        return prefix or "$"
+    path = found.group(1) if found else "$"
+    if field:
+        path = f"{path}.{field.group(1)}"
     return prefix + path[1:] if prefix else path
 
 
@@ -144,7 +162,7 @@ def error_to_response(request: Request[Any, Any, Any], exc: Exception) -> Respon
             status, body = exc.status, Rejected(code=exc.code, detail=exc.detail)
             headers["Retry-After"] = str(max(1, round(exc.retry_after_s + 0.5)))
         case UnauthorizedError():
-            status, body = exc.status, Rejected(code=exc.code, detail=exc.detail)
+            status, body = exc.status, Rejected(code=exc.code, detail=exc.detail, path=exc.path)
             headers["WWW-Authenticate"] = 'Bearer realm="realty-edge"'
         case ServerError():
             status = exc.status
@@ -155,9 +173,12 @@ def error_to_response(request: Request[Any, Any, Any], exc: Exception) -> Respon
             body = Rejected(code="not_found", detail=f"{exc} (in your partition)")
         case ValidationException():
             status, body = 400, _validation_body(exc)
+        case ClientException() if isinstance(exc.__cause__, SerializationException):
+            status = 400  # the body is not JSON at all: the body as a whole is to blame
+            body = Rejected(code="malformed_body", detail=str(exc.detail), path="body")
         case NotAuthorizedException():
             status = 401
-            body = Rejected(code="unauthorized", detail=str(exc.detail))
+            body = Rejected(code="unauthorized", detail=str(exc.detail), path=AUTH_PATH)
             headers["WWW-Authenticate"] = 'Bearer realm="realty-edge"'
         case HTTPException():
             status = exc.status_code
@@ -184,6 +205,9 @@ def _validation_body(exc: ValidationException) -> Rejected:
         if first.get("message"):
             detail = f"{detail}: {first['message']}"
             named = path_in(str(first["message"]))
+            unknown = _UNKNOWN_FIELD.search(str(first["message"]))
             if named is not None and key == "data":  # the body's own field, by name
                 path = "body" + named[1:]
+            elif unknown and path:  # a nested object's unknown or missing key: name it
+                path = f"{path}.{unknown.group(1)}"
     return Rejected(code="invalid_request", detail=detail, path=path)

@@ -19,10 +19,12 @@ import os
 import tempfile
 import threading
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from msgspec import Meta
 
 from models.artifact import signing_bytes, verify_blob
 from models.errors import ArtifactError
@@ -55,12 +57,20 @@ class Offer(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FamilyInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One model family: what the registry offers devices, and what this server runs."""
+
     name: str
-    stable: str | None
-    latest: str | None
-    percent: int
+    stable: Annotated[
+        str | None, Meta(description="Version offered to every device (None: the shipped one)")
+    ]
+    latest: Annotated[str | None, Meta(description="Version in staged rollout, if any")]
+    percent: Annotated[int, Meta(description="Share of devices (0..100) offered latest")]
     versions: list[str]
     rolled_back: list[str]
+    running: Annotated[
+        str | None,
+        Meta(description="Version this server computes with (as /health lists it)"),
+    ] = None
 
 
 class SigningKeyInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -247,6 +257,10 @@ class ModelDistribution:
 
     def blob(self, name: str, version: str) -> bytes:
         return (self._path(name, version) / "model.tflite").read_bytes()
+
+    def has_version(self, name: str, version: str) -> bool:
+        family = self._state().families.get(name)
+        return family is not None and version in family.versions
 
     def _path(self, name: str, version: str) -> Path:
         folder = self.directory / name / version

@@ -373,6 +373,12 @@ class SyncService:
         if after < 0:
             raise InvalidRequestError(f"after {after} is negative", path="query.after")
         limit = self._limit(limit)
+        if device_id is not None:
+            known = await self.store.device(device_id)
+            if known is not None and known.team_id != who.team:  # ids of others do not leak
+                raise NotFoundError(
+                    f"no device {device_id!r} in your partition", path="query.device_id"
+                )
         rows = await self.store.pull(who.team, after, limit + 1)
         has_more = len(rows) > limit
         rows = rows[:limit]

@@ -24,7 +24,12 @@ from sync.version import PROTOCOL_VERSION
 #: The push body.
 PushRequest = ChangeBatch
 
-Checkpoint = Annotated[int, Meta(ge=0, description="server sequence of the team's change log")]
+#: The largest checkpoint: a server sequence is a signed 64-bit integer (SQLite, PostgreSQL).
+MAX_CHECKPOINT = 2**63 - 1
+Checkpoint = Annotated[
+    int,
+    Meta(ge=0, le=MAX_CHECKPOINT, description="server sequence of the team's change log"),
+]
 PageLimit = Annotated[int, Meta(ge=1, le=5000)]
 
 

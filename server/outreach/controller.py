@@ -15,6 +15,7 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
+from server.openapi import refusals
 from server.outreach.provider import SIGNATURE_HEADER
 from server.outreach.service import OutreachService, WebhookResult
 from sync.protocol import Rejected
@@ -31,8 +32,9 @@ class OutreachController(Controller):
         "/webhook/{team_id:str}",
         exclude_from_auth=True,
         status_code=200,
-        security=[],
+        security=[{}],
         responses={
+            **refusals(public=True),
             401: ResponseSpec(Rejected, description="missing or bad X-Signature: nothing read"),
             404: ResponseSpec(Rejected, description="unknown step reference or sender number"),
         },

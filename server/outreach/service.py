@@ -32,6 +32,7 @@ from server.outreach.email import SmtpChannel
 from server.outreach.provider import (
     DELIVERED_STATUSES,
     FAILED_STATUSES,
+    SIGNATURE_HEADER,
     InboundMessage,
     ProviderChannel,
     StatusCallback,
@@ -146,7 +147,9 @@ class OutreachService:
                 if not self.config.webhook_secret
                 else ("missing or bad X-Signature")
             )
-            raise UnauthorizedError(f"provider webhook refused: {why}")
+            raise UnauthorizedError(
+                f"provider webhook refused: {why}", path=f"header.{SIGNATURE_HEADER.lower()}"
+            )
         from server.errors import InvalidRequestError, path_in
 
         try:

@@ -124,7 +124,7 @@ async def test_profile_creates_a_new_lead_in_the_callers_partition_and_reaches_t
         await phone.close()
 
 
-async def test_predict_then_execute_records_the_outreach_and_it_syncs(tmp_path):
+async def test_predict_then_save_then_execute_records_the_outreach_and_it_syncs(tmp_path):
     # The outreach rules read the lead's hour: noon in Mexico City, a Monday, no holiday.
     def noon() -> int:
         return NOW_MS + 2 * HOUR_MS
@@ -136,10 +136,15 @@ async def test_predict_then_execute_records_the_outreach_and_it_syncs(tmp_path):
         assert (await phone.sync(server.url, token)).status == "ok"
         try:
             async with client(server, token) as http:
-                predicted = await http.post(
-                    f"{A}/intervention/predict", json={"lead_id": "lead-000002"}
-                )
-                strategies = predicted.json()["strategies"]
+                lead = {"lead_id": "lead-000002"}
+                predicted = await http.post(f"{A}/intervention/predict", json=lead)
+                assert predicted.json()["plan_saved"] is False
+                proposed = predicted.json()["strategies"][0]["step_id"]
+                unsaved = await http.post(f"{A}/intervention/execute", json={"step_id": proposed})
+                assert unsaved.status_code == 404  # a prediction stores no plan
+                saved = await http.post(f"{A}/intervention/plans", json=lead)
+                assert saved.status_code == 201 and saved.json()["plan_saved"] is True
+                strategies = saved.json()["strategies"]
                 assert strategies and [s["rank"] for s in strategies] == list(
                     range(1, len(strategies) + 1)
                 )

@@ -172,8 +172,9 @@ async def open_phone(path: Path, server) -> EdgeRuntime:
 
 
 async def predict(http: httpx.AsyncClient, lead_id: str) -> list[dict]:
-    answer = await http.post(f"{A}/intervention/predict", json={"lead_id": lead_id})
-    assert answer.status_code == 200, answer.text
+    """Plan the lead and store the plan (predicting alone stores nothing)."""
+    answer = await http.post(f"{A}/intervention/plans", json={"lead_id": lead_id})
+    assert answer.status_code == 201, answer.text
     return sorted(answer.json()["plan"]["steps"], key=lambda s: s["seq"])
 
 
@@ -666,7 +667,8 @@ async def test_the_intervention_socket_replans_only_when_its_lead_changes(tmp_pa
             ) as ws:
                 first = json.loads(await asyncio.wait_for(ws.recv(), 30))
                 assert first["type"] == "plan"
-                assert (await phone.sync(server.url, token)).pulled > 0  # the plan it wrote
+                # planning on the socket is a read: the plan is sent, nothing is written
+                assert (await phone.sync(server.url, token)).pulled == 0
                 await asyncio.sleep(2.0)  # idle: four polls of the log
                 assert (await phone.sync(server.url, token)).pulled == 0  # no writes
                 await phone.update("lead", "lead-000003", name="Someone Else")
