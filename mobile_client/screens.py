@@ -33,6 +33,7 @@ from mobile_client.widgets import (
 )
 from mobile_client.words import (
     P_RESPOND_MEANS,
+    RTF_MEANS,
     STEP_MEANS,
     call_today,
     chance,
@@ -413,10 +414,10 @@ class VoiceScreen(Screen):
     def _done(self, result: tuple[Any, float, float, float]) -> None:
         t, processing_s, before, after = result
         self.last_clip = (t.duration_s, processing_s, t.language)
-        self.state.show(speech_line(*self.last_clip))
+        self.state.show(f"{speech_line(*self.last_clip)}\n{RTF_MEANS}")
         self.final.show(t.text or "(nothing recognized)")
-        self.score.show(f"stored as a voice note · chance of a deal {chance(before)} → "
-                        f"{chance(after)}")  # fmt: skip
+        self.score.show(f"stored as a voice note · chance of a deal {chance(before)} before, "
+                        f"{chance(after)} after")  # fmt: skip
 
     def _failed(self, error: BaseException) -> None:
         self.state.show(f"could not transcribe: {error}")
@@ -528,10 +529,10 @@ class PerformanceScreen(Screen):
         self.app = app
         box = column()
         self.table = GridLayout(cols=4, size_hint_y=None, row_force_default=True,
-                                row_default_height=dp(30))  # fmt: skip
+                                row_default_height=dp(26))  # fmt: skip
         self.table.bind(minimum_height=self.table.setter("height"))
-        self.energy = Text()
-        self.battery = Text()
+        self.energy = Text(size=14)
+        self.battery = Text(size=14)
         for w in (Heading("Latency this session"), self.table, Heading("Battery impact"),
                   self.energy, self.battery):  # fmt: skip
             box.add_widget(w)
@@ -570,16 +571,17 @@ def energy_text(meter: Any, elapsed_s: float, clip: tuple[float, float, str] | N
     spent = meter.total()
     readme = meter.active_agent_hour(assume_speech=True)
     lines = [
-        f"Session so far: {spent.joules:.1f} J = {spent.battery_percent:.3f} % of the battery "
-        f"in {elapsed_s / 60:.1f} min (not extrapolated).",
-        f"Active agent hour (README model): {readme.battery_percent:.2f} % battery per hour "
-        "with speech at its assumed phone speed.",
+        f"Session so far: {spent.joules:.1f} J, {spent.battery_percent:.3f} % of the battery "
+        f"({elapsed_s / 60:.1f} min, not extrapolated).",
+        f"Active agent hour (README model): {readme.battery_percent:.2f} % battery per hour, "
+        "speech at its assumed phone speed",
     ]
     rtf = meter.speech_rtf()
     if rtf is not None:
         measured = meter.active_agent_hour()
-        lines.append(f"With the speech CPU measured here ({rtf:.2f} s per audio s, ×3 for a "
-                     f"phone): {measured.battery_percent:.2f} %/h.")  # fmt: skip
+        lines[-1] += (f"; {measured.battery_percent:.2f} %/h at the speech CPU measured here "
+                      f"({rtf:.2f} s per audio s, ×3 for a phone)")  # fmt: skip
+    lines[-1] += "."
     if clip is not None:
         lines.append(f"Last voice note: {speech_line(*clip)}.")
     return "\n".join(lines)

@@ -28,6 +28,8 @@ LANGUAGE_NAMES: dict[str, str] = {
 }  # fmt: skip
 #: What the two behaviour chances mean, said once where they are shown.
 P_RESPOND_MEANS = "chance the lead replies to the next contact, any channel or hour"
+#: What the real-time factor means, said where a clip's figures are shown.
+RTF_MEANS = "real-time factor: processing time ÷ audio length (under 1 is faster than real time)"
 STEP_MEANS = (
     "each step: chance of a reply to that message on that channel at that hour "
     "(intervention model; not the same figure as the lead's reply chance above)"
@@ -69,8 +71,7 @@ def speech_line(audio_s: float, processing_s: float, language: str) -> str:
     """One clip's figures, the same on the Voice and Performance screens."""
     rtf = real_time_factor(processing_s, audio_s)
     return (f"{audio_s:.1f} s of {language_name(language)} audio transcribed in "
-            f"{processing_s:.2f} s: {rtf:.2f}× real time "
-            "(processing time ÷ audio length)")  # fmt: skip
+            f"{processing_s:.2f} s: {rtf:.2f}× real time")  # fmt: skip
 
 
 def call_today(rows: Sequence[dict[str, Any]], k: int = 3) -> str:

@@ -248,6 +248,7 @@ def test_a_picked_wav_is_transcribed_stored_as_an_event_and_rescored(client, voi
     assert "stored as a voice note · chance of a deal" in voice.score.plain
     audio_s, processing_s, _language = voice.last_clip
     assert f"{processing_s:.2f} s: {processing_s / audio_s:.2f}× real time" in voice.state.plain
+    assert "processing time ÷ audio length" in voice.state.plain
     assert client.bridge.latencies["transcribe"][-1] == processing_s * 1000
     rt = client.bridge.runtime
     latest = client.bridge.wait(rt.lead_detail(client.current_lead, 1)).recent_events[0]
@@ -323,8 +324,11 @@ def test_the_battery_figure_is_the_readme_model_and_the_clip_agrees_across_scree
     assert f"(README model): {readme:.2f} % battery per hour" in perf.energy.plain
     assert readme < 1.0, "the README's model: well under 1 % an hour"
     assert "pace" not in perf.energy.plain  # no burst of work extrapolated to an hour
+    from mobile_client.words import speech_line
+
     voice = client.screens["voice"]
-    assert voice.state.plain in perf.energy.plain  # the same clip line on both screens
+    line = speech_line(*voice.last_clip)  # the same clip line on both screens
+    assert line in perf.energy.plain and line in voice.state.plain
     cells = [w.text for w in of_type(perf.table, Label)][::-1]
     at = cells.index("transcribe")
     assert cells[at + 2] == f"{voice.last_clip[1] * 1000:.1f}"
