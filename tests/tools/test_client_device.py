@@ -32,6 +32,8 @@ async def test_the_generated_device_scores_leads_across_a_spread(tmp_path):
     assert await generate_device(path, leads=30, listings=300, seed=7) == 30
     async with await EdgeRuntime.open(path) as rt:
         scores = [(await rt.predict_behaviour(lead.id)).p_convert for lead in await rt.leads()]
+    scores.sort()
     under_one = sum(p < 0.01 for p in scores)
-    assert under_one <= 10, f"{under_one} of 30 leads under 1 %: {sorted(scores)}"
-    assert len({round(p, 2) for p in scores}) >= 8, sorted(scores)
+    assert under_one <= 15, f"{under_one} of 30 leads under 1 %: {scores}"
+    assert scores[-5] >= 0.05, f"fewer than 5 leads at 5 % or more: {scores}"
+    assert len({round(p, 2) for p in scores}) >= 8, scores
