@@ -41,8 +41,7 @@ def shapley_weights(n: int) -> np.ndarray:
     return w
 
 
-def coalition_rows(x: np.ndarray, reference: np.ndarray, players: list[np.ndarray],
-                   out: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+def coalition_rows(x: np.ndarray, reference: np.ndarray, players: list[np.ndarray]) -> np.ndarray:
     """The model inputs of every coalition: ``reference`` with the players' features from ``x``.
 
     ``players`` are disjoint index arrays; features in none of them stay at ``reference``.
@@ -51,11 +50,8 @@ def coalition_rows(x: np.ndarray, reference: np.ndarray, players: list[np.ndarra
     member = np.zeros((n, x.shape[-1]), dtype=np.float32)
     for i, idx in enumerate(players):
         member[i, idx] = 1.0
-    take = coalitions(n) @ member  # (2**n, features), 0/1
-    rows = out if out is not None else np.empty(take.shape, dtype=np.float32)
-    np.multiply(take, x - reference, out=rows)
-    rows += reference
-    return rows
+    take = (coalitions(n) @ member) > 0.5  # (2**n, features)
+    return np.where(take, x, reference).astype(np.float32)  # exact values, no arithmetic
 
 
 def shapley(values: np.ndarray) -> np.ndarray:

@@ -34,6 +34,10 @@ def test_rows_are_the_reference_with_the_coalition_taken_from_the_lead():
     rows = coalition_rows(x, ref, [np.array([0]), np.array([2, 3])])
     np.testing.assert_array_equal(rows, [[0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 1, 1], [1, 0, 1, 1]])
     assert coalitions(2).tolist() == [[0, 0], [1, 0], [0, 1], [1, 1]]
+    x = np.array([0.1, 1e-8, 3.3, 7.77], np.float32)
+    ref = np.array([5.5, 9.1, -2.0, 0.3], np.float32)
+    rows = coalition_rows(x, ref, [np.array([0, 1, 2, 3])])
+    assert rows[0].tobytes() == ref.tobytes() and rows[-1].tobytes() == x.tobytes()
 
 
 def test_too_many_players_or_a_partial_game_is_refused():

@@ -100,6 +100,9 @@ def test_effects_add_up_to_the_score_minus_the_typical_lead(scorer, generated):
         assert len(b.contributions) <= TOP_GROUPS + 1
         others = [c for c in b.contributions if c.factor == "other"]
         assert all(len(c.members) >= 2 for c in others)
+    for lead, x, n in generated[:5]:  # the score is the model's plain answer for the lead
+        plain = scorer.model.predict1(x[None])[0]
+        assert scorer.predict(lead, x, n).p_convert == round(float(plain[0]), 4)
     refs = {scorer.predict(lead, x, n).reference_convert for lead, x, n in generated[:3]}
     assert len(refs) == 1, "one reference for every lead"
 
