@@ -1,27 +1,34 @@
 """Behaviour: P(convert), P(respond), an engagement tier and the drivers of the score in words.
 
-Drivers come from occlusion over groups of features an agent recognises (property views,
-saves, showings, replies, recency...): row 0 of one batched invoke is the lead as it is, each
-other row replaces one group with the value a lead with no activity would have (the same
-extraction on an empty history, keeping the lead's contact details). The difference in
-P(convert) is what that group of behaviour contributes. One invoke of ``1 + len(GROUPS)`` rows,
-always the same batch size, so the interpreter is resized once.
+Drivers are exact Shapley values over groups of features an agent recognises (property views,
+saves, showings, replies, recency..., :mod:`edge.drivers`) against a stated reference, the
+*typical lead* (:mod:`models.behaviour.reference`). Their effects add up to the lead's score
+minus the typical lead's. Two batched invokes: one ranks the groups by a first-order estimate
+(each group swapped out of the lead and into the reference), one plays the exact game over the
+top :data:`TOP_GROUPS` groups plus everything else as one player (``2**6`` rows). A group where
+the lead equals the reference has no effect (a null player) and is never a driver. Each
+driver's label is chosen from the lead's evidence, its verb from the sign of its effect.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from enum import StrEnum
 
 import msgspec
 import numpy as np
 
-from models.features import FEATURE_INDEX, FEATURE_NAMES, without_events
+from edge.attribution import MAX_PLAYERS, coalition_rows, shapley
+from edge.drivers import GROUP_IDX, GROUP_KEYS, driver_text, evidence
+from models.behaviour.reference import typical_lead
+from models.features import N_FEATURES
 from models.tflite import TFLiteModel
 from sync.records import Lead
 
 NAME = "behaviour"
+#: Groups that are players of their own in the exact game; the rest play as one.
+TOP_GROUPS = MAX_PLAYERS - 1
+#: The stated reference, in words.
+REFERENCE = "a typical lead"
 
 
 class EngagementTier(StrEnum):
@@ -32,12 +39,24 @@ class EngagementTier(StrEnum):
 
 
 class Driver(msgspec.Struct, frozen=True, kw_only=True):
-    """One reason for the score: what the lead did and how much it moves P(convert)."""
+    """One reason for the score: what the lead did and how much it moves the scores away from
+    the typical lead's (its Shapley value)."""
 
     factor: str  # group key, e.g. "showings"
-    text: str  # e.g. "2 showings booked in the last 30 days raises the chance of a deal"
-    effect: float  # change in P(convert), probability points / 100 (signed)
-    effect_respond: float  # change in P(respond)
+    text: str  # e.g. "books showings (2 showings ...): raises the chance of a deal by 1.2 points"
+    effect: float  # share of P(convert) - reference P(convert), probability (signed)
+    effect_respond: float  # share of P(respond) - reference P(respond)
+    label: str = ""  # chosen from the evidence, e.g. "no property browsing"
+    evidence: str = ""  # the fact, e.g. "0 property views in the last 90 days"
+
+
+class Contribution(msgspec.Struct, frozen=True, kw_only=True):
+    """One player of the attribution game; all of them add up to score minus reference."""
+
+    factor: str  # a group key, or "other" for the groups played together
+    effect: float  # on P(convert), probability
+    effect_respond: float  # on P(respond), probability
+    members: list[str] = []  # the groups of "other"
 
 
 class BehaviourPrediction(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,156 +67,14 @@ class BehaviourPrediction(msgspec.Struct, frozen=True, kw_only=True):
     drivers: list[Driver]
     events: int
     model_version: str
-
-
-def _count(x: np.ndarray, *types: str, window: str = "90d") -> int:
-    total = sum(math.expm1(float(x[FEATURE_INDEX[f"log1p_count_{t}_{window}"]])) for t in types)
-    return round(total)
-
-
-def _days_since(x: np.ndarray, name: str) -> float:
-    return math.expm1(float(x[FEATURE_INDEX[name]]))
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-#: (key, does a feature belong to it, fact about the lead in words). First match wins.
-GROUPS: list[tuple[str, Callable[[str], bool], Callable[[np.ndarray], str]]] = [
-    (
-        "offers",
-        lambda n: "offer" in n,
-        lambda x: f"{_plural(_count(x, 'offer', window='90d'), 'offer')} in the last 90 days",
-    ),
-    (
-        "showings",
-        lambda n: "showing_" in n,
-        lambda x: (
-            f"{_plural(_count(x, 'showing_booked', 'showing_attended'), 'showing')} "
-            "booked or attended in the last 90 days"
-        ),
-    ),
-    (
-        "saves",
-        lambda n: (
-            "property_save" in n
-            or "property_share" in n
-            or n.startswith("saved_")
-            or n.startswith("engaged_")
-        ),
-        lambda x: (
-            f"{_plural(_count(x, 'property_save', 'property_share'), 'listing')} saved or "
-            "shared in the last 90 days"
-        ),
-    ),
-    (
-        "inquiries",
-        lambda n: "inquiry" in n,
-        lambda x: f"{_plural(_count(x, 'inquiry'), 'inquiry')} in the last 90 days".replace(
-            "inquirys", "inquiries"
-        ),
-    ),
-    (
-        "views",
-        lambda n: "property_view" in n or n.startswith("viewed_"),
-        lambda x: f"{_plural(_count(x, 'property_view'), 'property view')} in the last 90 days",
-    ),
-    (
-        "replies",
-        lambda n: (
-            n.startswith(
-                ("reply_", "log1p_replied", "log1p_latency", "last_outreach", "log1p_unanswered")
-            )
-            or "message_in" in n
-            or "call_in" in n
-            or n.startswith("log1p_inbound_minus")
-        ),
-        lambda x: (
-            f"{_plural(_count(x, 'message_in', 'call_in', window='90d'), 'reply')} to the "
-            "agent in the last 90 days".replace("replys", "replies")
-        ),
-    ),
-    (
-        "outreach",
-        lambda n: (
-            "message_out" in n
-            or "call_out" in n
-            or "outreach" in n
-            or n.startswith("log1p_outbound")
-        ),
-        lambda x: (
-            f"{_plural(_count(x, 'message_out', 'call_out', window='90d'), 'outreach')} "
-            "by the agent in the last 90 days".replace("outreachs", "outreaches")
-        ),
-    ),
-    (
-        "email",
-        lambda n: "email_" in n,
-        lambda x: (
-            f"{_plural(_count(x, 'email_open', 'email_click'), 'email open')} or clicks "
-            "in the last 90 days"
-        ),
-    ),
-    (
-        "recency",
-        lambda n: n.startswith(
-            (
-                "log1p_days_since",
-                "active_days",
-                "log1p_sessions",
-                "trend_",
-                "log1p_events_per",
-                "log1p_count_all",
-                "log1p_count_inbound",
-                "has_",
-                "log1p_mean_gap",
-            )
-        ),
-        lambda x: f"last active {_days_since(x, 'log1p_days_since_last_inbound'):.0f} days ago",
-    ),
-    (
-        "budget",
-        lambda n: "budget" in n or "price" in n or n.startswith("viewed_"),
-        lambda x: "the prices of the homes viewed against the stated budget",
-    ),
-    (
-        "timing",
-        lambda n: n.startswith("activity_"),
-        lambda x: "the hours and days the lead is active",
-    ),
-]
-GROUP_WORDS: dict[str, tuple[str, str]] = {
-    # key: (what raises, what lowers) the chance, said to an agent
-    "offers": ("an offer is on the table", "no offer yet"),
-    "showings": ("showings show serious intent", "no showings yet"),
-    "saves": ("saving and sharing listings signals intent", "few listings saved"),
-    "inquiries": ("inquiries about specific listings", "no inquiries"),
-    "views": ("steady property browsing", "little browsing"),
-    "replies": ("the lead answers the agent", "outreach goes unanswered"),
-    "outreach": ("the agent's outreach is landing", "a lot of outreach without answer"),
-    "email": ("opens and clicks the agent's emails", "does not open emails"),
-    "recency": ("active recently", "has gone quiet"),
-    "budget": ("looks at homes within budget", "looks outside the stated budget"),
-    "timing": ("active at reachable hours", "active at hard-to-reach hours"),
-}
-
-
-def _group_index() -> list[np.ndarray]:
-    taken = np.zeros(len(FEATURE_NAMES), dtype=bool)
-    out = []
-    for _key, member, _fact in GROUPS:
-        idx = [i for i, n in enumerate(FEATURE_NAMES) if not taken[i] and member(n)]
-        taken[idx] = True
-        out.append(np.asarray(idx, dtype=np.int64))
-    return out
-
-
-_GROUP_IDX = _group_index()
+    reference: str = REFERENCE
+    reference_convert: float = 0.0  # P(convert) of the reference
+    reference_respond: float = 0.0
+    contributions: list[Contribution] = []  # sum(effect) == p_convert - reference_convert
 
 
 class BehaviourScorer:
-    """The behaviour model with its occlusion batch; one per loaded model version."""
+    """The behaviour model and its explanations; one per loaded model version."""
 
     def __init__(self, model: TFLiteModel):
         self.model = model
@@ -206,41 +83,73 @@ class BehaviourScorer:
         metrics = model.manifest.metrics
         self.base_convert = float(metrics.get("p_convert.base_rate", 0.06))
         self.base_respond = float(metrics.get("p_respond.base_rate", 0.33))
-        self._batch = np.empty((1 + len(GROUPS), len(FEATURE_NAMES)), dtype=np.float32)
+        self.reference = typical_lead()
 
     def predict(self, lead: Lead, features: np.ndarray, events: int, drivers: int = 3
                 ) -> BehaviourPrediction:  # fmt: skip
-        x = self._batch
-        x[:] = features
-        if events:
-            reference = without_events(features)  # the same lead with no events
-            for g, idx in enumerate(_GROUP_IDX, start=1):
-                x[g, idx] = reference[idx]
-        y = self.model.predict1(x)
-        pc, pr = float(y[0, self._ic]), float(y[0, self._ir])
-        found: list[Driver] = []
-        if events:
-            dc = y[0, self._ic] - y[1:, self._ic]
-            dr = y[0, self._ir] - y[1:, self._ir]
-            weight = np.abs(dc) + 0.25 * np.abs(dr)  # conversion first, replies next
-            for g in np.argsort(-weight, kind="stable")[:drivers]:
-                if abs(dc[g]) < 0.002 and abs(dr[g]) < 0.01:
-                    continue
-                key, _member, fact = GROUPS[g]
-                up, down = GROUP_WORDS[key]
-                d, what = (dc[g], "a deal") if abs(dc[g]) >= 0.002 else (dr[g], "a reply")
-                sign = "raises" if d > 0 else "lowers"
-                found.append(Driver(
-                    factor=key,
-                    text=f"{up if d > 0 else down} ({fact(features)}): {sign} the chance "
-                         f"of {what} by {abs(d) * 100:.1f} points",
-                    effect=round(float(dc[g]), 4), effect_respond=round(float(dr[g]), 4),
-                ))  # fmt: skip
+        x = np.asarray(features, dtype=np.float32)
+        ref = self.reference
+        y, phi, players = self._attribute(x, ref)
+        pc, pr = float(y[-1, self._ic]), float(y[-1, self._ir])
+        contributions: list[Contribution] = []
+        found: list[tuple[float, Driver]] = []
+        for p, groups in enumerate(players):
+            dc, dr = float(phi[p, self._ic]), float(phi[p, self._ir])
+            key = GROUP_KEYS[groups[0]] if len(groups) == 1 else "other"
+            contributions.append(Contribution(
+                factor=key, effect=round(dc, 5), effect_respond=round(dr, 5),
+                members=[GROUP_KEYS[g] for g in groups] if key == "other" else [],
+            ))  # fmt: skip
+            if key == "other":
+                continue
+            ev = evidence(key, x)
+            text = driver_text(ev, dc, dr)
+            if text is not None:
+                found.append((abs(dc) + 0.25 * abs(dr), Driver(
+                    factor=key, text=text, effect=round(dc, 5), effect_respond=round(dr, 5),
+                    label=ev.label, evidence=ev.fact,
+                )))  # fmt: skip
+        found.sort(key=lambda t: -t[0])
         return BehaviourPrediction(
             lead_id=lead.id, p_convert=round(pc, 4), p_respond=round(pr, 4),
-            tier=self.tier(pc, pr, events), drivers=found, events=events,
-            model_version=self.model.manifest.version,
+            tier=self.tier(pc, pr, events), drivers=[d for _w, d in found[:drivers]],
+            events=events, model_version=self.model.manifest.version,
+            reference_convert=round(float(y[0, self._ic]), 4),
+            reference_respond=round(float(y[0, self._ir]), 4), contributions=contributions,
         )  # fmt: skip
+
+    def _attribute(self, x: np.ndarray, ref: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:  # fmt: skip
+        """Coalition outputs (row 0 the reference, last row the lead), Shapley values per
+        player, and each player's groups."""
+        moved = [g for g, idx in enumerate(GROUP_IDX) if np.any(x[idx] != ref[idx])]
+        if len(moved) > TOP_GROUPS + 1:
+            order = self._rank(x, ref, moved)
+            players = [[g] for g in order[:TOP_GROUPS]] + [sorted(order[TOP_GROUPS:])]
+        else:
+            players = [[g] for g in moved]
+        if not players:  # the lead is the reference: nothing moves the score
+            y = self.model.predict1(x[None])
+            return np.concatenate([y, y]), np.zeros((0, y.shape[1])), []
+        idx = [np.concatenate([GROUP_IDX[g] for g in p]) for p in players]
+        y = self.model.predict1(coalition_rows(x, ref, idx))
+        return y, shapley(y), players
+
+    def _rank(self, x: np.ndarray, ref: np.ndarray, moved: list[int]) -> list[int]:
+        """``moved`` by a first-order estimate of each group's effect: the mean of taking it
+        out of the lead and putting it into the reference (conversion first, replies next)."""
+        n = len(moved)
+        rows = np.empty((2 + 2 * n, N_FEATURES), dtype=np.float32)
+        rows[0], rows[1] = x, ref
+        rows[2 : 2 + n], rows[2 + n :] = x, ref
+        for i, g in enumerate(moved):
+            idx = GROUP_IDX[g]
+            rows[2 + i, idx] = ref[idx]
+            rows[2 + n + i, idx] = x[idx]
+        y = self.model.predict1(rows)
+        first = 0.5 * ((y[0] - y[2 : 2 + n]) + (y[2 + n :] - y[1]))
+        weight = np.abs(first[:, self._ic]) + 0.25 * np.abs(first[:, self._ir])
+        return [moved[i] for i in np.argsort(-weight, kind="stable")]
 
     def tier(self, p_convert: float, p_respond: float, events: int) -> EngagementTier:
         """Hot: twice the base conversion rate or more; warm: above either base rate."""

@@ -46,6 +46,7 @@ class OperationCost(msgspec.Struct, kw_only=True):
     cpu_s: float = 0.0
     wall_s: float = 0.0
     bytes_sent: int = 0
+    audio_s: float = 0.0  # seconds of audio processed (speech), so its cost scales per second
 
     @property
     def cpu_s_per_op(self) -> float:
@@ -130,6 +131,7 @@ class EnergyMeter:
             c.cpu_s += time.process_time() - cpu0
             c.wall_s += time.perf_counter() - wall0
             c.bytes_sent += scratch.bytes_sent
+            c.audio_s += scratch.audio_s
 
     def add(self, operation: str, cpu_s: float, bytes_sent: int = 0, count: int = 1) -> None:
         c = self.costs.setdefault(operation, OperationCost())
@@ -145,15 +147,33 @@ class EnergyMeter:
                 out[op] = (n, c.cpu_s_per_op, c.bytes_per_op)
         return out
 
+    def speech_rtf(self) -> float | None:
+        """CPU seconds per second of audio of the speech measured here (model loading is its
+        own operation), or None when no audio was measured."""
+        c = self.costs.get("voice_note")
+        return c.cpu_s / c.audio_s if c is not None and c.audio_s > 0 else None
+
+    def total(self, model: EnergyModel | None = None) -> EnergyReport:
+        """Everything measured so far (no extrapolation), as joules and battery percent."""
+        work = {op: (1, c.cpu_s, float(c.bytes_sent)) for op, c in self.costs.items()}
+        return (model or EnergyModel()).report(work, 0)
+
     def active_agent_hour(self, model: EnergyModel | None = None, *,
-                          vosk_rtf: float | None = None,
-                          sync_bytes: int = 0) -> EnergyReport:  # fmt: skip
-        """Battery cost of :data:`ACTIVE_AGENT_HOUR` from what this meter measured."""
+                          vosk_rtf: float | None = None, sync_bytes: int = 0,
+                          assume_speech: bool = False) -> EnergyReport:  # fmt: skip
+        """Battery cost of :data:`ACTIVE_AGENT_HOUR` from what this meter measured.
+
+        Speech costs per second of audio: the measured CPU per audio second (``vosk_rtf`` if
+        given, else :meth:`speech_rtf`, else the assumed phone figure; the assumed one always
+        with ``assume_speech``, as the README's figure) times 30 s a note. A clip's CPU is never
+        taken as a 30 s note's, nor a model load as part of a note.
+        """
         model = model or EnergyModel()
         work = self.workload(ACTIVE_AGENT_HOUR)
-        if "voice_note" not in work:
-            rtf = vosk_rtf if vosk_rtf is not None else ASSUMED_VOSK_RTF / model.phone_slowdown
-            work["voice_note"] = (ACTIVE_AGENT_HOUR["voice_note"], rtf * VOICE_NOTE_SECONDS, 0.0)
+        rtf = vosk_rtf if vosk_rtf is not None else None if assume_speech else self.speech_rtf()
+        if rtf is None:
+            rtf = ASSUMED_VOSK_RTF / model.phone_slowdown
+        work["voice_note"] = (ACTIVE_AGENT_HOUR["voice_note"], rtf * VOICE_NOTE_SECONDS, 0.0)
         if sync_bytes:
             work["sync"] = (ACTIVE_AGENT_HOUR_SYNCS, 0.0, sync_bytes / ACTIVE_AGENT_HOUR_SYNCS)
         return model.report(work, ACTIVE_AGENT_HOUR_SYNCS)

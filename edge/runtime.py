@@ -449,8 +449,19 @@ class EdgeRuntime:
         """Transcribe a WAV clip (bytes or path) off the event loop."""
         import asyncio
 
-        with self.energy.measure("voice_note"):
-            return await asyncio.to_thread(self.transcriber.transcribe, audio, language)
+        await asyncio.to_thread(self.load_voice_model, language)
+        with self.energy.measure("voice_note") as cost:
+            transcript = await asyncio.to_thread(self.transcriber.transcribe, audio, language)
+            cost.audio_s += transcript.duration_s
+            return transcript
+
+    def load_voice_model(self, language: str | None = None) -> str:
+        """Load the speech model of ``language`` now (once per process; blocking), so that a
+        transcription's time and energy are the recognition alone. Returns the language."""
+        with self.energy.measure("voice_model_load"):
+            lang = self.transcriber.language_for(language)
+            self.transcriber.registry.model(lang)
+        return lang
 
     def transcribe_stream(
         self, audio: bytes | str | Path, language: str | None = None, chunk_s: float = 0.5
@@ -464,8 +475,12 @@ class EdgeRuntime:
         data = read_wav(audio if isinstance(audio, bytes) else str(audio)).to_bytes()
         step = 2 * max(1, int(chunk_s * SAMPLE_RATE))
         chunks = (data[i : i + step] for i in range(0, len(data), step))
-        with self.energy.measure("voice_note"):
-            yield from self.transcriber.transcribe_stream(chunks, language)
+        self.load_voice_model(language)
+        with self.energy.measure("voice_note") as cost:
+            for piece in self.transcriber.transcribe_stream(chunks, language):
+                if not hasattr(piece, "audio_s"):  # the final transcript
+                    cost.audio_s += piece.duration_s
+                yield piece
 
     def model_versions(self) -> dict[str, str]:
         """The version of each model in use (shipped or downloaded)."""
@@ -478,17 +493,6 @@ class EdgeRuntime:
 
     async def sync_checkpoint(self) -> int:
         return await self.store.sync_checkpoint()
-
-    def battery_per_hour(self, elapsed_s: float) -> float:
-        """Battery % per hour this session has cost so far, by the energy model."""
-        from edge.energy import EnergyModel
-
-        costs = self.energy.costs.values()
-        cpu_j, radio_j = EnergyModel().cost(
-            sum(c.cpu_s for c in costs), sum(c.bytes_sent for c in costs), 0
-        )
-        hours = max(elapsed_s, 1.0) / 3600
-        return 100.0 * (cpu_j + radio_j) / EnergyModel().battery_joules / hours
 
     # --- model updates (issue 7) ---------------------------------------------------------
 

@@ -126,6 +126,11 @@ class RealtyEdgeApp(App):
         self.screens["detail"].show(lead_id)
         self.go("detail")
 
+    def lead_name(self, lead_id: str) -> str:
+        """The lead's name as the leads list has it (its id until the list is loaded)."""
+        rows = self.screens["leads"].rows if self._bridge is not None else []
+        return next((r["name"] for r in rows if r["id"] == lead_id), lead_id)
+
     def show_error(self, error: BaseException) -> None:
         self.errors.append(str(error))
         self.banner.show(f"error: {error}")

@@ -52,6 +52,10 @@ class RuntimeBridge:
         finally:
             self.latencies[operation].append((time.perf_counter() - t0) * 1000)
 
+    def record(self, operation: str, ms: float) -> None:
+        """Record a time measured elsewhere (once) under ``operation``."""
+        self.latencies[operation].append(ms)
+
     def wait(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
         """Run ``coro`` on the loop and block for it (start-up and shut-down only)."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)

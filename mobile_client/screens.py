@@ -31,6 +31,17 @@ from mobile_client.widgets import (
     row,
     scrolling,
 )
+from mobile_client.words import (
+    P_RESPOND_MEANS,
+    RTF_MEANS,
+    STEP_MEANS,
+    call_today,
+    chance,
+    language_name,
+    speech_line,
+    word,
+    zone_words,
+)
 
 if TYPE_CHECKING:
     from mobile_client.app import RealtyEdgeApp
@@ -38,9 +49,10 @@ if TYPE_CHECKING:
 ALL_LANGUAGES = "all languages"
 ALL_TIERS = "all tiers"
 TIERS = ("hot", "warm", "cold", "new")
-#: The intents the message drafter knows (edge.culture.Intent); the agent picks one.
+#: The intents the message drafter knows (edge.culture.Intent); the agent picks one by its words.
 INTENTS = ("follow_up_after_silence", "first_contact", "new_listing_match", "price_change",
            "showing_reminder", "offer_update")  # fmt: skip
+INTENT_BY_WORDS = {word(i): i for i in INTENTS}
 
 
 def local_time(ts_ms: int, zone: str) -> str:
@@ -60,9 +72,10 @@ class LeadRow(TouchButton):
     """One lead in the list; tap to open it."""
 
     def __init__(self, lead: dict[str, Any], on_open: Any):
-        first = f"{lead['p_convert']:.1%}  {lead['name']}"
-        second = (f"{lead['language']} · {lead['vertical']} · {lead['tier']} · "
-                  f"next: {lead['next_step']}")  # fmt: skip
+        first = (f"{lead['name']}  ·  {chance(lead['p_convert'])} deal · "
+                 f"{chance(lead['p_respond'])} reply")  # fmt: skip
+        second = (f"{language_name(lead['language'])} · {word(lead['vertical'])} · "
+                  f"{word(lead['tier'])} · next: {lead['next_step']}")  # fmt: skip
         super().__init__(f"{first}\n{second}", height=72, background_color=(0.18, 0.2, 0.24, 1))
         self.halign = "left"
         self.lead_id = lead["id"]
@@ -70,7 +83,8 @@ class LeadRow(TouchButton):
 
 
 class LeadsScreen(Screen):
-    """The agent's leads by predicted conversion; search and filters work offline."""
+    """Who to call today and why, then the leads by chance of a deal; search and filters work
+    offline."""
 
     def __init__(self, app: RealtyEdgeApp, **kw: Any):
         super().__init__(name="leads", **kw)
@@ -85,9 +99,11 @@ class LeadsScreen(Screen):
         for s in (self.language, self.tier):
             s.bind(text=lambda *_: self.refresh())
         self.summary = Text("loading leads…", size=13)
+        self.today = Text("", size=14, color=(1, 0.9, 0.6, 1))
         self.list = column(spacing=4, padding=0)
         box.add_widget(self.search)
         box.add_widget(row(self.language, self.tier))
+        box.add_widget(self.today)
         box.add_widget(self.summary)
         box.add_widget(scrolling(self.list))
         self.add_widget(box)
@@ -101,28 +117,32 @@ class LeadsScreen(Screen):
         for lead in await rt.leads():
             a = await timed("analyze", rt.analyze(lead.id))
             step = a.plan.steps[0] if a.plan.steps else None
-            nxt = (f"{step.channel} {local_time(step.due_at, lead.timezone)}" if step
+            nxt = (f"{word(step.channel)} {local_time(step.due_at, lead.timezone)}" if step
                    else "none planned")  # fmt: skip
+            b = a.behaviour
+            reasons = [d.label for d in b.drivers if d.effect > 0 or d.effect_respond > 0]
             rows.append({
                 "id": lead.id, "name": lead.name, "language": a.language,
-                "vertical": str(a.vertical.vertical), "tier": str(a.behaviour.tier),
-                "p_convert": a.behaviour.p_convert, "p_respond": a.behaviour.p_respond,
-                "next_step": nxt,
+                "vertical": str(a.vertical.vertical), "tier": str(b.tier),
+                "p_convert": b.p_convert, "p_respond": b.p_respond, "next_step": nxt,
+                "status": str(lead.status), "reasons": reasons,
             })  # fmt: skip
         rows.sort(key=lambda r: (-r["p_convert"], -r["p_respond"], r["name"]))
         return rows
 
     def _loaded(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
-        self.language.values = [ALL_LANGUAGES, *sorted({r["language"] for r in rows})]
+        names = sorted({language_name(r["language"]) for r in rows})
+        self.language.values = [ALL_LANGUAGES, *names]
+        self.today.show(call_today(rows))
         self.refresh()
 
     def matches(self, r: dict[str, Any]) -> bool:
         query = self.search.text.strip().casefold()
-        hay = " ".join(str(r[k]) for k in ("id", "name", "language", "vertical", "tier"))
+        hay = " ".join([r["name"], language_name(r["language"]), word(r["vertical"]), r["tier"]])
         return (
             (not query or query in hay.casefold())
-            and self.language.text in (ALL_LANGUAGES, r["language"])
+            and self.language.text in (ALL_LANGUAGES, language_name(r["language"]))
             and self.tier.text in (ALL_TIERS, r["tier"])
         )
 
@@ -132,8 +152,8 @@ class LeadsScreen(Screen):
         self.list.clear_widgets()
         for r in shown:
             self.list.add_widget(LeadRow(r, self.app.open_lead))
-        self.summary.show(f"{len(shown)} of {len(self.rows)} leads · sorted by P(convert) · "
-                          f"{'online' if self.app.online else 'offline'}")  # fmt: skip
+        self.summary.show(f"{len(shown)} of {len(self.rows)} leads · sorted by chance of a deal"
+                          f" · {'online' if self.app.online else 'offline'}")  # fmt: skip
 
 
 class LeadDetailScreen(Screen):
@@ -154,7 +174,8 @@ class LeadDetailScreen(Screen):
         self.profile = Text(size=14)
         self.recommendations = Text(size=14)
         self.plan = Text(size=14)
-        self.intent = spinner(INTENTS[0], list(INTENTS))
+        self.plan_means = Text(STEP_MEANS, size=12, color=(0.7, 0.74, 0.8, 1))
+        self.intent = spinner(word(INTENTS[0]), list(INTENT_BY_WORDS))
         self.intent.bind(text=lambda *_: self.draft())
         self.message = Input(multiline=True, height=140)
         self.draft_info = Text(size=13)
@@ -167,8 +188,10 @@ class LeadDetailScreen(Screen):
         self.status = Text(size=13)
         actions = row(self.send, self.replan, self.voice)
         for title, widget in (
-            (None, self.header), (None, self.analysis), ("Drivers", self.drivers),
-            ("Intervention plan", self.plan), ("Drafted message", self.intent),
+            (None, self.header), (None, self.analysis),
+            ("Why, against a typical lead", self.drivers),
+            ("Intervention plan", self.plan), (None, self.plan_means),
+            ("Drafted message", self.intent),
             (None, self.message), (None, self.draft_info), (None, actions), (None, self.status),
             ("Vertical", self.vertical), ("Profile", self.profile),
             ("Recommended listings", self.recommendations),
@@ -188,17 +211,24 @@ class LeadDetailScreen(Screen):
         lead_id = a.lead_id
         self.language = a.language
         b, v, p = a.behaviour, a.vertical, a.profile
-        self.header.show(f"{a.name}  ({lead_id})")
-        self.analysis.show(f"P(convert) {b.p_convert:.1%} · P(respond) {b.p_respond:.1%} · "
-                           f"{b.tier} · language {a.language} ({a.language_confidence:.0%}) · "
-                           f"model {b.model_version}")  # fmt: skip
-        self.drivers.show("\n".join(f"{d.effect * 100:+.1f} pts  {d.text}" for d in b.drivers)
-                          or "no events yet")  # fmt: skip
-        self.vertical.show(f"{v.vertical} ({v.confidence:.0%}): " + "; ".join(v.evidence[:3]))
+        self.header.show(a.name)
+        self.analysis.show(
+            f"Chance of a deal: {chance(b.p_convert)} ({b.reference} {chance(b.reference_convert)})"
+            f"\nChance of a reply: {chance(b.p_respond)} ({b.reference} "
+            f"{chance(b.reference_respond)}): {P_RESPOND_MEANS}\n"
+            f"{word(b.tier)} · {language_name(a.language)} · model {b.model_version}"
+        )
+        total = (f"All factors together: {(b.p_convert - b.reference_convert) * 100:+.1f} "
+                 f"points of deal chance, {(b.p_respond - b.reference_respond) * 100:+.1f} of "
+                 f"reply chance against {b.reference}.")  # fmt: skip
+        self.drivers.show("\n".join([*(f"• {d.text}" for d in b.drivers), total]))
+        self.vertical.show(f"{word(v.vertical)} ({v.confidence:.0%}): "
+                           + "; ".join(v.evidence[:3]))  # fmt: skip
         band = (f"{p.price_min:,.0f}–{p.price_max:,.0f}" if p.price_min and p.price_max
                 else "budget unknown")  # fmt: skip
         self.profile.show(f"{band} · {p.beds_min or '?'}+ beds · {', '.join(p.areas) or '?'} · "
-                          f"{p.formality}/{p.message_length}/{p.preferred_channel}")  # fmt: skip
+                          f"{word(p.formality)}, {word(p.message_length).lower()} messages, "
+                          f"prefers {word(p.preferred_channel)}")  # fmt: skip
         self.recommendations.show("\n".join(
             f"{r.rank}. {r.listing_id} · {r.price:,.0f} {r.currency} · {r.beds} bd · {r.area}"
             f" — {'; '.join(r.reasons)}" for r in a.recommendations[:5]) or "none")  # fmt: skip
@@ -208,27 +238,30 @@ class LeadDetailScreen(Screen):
 
     def _plan(self, plan: Any, zone: str) -> None:
         self.zone = zone
-        steps = [f"{s.seq}. {local_time(s.due_at, zone)} ({zone}) · {s.channel} · {s.intent} · "
-                 f"P(resp) {s.p_response:.0%}" for s in plan.steps]  # fmt: skip
+        steps = [f"{s.seq}. {local_time(s.due_at, zone)} {zone_words(zone)} · {word(s.channel)} · "
+                 f"{word(s.intent)} · {chance(s.p_response)} reply"
+                 for s in plan.steps]  # fmt: skip
         self.plan.show("\n".join(steps) if steps else f"no steps: {plan.reason}")
 
     def draft(self) -> None:
         if self.lead_id is None:
             return
         rt = self.app.bridge.runtime
-        self.app.bridge.submit("adapt_message", rt.adapt_message(self.lead_id, self.intent.text),
+        intent = INTENT_BY_WORDS.get(self.intent.text, self.intent.text)
+        self.app.bridge.submit("adapt_message", rt.adapt_message(self.lead_id, intent),
                                self._drafted, self._draft_failed)  # fmt: skip
 
     def _drafted(self, d: Any) -> None:
         self.channel = str(d.channel)
         self.message.text = d.text
-        self.draft_info.show(f"{d.language} · {d.register} · {d.channel} · send at "
+        self.draft_info.show(f"{language_name(d.language)} · {word(d.register)} · "
+                             f"{word(d.channel)} · send at "
                              f"{d.send_at_local}" + (f" (after {d.holiday})" if d.holiday
                                                      else ""))  # fmt: skip
 
     def _draft_failed(self, error: BaseException) -> None:
         self.message.text = ""
-        self.draft_info.show(f"cannot draft {self.intent.text}: {error}")
+        self.draft_info.show(f"cannot draft {self.intent.text.lower()}: {error}")
 
     def mark_sent(self) -> None:
         lead_id = self.lead_id
@@ -243,7 +276,7 @@ class LeadDetailScreen(Screen):
             return (await rt.counts()).outbox_pending
 
         self.app.bridge.submit("mark_sent", send(), lambda n: self.status.show(
-            f"sent by {self.channel}: recorded, {n} changes waiting in the outbox"),
+            f"sent by {word(self.channel)}: recorded, {n} changes waiting in the outbox"),
             self.app.show_error)  # fmt: skip
 
     def plan_outreach(self) -> None:
@@ -266,6 +299,8 @@ class VoiceScreen(Screen):
         self.app = app
         self.recording = False
         self.partials: list[str] = []
+        #: (audio seconds, processing seconds, language) of the last clip, measured once.
+        self.last_clip: tuple[float, float, str] | None = None
         box = column()
         self.lead = Heading("Voice note")
         self.mic = TouchButton("Record from microphone")
@@ -302,7 +337,8 @@ class VoiceScreen(Screen):
 
     def on_pre_enter(self, *_: Any) -> None:
         lead = self.app.current_lead
-        self.lead.show(f"Voice note for {lead}" if lead else "Open a lead first")
+        self.lead.show(f"Voice note for {self.app.lead_name(lead)}" if lead else
+                       "Open a lead first")  # fmt: skip
 
     def toggle_mic(self) -> None:
         from plyer import audio
@@ -353,16 +389,21 @@ class VoiceScreen(Screen):
                     final = piece
             return final
 
-        async def run() -> tuple[Any, float, float]:
+        async def run() -> tuple[Any, float, float, float]:
             before = (await rt.analyze(lead_id)).behaviour.p_convert
             lead = await rt.get("lead", lead_id)
             spoken = getattr(lead, "language", None)
             language = spoken if spoken in rt.voice_languages() else None
-            t = await self.app.bridge.timed("transcribe", asyncio.to_thread(stream, language))
+            bridge = self.app.bridge  # the model loads once, outside the clip's time
+            await bridge.timed("voice_model_load", asyncio.to_thread(rt.load_voice_model, language))
+            t0 = time.perf_counter()
+            t = await asyncio.to_thread(stream, language)
+            processing_s = time.perf_counter() - t0
+            bridge.record("transcribe", processing_s * 1000)
             await rt.record_event(lead_id, "voice_note", text=t.text or "(silence)",
                                   language=t.language, duration_s=t.duration_s)  # fmt: skip
-            after = (await self.app.bridge.timed("analyze", rt.analyze(lead_id))).behaviour
-            return t, before, after.p_convert
+            after = (await bridge.timed("analyze", rt.analyze(lead_id))).behaviour
+            return t, processing_s, before, after.p_convert
 
         self.app.bridge.submit("voice_note", run(), self._done, self._failed)
 
@@ -370,12 +411,13 @@ class VoiceScreen(Screen):
         self.partials.append(text)
         self.partial.show(text or "…")
 
-    def _done(self, result: tuple[Any, float, float]) -> None:
-        t, before, after = result
-        self.state.show(f"{t.duration_s:.1f} s of {t.language} audio, "
-                        f"{t.real_time_factor:.2f}× real time")  # fmt: skip
+    def _done(self, result: tuple[Any, float, float, float]) -> None:
+        t, processing_s, before, after = result
+        self.last_clip = (t.duration_s, processing_s, t.language)
+        self.state.show(f"{speech_line(*self.last_clip)}\n{RTF_MEANS}")
         self.final.show(t.text or "(nothing recognized)")
-        self.score.show(f"stored as a voice_note event · P(convert) {before:.1%} -> {after:.1%}")
+        self.score.show(f"stored as a voice note · chance of a deal {chance(before)} before, "
+                        f"{chance(after)} after")  # fmt: skip
 
     def _failed(self, error: BaseException) -> None:
         self.state.show(f"could not transcribe: {error}")
@@ -487,10 +529,10 @@ class PerformanceScreen(Screen):
         self.app = app
         box = column()
         self.table = GridLayout(cols=4, size_hint_y=None, row_force_default=True,
-                                row_default_height=dp(30))  # fmt: skip
+                                row_default_height=dp(26))  # fmt: skip
         self.table.bind(minimum_height=self.table.setter("height"))
-        self.energy = Text()
-        self.battery = Text()
+        self.energy = Text(size=14)
+        self.battery = Text(size=14)
         for w in (Heading("Latency this session"), self.table, Heading("Battery impact"),
                   self.energy, self.battery):  # fmt: skip
             box.add_widget(w)
@@ -518,13 +560,31 @@ class PerformanceScreen(Screen):
                               size_hint_x=2.2 if i == 0 else 1)  # fmt: skip
                 label.bind(size=label.setter("text_size"))
                 self.table.add_widget(label)
-        elapsed = time.monotonic() - bridge.started
-        rate = bridge.runtime.battery_per_hour(elapsed)
-        hour = bridge.runtime.energy.active_agent_hour().battery_percent
-        self.energy.show(f"energy model: {rate:.2f} % battery per hour at this session's pace "
-                         f"({elapsed / 60:.1f} min so far); {hour:.2f} % for a reference active "
-                         "agent hour at the costs measured here")  # fmt: skip
+        self.energy.show(energy_text(bridge.runtime.energy, time.monotonic() - bridge.started,
+                                     self.app.screens["voice"].last_clip))  # fmt: skip
         self.battery.show(battery_text())
+
+
+def energy_text(meter: Any, elapsed_s: float, clip: tuple[float, float, str] | None) -> str:
+    """What the session cost so far (not extrapolated), and the README's active agent hour at
+    the costs measured here, with speech as assumed there and as measured here."""
+    spent = meter.total()
+    readme = meter.active_agent_hour(assume_speech=True)
+    lines = [
+        f"Session so far: {spent.joules:.1f} J, {spent.battery_percent:.3f} % of the battery "
+        f"({elapsed_s / 60:.1f} min, not extrapolated).",
+        f"Active agent hour (README model): {readme.battery_percent:.2f} % battery per hour, "
+        "speech at its assumed phone speed",
+    ]
+    rtf = meter.speech_rtf()
+    if rtf is not None:
+        measured = meter.active_agent_hour()
+        lines[-1] += (f"; {measured.battery_percent:.2f} %/h at the speech CPU measured here "
+                      f"({rtf:.2f} s per audio s, ×3 for a phone)")  # fmt: skip
+    lines[-1] += "."
+    if clip is not None:
+        lines.append(f"Last voice note: {speech_line(*clip)}.")
+    return "\n".join(lines)
 
 
 def battery_text() -> str:

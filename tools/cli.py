@@ -777,7 +777,8 @@ def device_analyze(
     b, v, p = a.behaviour, a.vertical, a.profile
     console.print(f"[bold]{a.name}[/] ({a.lead_id}) · {a.language} · {v.vertical} "
                   f"({v.confidence:.0%}) · {b.tier}", highlight=False)  # fmt: skip
-    console.print(f"P(convert) {b.p_convert:.1%} · P(respond) {b.p_respond:.1%}")
+    ref = f"{b.reference_convert:.1%} and {b.reference_respond:.1%} for {b.reference}"
+    console.print(f"P(convert) {b.p_convert:.1%} · P(respond) {b.p_respond:.1%} (against {ref})")
     for d in b.drivers:
         console.print(f"  • {d.text}", highlight=False)
     band = f"{p.price_min:,.0f}–{p.price_max:,.0f}" if p.price_min and p.price_max else "?"

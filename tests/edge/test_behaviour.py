@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge.behaviour import GROUPS, EngagementTier
+from edge.behaviour import EngagementTier
+from edge.drivers import GROUP_KEYS
 from edge.errors import NotFoundError
 from edge.vertical import detect_vertical
 from models.features import empty_columns
@@ -16,19 +17,21 @@ async def test_behaviour_gives_probabilities_a_tier_and_drivers_in_words(device)
     assert b.tier in (EngagementTier.HOT, EngagementTier.WARM, EngagementTier.COLD)
     assert b.model_version == device.models.get("behaviour").manifest.version
     assert b.drivers, "an active lead has at least one driver"
-    keys = {g[0] for g in GROUPS}
     for d in b.drivers:
-        assert d.factor in keys
+        assert d.factor in GROUP_KEYS
+        assert d.text.startswith(f"{d.label} ({d.evidence}): ")
         assert "chance of" in d.text and "points" in d.text
     weights = [abs(d.effect) + 0.25 * abs(d.effect_respond) for d in b.drivers]
     assert weights == sorted(weights, reverse=True)
 
 
-async def test_a_lead_with_no_events_is_new_with_no_drivers(device):
+async def test_a_lead_with_no_events_is_new_and_its_drivers_say_what_is_missing(device):
     b = await device.predict_behaviour("lead-000002")
     assert b.tier is EngagementTier.NEW
-    assert b.drivers == []
     assert b.events == 0
+    assert b.p_convert < b.reference_convert
+    for d in b.drivers:  # against a typical lead, what is missing lowers the chances
+        assert d.label.startswith(("no ", "never", "little", "the lead's")), d.text
 
 
 async def test_an_unknown_lead_is_an_error_naming_it(device):

@@ -56,3 +56,50 @@ async def test_runtime_operations_are_metered(tmp_path):
         assert costs["predict_behaviour"].bytes_sent == 0
     finally:
         await rt.close()
+
+
+def test_speech_costs_per_second_of_audio_never_per_clip():
+    meter = EnergyMeter()
+    with meter.measure("voice_note") as cost:  # a 4 s clip that took 2 s of CPU
+        cost.audio_s += 4.0
+    meter.costs["voice_note"].cpu_s = 2.0
+    meter.add("voice_model_load", cpu_s=5.0)  # once per process: not part of a note
+    assert meter.speech_rtf() == 0.5
+    hour = meter.active_agent_hour()
+    per_note = 0.5 * VOICE_NOTE_SECONDS
+    assert hour.cpu_s == pytest.approx(ACTIVE_AGENT_HOUR["voice_note"] * per_note)
+    assumed = meter.active_agent_hour(assume_speech=True)
+    assert assumed.cpu_s == pytest.approx(
+        ACTIVE_AGENT_HOUR["voice_note"] * VOICE_NOTE_SECONDS * ASSUMED_VOSK_RTF / 3.0
+    )
+    assert EnergyMeter().speech_rtf() is None
+
+
+def test_the_total_is_what_was_measured_without_extrapolation():
+    meter = EnergyMeter()
+    meter.add("analyze", cpu_s=0.5, bytes_sent=1000, count=30)
+    total = meter.total(EnergyModel(radio_joules_per_byte=1e-3))
+    assert total.cpu_s == 0.5 and total.bytes_sent == 1000 and total.syncs == 0
+    assert total.joules == pytest.approx(0.5 * 3.0 + 1.0)
+
+
+async def test_a_transcription_is_metered_apart_from_loading_its_model(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    wav = tmp_path / "note.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(wav), "안녕하세요"], check=True,
+                   capture_output=True, timeout=60)  # fmt: skip
+    rt = await open_device(tmp_path / "d.db")
+    try:
+        if "ko" not in rt.voice_languages():
+            pytest.skip("no Korean Vosk model here")
+        t = await rt.transcribe(wav, language="ko")
+        costs = rt.energy.costs
+        assert costs["voice_note"].audio_s == pytest.approx(t.duration_s)
+        assert costs["voice_model_load"].count == 1
+        assert rt.load_voice_model("ko") == "ko"
+    finally:
+        await rt.close()

@@ -64,6 +64,7 @@ def png_variance(path: Path) -> float:
 
 def test_leads_screen_lists_every_lead_by_predicted_conversion(client):
     from mobile_client.screens import LeadRow
+    from mobile_client.words import chance, language_name, word
 
     screen = client.screens["leads"]
     rows = screen.rows
@@ -72,9 +73,50 @@ def test_leads_screen_lists_every_lead_by_predicted_conversion(client):
     shown = of_type(screen, LeadRow)
     assert len(shown) == LEADS
     first = rows[0]
-    assert first["name"] in shown[-1].label  # children are stored last-first
-    assert f"{first['language']} · {first['vertical']} · {first['tier']}" in shown[-1].label
+    label = shown[-1].label  # children are stored last-first
+    assert label.startswith(f"{first['name']}  ·  {chance(first['p_convert'])} deal")
+    assert f"{language_name(first['language'])} · {word(first['vertical'])} · " in label
     assert "offline" in screen.summary.plain
+
+
+def visible_text(widget) -> str:
+    """Every label, button and text shown under ``widget``."""
+    from kivy.uix.label import Label
+
+    return "\n".join(w.text for w in walk(widget) if isinstance(w, Label) and w.text)
+
+
+def test_leads_are_shown_by_name_with_words_not_ids_or_enum_names(client):
+    import re
+
+    from mobile_client.screens import LeadRow
+
+    screen = client.screens["leads"]
+    text = visible_text(screen) + "".join(r.label for r in of_type(screen, LeadRow))
+    assert not re.search(r"\blead-\d+", text), "a lead id is shown"
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", text), re.findall(r"\b[a-z]+_[a-z_]+\b", text)
+    for r in screen.rows:
+        assert r["name"] in text
+
+
+def test_scores_spread_so_sorting_by_them_says_something(client):
+    from mobile_client.words import chance
+
+    shown = [chance(r["p_convert"]) for r in client.screens["leads"].rows]
+    assert shown.count(chance(0.0)) <= len(shown) // 2, shown
+    assert len(set(shown)) >= len(shown) // 3, shown
+
+
+def test_the_leads_screen_says_who_to_call_today_and_why(client):
+    from mobile_client.words import chance
+
+    screen = client.screens["leads"]
+    today = screen.today.plain
+    assert today.startswith("Call today:\n1. "), today
+    open_rows = [r for r in screen.rows if r["status"] not in ("converted", "lost")]
+    top = max(open_rows, key=lambda r: r["p_convert"])
+    assert f"1. {top['name']}: {chance(top['p_convert'])} chance of a deal" in today
+    assert "Why: " in today and "Planned: " in today
 
 
 def test_typing_in_search_filters_the_leads_list(client):
@@ -105,11 +147,14 @@ def test_tier_and_language_filters_narrow_the_list(client):
     pump(lambda: True)
     assert screen.visible == [r["id"] for r in screen.rows if r["tier"] == tier]
     screen.tier.text = "all tiers"
-    language = screen.rows[-1]["language"]
+    from mobile_client.words import language_name
+
+    code = screen.rows[-1]["language"]
+    language = language_name(code)
     assert language in screen.language.values
     screen.language.text = language
     pump(lambda: True)
-    assert screen.visible == [r["id"] for r in screen.rows if r["language"] == language]
+    assert screen.visible == [r["id"] for r in screen.rows if r["language"] == code]
     screen.language.text = "all languages"
     pump(lambda: True)
     assert len(screen.visible) == LEADS
@@ -129,8 +174,9 @@ def test_tapping_a_lead_opens_its_analysis_plan_and_drafted_message(client):
     detail = client.screens["detail"]
     assert client.manager.current == "detail"
     assert client.current_lead == row.lead_id
-    assert row.lead_id in detail.header.plain
-    assert detail.analysis.plain.startswith("P(convert) ")
+    name = next(r["name"] for r in client.screens["leads"].rows if r["id"] == row.lead_id)
+    assert detail.header.plain == name
+    assert detail.analysis.plain.startswith("Chance of a deal: ")
     assert detail.vertical.plain
     assert detail.profile.plain
     assert detail.recommendations.plain.startswith("1. ")
@@ -139,10 +185,26 @@ def test_tapping_a_lead_opens_its_analysis_plan_and_drafted_message(client):
     assert " · send at " in detail.draft_info.plain
 
 
+def test_the_lead_says_its_reply_chance_and_a_steps_reply_chance_differ_in_kind(client):
+    from mobile_client.words import P_RESPOND_MEANS, STEP_MEANS
+
+    detail = client.screens["detail"]
+    assert P_RESPOND_MEANS in detail.analysis.plain
+    assert "a typical lead" in detail.analysis.plain
+    assert detail.plan_means.plain == STEP_MEANS
+    assert "not the same figure" in STEP_MEANS
+    assert "pts" not in detail.drivers.plain  # the effect is said once, with its verb
+    *drivers, total = detail.drivers.plain.splitlines()
+    for line in drivers:
+        assert line.startswith("• ") and (" raises " in line or " lowers " in line), line
+    assert total.startswith("All factors together: ") and "against a typical lead" in total
+
+
 def test_choosing_another_intent_redrafts_the_message(client):
     detail = client.screens["detail"]
     before = detail.message.text
-    detail.intent.text = "first_contact"
+    assert "First contact" in detail.intent.values
+    detail.intent.text = "First contact"
     idle(client)
     assert detail.message.text.strip()
     assert detail.message.text != before
@@ -179,7 +241,7 @@ def test_a_picked_wav_is_transcribed_stored_as_an_event_and_rescored(client, voi
     voice = client.screens["voice"]
     tap(client.tabs["voice"])
     assert client.manager.current == "voice"
-    assert client.current_lead in voice.lead.plain
+    assert voice.lead.plain == f"Voice note for {client.lead_name(client.current_lead)}"
     tap(voice.pick)
     popup = next(w for w in client.root_window.children if isinstance(w, Popup))
     chooser = of_type(popup, FileChooserListView)[0]
@@ -189,7 +251,11 @@ def test_a_picked_wav_is_transcribed_stored_as_an_event_and_rescored(client, voi
     idle(client)
     assert voice.partials, "no partial transcript was shown while it ran"
     assert voice.final.plain and voice.final.plain != "(nothing recognized)"
-    assert "stored as a voice_note event · P(convert)" in voice.score.plain
+    assert "stored as a voice note · chance of a deal" in voice.score.plain
+    audio_s, processing_s, _language = voice.last_clip
+    assert f"{processing_s:.2f} s: {processing_s / audio_s:.2f}× real time" in voice.state.plain
+    assert "processing time ÷ audio length" in voice.state.plain
+    assert client.bridge.latencies["transcribe"][-1] == processing_s * 1000
     rt = client.bridge.runtime
     latest = client.bridge.wait(rt.lead_detail(client.current_lead, 1)).recent_events[0]
     assert latest.type == "voice_note"
@@ -252,6 +318,26 @@ def test_performance_screen_shows_p50_p95_per_operation_and_battery(client):
     assert float(cells[analyze + 3]) >= float(cells[analyze + 2]) > 0
     assert "% battery per hour" in perf.energy.plain
     assert perf.battery.plain.startswith("device battery: ")
+
+
+def test_the_battery_figure_is_the_readme_model_and_the_clip_agrees_across_screens(client):
+    from kivy.uix.label import Label
+
+    perf = client.screens["performance"]
+    tap(client.tabs["performance"])
+    energy = client.bridge.runtime.energy
+    readme = energy.active_agent_hour(assume_speech=True).battery_percent
+    assert f"(README model): {readme:.2f} % battery per hour" in perf.energy.plain
+    assert readme < 1.0, "the README's model: well under 1 % an hour"
+    assert "pace" not in perf.energy.plain  # no burst of work extrapolated to an hour
+    from mobile_client.words import speech_line
+
+    voice = client.screens["voice"]
+    line = speech_line(*voice.last_clip)  # the same clip line on both screens
+    assert line in perf.energy.plain and line in voice.state.plain
+    cells = [w.text for w in of_type(perf.table, Label)][::-1]
+    at = cells.index("transcribe")
+    assert cells[at + 2] == f"{voice.last_clip[1] * 1000:.1f}"
 
 
 # --- every screen ------------------------------------------------------------------------
