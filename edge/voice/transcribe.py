@@ -271,9 +271,10 @@ class Transcriber:
         self, audio: bytes | str | os.PathLike[str] | Pcm, language: str | None = None
     ) -> Transcript:
         """Transcribe a WAV (bytes or path) or already-read :class:`Pcm` in ``language``."""
-        stream = self.stream(language)  # a missing model is refused before audio is read
+        self.registry.model(self.language_for(language))  # no model: refused before reading
         started = time.perf_counter()
         pcm = audio if isinstance(audio, Pcm) else read_wav(audio)
+        stream = self.stream(language)  # after reading: bad audio does not lose a warm one
         samples = _level(pcm.samples, self.settings)
         if self.settings.vad is not None:
             samples, stream._time_map = compact(samples, self.settings.vad)

@@ -232,6 +232,18 @@ def test_warm_recognizer_gives_the_same_clip_relative_word_times(korean_clips):
     assert final.words[0].start_s == pytest.approx(cold.words[0].start_s, abs=0.1)
 
 
+def test_bad_audio_does_not_take_a_recognizer_from_the_pool(korean_clips):
+    from edge.errors import AudioFormatError
+
+    transcriber = Transcriber(korean_clips, default_language="ko")
+    transcriber.transcribe(DATA / "etts_pma00001.wav")
+    warm = transcriber.pool.acquire(korean_clips.model("ko"), True, object)
+    transcriber.pool.release(warm)
+    with pytest.raises(AudioFormatError):
+        transcriber.transcribe(b"not a wav")
+    assert transcriber.pool.acquire(korean_clips.model("ko"), True, object) is warm
+
+
 def test_fresh_recognizers_when_reuse_is_off(korean_clips):
     settings = DecoderSettings(reuse_recognizers=False)
     transcriber = Transcriber(korean_clips, default_language="ko", settings=settings)
