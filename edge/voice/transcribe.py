@@ -1,8 +1,10 @@
 """Speech to text on the device: whole clips, or a stream of PCM chunks with partial results.
 
 One :class:`Transcriber` serves every language that has a model; the models are shared across
-the process (see :mod:`edge.voice.models`), each call or stream gets its own recognizer, so
-calls may run in parallel threads (the runtime calls through ``asyncio.to_thread``).
+the process (see :mod:`edge.voice.models`), each call or stream has a recognizer of its own
+while it runs, so calls may run in parallel threads (the runtime calls through
+``asyncio.to_thread``). Finished recognizers are kept warm and reused (:mod:`edge.voice.pool`);
+whole clips may have their long pauses cut out before decoding (:mod:`edge.voice.vad`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -20,6 +23,8 @@ from edge.errors import VoiceError
 from edge.voice.audio import SAMPLE_RATE, Pcm, pcm_from_bytes, read_wav
 from edge.voice.models import VoskModels, default_registry, language_key
 from edge.voice.normalize import normalize_transcript
+from edge.voice.pool import Lease, RecognizerPool
+from edge.voice.vad import TimeMap, VadSettings, compact
 
 
 class Word(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,6 +75,11 @@ class DecoderSettings(msgspec.Struct, frozen=True, kw_only=True):
     #: voice note as one utterance keeps the language-model context and the speaker adaptation
     #: (cutting at every pause made the Korean error rate worse); it bounds memory on long audio.
     max_utterance_s: float = 60.0
+    #: Reuse finished recognizers: they keep the lookahead graph's composition cache warm,
+    #: which on the Korean model is most of a fresh recognizer's decoding time.
+    reuse_recognizers: bool = True
+    #: If set, whole clips lose their long pauses before decoding (streams are never cut).
+    vad: VadSettings | None = None
 
 
 def _segment_text(result: str) -> tuple[str, list[dict]]:
@@ -95,10 +105,23 @@ def _level(samples: np.ndarray, settings: DecoderSettings) -> np.ndarray:
 class TranscriptionStream:
     """Feed 16 kHz mono 16-bit PCM chunks; get partial results, then the final transcript."""
 
-    def __init__(self, recognizer, language: str, settings: DecoderSettings) -> None:
+    def __init__(
+        self,
+        recognizer: Any,
+        language: str,
+        settings: DecoderSettings,
+        *,
+        lease: Lease | None = None,
+        pool: RecognizerPool | None = None,
+    ) -> None:
         self._recognizer = recognizer
         self._language = language
         self._settings = settings
+        self._lease = lease
+        self._pool = pool
+        self._offset_s = lease.offset_s if lease is not None else 0.0  # Vosk's clock at start
+        self._time_map: TimeMap | None = None  # set when the audio fed was shortened
+        self._source_samples: int | None = None  # the original length, when shortened
         self._segments: list[str] = []
         self._words: list[dict] = []
         self._last_partial = ""
@@ -123,6 +146,8 @@ class TranscriptionStream:
                 raise VoiceError("this transcription stream is finished; start a new one")
             started = time.perf_counter()
             self._samples += len(samples)
+            if self._lease is not None:
+                self._lease.samples += len(samples)
             data = samples.astype("<i2", copy=False).tobytes()
             self._utterance += len(samples)
             current = ""
@@ -149,6 +174,8 @@ class TranscriptionStream:
             started = time.perf_counter()
             self._take_segment(self._recognizer.FinalResult())
             self._finished = True
+            if self._pool is not None and self._lease is not None:
+                self._pool.release(self._lease)
             self._busy_s += time.perf_counter() - started
             return self._transcript(self._busy_s)
 
@@ -158,14 +185,21 @@ class TranscriptionStream:
             self._segments.append(text)
         self._words.extend(words)
 
+    def _time(self, vosk_s: float) -> float:
+        """A time Vosk reported, in seconds from the start of this clip's original audio."""
+        t = vosk_s - self._offset_s
+        t = self._time_map.original(t) if self._time_map is not None else t
+        return round(max(0.0, t), 3)
+
     def _transcript(self, busy_s: float) -> Transcript:
         raw = " ".join(self._segments)
-        duration = self._samples / SAMPLE_RATE
+        samples = self._samples if self._source_samples is None else self._source_samples
+        duration = samples / SAMPLE_RATE
         words = [
             Word(
                 word=w["word"],
-                start_s=float(w.get("start", 0.0)),
-                end_s=float(w.get("end", 0.0)),
+                start_s=self._time(float(w.get("start", 0.0))),
+                end_s=self._time(float(w.get("end", 0.0))),
                 confidence=float(w.get("conf", 1.0)),
             )
             for w in self._words
@@ -191,10 +225,12 @@ class Transcriber:
         *,
         default_language: str | None = None,
         settings: DecoderSettings | None = None,
+        pool: RecognizerPool | None = None,
     ) -> None:
         self.registry = registry if registry is not None else default_registry()
         self.default_language = default_language
         self.settings = settings or DecoderSettings()
+        self.pool = pool if pool is not None else RecognizerPool()
 
     def language_for(self, language: str | None) -> str:
         """The language asked for, the configured default, or the only installed one."""
@@ -217,19 +253,32 @@ class Transcriber:
 
         lang = self.language_for(language)
         model = self.registry.model(lang)
-        recognizer = vosk.KaldiRecognizer(model, float(SAMPLE_RATE))
-        recognizer.SetWords(self.settings.words)
-        return TranscriptionStream(recognizer, lang, self.settings)
+        words = self.settings.words
+
+        def make() -> Any:
+            recognizer = vosk.KaldiRecognizer(model, float(SAMPLE_RATE))
+            recognizer.SetWords(words)
+            return recognizer
+
+        if not self.settings.reuse_recognizers:
+            return TranscriptionStream(make(), lang, self.settings)
+        lease = self.pool.acquire(model, words, make)
+        return TranscriptionStream(
+            lease.recognizer, lang, self.settings, lease=lease, pool=self.pool
+        )
 
     def transcribe(
         self, audio: bytes | str | os.PathLike[str] | Pcm, language: str | None = None
     ) -> Transcript:
         """Transcribe a WAV (bytes or path) or already-read :class:`Pcm` in ``language``."""
-        stream = self.stream(language)  # a missing model is refused before audio is read
+        self.registry.model(self.language_for(language))  # no model: refused before reading
         started = time.perf_counter()
         pcm = audio if isinstance(audio, Pcm) else read_wav(audio)
-        samples = pcm.samples
-        samples = _level(samples, self.settings)
+        stream = self.stream(language)  # after reading: bad audio does not lose a warm one
+        samples = _level(pcm.samples, self.settings)
+        if self.settings.vad is not None:
+            samples, stream._time_map = compact(samples, self.settings.vad)
+            stream._source_samples = len(pcm.samples)
         step = max(1, int(self.settings.chunk_s * SAMPLE_RATE))
         for start in range(0, len(samples), step):
             stream._accept(samples[start : start + step], partial=False)

