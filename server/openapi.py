@@ -212,7 +212,7 @@ def swagger_assets() -> Path | None:
     if env:
         return Path(env)
     try:
-        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-not-found]
+        from swagger_ui_bundle import swagger_ui_path
     except ImportError:
         return None
     return Path(swagger_ui_path)
