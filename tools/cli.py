@@ -752,8 +752,10 @@ def _local(ts_ms: int, zone: str) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M")
 
 
-def _print_plan(plan: Any, zone: str) -> None:
-    console.print(f"[bold]plan {plan.id}[/] · {plan.status} · {plan.reason}", highlight=False)
+def _print_plan(plan: Any, zone: str, *, saved: bool = True) -> None:
+    """The plan's steps; an unsaved one (from an analysis) is said to be a proposal."""
+    title = f"plan {plan.id}" if saved else "proposed plan (not saved: `device plan` stores it)"
+    console.print(f"[bold]{title}[/] · {plan.status} · {plan.reason}", highlight=False)
     table = Table("#", "local time", "channel", "intent", "P(response)", "message")
     for s in plan.steps:
         table.add_row(str(s.seq), _local(s.due_at, zone), s.channel, s.intent,
@@ -791,7 +793,7 @@ def device_analyze(
         table.add_row(str(r.rank), r.listing_id, f"{r.price:,.0f}", str(r.beds), r.area,
                       "; ".join(r.reasons))  # fmt: skip
     console.print(table)
-    _print_plan(a.plan, zone)
+    _print_plan(a.plan, zone, saved=False)
 
 
 @device_app.command("plan")

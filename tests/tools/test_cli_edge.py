@@ -39,6 +39,8 @@ def test_device_analyze_prints_the_analysis_as_json_and_as_text(device_db):
     assert data["vertical"]["vertical"] == "commercial"
     text = invoke("device", "analyze", str(device_db), "lead-000001").stdout
     assert "P(convert)" in text and "lead-000001" in text
+    # An analysis only proposes a plan: it names no plan id that `device show` would not hold.
+    assert "proposed plan (not saved" in " ".join(text.split())
 
 
 def test_device_plan_and_run_due(device_db):
