@@ -45,6 +45,7 @@ from server.auth import Principal
 from server.controllers import VERSION
 from server.errors import NotFoundError, ServerError
 from server.lead_watch import lead_changed
+from server.notify import TeamNotifier
 from server.openapi import refusals
 from server.registry import FamilyInfo, ModelDistribution, Offer, SigningKeyInfo
 from server.retrain import RetrainRuns, list_runs
@@ -338,8 +339,9 @@ async def realtime_intervention(
     """The lead's plan now, then a new plan each time something about that lead changes.
 
     Events arrive as text frames ``{"type": "event", "event": {...}}`` from this client, or
-    through sync from any device of the team (the log is read every ``poll_s``); changes to
-    other leads, and the plans this socket writes, cause no new plan (``server.lead_watch``).
+    through sync from any device of the team (woken by the team's change notice, and every
+    ``poll_s`` in case a notice was lost); changes to other leads, and the plans this socket
+    writes, cause no new plan (``server.lead_watch``).
     """
     await socket.accept()
     who = socket.user
@@ -351,51 +353,62 @@ async def realtime_intervention(
     await socket.send_json({"type": "plan", **msgspec.to_builtins(plan)})
     store = advanced.sync.store
     seen = await store.last_seq(who.team)
+    notifier: TeamNotifier = socket.app.state.notifier
     receiver: asyncio.Task[Any] | None = None
+    waker: asyncio.Task[Any] | None = None
     try:
-        while True:
-            if receiver is None:
-                receiver = asyncio.ensure_future(socket.receive_text())
-            done, _ = await asyncio.wait({receiver}, timeout=advanced.poll_s)
-            if receiver in done:
-                text = receiver.result()
-                receiver = None
+        async with notifier.watch(who.team) as moved:
+            while True:
+                if receiver is None:
+                    receiver = asyncio.ensure_future(socket.receive_text())
+                if waker is None:
+                    waker = asyncio.ensure_future(moved.wait())
+                done, _ = await asyncio.wait(
+                    {receiver, waker}, timeout=advanced.poll_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                if waker in done:  # the team's log moved, in this worker or another
+                    moved.clear()
+                    waker = None
+                if receiver in done:
+                    text = receiver.result()
+                    receiver = None
+                    try:
+                        event = _event_decoder.decode(
+                            msgspec.json.encode(_ws_event.decode(text).get("event"))
+                        )
+                    except msgspec.MsgspecError as exc:
+                        await socket.send_json(
+                            {"type": "error", "code": "invalid_request", "detail": str(exc),
+                             "path": "$.event"}
+                        )  # fmt: skip
+                        continue
+                    try:
+                        await advanced.record_events(who, lead_id, [event], ["$.event"])
+                    except ServerError as exc:
+                        await socket.send_json(
+                            {"type": "error", "code": exc.code, "detail": exc.detail,
+                             "path": exc.path}
+                        )  # fmt: skip
+                        continue
+                    _, seen = await lead_changed(store, who.team, lead_id, seen)  # planned next
+                else:
+                    changed, seen = await lead_changed(store, who.team, lead_id, seen)
+                    if not changed:
+                        continue  # nothing about this lead: no plan, no write
                 try:
-                    event = _event_decoder.decode(
-                        msgspec.json.encode(_ws_event.decode(text).get("event"))
-                    )
-                except msgspec.MsgspecError as exc:
-                    await socket.send_json(
-                        {"type": "error", "code": "invalid_request", "detail": str(exc),
-                         "path": "$.event"}
-                    )  # fmt: skip
-                    continue
-                try:
-                    await advanced.record_events(who, lead_id, [event], ["$.event"])
+                    plan = await advanced.predict(who, PredictRequest(lead_id=lead_id))
                 except ServerError as exc:
-                    await socket.send_json(
-                        {"type": "error", "code": exc.code, "detail": exc.detail,
-                         "path": exc.path}
-                    )  # fmt: skip
-                    continue
-                _, seen = await lead_changed(store, who.team, lead_id, seen)  # planned next
-            else:
-                changed, seen = await lead_changed(store, who.team, lead_id, seen)
-                if not changed:
-                    continue  # nothing about this lead: no plan, no write
-            try:
-                plan = await advanced.predict(who, PredictRequest(lead_id=lead_id))
-            except ServerError as exc:
-                await _refuse(socket, exc)  # e.g. the lead was erased meanwhile
-                return
-            await socket.send_json({"type": "plan", **msgspec.to_builtins(plan)})
+                    await _refuse(socket, exc)  # e.g. the lead was erased meanwhile
+                    return
+                await socket.send_json({"type": "plan", **msgspec.to_builtins(plan)})
     except WebSocketDisconnect:
         pass
     finally:
-        if receiver is not None:
-            receiver.cancel()
-            with contextlib.suppress(BaseException):
-                await receiver
+        for task in (receiver, waker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
 
 
 __all__ = [

@@ -100,7 +100,8 @@ class AdvancedService:
         self.models = ModelRegistry(models_dir, SPEC_HASHES)
         self._language: LanguageIdentifier | None = None
         #: How often the intervention WebSocket looks for synced changes, in seconds.
-        self.poll_s = 0.5
+        #: Seconds between a socket's own looks at the log, in case a change notice was lost.
+        self.poll_s = 5.0
         self.health_ttl_s = 5.0
         self._health: tuple[float, AdvancedHealth] | None = None
 

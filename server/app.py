@@ -23,6 +23,7 @@ from server.config import ServerConfig, config_from_env, process_folder
 from server.controllers import VERSION, SyncController
 from server.errors import error_to_response
 from server.jobs import RetrainJob
+from server.notify import TeamNotifier
 from server.openapi import (
     FIELD_MEANINGS,
     add_links,
@@ -59,6 +60,8 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
     distribution = ModelDistribution(config.registry_dir)
     retrain_job = RetrainJob(store, distribution, config)
     limiter = rate_limiter(config.rate_per_s, config.rate_burst, config.redis_url)
+    notifier = TeamNotifier(config.redis_url)
+    service.on_change.append(notifier.changed)
     state = State(
         {
             "config": config,
@@ -67,6 +70,7 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
             "advanced": advanced,
             "distribution": distribution,
             "rate_limiter": limiter,
+            "notifier": notifier,
         }
     )
 
@@ -86,6 +90,7 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
         await replicas.close()
         await store.close()
         await limiter.close()
+        await notifier.close()
         if own_folder:
             shutil.rmtree(config.replica_dir, ignore_errors=True)
 
@@ -118,6 +123,7 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
             "realty-edge server: sync and advanced API", VERSION, swagger_assets()
         ),
         before_request=refuse_undeclared_query,
+        plugins=[notifier.plugin],
         on_startup=[startup],
         on_shutdown=[shutdown],
         state=state,

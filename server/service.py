@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -118,6 +119,8 @@ class SyncService:
         self.store = store
         self.config = config
         self.clock = zero(SERVER_NODE)
+        #: Called with the team after a push added changes to its log (e.g. to wake sockets).
+        self.on_change: list[Callable[[str], None]] = []
 
     async def start(self) -> None:
         """Nothing to load: the clock catches up with a team's stored mark at each push and pull."""
@@ -186,6 +189,9 @@ class SyncService:
         now = self.config.clock()
         outcome = await self.store.write(lambda tx: self._merge(tx, who, batch, now))
         fresh, conflicts, n_conflicts = outcome
+        if fresh:
+            for listener in self.on_change:
+                listener(who.team)
         metrics.CHANGES.labels("new").inc(len(fresh))
         metrics.CHANGES.labels("duplicate").inc(len(batch.changes) - len(fresh))
         metrics.CONFLICTS.inc(len(conflicts))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -220,3 +221,30 @@ def test_serve_with_two_workers_on_one_port_shares_rate_limits_through_redis(
             proc.kill()
             proc.wait()
         log.close()
+
+
+# --- change notices across workers -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("through_redis", [False, True])
+async def test_a_change_notice_reaches_the_teams_sockets_in_every_worker(through_redis, request):
+    from server.notify import TeamNotifier
+
+    url = request.getfixturevalue("redis_url") if through_redis else None
+    one = TeamNotifier(url)
+    two = TeamNotifier(url) if through_redis else one  # another worker, or the same process
+    plugins = list({id(n.plugin): n.plugin for n in (one, two)}.values())
+    for plugin in plugins:  # what the app's startup does for its plugin
+        await plugin._on_startup()
+    try:
+        async with two.watch("team-a") as moved, two.watch("team-b") as other:
+            await asyncio.sleep(0.3)  # the subscriptions are in place
+            one.changed("team-a")
+            await asyncio.wait_for(moved.wait(), 10)
+            await asyncio.sleep(0.2)
+            assert not other.is_set()  # another team's sockets are not woken
+    finally:
+        for plugin in plugins:
+            await plugin._on_shutdown()
+        for notifier in {id(n): n for n in (one, two)}.values():
+            await notifier.close()
