@@ -143,7 +143,9 @@ async def _tour(
     http: httpx.AsyncClient, provider: Any, mailbox: Mailbox, console: Console
 ) -> dict[str, Any]:
     async def plan(lead_id: str) -> dict[str, Any]:
-        answer = await http.post(f"{A}/intervention/predict", json={"lead_id": lead_id})
+        """Plan the lead and store the plan (predicting alone stores nothing)."""
+        answer = await http.post(f"{A}/intervention/plans", json={"lead_id": lead_id})
+        answer.raise_for_status()
         return dict(answer.json()["plan"])
 
     async def execute(step_id: str) -> httpx.Response:

@@ -76,7 +76,8 @@ def with_real_ids(case: Any) -> None:
             if name in case.body:
                 case.body[name] = REAL[name]
         for key in ("events", "property_interactions"):
-            for event in case.body.get(key) or []:
+            events = case.body.get(key)
+            for event in events if isinstance(events, list) else []:  # negative cases: any type
                 if isinstance(event, dict):
                     event["lead_id"] = REAL["lead_id"]
 
