@@ -192,6 +192,10 @@ def error_to_response(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return Response(content=body, status_code=status, headers=headers)
 
 
+#: Litestar's words for a required parameter that is absent: its kind and name.
+_MISSING_PARAMETER = re.compile(r"Missing required (query|header|cookie|path) parameter '([^']+)'")
+
+
 def _validation_body(exc: ValidationException) -> Rejected:
     path = None
     detail = str(exc.detail)
@@ -210,4 +214,6 @@ def _validation_body(exc: ValidationException) -> Rejected:
                 path = "body" + named[1:]
             elif unknown and path:  # a nested object's unknown or missing key: name it
                 path = f"{path}.{unknown.group(1)}"
+    if path is None and (missing := _MISSING_PARAMETER.search(detail)):
+        path = f"{missing.group(1)}.{missing.group(2)}"  # e.g. query.device_id
     return Rejected(code="invalid_request", detail=detail, path=path)

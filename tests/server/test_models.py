@@ -225,7 +225,8 @@ async def test_staged_rollout_offers_the_new_version_to_a_stable_share_of_device
         offer = h.get(f"{A}/models/behaviour/offer", params={"device_id": "dev-1"}).json()
         assert offer["version"] == "9.2.0" and offer["manifest"]["signature"]
         assert h.get(f"{A}/models/behaviour/nope/blob").status_code == 404
-        assert h.get(f"{A}/models/behaviour/offer").status_code == 400
+        missing = h.get(f"{A}/models/behaviour/offer")  # the refusal names the parameter
+        assert missing.status_code == 400 and missing.json()["path"] == "query.device_id"
         blob = h.get(f"{A}/models/behaviour/9.2.0/blob")
         assert blob.content == (ARTIFACT_DIR / "behaviour.tflite").read_bytes()
         assert httpx.get(f"{server.url}{A}/models/").status_code == 401
