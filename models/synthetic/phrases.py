@@ -7,24 +7,7 @@ in every language.
 
 from __future__ import annotations
 
-LANGUAGES: tuple[str, ...] = (
-    "en",
-    "es",
-    "zh",
-    "vi",
-    "ko",
-    "tl",
-    "ar",
-    "fr",
-    "ru",
-    "pt",
-    "hi",
-    "ja",
-    "de",
-    "it",
-    "th",
-    "tr",
-)
+from models.language.labels import LANGUAGES as LANGUAGES  # one list: the model's output order
 
 #: Share of leads per language (a US brokerage with international buyers; an assumption).
 LANGUAGE_WEIGHTS: dict[str, float] = {
