@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -145,7 +146,9 @@ def config_from_env(environ: Mapping[str, str] | None = None, **overrides: objec
             raise ServerConfigError(
                 f"{env_name(name)}={raw!r} is not a valid {kind.__name__}"
             ) from None
-        if isinstance(value, int | float) and not 0 <= value <= MAXIMA.get(name, value):
+        if isinstance(value, int | float) and not (
+            math.isfinite(value) and 0 <= value <= MAXIMA.get(name, value)
+        ):
             raise ServerConfigError(f"{env_name(name)}={raw!r} is out of range")
         if isinstance(value, int | float) and value == 0 and name != "rollout_percent":
             raise ServerConfigError(f"{env_name(name)}={raw!r} must be greater than 0")

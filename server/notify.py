@@ -9,6 +9,7 @@ but never changes it.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
+
+log = logging.getLogger("realty_edge.server")
 
 
 def team_channel(team: str) -> str:
@@ -29,11 +32,10 @@ class TeamNotifier:
         backend: ChannelsBackend
         self._redis: Any = None
         if redis_url:
-            from litestar.channels.backends.redis import RedisChannelsPubSubBackend
             from redis.asyncio import Redis
 
             self._redis = Redis.from_url(redis_url)
-            backend = RedisChannelsPubSubBackend(redis=self._redis)
+            backend = _redis_backend(self._redis)
         else:
             backend = MemoryChannelsBackend()
         self.plugin = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
@@ -55,9 +57,33 @@ class TeamNotifier:
         async def on_notice(_data: bytes) -> None:
             moved.set()
 
-        subscriber = await self.plugin.subscribe([team_channel(team)])
+        try:
+            subscriber = await self.plugin.subscribe([team_channel(team)])
+        except Exception as exc:  # Redis down: the socket still looks at the log on its own
+            log.warning("change notices unavailable for team %s (%s)", team, exc)
+            yield moved
+            return
         try:
             async with subscriber.run_in_background(on_notice):
                 yield moved
         finally:
             await self.plugin.unsubscribe(subscriber)
+
+
+def _redis_backend(redis: Any) -> ChannelsBackend:
+    """Litestar's Redis pub/sub backend, whose publish survives a Redis that is down.
+
+    The plugin publishes from one background task that stops at its first exception, and
+    its shutdown then waits for a queue nobody drains: a failed notice is logged instead.
+    """
+    from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+    from redis.exceptions import RedisError
+
+    class Backend(RedisChannelsPubSubBackend):
+        async def publish(self, data: bytes, channels: Any) -> None:
+            try:
+                await super().publish(data, channels)
+            except (RedisError, OSError) as exc:
+                log.warning("change notice not sent: Redis unavailable (%s)", exc)
+
+    return Backend(redis=redis)

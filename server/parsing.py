@@ -59,7 +59,7 @@ def parse_instant(value: int | str, path: str, zone: tzinfo | None = None) -> in
         raise InvalidRequestError(f"expected a time, got {value!r}", path=path)
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # "²" is a digit to isdigit(), not to int()
             return parse_instant(int(text), path, zone)
         try:
             moment = datetime.fromisoformat(text)

@@ -496,7 +496,7 @@ def serve(
     from server.app import create_app
     from server.config import config_from_env, env_name
     from server.outreach.config import OutreachConfig
-    from server.storage import redact
+    from server.storage import redact, sqlite_path
 
     try:
         OutreachConfig.from_env()  # checked here: a bad value exits 2, as a bad flag does
@@ -513,6 +513,19 @@ def serve(
             os.environ[env_name(name)] = str(value)
     with server_errors():
         config = config_from_env()
+        if workers > 1 and sqlite_path(config.database_url) is not None:
+            err_console.print(
+                "[bold red]error:[/] several workers need PostgreSQL (--database-url "
+                "postgresql://...): SQLite has one writer, and the workers would queue on it",
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        if workers > 1 and not redis_url:
+            err_console.print(
+                "[yellow]warning:[/] no --redis-url: each worker keeps its own rate-limit "
+                "buckets and change notices (a token gets N times its limit)",
+                highlight=False,
+            )
         server = create_app(config) if workers == 1 else "server.app:app_from_env"
     err_console.print(
         f"realty-edge sync server on http://{host}:{port} (database {redact(database_url)}, "

@@ -10,6 +10,7 @@ code ``rejected``, with the rule's ``reason``) and nothing is sent.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -120,6 +121,7 @@ class OutreachService:
         ins, first = await self._with_outbox(
             who.team, lambda rt: executor.begin_send(rt.store, step_id), "$.step_id"
         )
+        await self._claim(who.team, step_id)
         delivery = await executor.deliver(self.router(who.team), ins)
         done, second = await self._with_outbox(
             who.team, lambda rt: executor.finish_send(rt.store, ins.step, delivery), "$.step_id"
@@ -131,6 +133,23 @@ class OutreachService:
             event=done.event,
             outbox=first + second,
         )
+
+    async def _claim(self, team: str, step_id: str) -> None:
+        """Take the step in the shared store before sending: one worker of all sends it.
+
+        Each worker's replica serialises its own sends; two workers (a retried request the
+        load balancer sent elsewhere) could both find the step due before either's
+        ``sending`` mark reached the other. The claim is a lease that never expires.
+        """
+        store, now = self.replicas.service.store, self.replicas.service.config.clock()
+        holder, forever = uuid.uuid4().hex, 100 * 365 * 24 * 3600 * 1000
+        name = f"send:{team}:{step_id}"
+        if not await store.write(lambda tx: tx.take_lease(name, holder, now, forever)):
+            raise OutreachRejectedError(
+                f"step {step_id!r} is being sent by another worker",
+                reason="not_pending",
+                path="$.step_id",
+            )
 
     async def complete(self, who: Principal, step_id: str) -> Executed:
         """The agent reached the lead by hand: checked by the same rules, then recorded."""

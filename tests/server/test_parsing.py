@@ -67,6 +67,7 @@ def test_moments_are_epoch_ms_or_iso_8601(typed, epoch_ms):
         ("0001-01-01T00:00:00+14:00", None, "years 1970..3000"),
         (-1, None, "years 1970..3000"),
         (False, None, "expected a time"),
+        ("²", MEXICO_CITY, "not ISO 8601"),  # a digit to str.isdigit(), not to int()
     ],
 )
 def test_an_unreadable_moment_is_refused_saying_why(typed, zone, says):

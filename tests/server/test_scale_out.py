@@ -65,6 +65,7 @@ def test_settings_come_from_the_environment_and_flags_override_them(tmp_path):
         ("REALTY_EDGE_WORKERS", "65", "REALTY_EDGE_WORKERS='65' is out of range"),
         ("REALTY_EDGE_RATE_PER_S", "-1", "REALTY_EDGE_RATE_PER_S='-1' is out of range"),
         ("REALTY_EDGE_RATE_PER_S", "nan", "REALTY_EDGE_RATE_PER_S='nan' is out of range"),
+        ("REALTY_EDGE_RETRAIN_INTERVAL_S", "inf", "REALTY_EDGE_RETRAIN_INTERVAL_S='inf' is out"),
         ("REALTY_EDGE_ROLLOUT_PERCENT", "101", "REALTY_EDGE_ROLLOUT_PERCENT='101' is out"),
     ],
 )
@@ -248,3 +249,57 @@ async def test_a_change_notice_reaches_the_teams_sockets_in_every_worker(through
             await plugin._on_shutdown()
         for notifier in {id(n): n for n in (one, two)}.values():
             await notifier.close()
+
+
+def test_several_workers_on_sqlite_are_refused_saying_why(tmp_path):
+    db = tmp_path / "s.db"
+    proc = run("serve", "--workers", "2", "--database-url", str(db), ok=False)
+    assert proc.returncode == 2 and "several workers need PostgreSQL" in proc.stderr
+    assert not db.exists()  # refused before anything was created
+
+
+async def test_a_redis_that_is_down_costs_notices_not_the_server(caplog):
+    from server.notify import TeamNotifier
+
+    notifier = TeamNotifier(f"redis://127.0.0.1:{free_port()}/0")
+    await notifier.plugin._on_startup()  # what the app's startup does for its plugin
+    try:
+        with caplog.at_level(logging.WARNING, logger="realty_edge.server"):
+            async with notifier.watch("team-a") as moved:  # falls back to the socket's own looks
+                notifier.changed("team-a")
+                notifier.changed("team-a")
+                await asyncio.sleep(0.5)
+                assert not moved.is_set()
+        assert "change notice" in caplog.text
+    finally:  # and shutdown still finishes (the publishing task did not die)
+        await asyncio.wait_for(notifier.plugin._on_shutdown(), 10)
+        await notifier.close()
+
+
+async def test_one_worker_of_all_claims_a_step_before_sending_it(tmp_path):
+    from server.outreach.config import OutreachConfig
+    from server.outreach.service import OutreachRejectedError, OutreachService
+    from server.replica import TeamReplicas
+    from server.service import SyncService
+
+    config = ServerConfig(database_url=str(tmp_path / "s.db"))
+    async with open_store(config.database_url) as store:
+        service = SyncService(store, config)
+        worker_a = OutreachService(OutreachConfig(), TeamReplicas(tmp_path / "a", service))
+        worker_b = OutreachService(OutreachConfig(), TeamReplicas(tmp_path / "b", service))
+        await worker_a._claim("team-a", "step-1")
+        with pytest.raises(OutreachRejectedError, match="being sent by another worker") as refused:
+            await worker_b._claim("team-a", "step-1")  # a retry that landed on another worker
+        assert refused.value.reason == "not_pending"
+        await worker_b._claim("team-a", "step-2")  # other steps are free
+        await worker_b._claim("team-b", "step-1")  # and other teams' steps of the same id
+
+
+def test_the_provider_signature_check_refuses_what_it_cannot_compare():
+    from server.outreach.provider import sign, verify
+
+    body = b'{"type": "inbound"}'
+    assert verify("s3cret", body, sign("s3cret", body))
+    for header in ("é", "sha256=é", None, "", sign("other", body)):
+        assert not verify("s3cret", body, header)  # never a TypeError (a 500) on odd bytes
+    assert not verify("", body, sign("", body))  # no secret: nothing is accepted
