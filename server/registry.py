@@ -14,10 +14,13 @@ all signed.
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -91,25 +94,44 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class ModelDistribution:
-    """The registry folder; safe to use from the API process and the CLI at once (atomic files)."""
+    """The registry folder: atomic files, and each read-modify-write of its state under a file
+    lock, so the API's workers and the CLI can use one folder at once without losing updates."""
 
     def __init__(self, directory: Path):
         self.directory = directory
-        self._lock = threading.Lock()
+        self._thread_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _file_lock(self, name: str) -> Iterator[None]:
+        """``name`` in the folder, held exclusively (by any process or instance) for the block."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / name).open("a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One state change at a time: this process's threads and every other process."""
+        with self._thread_lock, self._file_lock(".state.lock"):
+            yield
 
     # --- keys ----------------------------------------------------------------------
 
     def _key(self) -> Ed25519PrivateKey:
         path = self.directory / "signing_ed25519.pem"
         if not path.exists():
-            self.directory.mkdir(parents=True, exist_ok=True)
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            _atomic_write(path, pem)
-            path.chmod(0o600)
+            with self._file_lock(".key.lock"):  # two workers signing first make one key
+                if not path.exists():
+                    pem = Ed25519PrivateKey.generate().private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    )
+                    _atomic_write(path, pem)
+                    path.chmod(0o600)
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         assert isinstance(key, Ed25519PrivateKey)
         return key
@@ -168,7 +190,7 @@ class ModelDistribution:
         folder.mkdir(parents=True, exist_ok=True)
         _atomic_write(folder / "model.tflite", blob)
         _atomic_write(folder / "manifest.json", msgspec.json.encode(signed))
-        with self._lock:
+        with self._lock():
             state = self._state()
             family = state.families.setdefault(manifest.name, FamilyState())
             if manifest.version not in family.versions:
@@ -184,7 +206,7 @@ class ModelDistribution:
         """Widen or narrow the latest version's rollout; 100 makes it the stable version."""
         if not 0 <= percent <= 100:
             raise InvalidRequestError(f"rollout percent {percent} is not in 0..100", path="percent")
-        with self._lock:
+        with self._lock():
             state = self._state()
             family = self._family(state, name)
             if family.latest is None:
@@ -198,7 +220,7 @@ class ModelDistribution:
 
     def rollback(self, name: str) -> FamilyInfo:
         """Withdraw the version in rollout (or, with none, the stable one for the one before)."""
-        with self._lock:
+        with self._lock():
             state = self._state()
             family = self._family(state, name)
             if family.latest is not None:
@@ -233,7 +255,7 @@ class ModelDistribution:
 
     def offer(self, name: str, device_id: str, running: str | None = None) -> Offer:
         """The version ``device_id`` should run; records what it says it runs."""
-        with self._lock:
+        with self._lock():
             state = self._state()
             if running:
                 state.devices.setdefault(device_id, {})[name] = running

@@ -284,3 +284,26 @@ def test_the_api_process_runs_with_tensorflow_unimportable():
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, timeout=120
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_two_registries_on_one_folder_lose_no_update(tmp_path):
+    """Two workers (two instances, each with its own thread lock) record devices at once."""
+    import threading
+
+    first, second = ModelDistribution(tmp_path / "reg"), ModelDistribution(tmp_path / "reg")
+
+    def report(registry: ModelDistribution, prefix: str) -> None:
+        for i in range(150):
+            registry.offer("behaviour", f"{prefix}-{i}", running="1.0.0")
+
+    threads = [
+        threading.Thread(target=report, args=(first, "a")),
+        threading.Thread(target=report, args=(second, "b")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    devices = {f"{p}-{i}" for p in "ab" for i in range(150)}
+    assert {d for d in devices if first.device_versions(d)} == devices
+    assert first.public_key() == second.public_key()  # one signing key for both
