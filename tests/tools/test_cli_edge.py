@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from edge.runtime import EdgeRuntime
@@ -13,18 +12,6 @@ from tests.edge.intel import open_device
 from tools.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def device_db(tmp_path):
-    path = tmp_path / "device.db"
-
-    async def build() -> None:
-        rt = await open_device(path)
-        await rt.close()
-
-    asyncio.run(build())
-    return path
 
 
 def invoke(*args: str, code: int = 0):

@@ -21,7 +21,6 @@ from edge.runtime import EdgeRuntime
 from edge.voice.audio import read_wav
 from sync.codec import Format, encode_batch
 from sync.records import Lead
-from tests.edge.intel import open_device
 from tests.factories import NOW_MS, lead, small_world
 from tests.live_server import run_server
 from tools import cli
@@ -100,18 +99,6 @@ def test_device_sync_against_a_silent_server_fails_fast_and_says_why(tmp_path):
     text = flat(result)
     assert "retrying:" in text and "no answer from the server within 0.2 s" in text
     assert "sync unavailable" in text
-
-
-@pytest.fixture
-def device_db(tmp_path):
-    path = tmp_path / "device.db"
-
-    async def build() -> None:
-        rt = await open_device(path)
-        await rt.close()
-
-    asyncio.run(build())
-    return path
 
 
 def test_device_leads_lists_every_lead_as_text_and_json(device_db):
