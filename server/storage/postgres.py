@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self, TypeVar
 
-import msgspec
 import psycopg
 from psycopg_pool import ConnectionPool
 
@@ -39,52 +38,28 @@ from server.storage.port import (
     StoredRecord,
     redact,
 )
+from server.storage.rows import (
+    CONFLICT_COLUMNS,
+    DEVICE_COLUMNS,
+    change_decoder,
+    conflict_from_row,
+    device_from_row,
+    device_to_row,
+    encoder,
+    record_from_row,
+)
 from sync.changes import AnyChange
-from sync.merge import Conflict, EntityState
 
-_enc = msgspec.msgpack.Encoder()
-_state_dec = msgspec.msgpack.Decoder(EntityState)
-_change_dec = msgspec.msgpack.Decoder(AnyChange)
-_conflict_dec = msgspec.msgpack.Decoder(Conflict)
 T = TypeVar("T")
 
 _RECORD = "SELECT entity, entity_id, lead_id, state FROM records"
-_DEVICE = (
-    "SELECT device_id, agent_id, team_id, acked_through, changes, first_seen, last_seen "
-    "FROM devices WHERE device_id = %s"
-)
-_CONFLICT = "SELECT id, data, device_id, seq, logged_at FROM conflicts"
-
-
-def _record(row: Sequence[Any]) -> StoredRecord:
-    return StoredRecord(
-        entity=row[0], entity_id=row[1], lead_id=row[2], state=_state_dec.decode(row[3])
-    )
-
-
-def _conflict(row: Sequence[Any]) -> LoggedConflict:
-    return LoggedConflict(
-        id=row[0],
-        conflict=_conflict_dec.decode(row[1]),
-        device_id=row[2],
-        seq=row[3],
-        logged_at=row[4],
-    )
+_DEVICE = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE device_id = %s"
+_CONFLICT = f"SELECT {CONFLICT_COLUMNS} FROM conflicts"
 
 
 def _device(conn: psycopg.Connection[Any], device_id: str) -> DeviceRow | None:
     row = conn.execute(_DEVICE, (device_id,)).fetchone()
-    if row is None:
-        return None
-    return DeviceRow(
-        device_id=row[0],
-        agent_id=row[1],
-        team_id=row[2],
-        acked_through=row[3],
-        changes=row[4],
-        first_seen=row[5],
-        last_seen=row[6],
-    )
+    return None if row is None else device_from_row(row)
 
 
 class PostgresTx:
@@ -118,15 +93,7 @@ class PostgresTx:
             "INSERT INTO devices VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (device_id) "
             "DO UPDATE SET acked_through = excluded.acked_through, changes = excluded.changes, "
             "last_seen = excluded.last_seen",
-            (
-                row.device_id,
-                row.agent_id,
-                row.team_id,
-                row.acked_through,
-                row.changes,
-                row.first_seen,
-                row.last_seen,
-            ),
+            device_to_row(row),
         )
 
     def seen(self, device_id: str, seqs: Sequence[int]) -> set[int]:
@@ -154,19 +121,19 @@ class PostgresTx:
                 (team, entity, ids),
             )
             for r in rows:
-                out[(r[0], r[1])] = _record(r)
+                out[(r[0], r[1])] = record_from_row(r)
         return out
 
     def records_of_lead(self, team: str, lead_id: str) -> list[StoredRecord]:
         rows = self._all(f"{_RECORD} WHERE team_id = %s AND lead_id = %s", (team, lead_id))
-        return [_record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     def save_records(self, team: str, records: Sequence[StoredRecord]) -> None:
         self._conn.cursor().executemany(
             "INSERT INTO records (team_id, entity, entity_id, lead_id, state) "
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (team_id, entity, entity_id) DO UPDATE "
             "SET lead_id = excluded.lead_id, state = excluded.state",
-            [(team, r.entity, r.entity_id, r.lead_id, _enc.encode(r.state)) for r in records],
+            [(team, r.entity, r.entity_id, r.lead_id, encoder.encode(r.state)) for r in records],
         )
 
     def append_log(self, team: str, changes: Sequence[AnyChange]) -> int:
@@ -176,7 +143,7 @@ class PostgresTx:
             "INSERT INTO change_log (team_id, server_seq, entity, entity_id, payload) "
             "VALUES (%s, %s, %s, %s, %s)",
             [
-                (team, last + i, c.entity, c.entity_id, _enc.encode(c))
+                (team, last + i, c.entity, c.entity_id, encoder.encode(c))
                 for i, c in enumerate(changes, 1)
             ],
         )
@@ -204,7 +171,7 @@ class PostgresTx:
                     c.conflict.entity,
                     c.conflict.entity_id,
                     c.conflict.field,
-                    _enc.encode(c.conflict),
+                    encoder.encode(c.conflict),
                     c.device_id,
                     c.seq,
                     c.logged_at,
@@ -364,7 +331,7 @@ class PostgresServerStore:
             "ORDER BY server_seq LIMIT %s",
             (team, after, limit),
         )
-        return [(int(r[0]), _change_dec.decode(r[1])) for r in rows]
+        return [(int(r[0]), change_decoder.decode(r[1])) for r in rows]
 
     async def last_seq(self, team: str) -> int:
         rows = await self._rows("SELECT last_seq FROM partitions WHERE team_id = %s", (team,))
@@ -378,7 +345,7 @@ class PostgresServerStore:
         rows = await self._rows(
             f"{_RECORD} WHERE team_id = %s AND entity = %s AND entity_id = %s", (team, *key)
         )
-        return _record(rows[0]) if rows else None
+        return record_from_row(rows[0]) if rows else None
 
     async def conflicts(
         self, team: str, after: int, limit: int, entity_id: str | None = None
@@ -390,7 +357,7 @@ class PostgresServerStore:
             params.append(entity_id)
         sql += "AND id > %s ORDER BY id LIMIT %s"
         params += [after, limit]
-        return [_conflict(r) for r in await self._rows(sql, params)]
+        return [conflict_from_row(r) for r in await self._rows(sql, params)]
 
     async def device(self, device_id: str) -> DeviceRow | None:
         return await self._read(lambda conn: _device(conn, device_id))
@@ -411,20 +378,21 @@ class PostgresServerStore:
                 "AND (lead_id = %s OR (entity = 'lead' AND entity_id = %s))",
                 (team, lead_id, lead_id),
             ).fetchall()
-            records = [_record(r) for r in rows]
+            records = [record_from_row(r) for r in rows]
             changes: list[AnyChange] = []
             conflicts: list[LoggedConflict] = []
             for r in records:
                 key = (team, r.entity, r.entity_id)
                 where = "WHERE team_id = %s AND entity = %s AND entity_id = %s"
                 changes += [
-                    _change_dec.decode(c[0])
+                    change_decoder.decode(c[0])
                     for c in conn.execute(
                         f"SELECT payload FROM change_log {where} ORDER BY server_seq", key
                     )
                 ]
                 conflicts += [
-                    _conflict(c) for c in conn.execute(f"{_CONFLICT} {where} ORDER BY id", key)
+                    conflict_from_row(c)
+                    for c in conn.execute(f"{_CONFLICT} {where} ORDER BY id", key)
                 ]
             return records, changes, conflicts
 
@@ -437,4 +405,4 @@ class PostgresServerStore:
         if team is not None:
             sql += " AND team_id = %s"
             params.append(team)
-        return [(r[0], _record(r[1:])) for r in await self._rows(sql, params)]
+        return [(r[0], record_from_row(r[1:])) for r in await self._rows(sql, params)]

@@ -15,18 +15,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-import msgspec
-
 from server.auth import new_signing_key
 from server.storage.migrations import migrate_sqlite
 from server.storage.port import DeviceRow, Key, LoggedConflict, StoredRecord
+from server.storage.rows import (
+    DEVICE_COLUMNS,
+    change_decoder,
+    conflict_from_row,
+    device_from_row,
+    device_to_row,
+    encoder,
+    record_from_row,
+)
 from sync.changes import AnyChange
-from sync.merge import Conflict, EntityState
 
-_enc = msgspec.msgpack.Encoder()
-_state_dec = msgspec.msgpack.Decoder(EntityState)
-_change_dec = msgspec.msgpack.Decoder(AnyChange)
-_conflict_dec = msgspec.msgpack.Decoder(Conflict)
 _CHUNK = 400
 T = TypeVar("T")
 
@@ -63,15 +65,7 @@ class SqliteTx:
             "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE "
             "SET acked_through = excluded.acked_through, changes = excluded.changes, "
             "last_seen = excluded.last_seen",
-            (
-                row.device_id,
-                row.agent_id,
-                row.team_id,
-                row.acked_through,
-                row.changes,
-                row.first_seen,
-                row.last_seen,
-            ),
+            device_to_row(row),
         )
 
     def seen(self, device_id: str, seqs: Sequence[int]) -> set[int]:
@@ -109,7 +103,7 @@ class SqliteTx:
                     (team, entity, *chunk),
                 )
                 for r in rows:
-                    out[(r[0], r[1])] = _record(r)
+                    out[(r[0], r[1])] = record_from_row(r)
         return out
 
     def records_of_lead(self, team: str, lead_id: str) -> list[StoredRecord]:
@@ -118,14 +112,14 @@ class SqliteTx:
             "WHERE team_id = ? AND lead_id = ?",
             (team, lead_id),
         )
-        return [_record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     def save_records(self, team: str, records: Sequence[StoredRecord]) -> None:
         self._db.executemany(
             "INSERT INTO records (team_id, entity, entity_id, lead_id, state) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT(team_id, entity, entity_id) DO UPDATE "
             "SET lead_id = excluded.lead_id, state = excluded.state",
-            [(team, r.entity, r.entity_id, r.lead_id, _enc.encode(r.state)) for r in records],
+            [(team, r.entity, r.entity_id, r.lead_id, encoder.encode(r.state)) for r in records],
         )
 
     def append_log(self, team: str, changes: Sequence[AnyChange]) -> int:
@@ -135,7 +129,7 @@ class SqliteTx:
             "INSERT INTO change_log (team_id, server_seq, entity, entity_id, payload) "
             "VALUES (?, ?, ?, ?, ?)",
             [
-                (team, last + i, c.entity, c.entity_id, _enc.encode(c))
+                (team, last + i, c.entity, c.entity_id, encoder.encode(c))
                 for i, c in enumerate(changes, 1)
             ],
         )
@@ -169,7 +163,7 @@ class SqliteTx:
                     c.conflict.entity,
                     c.conflict.entity_id,
                     c.conflict.field,
-                    _enc.encode(c.conflict),
+                    encoder.encode(c.conflict),
                     c.device_id,
                     c.seq,
                     c.logged_at,
@@ -219,21 +213,11 @@ class SqliteTx:
         return row is not None and row[0] == holder
 
 
-def _record(row: Any) -> StoredRecord:
-    return StoredRecord(
-        entity=row[0], entity_id=row[1], lead_id=row[2], state=_state_dec.decode(row[3])
-    )
-
-
 def _device(db: sqlite3.Connection, device_id: str) -> DeviceRow | None:
     row = db.execute(
-        "SELECT device_id, agent_id, team_id, acked_through, changes, first_seen, last_seen "
-        "FROM devices WHERE device_id = ?",
-        (device_id,),
+        f"SELECT {DEVICE_COLUMNS} FROM devices WHERE device_id = ?", (device_id,)
     ).fetchone()
-    if row is None:
-        return None
-    return DeviceRow(**dict(row))
+    return None if row is None else device_from_row(row)
 
 
 class SqliteServerStore:
@@ -349,7 +333,7 @@ class SqliteServerStore:
                 (team, after, limit),
             ).fetchall()
         )
-        return [(int(r[0]), _change_dec.decode(r[1])) for r in rows]
+        return [(int(r[0]), change_decoder.decode(r[1])) for r in rows]
 
     async def last_seq(self, team: str) -> int:
         row = await self._one("SELECT last_seq FROM partitions WHERE team_id = ?", (team,))
@@ -365,7 +349,7 @@ class SqliteServerStore:
             "WHERE team_id = ? AND entity = ? AND entity_id = ?",
             (team, *key),
         )
-        return None if row is None else _record(row)
+        return None if row is None else record_from_row(row)
 
     async def conflicts(
         self, team: str, after: int, limit: int, entity_id: str | None = None
@@ -378,16 +362,7 @@ class SqliteServerStore:
         sql += "AND id > ? ORDER BY id LIMIT ?"
         params += [after, limit]
         rows = await self._read(lambda db: db.execute(sql, params).fetchall())
-        return [
-            LoggedConflict(
-                id=r[0],
-                conflict=_conflict_dec.decode(r[1]),
-                device_id=r[2],
-                seq=r[3],
-                logged_at=r[4],
-            )
-            for r in rows
-        ]
+        return [conflict_from_row(r) for r in rows]
 
     async def device(self, device_id: str) -> DeviceRow | None:
         return await self._read(lambda db: _device(db, device_id))
@@ -403,13 +378,13 @@ class SqliteServerStore:
                 "AND (lead_id = ? OR (entity = 'lead' AND entity_id = ?))",
                 (team, lead_id, lead_id),
             ).fetchall()
-            records = [_record(r) for r in rows]
+            records = [record_from_row(r) for r in rows]
             changes: list[AnyChange] = []
             conflicts: list[LoggedConflict] = []
             for r in records:
                 key = (team, r.entity, r.entity_id)
                 changes += [
-                    _change_dec.decode(c[0])
+                    change_decoder.decode(c[0])
                     for c in db.execute(
                         "SELECT payload FROM change_log WHERE team_id = ? AND entity = ? "
                         "AND entity_id = ? ORDER BY server_seq",
@@ -417,13 +392,7 @@ class SqliteServerStore:
                     )
                 ]
                 conflicts += [
-                    LoggedConflict(
-                        id=c[0],
-                        conflict=_conflict_dec.decode(c[1]),
-                        device_id=c[2],
-                        seq=c[3],
-                        logged_at=c[4],
-                    )
+                    conflict_from_row(c)
                     for c in db.execute(
                         "SELECT id, data, device_id, seq, logged_at FROM conflicts "
                         "WHERE team_id = ? AND entity = ? AND entity_id = ? ORDER BY id",
@@ -442,4 +411,4 @@ class SqliteServerStore:
             sql += " AND team_id = ?"
             params.append(team)
         rows = await self._read(lambda db: db.execute(sql, params).fetchall())
-        return [(r[0], _record(r[1:])) for r in rows]
+        return [(r[0], record_from_row(r[1:])) for r in rows]
