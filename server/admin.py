@@ -44,18 +44,26 @@ async def retrain(
     rollout_percent: int = 100,
     base_corpus: bool = True,
     tolerance: float | None = None,
+    now_ms: int | None = None,
+    pseudonym_key: bytes | None = None,
 ):
-    """One retraining run on the server database (see :mod:`server.retrain`)."""
+    """One retraining run on the server database (see :mod:`server.retrain`).
+
+    ``now_ms``: the present the labels are cut at (default: the wall clock);
+    ``pseudonym_key``: the key a server without one yet starts with (default: random).
+    """
     from models.behaviour.retrain import TOLERANCE
     from models.behaviour.train import DEFAULT_WORLD
     from server.registry import ModelDistribution
+    from server.retrain import pseudonym_key as ensure_key
     from server.retrain import retrain_once
 
     config = _config(database_url, data_dir)
     registry = ModelDistribution(config.registry_dir)
+    ensure_key(registry, pseudonym_key)
     async with open_store(config.database_url, pool_size=2) as store:
         return await retrain_once(
-            store, registry, now_ms=wall_clock_ms(),
+            store, registry, now_ms=wall_clock_ms() if now_ms is None else now_ms,
             min_rows=min_rows, epochs=epochs, rollout_percent=rollout_percent,
             base_world=DEFAULT_WORLD if base_corpus else None,
             tolerance=TOLERANCE if tolerance is None else tolerance,

@@ -55,11 +55,16 @@ class RetrainRuns(msgspec.Struct, kw_only=True):
     runs: list[RetrainRun]
 
 
-def _salt(registry: ModelDistribution) -> bytes:
+def pseudonym_key(registry: ModelDistribution, initial: bytes | None = None) -> bytes:
+    """The server's pseudonymization key, created on first use (random unless ``initial``).
+
+    ``initial`` is for a throwaway server that must repeat a run (the demo): an existing key
+    is never replaced, since that would change every pseudonym of a running server.
+    """
     path = registry.directory / "pseudonym.key"
     if not path.exists():
         registry.directory.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(secrets.token_bytes(32))
+        path.write_bytes(initial if initial is not None else secrets.token_bytes(32))
         path.chmod(0o600)
     return path.read_bytes()
 
@@ -160,7 +165,7 @@ async def retrain_once(
     if current is None:
         current = read_manifest(ARTIFACT_DIR, FAMILY).version
     version = f"{current.split('+')[0]}+{run_id[4:]}"[:64]
-    data = await training_set(store, _salt(registry), now_ms)
+    data = await training_set(store, pseudonym_key(registry), now_ms)
     with tempfile.TemporaryDirectory(prefix="realty-edge-retrain-") as tmp:
         work = Path(tmp)
         if current_dir == ARTIFACT_DIR or (current_dir / f"{FAMILY}.tflite").exists():

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import statistics
@@ -200,7 +201,8 @@ async def run_demo(
                 sent, received = sent + rep.bytes_sent, received + rep.bytes_received
             figures["bytes_sent"], figures["bytes_received"] = sent, received
             await retrain_and_distribute(
-                workdir / "server.db", devices, server.url, tokens, console, figures
+                workdir / "server.db", devices, server.url, tokens, console, figures,
+                now_ms=world.now_ms, seed=seed,
             )
             figures["versions_after"] = next(iter(devices.values())).models.versions()
             meter = next(iter(devices.values())).energy  # as the client's Perf screen says it
@@ -236,17 +238,22 @@ async def conflict(devices: dict[str, EdgeRuntime], url: str, tokens: dict[str, 
 
 async def retrain_and_distribute(db: Path, devices: dict[str, EdgeRuntime], url: str,
                                  tokens: dict[str, str], console: Console,
-                                 figures: dict[str, Any]) -> None:  # fmt: skip
+                                 figures: dict[str, Any], *, now_ms: int,
+                                 seed: int) -> None:  # fmt: skip
     """The server retrains on synced outcomes (its own process); devices fetch and swap.
 
     Fills ``figures["retrain"]`` (the decision) and ``figures["installed"]`` (per device).
+    The labels are cut at the world's present and the throwaway server's pseudonym key derives
+    from ``seed`` (its holdout split follows the pseudonyms), so a seed repeats its decision
+    on any day.
     """
     from edge.model_updates import UpdatePolicy
     from server.admin import retrain
 
     with console.status("the server retrains the behaviour model on synced outcomes "
                         "(TensorFlow in a separate process)"):  # fmt: skip
-        run = await retrain(db)
+        key = hashlib.sha256(f"realty-edge demo {seed}".encode()).digest()
+        run = await retrain(db, now_ms=now_ms, pseudonym_key=key)
     console.print(f"[green]✓[/] retraining run {run.id}: [bold]{run.decision}[/] ({run.reason})")
     figures["retrain"], figures["installed"] = run.decision, {}
     for agent_id, rt in devices.items():
