@@ -200,10 +200,9 @@ async def run_demo(
                 rep = await rt.sync(server.url, tokens[agent_id])
                 sent, received = sent + rep.bytes_sent, received + rep.bytes_received
             figures["bytes_sent"], figures["bytes_received"] = sent, received
-            await retrain_and_distribute(
-                workdir / "server.db", devices, server.url, tokens, console, figures,
-                now_ms=world.now_ms, seed=seed,
-            )
+            await retrain_and_distribute(workdir / "server.db", devices, server.url, tokens,
+                                         console, figures, now_ms=world.now_ms,
+                                         seed=seed)  # fmt: skip
             figures["versions_after"] = next(iter(devices.values())).models.versions()
             meter = next(iter(devices.values())).energy  # as the client's Perf screen says it
             figures["energy"] = meter.active_agent_hour(assume_speech=True)
