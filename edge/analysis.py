@@ -40,9 +40,6 @@ from edge.personalization import (
     ListingIndex,
     Recommendation,
     RecommendContext,
-    Style,
-    StyleContext,
-    adapt_style,
     build_profile,
     explain,
     lead_embedding,
@@ -338,6 +335,3 @@ class LeadAnalyst:
             plan=plan, plan_stored=stored, computed_at=snap.now_ms,
         )  # fmt: skip
 
-
-def style_for(profile: Profile, context: StyleContext | None = None) -> Style:
-    return adapt_style(profile, context)

@@ -188,6 +188,18 @@ def m004_listing_and_step_indexes(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_drop_unused_tables(db: Database) -> None:
+    """``messages`` and ``model_versions`` were created by m002 but never written: drafts live
+    in events and installed models in the model folder's manifests."""
+    db.executescript(
+        """
+        DROP TABLE IF EXISTS messages;
+        DROP TABLE IF EXISTS model_versions;
+        """
+    )
+
+
 def check_device_file(path: Path) -> None:
     """Refuse, reading only, a file that is not a device database; a new or empty one passes.
 

@@ -22,7 +22,6 @@ Pure functions: no I/O, time is a parameter.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -299,7 +298,3 @@ def next_allowed(lead: Lead, channel: Channel, after_ms: int, model_grid: np.nda
     ok = np.flatnonzero(~quiet)
     return int(ts[ok[0]]) if len(ok) else int(ts[-1])
 
-
-def expected_response(steps: Sequence[InterventionStep]) -> float:
-    """P(at least one response) if steps were independent."""
-    return 1.0 - math.prod(1.0 - s.p_response for s in steps)

@@ -240,6 +240,10 @@ class EdgeRuntime:
         """How many changes the server refused and the device keeps aside."""
         return len(await self.store.quarantined())
 
+    async def release_quarantine(self) -> int:
+        """Put the quarantined changes back in line (after an upgrade); returns how many."""
+        return await self.store.release_quarantine()
+
     # --- behaviour, personalization, plans (issue 5) -------------------------------------
 
     @property

@@ -58,7 +58,6 @@ class StoreCounts(msgspec.Struct, frozen=True, kw_only=True):
     profiles: int
     plans: int
     steps: int
-    messages: int
     outbox_pending: int
 
 
@@ -70,7 +69,6 @@ _COUNT_SQL = {
     "profiles": "SELECT count(*) FROM profiles",
     "plans": "SELECT count(*) FROM intervention_plans",
     "steps": "SELECT count(*) FROM intervention_steps",
-    "messages": "SELECT count(*) FROM messages",
     "outbox_pending": "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
 }
 

@@ -7,7 +7,6 @@ there, and is answered 404.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import sys
 import time
@@ -98,10 +97,6 @@ def decode_body(
         raise InvalidRequestError(f"batch refused: {exc}", path=path_in(str(exc))) from exc
     except msgspec.DecodeError as exc:
         raise MalformedBodyError(f"body is not valid {mime or 'JSON'}: {exc}") from exc
-
-
-def gzip_body(data: bytes) -> bytes:
-    return gzip.compress(data, compresslevel=6, mtime=0)
 
 
 def _lead_of(change: AnyChange, stored: StoredRecord | None) -> str | None:

@@ -196,7 +196,3 @@ def values(state: EntityState) -> dict[str, Any]:
         return {}
     return {name: fv.value for name, fv in state.fields.items()}
 
-
-def latest_hlc(state: EntityState) -> str:
-    """The greatest clock in ``state`` (field writes and tombstone)."""
-    return max([state.deleted_hlc, *(fv.hlc for fv in state.fields.values())])

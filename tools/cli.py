@@ -184,6 +184,15 @@ def device_ingest(
         console.print(f"  ... and {skipped - len(report.skipped)} more")
 
 
+@device_app.command("release-quarantine")
+@cli_errors
+def device_release_quarantine(path: Path) -> None:
+    """Put the changes the server refused back in line (after upgrading either side); the
+    next sync pushes them again."""
+    released = _on_device(path, lambda rt: rt.release_quarantine())
+    console.print(f"released {released} quarantined changes on {path}; the next sync pushes them")
+
+
 @device_app.command("show")
 @cli_errors
 def device_show(

@@ -134,13 +134,6 @@ def derive_class_table() -> np.ndarray:
     return table
 
 
-def table_to_runs(table: np.ndarray) -> list[list[int]]:
-    change = np.flatnonzero(np.diff(table)) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change - 1, [len(table) - 1]])
-    return [[int(a), int(b), int(table[a])] for a, b in zip(starts, ends, strict=True)]
-
-
 def load_class_table(path: Path = CLASS_TABLE_PATH) -> np.ndarray:
     runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
     table = np.empty(0x10000, dtype=np.uint8)

@@ -36,15 +36,14 @@ async def test_open_creates_every_table_with_wal_and_foreign_keys(tmp_path):
         "leads",
         "listings",
         "events",
-        "messages",
         "profiles",
         "intervention_plans",
         "intervention_steps",
-        "model_versions",
         "outbox",
         "_sqlite_migrations",
     }
     assert expected <= tables(path)
+    assert not {"messages", "model_versions"} & tables(path)  # dropped by m006: never written
 
 
 async def test_device_id_is_created_once_and_kept(tmp_path):
@@ -77,9 +76,13 @@ async def test_an_older_database_is_migrated(tmp_path):
     assert applied == ["m001_core_tables"]
     conn.close()
     assert "messages" not in tables(path)
-    async with await EdgeStore.open(path) as store:
-        assert (await store.counts()).messages == 0
+    conn = open_sync(path)
+    migrations.migrate(conn, stop_before="m006_drop_unused_tables")
+    conn.close()
     assert {"messages", "model_versions"} <= tables(path)
+    async with await EdgeStore.open(path) as store:
+        assert (await store.counts()).leads == 0
+    assert not {"messages", "model_versions"} & tables(path)
     conn = open_sync(path)
     assert migrations.pending(conn) == []
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(migrations.known_names())

@@ -213,7 +213,7 @@ async def test_a_batch_with_a_newer_schema_is_refused_and_kept(tmp_path, server)
         assert (await a.counts()).leads == 1  # nothing reset
         assert server_log(server, token) == []
         # After an upgrade, the kept changes go through.
-        assert await a.store.release_quarantine() == 6
+        assert await a.release_quarantine() == 6
         assert (await a.sync(server.url, token)).pushed == 6
     finally:
         await a.close()

@@ -98,3 +98,25 @@ def test_bench_edge_reports_every_key(tmp_path):
         assert key in data
     assert 0.8 < data["cache_hit_rate"] <= 1.0
     assert 0 < data["energy_percent_per_hour"] < 5
+
+
+def test_device_release_quarantine_puts_refused_changes_back_in_line(device_db):
+    import sqlite3
+
+    conn = sqlite3.connect(device_db)
+    with conn:
+        conn.execute(
+            "UPDATE outbox SET quarantined_at = 1, quarantine_reason = 'refused' "
+            "WHERE seq IN (SELECT seq FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 3)"
+        )
+    conn.close()
+
+    async def quarantined() -> int:
+        async with await EdgeRuntime.open(device_db) as rt:
+            return await rt.quarantined()
+
+    assert asyncio.run(quarantined()) == 3
+    out = invoke("device", "release-quarantine", str(device_db)).stdout
+    assert "released 3 quarantined changes" in out
+    assert asyncio.run(quarantined()) == 0
+    assert "released 0" in invoke("device", "release-quarantine", str(device_db)).stdout
