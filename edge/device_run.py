@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from edge.runtime import EdgeRuntime
-from edge.store import Clock, wall_clock_ms
+from edge.store import Clock
+from sync.clock import wall_clock_ms
 
 if TYPE_CHECKING:
     from edge.sync_client import SyncLoop

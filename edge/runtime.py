@@ -36,8 +36,9 @@ from edge.scheduler import (
     due_tasks,
     run_due,
 )
-from edge.store import Clock, EdgeStore, StoreCounts, wall_clock_ms
+from edge.store import Clock, EdgeStore, StoreCounts
 from edge.vertical import VerticalGuess
+from sync.clock import wall_clock_ms
 from sync.records import (
     Agent,
     Channel,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -35,17 +34,13 @@ from edge.rows import (
     upsert_sql,
 )
 from sync.changes import AnyChange, Change, Tombstone
-from sync.clock import Hlc, receive, tick, zero
+from sync.clock import Hlc, receive, tick, wall_clock_ms, zero
 from sync.errors import ClockError
 from sync.records import Event, Lead, Record
 
 T = TypeVar("T")
 
 Clock = Callable[[], int]
-
-
-def wall_clock_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class StoreCounts(msgspec.Struct, frozen=True, kw_only=True):

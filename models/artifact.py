@@ -60,7 +60,9 @@ def build_manifest(
     )
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never a part:
+    a synced temporary file in the same folder, then a rename. ``mode`` 0o600 for secrets."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -68,7 +70,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes files owner-only; artifacts are shipped files
+        os.chmod(tmp, mode)  # mkstemp makes files owner-only
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -79,8 +81,8 @@ def save_artifact(directory: Path, blob: bytes, manifest: ModelManifest) -> Path
     """Write blob then manifest, each atomically; return the model's path."""
     if sha256_hex(blob) != manifest.sha256 or len(blob) != manifest.size:
         raise ArtifactError(f"model {manifest.name}: manifest does not describe this blob")
-    _atomic_write(model_path(directory, manifest.name), blob)
-    _atomic_write(
+    atomic_write(model_path(directory, manifest.name), blob)
+    atomic_write(
         manifest_path(directory, manifest.name),
         msgspec.json.format(msgspec.json.encode(manifest)) + b"\n",
     )

@@ -7,9 +7,10 @@ from pathlib import Path
 import msgspec
 
 from server.auth import issue_token
-from server.config import DEFAULT_DATABASE_URL, ServerConfig, wall_clock_ms
+from server.config import DEFAULT_DATABASE_URL, ServerConfig
 from server.errors import InvalidRequestError
 from server.storage import open_store
+from sync.clock import wall_clock_ms
 
 
 def _config(database_url: str | Path, data_dir: Path | None) -> ServerConfig:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import socket
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 from server.errors import ServerError
 from server.outreach.config import OutreachConfig
 from server.storage import sqlite_path
+from sync.clock import wall_clock_ms
 
 #: The embedded default: one SQLite file in the working directory, no set-up.
 DEFAULT_DATABASE_URL = "realty-edge-server.db"
@@ -22,10 +22,6 @@ class ServerConfigError(ServerError):
     """Settings that do not fit together."""
 
     code = "config_error"
-
-
-def wall_clock_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,8 +17,6 @@ import base64
 import contextlib
 import fcntl
 import hashlib
-import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from msgspec import Meta
 
-from models.artifact import signing_bytes, verify_blob
+from models.artifact import atomic_write, signing_bytes, verify_blob
 from models.errors import ArtifactError
 from server.errors import InvalidRequestError, NotFoundError
 from sync.manifest import ModelManifest
@@ -86,13 +84,6 @@ def bucket(name: str, device_id: str) -> int:
     return int(hashlib.sha256(f"{name}:{device_id}".encode()).hexdigest()[:8], 16) % 100
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 class ModelDistribution:
     """The registry folder: atomic files, and each read-modify-write of its state under a file
     lock, so the API's workers and the CLI can use one folder at once without losing updates."""
@@ -130,8 +121,7 @@ class ModelDistribution:
                         serialization.PrivateFormat.PKCS8,
                         serialization.NoEncryption(),
                     )
-                    _atomic_write(path, pem)
-                    path.chmod(0o600)
+                    atomic_write(path, pem, mode=0o600)
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         assert isinstance(key, Ed25519PrivateKey)
         return key
@@ -167,7 +157,7 @@ class ModelDistribution:
 
     def _save(self, state: RegistryState) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.directory / "state.json", msgspec.json.encode(state))
+        atomic_write(self.directory / "state.json", msgspec.json.encode(state))
 
     def _family(self, state: RegistryState, name: str) -> FamilyState:
         family = state.families.get(name)
@@ -188,8 +178,8 @@ class ModelDistribution:
         signed = self.sign(manifest)
         folder = self.directory / manifest.name / manifest.version
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(folder / "model.tflite", blob)
-        _atomic_write(folder / "manifest.json", msgspec.json.encode(signed))
+        atomic_write(folder / "model.tflite", blob)
+        atomic_write(folder / "manifest.json", msgspec.json.encode(signed))
         with self._lock():
             state = self._state()
             family = state.families.setdefault(manifest.name, FamilyState())

@@ -3,11 +3,13 @@
 A timestamp is ``(wall_ms, counter, node)``. It stays close to physical time, never goes
 backwards on one node, and orders causally related events across nodes even when their wall
 clocks disagree. Ties between nodes are broken by the node id, so every pair of timestamps is
-ordered. Functions here are pure: the physical time is always a parameter.
+ordered. Functions here are pure: the physical time is always a parameter, and
+:func:`wall_clock_ms` is the one place that reads it (the default clock of devices and server).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import msgspec
@@ -21,6 +23,12 @@ MAX_DRIFT_MS = 24 * 3600 * 1000 * 7
 _WALL_DIGITS = 15
 _COUNTER_DIGITS = 6
 _MAX_COUNTER = 10**_COUNTER_DIGITS - 1
+
+
+def wall_clock_ms() -> int:
+    """Milliseconds since the epoch by this machine's clock."""
+    return int(time.time() * 1000)
+
 
 NodeId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 

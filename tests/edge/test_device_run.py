@@ -10,7 +10,7 @@ import pytest
 from edge.device_run import DeviceRun, run_device
 from edge.runtime import EdgeRuntime
 from edge.scheduler import store_plan
-from edge.store import wall_clock_ms
+from sync.clock import wall_clock_ms
 from sync.records import Channel, InterventionPlan, InterventionStep, StepStatus
 from tests.factories import small_world
 from tests.live_server import run_server

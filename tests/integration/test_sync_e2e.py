@@ -17,8 +17,8 @@ import pytest
 
 from edge.errors import NotFoundError
 from edge.runtime import EdgeRuntime
-from edge.store import wall_clock_ms
 from server.storage import sqlite_path
+from sync.clock import wall_clock_ms
 from sync.codec import Format, encode_batch
 from sync.version import SCHEMA_VERSION
 from tests.factories import small_world
