@@ -334,4 +334,3 @@ class LeadAnalyst:
             behaviour=behaviour, vertical=vertical, profile=profile, recommendations=recs,
             plan=plan, plan_stored=stored, computed_at=snap.now_ms,
         )  # fmt: skip
-

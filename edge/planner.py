@@ -297,4 +297,3 @@ def next_allowed(lead: Lead, channel: Channel, after_ms: int, model_grid: np.nda
         return int(ts[0])
     ok = np.flatnonzero(~quiet)
     return int(ts[ok[0]]) if len(ok) else int(ts[-1])
-

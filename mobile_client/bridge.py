@@ -18,17 +18,10 @@ from typing import Any, TypeVar
 
 from kivy.clock import Clock
 
+from edge.latency import percentile
 from edge.runtime import EdgeRuntime
 
 T = TypeVar("T")
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q`` quantile (0..1) of ``values`` by nearest rank; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
 
 
 class RuntimeBridge:

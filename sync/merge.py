@@ -195,4 +195,3 @@ def values(state: EntityState) -> dict[str, Any]:
     if not is_visible(state):
         return {}
     return {name: fv.value for name, fv in state.fields.items()}
-

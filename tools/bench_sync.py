@@ -29,6 +29,7 @@ from typing import Any
 
 import msgspec
 
+from edge.latency import percentiles
 from server.admin import mint_token
 from sync.changes import AnyChange, Change, ChangeBatch
 from sync.clock import Hlc
@@ -171,13 +172,6 @@ async def run_devices(
 
         await asyncio.gather(*(one(spec, k) for k, spec in enumerate(devices)))
     return {"push_ms": push_ms, "pull_ms": pull_ms}
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "n": 0}
-    qs = statistics.quantiles(values, n=100, method="inclusive")
-    return {"p50": qs[49], "p95": qs[94], "p99": qs[98], "n": len(values)}
 
 
 def merge_throughput(batches: int = 20, size: int = 1000) -> dict[str, float]:

@@ -18,11 +18,9 @@ recognizer: its RTF is reported apart as ``cold_first_rtf``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
-import sys
 import time
 import wave
 from collections.abc import Callable
@@ -30,10 +28,11 @@ from pathlib import Path
 
 import msgspec
 
-from edge.voice.accuracy import character_error_rate, read_transcripts
+from edge.latency import percentile
 from edge.voice.models import VoskModels
 from edge.voice.transcribe import DecoderSettings, Transcriber
 from edge.voice.vad import VadSettings
+from tools.voice_accuracy import character_error_rate, read_transcripts
 
 CLIPS = Path("shared") / "data" / "korean-speech"
 RAW = "raw_vosk"
@@ -195,14 +194,6 @@ def _rounded(load: tuple[float, float, float]) -> tuple[float, float, float]:
     return (round(load[0], 2), round(load[1], 2), round(load[2], 2))
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def _summarize(
     name: str,
     names: list[str],
@@ -216,7 +207,7 @@ def _summarize(
     return PathResult(
         name=name,
         rtf_p50=round(statistics.median(rtf.values()), 4),
-        rtf_p95=round(_percentile(list(rtf.values()), 0.95), 4),
+        rtf_p95=round(percentile(list(rtf.values()), 0.95), 4),
         rtf_total=round(sum(seconds.values()) / sum(durations.values()), 4),
         mean_cer=round(statistics.fmean(errors.values()), 4),
         ratio_to_raw=1.0,
@@ -241,27 +232,3 @@ def format_table(report: Report) -> str:
             f"{p.ratio_to_raw:6.3f} {p.cold_first_rtf:8.3f} {p.mean_cer:7.4f}"
         )
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None, help="folder with transcripts.tsv")
-    parser.add_argument("--language", default="ko")
-    parser.add_argument("--split", choices=["all", "even", "odd"], default="all")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds over the clips")
-    parser.add_argument("--ablation", action="store_true", help="one row per change")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    args = parser.parse_args(argv)
-    report = run(
-        args.data or default_data_dir(),
-        split=args.split,
-        repeats=args.repeats,
-        ablation=args.ablation,
-        language=args.language,
-    )
-    print(msgspec.json.encode(report).decode() if args.json else format_table(report))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -431,6 +431,104 @@ def bench_language(
     console.print(table)
 
 
+@bench_app.command("language-speed")
+@cli_errors
+def bench_language_speed(
+    texts: Annotated[
+        list[Path] | None, typer.Option("--texts", help="Text files, one text per line.")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1)] = 1024,
+    artifacts: Annotated[Path | None, typer.Option(help="Model folder (default: shipped).")] = None,
+) -> None:
+    """Language ID throughput (features alone and end to end) on one core."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from models.language.infer import LanguageModel
+    from tools.bench_language_speed import load_texts, measure
+
+    model = LanguageModel.from_artifact(artifacts) if artifacts else LanguageModel.from_artifact()
+    lines = load_texts(texts or [])
+    r = measure(model, lines, batch)
+    mean_len = sum(map(len, lines)) / len(lines)
+    console.print(
+        f"{int(r['texts'])} texts (mean {mean_len:.0f} chars), batch {batch}, 1 thread: "
+        f"features {r['features_per_s']:,.0f}/s, end to end {r['end_to_end_per_s']:,.0f}/s"
+    )
+
+
+@bench_app.command("voice")
+@cli_errors
+def bench_voice(
+    data: Annotated[Path | None, typer.Option(help="Folder with transcripts.tsv.")] = None,
+    language: Annotated[str, typer.Option()] = "ko",
+    split: Annotated[str, typer.Option(help="all, even or odd clips.")] = "all",
+    repeats: Annotated[int, typer.Option(min=1, help="Rounds over the clips.")] = 3,
+    ablation: Annotated[bool, typer.Option("--ablation", help="One row per change.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Our transcription beside raw Vosk on the same clips: real-time factor and CER."""
+    from tools.bench_voice import default_data_dir, format_table, run
+
+    if split not in ("all", "even", "odd"):
+        raise typer.BadParameter(f"{split!r}; one of all, even, odd", param_hint="--split")
+    report = run(data or default_data_dir(), split=split, repeats=repeats, ablation=ablation,
+                 language=language)  # fmt: skip
+    if as_json:
+        print_json(report)
+        return
+    console.print(format_table(report), highlight=False)
+
+
+@bench_app.command("features")
+@cli_errors
+def bench_features(
+    events: Annotated[int, typer.Option(min=1, help="Events of the one lead.")] = 200,
+    runs: Annotated[int, typer.Option(min=1)] = 2000,
+) -> None:
+    """Feature extraction for one lead: min, median and p95 in ms."""
+    from tools.bench_features import bench
+
+    for k, v in bench(events, runs).items():
+        console.print(f"{k:24s} {v:.3f}", highlight=False)
+
+
+@bench_app.command("culture")
+@cli_errors
+def bench_culture(calls: Annotated[int, typer.Option(min=1)] = 1000) -> None:
+    """Message drafting over 16 languages: wall and CPU p50/p95, cold first calls (ms)."""
+    from tools.bench_culture import measure
+
+    console.print(" ".join(f"{k}={v:.3f}" for k, v in measure(calls).items()), highlight=False)
+
+
+@app.command("fit-prior")
+@cli_errors
+def fit_prior(
+    data_dir: Annotated[Path, typer.Option(help="Folder of the public sales data.")] = Path(
+        "../shared/data"
+    ),
+    out: Annotated[Path | None, typer.Option(help="Default: the shipped prior's path.")] = None,
+) -> None:
+    """Refit the generator's listing prior from the public sales data (maintenance)."""
+    from models.synthetic.fit import PRIOR_PATH, write_listing_prior
+
+    path = write_listing_prior(data_dir, out or PRIOR_PATH)
+    console.print(f"wrote {path} ({path.stat().st_size} bytes)", highlight=False)
+
+
+@app.command("build-reference")
+@cli_errors
+def build_reference() -> None:
+    """Rebuild the typical lead the explanations are measured from (maintenance, ~15 s)."""
+    import json
+
+    from models.behaviour.reference import PATH
+    from models.behaviour.reference_build import build
+
+    doc = build()
+    PATH.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+    console.print(f"wrote {PATH} from {doc['rows']} rows", highlight=False)
+
+
 DEFAULT_SERVER_DB = "realty-edge-server.db"
 #: Every command that opens the server's store takes these two options.
 DatabaseUrl = Annotated[

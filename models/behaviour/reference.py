@@ -5,7 +5,7 @@ A lead's drivers say how much each kind of behaviour moves its score away from t
 default synthetic world, every eligible lead at every cutoff). The vector depends on the feature
 spec, not on a model version, so it ships beside the spec (``typical_lead.json``) with the spec
 hash it was computed under; a mismatch is refused. Rebuild it after a spec change with
-``python -m models.behaviour.reference_build``. No TensorFlow here: the device loads it.
+``realty-edge build-reference``. No TensorFlow here: the device loads it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def parse(doc: dict) -> np.ndarray:
     if doc.get("feature_spec_hash") != FEATURE_SPEC_HASH:
         raise ReferenceError(
             f"typical lead computed for feature spec {doc.get('feature_spec_hash')!r}, "
-            f"this spec is {FEATURE_SPEC_HASH!r}: run python -m models.behaviour.reference_build"
+            f"this spec is {FEATURE_SPEC_HASH!r}: run realty-edge build-reference"
         )
     vector = np.asarray(doc.get("vector", []), dtype=np.float32)
     if vector.shape != (N_FEATURES,):

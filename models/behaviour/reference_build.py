@@ -1,16 +1,14 @@
 """Build the typical-lead vector from the behaviour model's training world (it imports the
 trainer's world spec, so it stays off the device path).
 
-``python -m models.behaviour.reference_build`` rewrites ``models/behaviour/typical_lead.json``
+``realty-edge build-reference`` rewrites ``models/behaviour/typical_lead.json``
 (about 15 s): run it after a change to the feature spec or to the training world.
 """
 
 from __future__ import annotations
 
-import json
-
 from models.behaviour.dataset import LabelConfig, build_rows
-from models.behaviour.reference import PATH, typical
+from models.behaviour.reference import typical
 from models.behaviour.train import DEFAULT_WORLD
 from models.features import FEATURE_SPEC_HASH
 from models.synthetic import generate_world
@@ -29,13 +27,3 @@ def build(world: dict | None = None) -> dict:
         "statistic": "median",
         "vector": [round(float(v), 6) for v in vector],
     }
-
-
-def main() -> None:  # pragma: no cover - a maintenance command (about 15 s)
-    doc = build()
-    PATH.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
-    print(f"wrote {PATH} from {doc['rows']} rows")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -96,34 +96,3 @@ def record_metrics(directory: Path, result: dict, name: str = "language") -> Non
     for kind, value in result["mean"].items():
         metrics[f"lingua_{kind.replace('-', '_')}"] = float(value)
     save_artifact(Path(directory), blob, msgspec.structs.replace(manifest, metrics=metrics))
-
-
-def main() -> None:
-    import argparse
-
-    from models.language.infer import LanguageModel
-
-    parser = argparse.ArgumentParser(
-        description="Evaluate the language model on lingua's test data."
-    )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--artifacts", type=Path, default=None)
-    parser.add_argument(
-        "--record", action="store_true", help="store the means in the artifact's manifest"
-    )
-    args = parser.parse_args()
-    model = (
-        LanguageModel.from_artifact(args.artifacts)
-        if args.artifacts
-        else LanguageModel.from_artifact()
-    )
-    result = evaluate_lingua(args.data, lambda texts: model.predict_batch(texts)[0])
-    print(format_report(result))
-    if args.record:
-        from models.artifact import ARTIFACT_DIR
-
-        record_metrics(args.artifacts or ARTIFACT_DIR, result)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,7 @@
 """Train the language-identification model and export it as an int8 TFLite artifact.
 
 Imports TensorFlow: training side only.
-Run ``python -m models.language.train --out models/artifacts``.
+Run ``realty-edge train --family language --out models/artifacts``.
 
 The model is an embedding bag (CLD3-like): ``SLOTS`` int32 feature ids from
 ``models.language.features`` -> embedding lookup -> mean -> dense ReLU -> softmax over
@@ -11,7 +11,6 @@ activations and the output are int8.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from pathlib import Path
@@ -257,24 +256,3 @@ def train_language_model(
         for k, v in metrics.items():
             print(f"  {k}: {v:.4f}")
     return manifest
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Train the language-identification model.")
-    parser.add_argument("--out", type=Path, default=Path("models/artifacts"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply the sample counts")
-    parser.add_argument(
-        "--lingua", type=Path, default=None, help="lingua test data, evaluated after training only"
-    )
-    args = parser.parse_args()
-    samples = {k: max(1, int(v * args.scale)) for k, v in SAMPLES.items()}
-    manifest = train_language_model(
-        args.out, args.seed, True, samples=samples, epochs=args.epochs, lingua_dir=args.lingua
-    )
-    print(f"saved {manifest.name} {manifest.version} ({manifest.size} bytes) to {args.out}")
-
-
-if __name__ == "__main__":
-    main()

@@ -19,12 +19,11 @@ What is fitted, per market:
 
 Prices are in the dollars of the source years (no appreciation is applied).
 
-Run ``python -m models.synthetic.fit [--data DIR] [--out PATH]`` from the repository root.
+Run ``realty-edge fit-prior [--data-dir DIR] [--out PATH]`` from the repository root.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -411,16 +410,3 @@ def write_listing_prior(data_dir: Path = DEFAULT_DATA_DIR, out: Path = PRIOR_PAT
     prior = fit_listing_prior(data_dir)
     out.write_text(json.dumps(prior, indent=1, sort_keys=True) + "\n")
     return out
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="shared data dir")
-    parser.add_argument("--out", type=Path, default=PRIOR_PATH, help="where to write the JSON")
-    args = parser.parse_args(argv)
-    path = write_listing_prior(args.data, args.out)
-    print(f"wrote {path} ({path.stat().st_size} bytes)")
-
-
-if __name__ == "__main__":
-    main()

@@ -23,7 +23,6 @@ from edge.culture import (
     contact_window,
     is_quiet,
 )
-from edge.culture.benchmark import SAMPLE_LOCALES, measure, sample_context, sample_leads
 from edge.culture.catalog import DEFAULT_DIRECTORY, catalog_path, default_catalogs
 from edge.culture.formatter import (
     DATE_FORMAT,
@@ -41,6 +40,7 @@ from edge.culture.register import THREE_REGISTER_LANGUAGES, register_for
 from edge.errors import CatalogError, CultureError, MessageContextError
 from sync.records import Channel, Formality, Lead, Location, MessageLength
 from tests.factories import lead, listing
+from tools.bench_culture import SAMPLE_LOCALES, measure, sample_context, sample_leads
 
 NBSP = "\xa0"
 NNBSP = "\u202f"

@@ -205,7 +205,7 @@ def test_long_silences_are_cut_and_word_times_stay_in_the_original(korean_clips)
     shorter = cut.transcribe(read_wav_bytes(signal))
     assert shorter.duration_s == whole.duration_s == pytest.approx(len(signal) / SR)
     assert "안녕" in whole.text or whole.text  # the model heard something
-    from edge.voice.accuracy import character_error_rate
+    from tools.voice_accuracy import character_error_rate
 
     assert character_error_rate(shorter.text, whole.text) <= 0.15
     assert shorter.words[0].start_s >= 3.0 - 0.3

@@ -334,13 +334,17 @@ def test_summary_comparison_allows_rounding_drift_only():
 
 
 def test_fitting_the_public_sales_reproduces_the_shipped_prior(tmp_path, capsys):
-    from models.synthetic.fit import PRIOR_PATH, main
+    from typer.testing import CliRunner
+
+    from models.synthetic.fit import PRIOR_PATH
+    from tools.cli import app
 
     needs(DATA / "kc-house-sales" / "kc_house_data.csv")
     needs(DATA / "ames-housing" / "AmesHousing.csv")
     out = tmp_path / "prior.json"
-    main(["--data", str(DATA), "--out", str(out)])
-    assert capsys.readouterr().out.strip() == f"wrote {out} ({out.stat().st_size} bytes)"
+    result = CliRunner().invoke(app, ["fit-prior", "--data-dir", str(DATA), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.stdout.split()) == f"wrote {out} ({out.stat().st_size} bytes)"
     prior = json.loads(out.read_text())
     assert_same_summary(prior, json.loads(PRIOR_PATH.read_text()))
     kc, ames = prior["markets"]["king_county"], prior["markets"]["ames"]

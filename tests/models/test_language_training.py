@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import re
 import shutil
-import sys
 
 import numpy as np
 import pytest
@@ -160,17 +159,13 @@ def test_too_few_samples_for_the_dev_split_and_training_is_a_clear_error(
 def test_language_cli_trains_a_tiny_model_the_device_loads(
     tmp_path, monkeypatch, capsys, small_wordlists, lingua_dir, tensorflow_process
 ):
-    from models.language import train as language_train
+    from models.language.train import SAMPLES, train_language_model
 
     out = tmp_path / "out"
-    monkeypatch.setattr(sys, "argv", [
-        "train", "--out", str(out), "--seed", "4", "--epochs", "1", "--scale", "0.001",
-        "--lingua", str(lingua_dir),
-    ])  # fmt: skip
-    language_train.main()
-    printed = capsys.readouterr().out
+    samples = {k: max(1, int(v * 0.001)) for k, v in SAMPLES.items()}
+    saved = train_language_model(out, 4, False, samples=samples, epochs=1, lingua_dir=lingua_dir)
     manifest = read_manifest(out, "language")
-    assert f"saved language {manifest.version} ({manifest.size} bytes) to {out}" in printed
+    assert saved == manifest
     assert manifest.version.endswith("-s4")
 
     blob, _ = load_verified(out, "language", FEATURE_SPEC_HASH)
@@ -251,14 +246,14 @@ def test_format_report_has_a_row_per_kind_in_percent(lingua_dir):
 def test_evaluate_cli_records_lingua_means_in_a_copy_of_the_shipped_manifest(
     monkeypatch, capsys, lingua_dir, language_artifact
 ):
-    from models.language import evaluate
+    from models.language.evaluate import record_metrics
+    from models.language.infer import LanguageModel
 
     before = read_manifest(language_artifact, "language")
-    monkeypatch.setattr(sys, "argv", [
-        "evaluate", "--data", str(lingua_dir), "--artifacts", str(language_artifact), "--record",
-    ])  # fmt: skip
-    evaluate.main()
-    lines = capsys.readouterr().out.splitlines()
+    model = LanguageModel.from_artifact(language_artifact)
+    result = evaluate_lingua(lingua_dir, lambda texts: model.predict_batch(texts)[0])
+    record_metrics(language_artifact, result)
+    lines = format_report(result).splitlines()
     assert lines[0].startswith("kind") and len(lines) == 1 + len(KINDS)
     # the shipped model reads the golden sentence of each language right
     sentences = float(lines[1].split()[-1])
@@ -276,7 +271,7 @@ def test_evaluate_cli_records_lingua_means_in_a_copy_of_the_shipped_manifest(
 
 
 def test_benchmark_texts_come_from_files_then_lingua_then_the_fallback(tmp_path, monkeypatch):
-    from models.language import benchmark
+    from tools import bench_language_speed as benchmark
 
     f = tmp_path / "texts.txt"
     f.write_text("Hola\n\n  \nBonjour\n", encoding="utf-8")
@@ -293,8 +288,8 @@ def test_benchmark_texts_come_from_files_then_lingua_then_the_fallback(tmp_path,
 
 
 def test_benchmark_cli_prints_throughput_of_the_shipped_model(tmp_path, monkeypatch, capsys):
-    from models.language import benchmark
     from models.language.infer import LanguageModel
+    from tools import bench_language_speed as benchmark
 
     model = LanguageModel.from_artifact()
     r = benchmark.measure(model, list(GOLDEN_TEXTS) * 3, batch=10, repeat=2)
@@ -303,10 +298,14 @@ def test_benchmark_cli_prints_throughput_of_the_shipped_model(tmp_path, monkeypa
 
     f = tmp_path / "texts.txt"
     f.write_text("\n".join(GOLDEN_TEXTS) + "\n", encoding="utf-8")
-    monkeypatch.setattr(sys, "argv", ["benchmark", "--texts", str(f), "--batch", "4",
-                                      "--artifacts", str(ARTIFACT_DIR)])  # fmt: skip
-    benchmark.main()
-    out = capsys.readouterr().out.strip()
+    from typer.testing import CliRunner
+
+    from tools.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "language-speed", "--texts", str(f), "--batch",
+                                      "4", "--artifacts", str(ARTIFACT_DIR)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
     assert re.fullmatch(
         r"16 texts \(mean \d+ chars\), batch 4, 1 thread: features [\d,]+/s, "
         r"end to end [\d,]+/s",

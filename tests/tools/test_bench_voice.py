@@ -45,14 +45,16 @@ def test_data_dir_comes_from_the_environment(monkeypatch, tmp_path):
     assert bench_voice.default_data_dir().parts[-3:] == ("shared", "data", "korean-speech")
 
 
-def test_percentile_interpolates():
-    assert bench_voice._percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.95) == pytest.approx(4.8)
-    assert bench_voice._percentile([7.0], 0.5) == 7.0
+def test_both_paths_are_reported_side_by_side(two_clips):
+    from typer.testing import CliRunner
 
+    from tools.cli import app
 
-def test_both_paths_are_reported_side_by_side(two_clips, capsys):
-    assert bench_voice.main(["--data", str(two_clips), "--repeats", "2", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    result = CliRunner().invoke(
+        app, ["bench", "voice", "--data", str(two_clips), "--repeats", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
     assert report["clips"] == 2 and report["repeats"] == 2
     assert report["timer"].startswith("time.process_time")
     assert len(report["load_avg"]) == 3 and report["cpus"] == os.cpu_count()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -107,8 +106,8 @@ def test_bench_language_on_lingua_data_runs_every_installed_detector():
 
 
 def test_feature_bench_rows_are_seeded_and_shaped_like_the_sql_join():
-    from models.features.bench import NOW_MS, sample_rows
     from models.features.columns import EVENT_ROW_FIELDS, columns_from_rows
+    from tools.bench_features import NOW_MS, sample_rows
 
     rows = sample_rows(50, seed=3)
     assert rows == sample_rows(50, seed=3) and rows != sample_rows(50, seed=4)
@@ -120,14 +119,17 @@ def test_feature_bench_rows_are_seeded_and_shaped_like_the_sql_join():
 
 
 def test_feature_bench_cli_prints_min_median_p95_in_order(monkeypatch, capsys):
-    from models.features import bench
+    from typer.testing import CliRunner
+
+    from tools import bench_features as bench
+    from tools.cli import app
 
     res = bench.bench(n_events=20, runs=5)
     for name in ("extract", "rows+extract"):
         lo, mid, hi = (res[f"{name}.{k}_ms"] for k in ("min", "median", "p95"))
         assert 0 < lo <= mid <= hi
-    monkeypatch.setattr(sys, "argv", ["bench", "--events", "10", "--runs", "3"])
-    bench.main()
-    lines = capsys.readouterr().out.splitlines()
+    result = CliRunner().invoke(app, ["bench", "features", "--events", "10", "--runs", "3"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines] == list(res)
     assert all(re.fullmatch(r"\S+\s+\d+\.\d{3}", line) for line in lines)

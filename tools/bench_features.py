@@ -1,6 +1,6 @@
 """Time feature extraction for one lead with N events.
 
-    python -m models.features.bench --events 200 --runs 2000
+    realty-edge bench features --events 200 --runs 2000
 
 Prints min / median / p95 of ``extract`` alone and of ``columns_from_rows`` + ``extract``
 (what the device does after its SQL read). Pure NumPy; the numbers depend on the machine.
@@ -8,7 +8,6 @@ Prints min / median / p95 of ``extract`` alone and of ``columns_from_rows`` + ``
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
@@ -85,16 +84,3 @@ def bench(n_events: int = 200, runs: int = 2000) -> dict[str, float]:
             f"{name}.p95_ms": float(np.percentile(ms, 95)),
         }
     return out
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=200)
-    ap.add_argument("--runs", type=int, default=2000)
-    args = ap.parse_args()
-    for k, v in bench(args.events, args.runs).items():
-        print(f"{k:24s} {v:.3f}")
-
-
-if __name__ == "__main__":
-    main()

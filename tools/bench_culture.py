@@ -1,18 +1,17 @@
-"""Latency of :func:`adapt_message` over leads in all 16 languages (library side of a benchmark).
+"""Latency of :func:`adapt_message` over leads in all 16 languages.
 
-Run it with ``python -m edge.culture.benchmark [calls]``; it prints p50, p95 and max in
-milliseconds, of wall-clock time and of the thread's CPU time (the CPU figures are immune to a
-busy or throttled host). The first call per language parses its catalog, builds its locale and
+``realty-edge bench culture [--calls N]`` prints p50, p95 and max in milliseconds, of
+wall-clock time and of the thread's CPU time (the CPU figures are immune to a busy or throttled
+host). The first call per language parses its catalog, builds its locale and
 holiday calendar, and is measured apart (``cold``).
 """
 
 from __future__ import annotations
 
-import math
-import sys
 import time
 
 from edge.culture.message import Intent, MessageContext, adapt_message
+from edge.latency import percentile
 from sync.records import Consent, Formality, Lead, Listing, Location, MessageLength
 
 #: One lead per supported language: (language, locale, time zone, country).
@@ -104,26 +103,10 @@ def measure(calls: int = 1000) -> dict[str, float]:
         wall.append((time.perf_counter() - start) * 1000)
     return {
         "calls": float(calls),
-        "p50_ms": percentile(wall, 50),
-        "p95_ms": percentile(wall, 95),
+        "p50_ms": percentile(wall, 0.50),
+        "p95_ms": percentile(wall, 0.95),
         "max_ms": max(wall),
-        "cpu_p50_ms": percentile(cpu, 50),
-        "cpu_p95_ms": percentile(cpu, 95),
+        "cpu_p50_ms": percentile(cpu, 0.50),
+        "cpu_p95_ms": percentile(cpu, 0.95),
         "cold_max_ms": max(cold),
     }
-
-
-def percentile(samples: list[float], q: float) -> float:
-    """The nearest-rank ``q``-th percentile of ``samples``."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    result = measure(int(args[0]) if args else 1000)
-    print(" ".join(f"{k}={v:.3f}" for k, v in result.items()))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,13 +1,11 @@
 """End-to-end throughput of language identification (features + int8 model) on one core.
 
-``python -m models.language.benchmark [--texts FILE ...] [--batch 1024]``: without files it
-uses lingua's test sentences when present, else a built-in set of short sentences.
+``realty-edge bench language-speed [--texts FILE ...] [--batch 1024]``: without files it uses
+lingua's test sentences when present, else a built-in set of short sentences.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 from pathlib import Path
 
@@ -52,30 +50,3 @@ def measure(model, texts: list[str], batch: int, repeat: int = 3) -> dict[str, f
             model.predict_batch(b)
         best_all = max(best_all, len(texts) / (time.perf_counter() - t))
     return {"features_per_s": best_feat, "end_to_end_per_s": best_all, "texts": float(len(texts))}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--texts", type=Path, nargs="*", default=[])
-    parser.add_argument("--batch", type=int, default=1024)
-    parser.add_argument("--artifacts", type=Path, default=None)
-    args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from models.language.infer import LanguageModel
-
-    model = (
-        LanguageModel.from_artifact(args.artifacts)
-        if args.artifacts
-        else LanguageModel.from_artifact()
-    )
-    texts = load_texts(args.texts)
-    mean_len = sum(map(len, texts)) / len(texts)
-    r = measure(model, texts, args.batch)
-    print(
-        f"{int(r['texts'])} texts (mean {mean_len:.0f} chars), batch {args.batch}, 1 thread: "
-        f"features {r['features_per_s']:,.0f}/s, end to end {r['end_to_end_per_s']:,.0f}/s"
-    )
-
-
-if __name__ == "__main__":
-    main()
