@@ -33,10 +33,10 @@ from mobile_client.widgets import (
     scrolling,
 )
 from mobile_client.words import (
-    CHANNEL_ACTION,
     P_RESPOND_MEANS,
     RTF_MEANS,
     STEP_MEANS,
+    TODAY_MEANS,
     call_today,
     chance,
     execution_words,
@@ -190,8 +190,8 @@ class StepCard(GridLayout):
         if step.status == "unknown":
             actions = [("reached", "Reached"), ("not_reached", "Not reached")]
         else:
-            verb = CHANNEL_ACTION.get(step.channel, "Send")
-            actions = [("send", verb), ("done", "Done"), ("skip", "Skip"), ("snooze", "Snooze 1 h")]
+            verb = "Call" if step.channel == "call" else "Send"
+            actions = [("send", verb), ("done", "Done"), ("skip", "Skip"), ("snooze", "Snooze")]
         for action, label in actions:
             button = TouchButton(label)
             button.bind(on_release=lambda _b, a=action: screen.act(self.step, a))
@@ -212,7 +212,7 @@ class TodayScreen(Screen):
         self.steps: list[Any] = []
         box = column()
         self.summary = Text("loading today's outreach…", size=13)
-        self.message = Text("", size=14, color=(1, 0.9, 0.6, 1))
+        self.message = Text(TODAY_MEANS, size=14, color=(1, 0.9, 0.6, 1))
         self.list = column(spacing=8, padding=0)
         self.reload = TouchButton("Refresh")
         self.reload.bind(on_release=lambda *_: self.load())

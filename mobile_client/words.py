@@ -90,9 +90,11 @@ def call_today(rows: Sequence[dict[str, Any]], k: int = 3) -> str:
     return "\n".join(lines)
 
 
-#: What the agent does on each channel (the Today screen's verbs).
-CHANNEL_ACTION: dict[str, str] = {"call": "Call", "sms": "Text", "email": "Email",
-                                  "whatsapp": "WhatsApp"}  # fmt: skip
+#: What the Today screen's buttons do, said above the list.
+TODAY_MEANS = (
+    "Send (or Call) goes through the phone's own apps; Done: you reached the lead yourself; "
+    "Skip: drop the step; Snooze: an hour later."
+)
 #: Why the outreach rules refused a step, by the runtime's reason code.
 REFUSALS: dict[str, str] = {
     "opted_out": "{name} opted out of {channel}",

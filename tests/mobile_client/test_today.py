@@ -119,7 +119,7 @@ def test_today_lists_steps_by_name_channel_the_leads_time_and_why(client, leads)
     city = step.lead_zone.rsplit("/", 1)[-1].replace("_", " ")
     assert card.title.plain.startswith(f"{name} · SMS · due {theirs} {city} time"), card.title.plain
     assert card.about.plain.startswith(f"Why: {step.why} · ")
-    assert [b.label for b in card.buttons.values()] == ["Text", "Done", "Skip", "Snooze 1 h"]
+    assert [b.label for b in card.buttons.values()] == ["Send", "Done", "Skip", "Snooze"]
     text = visible_text(screen)
     assert not re.search(r"\blead-\d+|\bplan-[0-9a-f]+", text), "an id is shown"
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", text), re.findall(r"\b[a-z]+_[a-z_]+\b", text)
