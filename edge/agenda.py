@@ -114,6 +114,13 @@ class TodayStep(msgspec.Struct, frozen=True, kw_only=True):
     p_response: float
     why: str
     text: str  # the whole sentence
+    #: ``pending`` (planned), ``due`` (a task waiting for the agent: fired, or a send the
+    #: platform could not make), or ``unknown`` (a send cut short: check, then settle it).
+    status: str = "pending"
+    #: What the channel or the agent last said about the step ("" when nothing yet).
+    outcome: str = ""
+    #: The lead's IANA time zone (``lead_time`` is said in it).
+    lead_zone: str = "UTC"
 
 
 def local_zone(name: str | None) -> tzinfo:
@@ -134,13 +141,14 @@ def end_of_day_ms(now_ms: int, zone: tzinfo) -> int:
 _TODAY_SQL = (
     "SELECT s.data, l.data AS lead FROM intervention_steps s "
     "JOIN intervention_plans p ON p.id = s.plan_id JOIN leads l ON l.id = s.lead_id "
-    "WHERE (s.status = 'due' OR (s.status = 'pending' AND p.status = 'active')) "
-    "AND s.due_at < ? ORDER BY s.due_at, s.id"
+    "WHERE s.status = 'unknown' OR ((s.status = 'due' OR (s.status = 'pending' "
+    "AND p.status = 'active')) AND s.due_at < ?) ORDER BY s.due_at, s.id"
 )
 
 
 async def steps_today(store: EdgeStore, now_ms: int, zone: tzinfo) -> list[TodayStep]:
-    """Steps due before the end of today in ``zone`` (overdue ones first), said in words."""
+    """Steps due before the end of today in ``zone`` (overdue ones first), said in words, and
+    every step whose send outcome is ``unknown`` whenever it was due."""
     out = []
     for row in await store.fetchall(_TODAY_SQL, (end_of_day_ms(now_ms, zone),)):
         step: InterventionStep = record_from_row("intervention_step", row)  # type: ignore[assignment]
@@ -163,8 +171,12 @@ def _today(step: InterventionStep, lead: Lead, now_ms: int, zone: tzinfo) -> Tod
         f"{action} {lead.name} {timing}: {why}. "
         f"{step.p_response:.0%} chance of a reply at this hour on {step.channel.value}."
     )
+    if step.status == "unknown":
+        text = (f"Check whether {lead.name} got the {step.channel.value} due {at}: the send was "
+                f"cut short, so it may have gone; it is never sent again by itself.")  # fmt: skip
     return TodayStep(
         step_id=step.id, lead_id=lead.id, lead_name=lead.name, channel=step.channel.value,
         intent=step.intent, due_at=step.due_at, at=at, lead_time=lead_time, overdue=overdue,
-        p_response=step.p_response, why=why, text=text,
+        p_response=step.p_response, why=why, text=text, status=step.status.value,
+        outcome=step.outcome, lead_zone=lead.timezone,
     )  # fmt: skip

@@ -45,6 +45,7 @@ from sync.records import (
     Event,
     Formality,
     InterventionPlan,
+    InterventionStep,
     Lead,
     Listing,
     MessageLength,
@@ -322,9 +323,7 @@ class EdgeRuntime:
             plan = await self.analyst.plan(snap, profile, await self.message_context(snap.lead),
                                            recs)  # fmt: skip
             cost.bytes_sent += await self.analyst.store_plan(plan)
-        scheduler = self.__dict__.get("_scheduler")
-        if scheduler is not None:
-            await scheduler.reschedule()
+        await self._reschedule()
         return plan
 
     async def plan(self, lead_id: str) -> InterventionPlan | None:
@@ -345,11 +344,50 @@ class EdgeRuntime:
         :class:`~edge.errors.OutreachRefusedError`), then it is recorded as an event."""
         return await complete_step(self.store, step_id)
 
-    async def execute_step(self, step_id: str, sender: Sender) -> Execution:
-        """Send a step through a channel adapter, at most once (``edge.outreach.executor``)."""
+    async def execute_step(self, step_id: str, sender: Sender | None = None) -> Execution:
+        """Send a step through a channel adapter, at most once (``edge.outreach.executor``).
+
+        The default adapter is the phone's own apps (:class:`edge.channels.phone.PhoneChannel`):
+        where the platform has no facade for the channel (a desktop), nothing is sent and the
+        step stays ``due``, a task for the agent, with the reason in the delivery's detail.
+        A refusal raises :class:`~edge.errors.OutreachRefusedError` (nothing was sent).
+        """
+        from edge.channels.phone import PhoneChannel
         from edge.outreach.executor import execute_step
 
-        return await execute_step(self.store, step_id, sender)
+        with self.energy.measure("execute_step"):
+            return await execute_step(self.store, step_id, sender or PhoneChannel())
+
+    async def skip_step(self, step_id: str) -> InterventionStep:
+        """The agent drops an open step: ``skipped``, never sent (a closed one: ``not_pending``)."""
+        from edge.outreach.executor import skip_step
+
+        step = await skip_step(self.store, step_id)
+        await self._reschedule()
+        return step
+
+    async def snooze_step(self, step_id: str, minutes: int = 60) -> InterventionStep:
+        """The agent puts an open step off by ``minutes`` from now; it fires (or comes back as
+        a task) then, by the rules then."""
+        from edge.outreach.executor import snooze_step
+
+        if minutes <= 0:
+            raise ValueError(f"minutes={minutes}: snooze by at least one minute")
+        step = await snooze_step(self.store, step_id, self.store.now_ms() + minutes * 60_000)
+        await self._reschedule()
+        return step
+
+    async def resolve_step(self, step_id: str, reached: bool) -> InterventionStep:
+        """The agent settles a send whose outcome is ``unknown``: the lead got it (``sent``,
+        recorded as outreach) or not (``failed``); any other step is ``not_pending``."""
+        from edge.outreach.executor import resolve_unknown
+
+        return await resolve_unknown(self.store, step_id, reached)
+
+    async def _reschedule(self) -> None:
+        scheduler = self.__dict__.get("_scheduler")
+        if scheduler is not None:
+            await scheduler.reschedule()
 
     async def record_inbound(self, lead_id: str, channel: Channel, text: str,
                              message_id: str = "") -> Inbound:  # fmt: skip
@@ -404,7 +442,8 @@ class EdgeRuntime:
         ]
 
     async def today(self, zone: str | None = None) -> list[TodayStep]:
-        """Steps due by the end of today in ``zone`` (default: this machine's), in words."""
+        """Steps due by the end of today in ``zone`` (default: this machine's), in words; and
+        every send whose outcome is ``unknown`` (the agent checks and settles it)."""
         return await steps_today(self.store, self.store.now_ms(), local_zone(zone))
 
     async def leads(self) -> list[Lead]:

@@ -1,4 +1,4 @@
-"""The Kivy app: a screen manager over the five screens and a bottom bar to switch between them.
+"""The Kivy app: a screen manager over the six screens and a bottom bar to switch between them.
 
 ``run_app`` starts it; with ``screenshots`` it walks every screen, writes one PNG per screen and
 exits. Set Kivy's environment (``configure``) before this module is imported.
@@ -22,13 +22,15 @@ from mobile_client.screens import (
     LeadsScreen,
     PerformanceScreen,
     SyncScreen,
+    TodayScreen,
     VoiceScreen,
 )
 from mobile_client.widgets import TOUCH, Text, TouchButton, paint
 
-#: (screen name, tab label, PNG name)
+#: (screen name, tab label, PNG name); the tabs in this order (Today's PNG came last).
 SCREENS = (
     ("leads", "Leads", "01-leads.png"),
+    ("today", "Today", "06-today.png"),
     ("detail", "Lead", "02-lead-detail.png"),
     ("voice", "Voice", "03-voice-note.png"),
     ("sync", "Sync", "04-sync.png"),
@@ -81,7 +83,8 @@ class RealtyEdgeApp(App):
         )
         self.manager = ScreenManager(transition=NoTransition())
         self.screens: dict[str, Any] = {
-            "leads": LeadsScreen(self), "detail": LeadDetailScreen(self),
+            "leads": LeadsScreen(self), "today": TodayScreen(self),
+            "detail": LeadDetailScreen(self),
             "voice": VoiceScreen(self), "sync": SyncScreen(self),
             "performance": PerformanceScreen(self),
         }  # fmt: skip
@@ -143,12 +146,14 @@ class ScreenshotTour:
         self.app = app
         self.out = out
         self.timeout_s = timeout_s
+        png = {name: file for name, _label, file in SCREENS}
         self.steps: list[tuple[Callable[[], None], str]] = [
-            (lambda: None, SCREENS[0][2]),
-            (self.open_showcase_lead, SCREENS[1][2]),
-            (self.voice_note, SCREENS[2][2]),
-            (lambda: self.app.go("sync"), SCREENS[3][2]),
-            (lambda: self.app.go("performance"), SCREENS[4][2]),
+            (lambda: None, png["leads"]),
+            (lambda: self.app.go("today"), png["today"]),
+            (self.open_showcase_lead, png["detail"]),
+            (self.voice_note, png["voice"]),
+            (lambda: self.app.go("sync"), png["sync"]),
+            (lambda: self.app.go("performance"), png["performance"]),
         ]
         self.written: list[Path] = []
 

@@ -1,4 +1,4 @@
-"""The five screens: each callback asks ``EdgeRuntime`` (through the bridge), shows the answer."""
+"""The six screens: each callback asks ``EdgeRuntime`` (through the bridge), shows the answer."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.spinner import Spinner
 from kivy.uix.switch import Switch
 
+from edge.errors import OutreachRefusedError
 from mobile_client.widgets import (
     TOUCH,
     Heading,
@@ -35,10 +36,14 @@ from mobile_client.words import (
     P_RESPOND_MEANS,
     RTF_MEANS,
     STEP_MEANS,
+    TODAY_MEANS,
     call_today,
     chance,
+    execution_words,
     language_name,
+    refusal_words,
     speech_line,
+    update_words,
     word,
     zone_words,
 )
@@ -154,6 +159,132 @@ class LeadsScreen(Screen):
             self.list.add_widget(LeadRow(r, self.app.open_lead))
         self.summary.show(f"{len(shown)} of {len(self.rows)} leads · sorted by chance of a deal"
                           f" · {'online' if self.app.online else 'offline'}")  # fmt: skip
+
+
+class StepCard(GridLayout):
+    """One step of today: who, which channel, when in the lead's zone, why; and its buttons."""
+
+    def __init__(self, step: Any, screen: TodayScreen):
+        super().__init__(cols=1, spacing=dp(4), padding=(0, dp(6)), size_hint_y=None)
+        self.bind(minimum_height=self.setter("height"))
+        self.step = step
+        theirs = f"{step.lead_time.split(' ', 1)[0]} {zone_words(step.lead_zone)}"
+        when = f"{theirs} (your {step.at})" if not step.lead_time.startswith(step.at) else theirs
+        if step.status == "unknown":
+            when = f"was due {when}"
+        elif step.overdue:
+            when = f"due {when}, now"
+        self.title = Text(f"{step.lead_name} · {word(step.channel)} · {when}", size=15, bold=True)
+        self.add_widget(self.title)
+        if step.status == "unknown":
+            about = (f"Check whether {step.lead_name} got it: the send was cut short, so it may"
+                     " have gone. It is never sent again by itself.")  # fmt: skip
+        else:
+            about = (f"Why: {step.why} · {chance(step.p_response)} chance of a reply on "
+                     f"{word(step.channel)} at that hour")  # fmt: skip
+        if step.status == "due" and step.outcome:
+            about += f"\nWaiting for you: {step.outcome}"
+        self.about = Text(about, size=13, color=(0.8, 0.83, 0.88, 1))
+        self.add_widget(self.about)
+        self.buttons: dict[str, TouchButton] = {}
+        if step.status == "unknown":
+            actions = [("reached", "Reached"), ("not_reached", "Not reached")]
+        else:
+            verb = "Call" if step.channel == "call" else "Send"
+            actions = [("send", verb), ("done", "Done"), ("skip", "Skip"), ("snooze", "Snooze")]
+        for action, label in actions:
+            button = TouchButton(label)
+            button.bind(on_release=lambda _b, a=action: screen.act(self.step, a))
+            self.buttons[action] = button
+        self.add_widget(row(*self.buttons.values()))
+
+
+class TodayScreen(Screen):
+    """Today's steps by lead name, channel and the lead's time, with why; one tap to send
+    (through the phone's channel), mark done by hand, skip or snooze. Refusals in words."""
+
+    #: How long Snooze puts a step off.
+    SNOOZE_MIN = 60
+
+    def __init__(self, app: RealtyEdgeApp, **kw: Any):
+        super().__init__(name="today", **kw)
+        self.app = app
+        self.steps: list[Any] = []
+        box = column()
+        self.summary = Text("loading today's outreach…", size=13)
+        self.message = Text(TODAY_MEANS, size=14, color=(1, 0.9, 0.6, 1))
+        self.list = column(spacing=8, padding=0)
+        self.reload = TouchButton("Refresh")
+        self.reload.bind(on_release=lambda *_: self.load())
+        for w in (row(Heading("Today"), self.reload), self.summary, self.message, self.list):
+            box.add_widget(w)
+        self.add_widget(scrolling(box))
+
+    def on_pre_enter(self, *_: Any) -> None:
+        self.load()
+
+    def load(self) -> None:
+        rt = self.app.bridge.runtime
+        self.app.bridge.submit("today", rt.today(), self._loaded, self.app.show_error)
+
+    def _loaded(self, steps: list[Any]) -> None:
+        self.steps = steps
+        self.list.clear_widgets()
+        for step in steps:
+            self.list.add_widget(StepCard(step, self))
+        if not steps:
+            self.summary.show("Nothing due today. Plan outreach on a lead's screen.")
+            return
+        late = sum(1 for s in steps if s.overdue and s.status != "unknown")
+        check = sum(1 for s in steps if s.status == "unknown")
+        self.summary.show(f"{len(steps)} steps today · {late} due now"
+                          + (f" · {check} to check" if check else ""))  # fmt: skip
+
+    def card(self, step_id: str) -> StepCard:
+        """The card of ``step_id`` on screen."""
+        return next(c for c in self.list.children if c.step.step_id == step_id)
+
+    def act(self, step: Any, action: str) -> None:
+        """One tap: the runtime does it, the screen says what became of it, the list reloads."""
+        rt, name, channel = self.app.bridge.runtime, step.lead_name, step.channel
+        calls = {
+            "send": lambda: rt.execute_step(step.step_id),
+            "done": lambda: rt.complete_step(step.step_id),
+            "skip": lambda: rt.skip_step(step.step_id),
+            "snooze": lambda: rt.snooze_step(step.step_id, self.SNOOZE_MIN),
+            "reached": lambda: rt.resolve_step(step.step_id, True),
+            "not_reached": lambda: rt.resolve_step(step.step_id, False),
+        }
+
+        def done(result: Any) -> None:
+            match action:
+                case "send":
+                    detail = result.delivery.detail if result.delivery else ""
+                    words = execution_words(str(result.status), name, channel, detail)
+                case "done":
+                    words = f"Recorded: you reached {name} by {word(channel)}."
+                case "skip":
+                    words = f"Skipped: nothing goes to {name} for this step."
+                case "snooze":
+                    later = local_time(result.due_at, step.lead_zone)
+                    words = f"Snoozed: {name} comes back at {later} {zone_words(step.lead_zone)}."
+                case _:
+                    words = (f"Settled: {name} got it." if action == "reached"
+                             else f"Settled: {name} did not get it.")  # fmt: skip
+            self.message.show(words)
+            self.load()
+
+        def refused(error: BaseException) -> None:
+            if isinstance(error, OutreachRefusedError):
+                retry = (f"{local_time(error.retry_at, step.lead_zone)} "
+                         f"{zone_words(step.lead_zone)}" if error.retry_at else None)  # fmt: skip
+                self.message.show(f"{name}: {refusal_words(error.reason, name, channel, retry)}")
+            else:
+                self.message.show(f"{name}: could not {action.replace('_', ' ')}: {error}")
+            self.load()
+
+        self.message.show(f"{name}: working…")
+        self.app.bridge.submit(f"today_{action}", calls[action](), done, refused)
 
 
 class LeadDetailScreen(Screen):
@@ -505,20 +636,27 @@ class SyncScreen(Screen):
         self.app.bridge.submit("sync", coro, done, self.app.show_error)
 
     def check_update(self) -> None:
-        before = self.app.bridge.runtime.model_versions()
-        if not self.app.online:
-            self.message.show("offline: go online to check for a new model version")
+        """Ask the server for newer models; download, verify and install them (the runtime's
+        :meth:`check_model_updates`); say what was installed, refused or kept."""
+        rt = self.app.bridge.runtime
+        server = self.server.text.strip()
+        if not self.app.online or not server:
+            self.message.show("offline: go online to check for a new model version"
+                              if not self.app.online else "set a server URL to check")  # fmt: skip
             return
+        before = rt.model_versions()
+        self.message.show("checking for a new model version…")
 
-        def compare() -> None:
-            after = self.app.bridge.runtime.model_versions()
-            changed = [
-                f"{k} {before.get(k)} -> {v}" for k, v in after.items() if before.get(k) != v
-            ]
-            self.message.show("updated: " + ", ".join(changed) if changed
-                              else "models are up to date")  # fmt: skip
+        def done(report: Any) -> None:
+            self.message.show(update_words(report, before))
+            self.refresh()
 
-        self.sync(then=compare)
+        def failed(error: BaseException) -> None:
+            self.message.show(f"could not check for a new model: {error}")
+
+        self.app.bridge.submit("check_model_updates",
+                               rt.check_model_updates(server, self.token.text.strip()), done,
+                               failed)  # fmt: skip
 
 
 class PerformanceScreen(Screen):

@@ -88,3 +88,64 @@ def call_today(rows: Sequence[dict[str, Any]], k: int = 3) -> str:
                      f"{chance(r['p_respond'])} of a reply. Why: {why}. "
                      f"Planned: {r['next_step']}.")  # fmt: skip
     return "\n".join(lines)
+
+
+#: What the Today screen's buttons do, said above the list.
+TODAY_MEANS = (
+    "Send (or Call) goes through the phone's own apps; Done: you reached the lead yourself; "
+    "Skip: drop the step; Snooze: an hour later."
+)
+#: Why the outreach rules refused a step, by the runtime's reason code.
+REFUSALS: dict[str, str] = {
+    "opted_out": "{name} opted out of {channel}",
+    "no_consent": "{name} has not agreed to be contacted by {channel}",
+    "no_address": "there is no {address} for {name}",
+    "quiet_hours": "it is outside {name}'s contact hours (08:00–21:00 their time)",
+    "holiday": "it is a public holiday where {name} lives",
+    "cap": "{name} was contacted too recently (the frequency cap)",
+    "not_pending": "this step is no longer open (done, skipped, or its plan was paused or "
+    "replaced)",
+    "other_executor": "another device sends this plan's steps",
+}
+
+
+def refusal_words(reason: str, name: str, channel: str, retry: str | None = None) -> str:
+    """A refused step in words: why, that nothing was sent, and when it may go."""
+    address = "e-mail address" if channel == "email" else "phone number"
+    why = REFUSALS.get(reason, reason.replace("_", " "))
+    line = f"Not sent: {why.format(name=name, channel=word(channel), address=address)}."
+    return line + (f" It may go from {retry}." if retry else "")
+
+
+def execution_words(status: str, name: str, channel: str, detail: str) -> str:
+    """What became of a tap on Send, said so: a task by hand is never shown as a success."""
+    match status:
+        case "sent":
+            return f"Sent to {name} by {word(channel)}: {detail}."
+        case "due":
+            return (f"Not sent: {detail}. It stays on the list as a task for you: do it by "
+                    "hand, then tap Done.")  # fmt: skip
+        case "failed":
+            return f"Failed, nothing reached {name}: {detail}."
+        case "unknown":
+            return (f"Unknown: {detail}. {name} may have it: check, then tap Reached or "
+                    "Not reached; it is never sent again by itself.")  # fmt: skip
+    return f"{word(status)}: {detail}"
+
+
+def update_words(report: Any, before: dict[str, str]) -> str:
+    """A model update check in words: what was installed, went back, or was refused and why."""
+    if report.skipped:
+        return f"not checked: {report.skipped}"
+    lines = [f"installed {name} {version} (was {before.get(name, 'none')}): signature, hash, "
+             "feature spec and canary checked"
+             for name, version in sorted(report.installed.items())]  # fmt: skip
+    lines += [f"went back to {name} {version}: the server withdrew {before.get(name, 'it')}"
+              for name, version in sorted(report.rolled_back.items())]  # fmt: skip
+    lines += [f"refused {name}: {why}; still running "
+              f"{report.running.get(name, before.get(name, 'the shipped model'))}"
+              for name, why in sorted(report.rejected.items())]  # fmt: skip
+    if lines:
+        return "\n".join(lines)
+    running = ", ".join(f"{k} {v}" for k, v in sorted(report.running.items()))
+    return f"no newer model on the server: running {running}"

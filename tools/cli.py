@@ -1107,8 +1107,9 @@ def client_app(
         if screenshots is not None and device.exists():
             device.unlink()  # screenshots always show the same seeded world
         if not device.exists():
-            n = asyncio.run(generate_device(device, leads=leads, listings=leads * 10, seed=seed))
-            console.print(f"generated a device with {n} leads at {device}")
+            n = asyncio.run(generate_device(device, leads=leads, listings=leads * 10, seed=seed,
+                                            plan=True))  # fmt: skip
+            console.print(f"generated a device with {n} leads, outreach planned, at {device}")
         if screenshots is not None:
             clip = korean_clip(workdir)  # a real recorded clip where the data is, else espeak-ng
     from mobile_client.app import SCREENS, run_app

@@ -67,12 +67,18 @@ def _listing_as_of(listing: Listing, present_ms: int) -> Listing:
     return msgspec.structs.replace(listing, status=status, updated_at=listing.listed_at)
 
 
-async def generate_device(path: Path, *, leads: int, listings: int, seed: int) -> int:
+async def generate_device(
+    path: Path, *, leads: int, listings: int, seed: int, plan: bool = False
+) -> int:
     """Create a device database at ``path`` holding one agent's generated world as of this
-    hour; leads ingested."""
+    hour; leads ingested. With ``plan``, outreach is planned for every lead (the Today screen
+    then has steps; closed leads get empty plans)."""
     batch = encode_batch(world_as_of(this_hour_ms(), leads=leads, listings=listings, seed=seed),
                          Format.MSGPACK)  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     async with await EdgeRuntime.open(path) as rt:
         await rt.ingest(batch)
+        if plan:
+            for lead in await rt.leads():
+                await rt.plan_interventions(lead.id)
         return (await rt.counts()).leads

@@ -7,7 +7,8 @@ mail composer and WhatsApp opens its documented click-to-chat link
 send, so these are ``manual`` with the detail saying what was opened. Where the platform has
 no such facade (a desktop: plyer raises ``NotImplementedError``), nothing is sent and the
 step becomes a task the agent completes by hand, said so in the detail: never a silent
-success.
+success. A composer that cannot be opened (no ``xdg-open`` on a Linux desktop) is such a task
+too: the composer never sends by itself, so nothing can have gone.
 """
 
 from __future__ import annotations
@@ -68,12 +69,19 @@ class PhoneChannel:
                         status=DeliveryStatus.SENT, channel=channel, detail=f"dialled {message.to}"
                     )
                 case Channel.EMAIL:
-                    self._facade("email").send(
-                        recipient=message.to,
-                        subject=message.subject,
-                        text=message.text,
-                        create_chooser=False,
-                    )
+                    try:
+                        self._facade("email").send(
+                            recipient=message.to,
+                            subject=message.subject,
+                            text=message.text,
+                            create_chooser=False,
+                        )
+                    except OSError as exc:  # e.g. no xdg-open: a composer never sends by itself
+                        return self._manual(
+                            channel,
+                            f"could not open an e-mail composer ({exc.strerror or exc}): "
+                            f"send it to {message.to} by hand",
+                        )
                     return self._manual(
                         channel,
                         f"opened the e-mail composer for {message.to}: "

@@ -11,6 +11,9 @@ never moved back to ``pending``: a send is attempted at most once.
 ``sending`` (a crash between the channel's acceptance and the commit) into ``unknown``: the
 lead may have the message, so it is shown to the agent and never sent again by itself.
 
+:func:`skip_step` and :func:`snooze_step` are the agent putting a step aside (dropped, or later);
+only a closed step (``not_pending``) refuses them.
+
 :func:`record_inbound` is the lead's answer: a reply pauses the lead's active plan at once; an
 opt-out keyword (:mod:`edge.outreach.keywords`) also revokes that channel's consent, in the same
 transaction, as a synced change.
@@ -23,7 +26,7 @@ import msgspec
 from edge.channels.base import Delivery, DeliveryStatus, OutboundMessage, Sender
 from edge.errors import NotFoundError, OutreachRefusedError
 from edge.outreach.keywords import is_opt_out
-from edge.outreach.rules import OPEN_STATUSES, Refusal, check_step, winning_plan
+from edge.outreach.rules import OPEN_STATUSES, Reason, Refusal, check_step, winning_plan
 from edge.rows import record_from_row
 from edge.store import EdgeStore, Writer
 from models.features import EventColumns, columns_from_rows
@@ -212,6 +215,41 @@ async def complete_step(store: EdgeStore, step_id: str, now_ms: int | None = Non
     return event
 
 
+async def _open_step(store: EdgeStore, step_id: str, now: int) -> InterventionStep:
+    """The step, if it is still open (its status, its plan, its lead); else ``not_pending``.
+
+    Only the rules that close a step apply: quiet hours, caps and consent do not stop the agent
+    from putting a step off or dropping it.
+    """
+    ins = await rule_inputs(store, step_id)
+    refusal = check_step(ins.lead, ins.step, ins.plan, ins.cols, now, winner=ins.winner)
+    if refusal is not None and refusal.reason is Reason.NOT_PENDING:
+        raise refused(refusal)
+    return ins.step
+
+
+async def skip_step(store: EdgeStore, step_id: str, now_ms: int | None = None) -> InterventionStep:
+    """The agent drops an open step (``pending`` or ``due``): it becomes ``skipped``, unsent."""
+    now = store.now_ms() if now_ms is None else now_ms
+    async with store.transaction(now) as tx:
+        step = await _open_step(store, step_id, now)
+        return _set(tx, step, now, status=StepStatus.SKIPPED, outcome="skipped by the agent")
+
+
+async def snooze_step(
+    store: EdgeStore, step_id: str, until_ms: int, now_ms: int | None = None
+) -> InterventionStep:
+    """The agent puts an open step off until ``until_ms`` (later than now); its status stays:
+    a ``pending`` step fires then (by the rules then), a ``due`` task comes back then."""
+    now = store.now_ms() if now_ms is None else now_ms
+    if until_ms <= now:
+        raise ValueError(f"until_ms={until_ms} is not after now ({now})")
+    async with store.transaction(now) as tx:
+        step = await _open_step(store, step_id, now)
+        outcome = f"snoozed by the agent until {until_ms}"
+        return _set(tx, step, now, due_at=until_ms, outcome=outcome)
+
+
 async def resolve_unknown(
     store: EdgeStore, step_id: str, reached: bool, now_ms: int | None = None
 ) -> InterventionStep:
@@ -365,4 +403,12 @@ async def record_inbound(
     )
 
 
-__all__ = ["OPEN_STATUSES", "Execution", "Inbound", "complete_step", "execute_step"]
+__all__ = [
+    "OPEN_STATUSES",
+    "Execution",
+    "Inbound",
+    "complete_step",
+    "execute_step",
+    "skip_step",
+    "snooze_step",
+]

@@ -55,11 +55,11 @@ def display() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def device(tmp_path_factory) -> Path:
-    """A device database holding one agent's generated world (seed 7)."""
+    """A device database holding one agent's generated world (seed 7), outreach planned."""
     from tools.client_device import generate_device
 
     path = tmp_path_factory.mktemp("client") / "device.db"
-    asyncio.run(generate_device(path, leads=LEADS, listings=LEADS * 10, seed=7))
+    asyncio.run(generate_device(path, leads=LEADS, listings=LEADS * 10, seed=7, plan=True))
     return path
 
 

@@ -293,9 +293,72 @@ def test_going_online_syncs_the_outbox_to_a_server(client, tmp_path):
         assert sync.message.plain.startswith("sync ok: pushed "), sync.message.plain
         assert "pending outbox: 0" in sync.state.plain
         assert "never" not in sync.state.plain
+        tap(sync.online)
+        idle(client)
+    assert not client.online
+
+
+def publish_shipped(live, version: str) -> Path:
+    """The shipped behaviour model published on ``live`` under ``version`` (no training);
+    the folder of its files on the server."""
+    import msgspec
+
+    from models.artifact import ARTIFACT_DIR, read_manifest
+    from server.registry import ModelDistribution
+
+    registry = ModelDistribution(live.config.registry_dir)
+    blob = (ARTIFACT_DIR / "behaviour.tflite").read_bytes()
+    manifest = msgspec.structs.replace(read_manifest(ARTIFACT_DIR, "behaviour"), version=version)
+    registry.publish(blob, manifest)
+    return registry.directory / "behaviour" / version
+
+
+def test_the_model_button_downloads_verifies_installs_and_the_device_runs_it(client, tmp_path):
+    from mobile_client.screens import LeadRow
+    from tests.live_server import run_server
+
+    sync, detail = client.screens["sync"], client.screens["detail"]
+    rt = client.bridge.runtime
+    lead = client.bridge.wait(rt.get("lead", client.screens["leads"].rows[0]["id"]))
+    running = rt.model_versions()["behaviour"]
+    with run_server(tmp_path / "server.db") as live:
+        tap(client.tabs["sync"])
+        sync.server.text = live.url
+        sync.token.text = live.token(agent=lead.agent_id, team=lead.team_id)
+        tap(sync.online)
+        idle(client)
         tap(sync.check)
         idle(client)
-        assert sync.message.plain == "models are up to date"
+        assert sync.message.plain.startswith(
+            f"no newer model on the server: running behaviour {running}, "
+        ), sync.message.plain
+        new = "9.7.0-kivy"
+        publish_shipped(live, new)
+        tap(sync.check)
+        idle(client)
+        assert sync.message.plain.startswith(
+            f"installed behaviour {new} (was {running}): signature, hash"
+        ), sync.message.plain
+        assert f"behaviour: {new}" in sync.versions.plain
+        assert rt.models.get("behaviour").manifest.version == new
+        # the device runs it: the lead screen's scores come from the new version
+        client.go("leads")
+        pump(lambda: True)
+        tap(of_type(client.screens["leads"], LeadRow)[-1])
+        idle(client)
+        assert f"model {new}" in detail.analysis.plain, detail.analysis.plain
+        # a newer version whose blob was altered on the server is refused, and the old one runs
+        folder = publish_shipped(live, "9.8.0-tampered")
+        blob = bytearray((folder / "model.tflite").read_bytes())
+        blob[len(blob) // 2] ^= 0xFF
+        (folder / "model.tflite").write_bytes(bytes(blob))
+        tap(client.tabs["sync"])
+        tap(sync.check)
+        idle(client)
+        said = sync.message.plain
+        assert said.startswith("refused behaviour: ") and "sha256" in said, said
+        assert said.endswith(f"still running {new}")
+        assert rt.models.get("behaviour").manifest.version == new
         tap(sync.online)
         idle(client)
     assert not client.online
@@ -343,7 +406,7 @@ def test_the_battery_figure_is_the_readme_model_and_the_clip_agrees_across_scree
 # --- every screen ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["leads", "detail", "voice", "sync", "performance"])
+@pytest.mark.parametrize("name", ["leads", "today", "detail", "voice", "sync", "performance"])
 def test_every_screen_draws_content_with_touch_sized_buttons(client, name, tmp_path):
     from kivy.metrics import dp
     from kivy.uix.button import Button
