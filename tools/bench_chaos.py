@@ -36,11 +36,13 @@ import contextlib
 import gzip
 import multiprocessing
 import multiprocessing.connection
+import os
 import random
 import shutil
 import socket
 import tempfile
 import time
+import uuid
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -100,6 +102,8 @@ class ChaosOptions:
     kill_in_first_run: bool = True
     #: Keep each run's device files (in ``folder``) for :func:`recheck`.
     keep: bool = False
+    #: Runs at a time (each its own team and devices; a server kill hits them all).
+    concurrency: int = 3
 
 
 class ChaosCounts(msgspec.Struct, kw_only=True):
@@ -119,6 +123,8 @@ class ChaosCounts(msgspec.Struct, kw_only=True):
     doubled: int = 0
     max_skew_ms: int = 0
     seconds: float = 0.0
+    cpu_s: float = 0.0  # CPU seconds of this process (the devices, in-process ones)
+    server_cpu_s: float = 0.0  # CPU seconds of the server processes
     failures: list[str] = msgspec.field(default_factory=list)
 
     @property
@@ -217,9 +223,24 @@ class DevicePlan:
     chaos: bool = True
 
 
-async def open_device(plan: DevicePlan) -> EdgeRuntime:
-    """The device's runtime on its file, with its clock ``skew_ms`` off the true time."""
+async def open_device(plan: DevicePlan, template: Path | None = None) -> EdgeRuntime:
+    """The device's runtime on its file, with its clock ``skew_ms`` off the true time.
+
+    A new device file may start as a copy of ``template`` (a device created and migrated once
+    and never written) given its own device id: the same file that creating it would give,
+    without running the migrations again for every device of every run.
+    """
+    import sqlite3
+
     from edge.runtime import EdgeRuntime
+
+    if template is not None and not Path(plan.path).exists():
+        shutil.copyfile(template, plan.path)
+        with contextlib.closing(sqlite3.connect(plan.path)) as conn, conn:
+            conn.execute(
+                "UPDATE settings SET value = ? WHERE key = 'device_id'",
+                (f"dev-{uuid.uuid4().hex[:12]}",),  # as EdgeStore.open names a new device
+            )
 
     skew = plan.skew_ms
 
@@ -349,6 +370,8 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: BaseProcess | None = None
         self.starts = 0
+        self._restarting = False
+        self.cpu_s = 0.0  # CPU seconds of the server processes, summed over restarts
 
     def start(self, timeout_s: float = 120) -> None:
         self.proc = self.ctx.Process(
@@ -365,13 +388,36 @@ class ServerProcess:
                 raise ChaosError(f"the server did not start on {self.url}")
             time.sleep(0.02)
 
+    async def kill_and_restart(self) -> bool:
+        """SIGKILL the server and start it again; False (nothing done) while another run's
+        kill is still restarting it."""
+        if self._restarting:
+            return False
+        self._restarting = True
+        try:
+            self.kill()
+            await asyncio.to_thread(self.start)
+        finally:
+            self._restarting = False
+        return True
+
+    def _account(self) -> None:
+        """Add the CPU time of the running server process (Linux ``/proc``; else nothing)."""
+        if self.proc is None or self.proc.pid is None:
+            return
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            self.cpu_s += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.is_alive():
+            self._account()
             self.proc.kill()  # SIGKILL
             self.proc.join(30)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.is_alive():
+            self._account()
             self.proc.terminate()
             self.proc.join(30)
             if self.proc.is_alive():
@@ -416,9 +462,8 @@ class RunState:
                 self.killing = asyncio.get_running_loop().create_task(self._kill_server())
 
     async def _kill_server(self) -> None:
-        self.server.kill()
-        self.counts.server_kills += 1
-        await asyncio.to_thread(self.server.start)
+        if await self.server.kill_and_restart():
+            self.counts.server_kills += 1
 
 
 async def run_in_child(ctx: Any, plan: DevicePlan, state: RunState, kill_after: int) -> None:
@@ -471,7 +516,7 @@ def _ops(rng: random.Random, n: int) -> list[str]:
 
 async def one_run(
     index: int, opts: ChaosOptions, ctx: Any, server: ServerProcess, key: bytes, folder: Path,
-    counts: ChaosCounts, store: Any,
+    counts: ChaosCounts, store: Any, template: Path | None = None,
 ) -> None:  # fmt: skip
     """Chaos rounds, then clean syncs, then the checks against the server's database."""
     from server.auth import issue_token
@@ -499,7 +544,7 @@ async def one_run(
         )  # fmt: skip
 
     plans = [plan(d, 0, chaos=False) for d in range(3)]
-    runtimes = [await open_device(p) for p in plans]
+    runtimes = [await open_device(p, template) for p in plans]
 
     async def in_child(d: int, p: DevicePlan, state: RunState, kill_after: int) -> None:
         await runtimes[d].close()
@@ -617,6 +662,29 @@ async def check_run(
 # --- the campaign -----------------------------------------------------------------------
 
 
+async def _template(folder: Path) -> Path:
+    """A device file created and migrated once, never written (see :func:`open_device`)."""
+    from edge.runtime import EdgeRuntime
+
+    path = folder / "template-device.db"
+    runtime = await EdgeRuntime.open(path)
+    await runtime.close()
+    return path
+
+
+def _forget(folder: Path, index: int, *, keep: bool) -> None:
+    """Remove run ``index``'s device files (unless kept) and its push histories."""
+    for path in device_paths(folder, index):
+        _HISTORIES.pop(path, None)
+    if keep:
+        return
+    for stale in folder.glob(f"run-{index}-*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
 async def _campaign(
     opts: ChaosOptions, folder: Path, progress: Callable[[str], None] | None
 ) -> ChaosCounts:
@@ -625,30 +693,35 @@ async def _campaign(
     counts = ChaosCounts(seed=opts.seed)
     if progress is not None:
         progress(f"chaos campaign: seed {opts.seed}, {opts.runs} runs")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     database = folder / "server.db"
     with forkserver() as ctx:
         server = ServerProcess(ctx, database)
         await asyncio.to_thread(server.start)
+        if progress is not None:
+            progress(f"server up on {server.url} in {time.perf_counter() - start:.1f} s")
         try:
             async with open_store(str(database), pool_size=1) as store:
                 key = await store.signing_key()
-                for i in range(opts.runs):
-                    await one_run(i, opts, ctx, server, key, folder, counts, store)
-                    if not opts.keep:
-                        for stale in folder.glob(f"run-{i}-*"):
-                            if stale.is_dir():
-                                shutil.rmtree(stale, ignore_errors=True)
-                            else:
-                                stale.unlink(missing_ok=True)
-                    _HISTORIES.clear()
-                    if progress is not None and (i + 1) % 50 == 0:
-                        kills = counts.server_kills + counts.device_kills
-                        progress(f"{i + 1} runs, {kills} kills, {len(counts.failures)} failed, "
-                                 f"{time.perf_counter() - start:.0f} s")  # fmt: skip
+                template = await _template(folder)
+                indices = iter(range(opts.runs))
+
+                async def worker() -> None:
+                    for i in indices:
+                        await one_run(i, opts, ctx, server, key, folder, counts, store, template)
+                        _forget(folder, i, keep=opts.keep)
+                        if progress is not None and (counts.runs % 50 == 0):
+                            kills = counts.server_kills + counts.device_kills
+                            progress(f"{counts.runs} runs, {kills} kills, "
+                                     f"{len(counts.failures)} failed, "
+                                     f"{time.perf_counter() - start:.0f} s")  # fmt: skip
+
+                await asyncio.gather(*(worker() for _ in range(max(1, opts.concurrency))))
         finally:
             server.stop()
+            counts.server_cpu_s = round(server.cpu_s, 1)
     counts.seconds = round(time.perf_counter() - start, 1)
+    counts.cpu_s = round(time.process_time() - cpu, 1)
     counts.kills = counts.server_kills + counts.device_kills
     return counts
 
