@@ -11,9 +11,9 @@ misbehaves on purpose:
 * **reorders**: the later half of a batch delivered alone before the whole batch, and the late
   replays above (an old batch arriving after newer ones);
 * **device kills**: the device's round (open, writes, sync) runs in a child process that is
-  SIGKILLed at a random point (after its n-th write, before its n-th request, after its n-th
-  acknowledgement); the device file is then reopened as it was left. This is a real process
-  kill, not an abandoned object;
+  SIGKILLed at a random step (1st to 6th of: opened, each write committed, each request about
+  to go out, synced), so with writes, pushes or pulls in flight; the device file is then
+  reopened as the killed process left it. This is a real process kill, not an abandoned object;
 * **server kills**: the server is a child process (``create_app`` under uvicorn, as ``realty-edge
   serve`` runs it, on an SQLite file) SIGKILLed when the devices' traffic reaches a random
   request, and started again on the same file and port while the devices retry.
@@ -22,11 +22,13 @@ The server accepts clocks up to :data:`DAY_MS` + 1 h ahead in the campaign (its 
 more than an hour ahead, which would only prove the refusal). After the chaos every device syncs
 cleanly, twice, and the run is checked against the server's database: every change in every
 device's outbox and every event the campaign saw written is in the server's change log exactly
-once (``lost``, ``doubled``), and every device's merged state (``sync_entities``) and record
-tables equal the server's records (``converged``).
+once (``lost``, ``doubled``), and every device's merged state (``sync_entities`` joined with its
+own changes, HLCs included) and record tables equal the server's records (``converged``).
 
-Children are forked from one forkserver that has imported the server and the edge runtime once,
-so a kill and restart costs a fork, not a fresh interpreter (~3 s of imports here).
+Runs go three at a time (:attr:`ChaosOptions.concurrency`). Children are forked from one
+``multiprocessing`` forkserver that has imported the server and the edge runtime once, so a kill
+and restart costs a fork, not a fresh interpreter (~3 s of imports here); as with any
+forkserver, a script calling :func:`run` needs an ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
@@ -56,10 +58,10 @@ import httpx
 import msgspec
 
 from sync.changes import ChangeBatch
+from sync.merge import EntityState, is_visible
 
 if TYPE_CHECKING:
     from edge.runtime import EdgeRuntime
-from sync.merge import EntityState, is_visible
 
 DAY_MS = 24 * 3_600_000
 HOUR_MS = 3_600_000
@@ -138,7 +140,8 @@ class ChaosCounts(msgspec.Struct, kw_only=True):
 class ChaosTransport(httpx.AsyncBaseTransport):
     """Real HTTP to the real server, with pushes duplicated, replayed late and reordered.
 
-    Every fault is told through ``tell`` before it happens. ``history`` (the device's earlier
+    Every fault is told through ``tell`` before it is attempted (a fault sent while the server
+    is down is counted, and the device's retry goes on). ``history`` (the device's earlier
     push bodies) outlives one sync, so a replay can bring back a batch of an earlier sync.
     """
 

@@ -753,22 +753,10 @@ def bench_chaos(
         print_json(counts)
     else:
         table = Table("count", "value", title=f"chaos campaign, seed {counts.seed}")
-        for name in (
-            "runs",
-            "kills",
-            "server_kills",
-            "device_kills",
-            "duplicates",
-            "reorders",
-            "writes",
-            "changes",
-            "converged",
-            "lost",
-            "doubled",
-            "max_skew_ms",
-            "seconds",
-        ):
-            table.add_row(name, str(getattr(counts, name)))  # fmt: skip
+        for name in counts.__struct_fields__:
+            if name in ("seed", "failures"):
+                continue
+            table.add_row(name, str(getattr(counts, name)))
         console.print(table)
     for failure in counts.failures[:10]:
         err_console.print(f"[bold red]failed:[/] {failure}", highlight=False)

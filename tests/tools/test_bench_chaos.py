@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from tools.bench_chaos import DAY_MS, HOUR_MS, recheck, run, team_of
@@ -94,3 +95,15 @@ def test_a_device_that_differs_from_the_server_has_not_converged(kept, tmp_path)
         conn.execute("DELETE FROM sync_entities WHERE entity = 'lead' AND entity_id = ?", (lead,))
     counts = recheck(copy, seed)
     assert counts.converged == 0 and counts.lost == 0 and not counts.ok
+
+
+def test_the_command_prints_the_counts_and_exits_0_when_nothing_failed():
+    from typer.testing import CliRunner
+
+    from tools.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "chaos", "--runs", "2", "--seed", "7", "--json"])
+    assert result.exit_code == 0, result.output
+    counts = msgspec.json.decode(result.stdout.strip().splitlines()[-1])
+    assert counts["seed"] == 7 and counts["runs"] == counts["converged"] == 2
+    assert (counts["lost"], counts["doubled"]) == (0, 0) and counts["kills"] >= 1
