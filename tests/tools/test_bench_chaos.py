@@ -25,6 +25,7 @@ def campaign_seed() -> int:
     return seed
 
 
+@pytest.mark.timeout(900)  # ~30 CPU seconds; minutes of wall clock on a shared 2-core machine
 def test_a_hundred_runs_with_kills_duplicates_reorders_and_skew_lose_and_double_nothing():
     counts = run(RUNS, campaign_seed())
     print(counts)
