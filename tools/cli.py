@@ -836,6 +836,41 @@ def bench_sync(
     console.print(table)
 
 
+@bench_app.command("chaos")
+@cli_errors
+def bench_chaos(
+    runs: Annotated[int, typer.Option(min=1, help="Randomized runs, each its own team.")] = 1000,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the campaign (default: a fresh one, printed).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Crash campaign: three devices sync through a server while processes are SIGKILLed and
+    batches duplicated and reordered; counts runs, kills, faults, converged, lost and doubled.
+
+    Exits 1 when a run lost or doubled a change or did not converge."""
+    from tools.bench_chaos import ChaosError, run
+
+    try:
+        counts = run(runs, seed, progress=lambda m: err_console.print(m, highlight=False))
+    except ChaosError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        print_json(counts)
+    else:
+        table = Table("count", "value", title=f"chaos campaign, seed {counts.seed}")
+        for name in counts.__struct_fields__:
+            if name in ("seed", "failures"):
+                continue
+            table.add_row(name, str(getattr(counts, name)))
+        console.print(table)
+    for failure in counts.failures[:10]:
+        err_console.print(f"[bold red]failed:[/] {failure}", highlight=False)
+    if not counts.ok:
+        raise typer.Exit(1)
+
+
 @bench_app.command("server")
 @cli_errors
 def bench_server(
