@@ -146,8 +146,9 @@ class HighLevelService:
         try:
             kind = EventKind(envelope.type)
         except ValueError:
-            return self._count(WebhookAnswer(status="ignored", type=envelope.type,
-                                             delivery_id=delivery))  # fmt: skip
+            return self._count(
+                WebhookAnswer(status="ignored", type=envelope.type, delivery_id=delivery)
+            )
         try:
             payload: Any = msgspec.json.decode(body, type=PAYLOAD_TYPES[kind])
         except msgspec.ValidationError as exc:
@@ -299,10 +300,14 @@ class _Mapper:
                 Upsert(
                     entity="event",
                     entity_id=record_id("hl-dnd", f"{c.id}-{ch.value}-{ts}"),
-                    fields={"lead_id": self.lead, "type": EventType.OPT_OUT.value,
-                            "ts": ts, "channel": ch.value},
+                    fields={
+                        "lead_id": self.lead,
+                        "type": EventType.OPT_OUT.value,
+                        "ts": ts,
+                        "channel": ch.value,
+                    },
                 )
-            )  # fmt: skip
+            )
         return ops
 
     @staticmethod
@@ -356,20 +361,27 @@ class _Mapper:
             Upsert(
                 entity="event",
                 entity_id=booked_id,
-                fields={"lead_id": self.lead, "type": EventType.SHOWING_BOOKED.value,
-                        "ts": booked, "channel": Channel.IN_PERSON.value},
+                fields={
+                    "lead_id": self.lead,
+                    "type": EventType.SHOWING_BOOKED.value,
+                    "ts": booked,
+                    "channel": Channel.IN_PERSON.value,
+                },
             )
-        )  # fmt: skip
+        )
         if status == "showed":
             ops.append(
                 Upsert(
                     entity="event",
                     entity_id=record_id("hl-appt", f"{a.id}-attended"),
-                    fields={"lead_id": self.lead, "type": EventType.SHOWING_ATTENDED.value,
-                            "ts": _time(a.start_time, "$.appointment.startTime", self.now),
-                            "channel": Channel.IN_PERSON.value},
+                    fields={
+                        "lead_id": self.lead,
+                        "type": EventType.SHOWING_ATTENDED.value,
+                        "ts": _time(a.start_time, "$.appointment.startTime", self.now),
+                        "channel": Channel.IN_PERSON.value,
+                    },
                 )
-            )  # fmt: skip
+            )
         return ops
 
     def _opportunity(self, o: Opportunity) -> list[Op]:

@@ -33,7 +33,7 @@ class _Payload(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     pass
 
 
-class Envelope(_Payload):
+class Envelope(_Payload, frozen=True, kw_only=True, rename="camel"):
     """What every delivery has: its type, its location and (usually) its delivery id."""
 
     type: str = ""
@@ -41,7 +41,7 @@ class Envelope(_Payload):
     webhook_id: str | None = None
 
 
-class DndChannel(_Payload):
+class DndChannel(_Payload, frozen=True, kw_only=True, rename="camel"):
     """One channel of ``dndSettings``: ``status`` ``active`` means do not disturb."""
 
     status: str | None = None
@@ -49,7 +49,7 @@ class DndChannel(_Payload):
     code: str | None = None
 
 
-class Contact(_Payload):
+class Contact(_Payload, frozen=True, kw_only=True, rename="camel"):
     """ContactCreate, ContactUpdate, ContactDelete and ContactDndUpdate."""
 
     type: str
@@ -71,7 +71,7 @@ class Contact(_Payload):
     dnd_settings: dict[str, DndChannel] | None = None
 
 
-class Message(_Payload):
+class Message(_Payload, frozen=True, kw_only=True, rename="camel"):
     """InboundMessage and OutboundMessage (SMS, Email, WhatsApp, Call, ...)."""
 
     type: str
@@ -87,7 +87,7 @@ class Message(_Payload):
     call_duration: float | None = None
 
 
-class Appointment(_Payload):
+class Appointment(_Payload, frozen=True, kw_only=True, rename="camel"):
     id: str
     contact_id: str | None = None
     assigned_user_id: str | None = None
@@ -97,7 +97,7 @@ class Appointment(_Payload):
     title: str | None = None
 
 
-class AppointmentEvent(_Payload):
+class AppointmentEvent(_Payload, frozen=True, kw_only=True, rename="camel"):
     """AppointmentCreate, AppointmentUpdate and AppointmentDelete."""
 
     type: str
@@ -105,7 +105,7 @@ class AppointmentEvent(_Payload):
     appointment: Appointment
 
 
-class Opportunity(_Payload):
+class Opportunity(_Payload, frozen=True, kw_only=True, rename="camel"):
     """OpportunityStatusUpdate: ``status`` is ``open``, ``won``, ``lost`` or ``abandoned``."""
 
     type: str

@@ -11,13 +11,13 @@ from edge.runtime import EdgeRuntime
 from server.config import ServerConfigError, config_from_env
 from sync.records import OUTREACH_CHANNELS, Consent
 from tests.server.integrations.conftest import (
+    appointment,
     clock,
     contact_create,
     deliver,
     dnd_update,
     message,
     opportunity,
-    appointment,
     public_pem,
     sign,
 )
@@ -101,9 +101,7 @@ def test_a_redelivery_changes_nothing(hl_server, signing_key):
     assert deliver(hl_server.url, body, signing_key).json()["status"] == "duplicate"
 
 
-async def test_a_dnd_opt_out_revokes_consent_on_that_channel_only(
-    hl_server, signing_key, tmp_path
-):
+async def test_a_dnd_opt_out_revokes_consent_on_that_channel_only(hl_server, signing_key, tmp_path):
     deliver(hl_server.url, contact_create(), signing_key)
     phone = await EdgeRuntime.open(tmp_path / "phone.db", clock=clock)
     try:
@@ -207,7 +205,10 @@ def test_configuration_from_the_environment(tmp_path, signing_key):
     path.write_text(pem)
     locations = '{"loc1": {"team": "team-a", "users": {"u1": "agent-01"}}}'
     for key in (pem, str(path)):
-        env = {"REALTY_EDGE_HIGHLEVEL_PUBLIC_KEY": key, "REALTY_EDGE_HIGHLEVEL_LOCATIONS": locations}
+        env = {
+            "REALTY_EDGE_HIGHLEVEL_PUBLIC_KEY": key,
+            "REALTY_EDGE_HIGHLEVEL_LOCATIONS": locations,
+        }
         config = config_from_env(env)
         assert config.highlevel.public_key.strip() == pem.strip()
         assert config.highlevel.locations["loc1"].agent("u1") == "agent-01"
@@ -215,8 +216,14 @@ def test_configuration_from_the_environment(tmp_path, signing_key):
     bad = [
         ({"REALTY_EDGE_HIGHLEVEL_PUBLIC_KEY": "not a key"}, "REALTY_EDGE_HIGHLEVEL_PUBLIC_KEY"),
         ({"REALTY_EDGE_HIGHLEVEL_LOCATIONS": "{"}, "REALTY_EDGE_HIGHLEVEL_LOCATIONS"),
-        ({"REALTY_EDGE_HIGHLEVEL_LOCATIONS": '{"l": {"users": {}}}'}, "REALTY_EDGE_HIGHLEVEL_LOCATIONS"),
-        ({"REALTY_EDGE_HIGHLEVEL_LOCATIONS": '{"l": {"team": "bad team!"}}'}, "REALTY_EDGE_HIGHLEVEL_LOCATIONS"),
+        (
+            {"REALTY_EDGE_HIGHLEVEL_LOCATIONS": '{"l": {"users": {}}}'},
+            "REALTY_EDGE_HIGHLEVEL_LOCATIONS",
+        ),
+        (
+            {"REALTY_EDGE_HIGHLEVEL_LOCATIONS": '{"l": {"team": "bad team!"}}'},
+            "REALTY_EDGE_HIGHLEVEL_LOCATIONS",
+        ),
         ({"REALTY_EDGE_HIGHLEVEL_MAX_RETRIES": "many"}, "REALTY_EDGE_HIGHLEVEL_MAX_RETRIES"),
     ]
     for env, name in bad:
