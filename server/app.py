@@ -63,7 +63,7 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
     store = store or open_store(config.database_url, pool_size=config.database_pool_size)
     service = SyncService(store, config)
     replicas = TeamReplicas(config.replica_dir, service)
-    outreach = OutreachService(config.outreach, replicas)
+    outreach = OutreachService(config.outreach, replicas, config.highlevel)
     advanced = AdvancedService(service, replicas, config.replica_dir / "models", outreach=outreach)
     distribution = ModelDistribution(config.registry_dir)
     highlevel = HighLevelService(config.highlevel, service)
