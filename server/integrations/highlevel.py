@@ -243,14 +243,14 @@ class _Mapper:
             )
         return agent
 
-    def _lead_base(self, user: str | None, path: str, name: str = "") -> list[Op]:
+    def _lead_base(self, user: str | None, path: str) -> list[Op]:
         """The lead, created with what is known when the team does not have it yet."""
         if self.existing is not None:
             return []
         fields = {
             "agent_id": self._agent(user, path),
             "team_id": self.location.team,
-            "name": name or f"HighLevel contact {self.lead[3:]}",
+            "name": f"HighLevel contact {self.lead[3:]}",
             "source": "highlevel",
             "created_at": self.now,
         }
@@ -275,12 +275,14 @@ class _Mapper:
             fields["source"] = c.source[:200]
         if c.country and len(c.country) == 2 and c.country.isalpha():
             fields["country"] = c.country.upper()
+        if c.date_added:
+            fields["created_at"] = _time(c.date_added, "$.dateAdded", self.now)
         if self.existing is None:
             fields.setdefault("name", c.email or c.phone or f"HighLevel contact {c.id}")
             fields.setdefault("source", "highlevel")
+            fields.setdefault("created_at", self.now)
             fields["agent_id"] = self._agent(c.assigned_to, "$.assignedTo")
             fields["team_id"] = self.location.team
-            fields["created_at"] = _time(c.date_added, "$.dateAdded", self.now)
         elif c.assigned_to and self.location.agent(c.assigned_to) is not None:
             fields["agent_id"] = self.location.agent(c.assigned_to)
         ops: list[Op] = []
@@ -355,7 +357,7 @@ class _Mapper:
             if ("event", booked_id) in self.current:
                 return [Delete(entity="event", entity_id=booked_id)]
             return []
-        ops = self._lead_base(a.assigned_user_id, "$.appointment.assignedUserId", a.title or "")
+        ops = self._lead_base(a.assigned_user_id, "$.appointment.assignedUserId")
         booked = _time(a.date_added, "$.appointment.dateAdded", self.now)
         ops.append(
             Upsert(

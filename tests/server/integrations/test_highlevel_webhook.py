@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import msgspec
 import pytest
@@ -10,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge.runtime import EdgeRuntime
 from server.config import ServerConfigError, config_from_env
 from sync.records import OUTREACH_CHANNELS, Consent
+from tests.live_server import ENGINES
 from tests.server.integrations.conftest import (
     appointment,
     clock,
@@ -85,6 +88,7 @@ def test_unsigned_or_badly_signed_deliveries_are_refused_and_write_nothing(
     assert deliver(hl_server.url, payload, signing_key).status_code == 200
 
 
+@pytest.mark.parametrize("server_engine", ENGINES)
 def test_a_redelivery_changes_nothing(hl_server, signing_key):
     first = deliver(hl_server.url, contact_create(), signing_key)
     assert first.json()["changes"] >= 1
@@ -99,6 +103,15 @@ def test_a_redelivery_changes_nothing(hl_server, signing_key):
     body.pop("webhookId")
     assert deliver(hl_server.url, body, signing_key).json()["status"] == "applied"
     assert deliver(hl_server.url, body, signing_key).json()["status"] == "duplicate"
+
+
+@pytest.mark.parametrize("server_engine", ENGINES)
+def test_one_delivery_posted_many_times_at_once_is_applied_once(hl_server, signing_key):
+    payload = contact_create("wh-race")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: deliver(hl_server.url, payload, signing_key), range(8)))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    assert sorted(a.json()["status"] for a in answers) == ["applied"] + ["duplicate"] * 7
 
 
 async def test_a_dnd_opt_out_revokes_consent_on_that_channel_only(hl_server, signing_key, tmp_path):
