@@ -12,6 +12,7 @@ import binascii
 import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -55,7 +56,13 @@ from server.advanced_types import (
 from server.auth import Principal
 from server.errors import FeatureUnavailableError, InvalidRequestError, NotFoundError
 from server.outreach.service import OutreachService
-from server.parsing import parse_instant, parse_money
+from server.parsing import (
+    behavioural_values,
+    conversation_texts,
+    interaction_events,
+    parse_instant,
+    parse_money,
+)
 from server.registry import FamilyInfo, ModelDistribution
 from server.replica import TeamReplicas
 from server.service import SyncService
@@ -402,45 +409,45 @@ class AdvancedService:
     # --- personalization ------------------------------------------------------------------
 
     async def create_profile(self, who: Principal, ask: ProfileRequest) -> Any:
-        for i, e in enumerate(ask.property_interactions):
-            if e.lead_id != ask.lead_id:
-                raise InvalidRequestError(
-                    f"event {e.id!r} is of lead {e.lead_id!r}, not {ask.lead_id!r}",
-                    path=f"$.property_interactions[{i}].lead_id",
-                )
-        for name in ask.behavioral_data:
-            if name not in FEATURE_INDEX:
-                raise InvalidRequestError(
-                    f"unknown behavioural feature {name!r}", path=f"$.behavioral_data.{name}"
-                )
+        """The lead's profile from its messages, interactions and behavioural data, in the
+        integrator shapes or the internal ones (see :class:`ProfileRequest`)."""
+        features_given = behavioural_values(ask.behavioral_data, FEATURE_INDEX)
 
         async def go(rt: EdgeRuntime) -> Any:
+            new = None
             try:
-                await rt.store.get_lead(ask.lead_id)
+                lead = await rt.store.get_lead(ask.lead_id)
             except EdgeNotFoundError:  # new here; another team's lead of that id stays theirs
-                await rt.store.put(
-                    [
-                        Lead(
-                            id=ask.lead_id,
-                            agent_id=who.agent,
-                            team_id=who.team,
-                            name=ask.name or ask.lead_id,
-                            language=ask.language or "en",
-                            created_at=rt.store.now_ms(),
-                        )
-                    ]
+                lead = new = Lead(
+                    id=ask.lead_id,
+                    agent_id=who.agent,
+                    team_id=who.team,
+                    name=ask.name or ask.lead_id,
+                    language=ask.language or "en",
+                    created_at=rt.store.now_ms(),
                 )
+            try:
+                zone: tzinfo | None = ZoneInfo(lead.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                zone = None
+            # every value is read before anything is written: a refusal stores nothing
+            texts = conversation_texts(ask.conversation_history, zone)
+            interactions = interaction_events(
+                ask.property_interactions, ask.lead_id, zone, rt.store.now_ms()
+            )
+            if new is not None:
+                await rt.store.put([new])
             features = None
-            if ask.behavioral_data:
+            if features_given:
                 snap = await rt.analyst.snapshot(ask.lead_id)
                 features = np.array(snap.features, dtype=np.float32, copy=True)
-                for name, value in ask.behavioral_data.items():
+                for name, value in features_given.items():
                     features[FEATURE_INDEX[name]] = value
             return await rt.create_profile(
                 ask.lead_id,
-                ask.conversation_history or None,
+                texts or None,
                 features,
-                ask.property_interactions or None,
+                interactions or None,
             )
 
         return await self._run(who, go)

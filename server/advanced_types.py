@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -18,7 +19,9 @@ from sync.changes import AnyChange
 from sync.protocol import FeatureStatus, Health
 from sync.records import (
     Channel,
+    EpochMs,
     Event,
+    EventType,
     Formality,
     Id,
     InterventionPlan,
@@ -205,14 +208,134 @@ class ExecuteResult(msgspec.Struct, frozen=True, kw_only=True):
     outbox: list[AnyChange] = []
 
 
+class MessageDirection(StrEnum):
+    """Who wrote a message: ``inbound`` the lead, ``outbound`` the agent (or the brokerage)."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class ConversationMessage(Body, frozen=True):
+    """One message of a conversation as a CRM or a chat tool writes it.
+
+    The text is ``text`` (or ``content``, chat style). Who wrote it is ``direction``, or
+    ``role``: ``lead``, ``contact``, ``customer``, ``client``, ``user`` are the lead (inbound);
+    ``agent``, ``assistant``, ``realtor``, ``broker`` the agent (outbound). Without either the
+    message is the lead's. ``time`` orders the messages.
+    """
+
+    text: Text | None = None
+    content: Text | None = None
+    direction: MessageDirection | None = None
+    role: Annotated[str, Meta(min_length=1, max_length=40)] | None = None
+    time: InstantInput | None = None
+    channel: Channel | None = None
+
+
+class InteractionAction(StrEnum):
+    """What the lead did with a listing."""
+
+    VIEW = "view"
+    SAVE = "save"
+    SHARE = "share"
+    INQUIRY = "inquiry"
+    SHOWING_BOOKED = "showing_booked"
+    SHOWING_ATTENDED = "showing_attended"
+    OFFER = "offer"
+
+
+class PropertyInteraction(Body, frozen=True):
+    """A lead's interaction with a listing: ``{listing_id, action, time}`` (``dwell_s`` for a
+    view, ``amount`` for an offer), or an internal ``Event`` (``kind: "event"``, ``id``,
+    ``lead_id``, ``type``, ``ts``, ...) as before."""
+
+    listing_id: Id | None = None
+    action: InteractionAction | None = None
+    time: InstantInput | None = None
+    dwell_s: (
+        Annotated[float, Meta(ge=0, le=86_400, description="Seconds on the listing")] | None
+    ) = None
+    amount: MoneyInput | None = None
+    # The internal Event shape.
+    kind: Literal["event"] | None = None
+    id: Id | None = None
+    lead_id: Id | None = None
+    type: EventType | None = None
+    ts: EpochMs | None = None
+    updated_at: EpochMs | None = None
+    channel: Channel | None = None
+    text: Annotated[str, Meta(max_length=MAX_TEXT)] | None = None
+    language: Annotated[str, Meta(pattern=r"^[a-z]{2,3}$")] | None = None
+    duration_s: Annotated[float, Meta(ge=0, le=86_400)] | None = None
+
+
+#: Behavioural data by documented name: what each value is, and the feature it sets.
+BEHAVIOURAL_NAMES: dict[str, str] = {
+    "property_views": "listings viewed in the last 30 days (count)",
+    "property_saves": "listings saved in the last 30 days (count)",
+    "property_shares": "listings shared in the last 30 days (count)",
+    "inquiries": "inquiries in the last 30 days (count)",
+    "messages_received": "messages from the lead in the last 30 days (count)",
+    "messages_sent": "messages to the lead in the last 30 days (count)",
+    "calls_received": "calls from the lead in the last 30 days (count)",
+    "calls_made": "calls to the lead in the last 30 days (count)",
+    "email_opens": "outreach e-mails opened in the last 30 days (count)",
+    "email_clicks": "links clicked in outreach e-mails in the last 30 days (count)",
+    "showings_booked": "showings booked in the last 30 days (count)",
+    "showings_attended": "showings attended in the last 30 days (count)",
+    "offers": "offers made in the last 30 days (count)",
+    "days_since_last_activity": "days since the lead's last event (days)",
+    "days_since_created": "days since the lead came in (days)",
+}
+
+_PROFILE_EXAMPLE = {
+    "lead_id": "lead-000001",
+    "conversation_history": [
+        {"role": "lead", "text": "Hola, busco una casa con jardín", "time": "2026-05-01T14:30:00Z",
+         "channel": "whatsapp"},
+        {"direction": "outbound", "text": "¡Claro! ¿Cuántas recámaras?", "time": 1777646400000},
+    ],
+    "property_interactions": [
+        {"listing_id": "lst-000001", "action": "view", "time": "2026-05-01T15:00:00Z",
+         "dwell_s": 95},
+        {"listing_id": "lst-000001", "action": "showing_booked", "time": "2026-05-02T10:00:00Z"},
+    ],
+    "behavioral_data": {"property_views": 12, "days_since_last_activity": 2},
+}  # fmt: skip
+
+
 class ProfileRequest(Body, frozen=True):
+    """What is known of a lead, in a CRM's words or in the internal shapes."""
+
     lead_id: Id
-    conversation_history: Annotated[list[Text], Meta(max_length=MAX_ITEMS)] = []
-    #: Named behavioural features (see ``models.features.FEATURE_NAMES``) overriding the
-    #: values computed from the lead's events.
-    behavioral_data: Annotated[dict[str, float], Meta(max_length=1024)] = {}
-    #: Events to learn from instead of the stored ones (their ``lead_id`` must be this lead).
-    property_interactions: Annotated[list[EventInput], Meta(max_length=MAX_ITEMS)] = []
+    conversation_history: Annotated[
+        list[Text | ConversationMessage],
+        Meta(
+            max_length=MAX_ITEMS,
+            description="The lead's messages: plain texts (the lead's words), or messages "
+            "{direction or role, text, time, channel}. The lead's words shape the profile.",
+            examples=[_PROFILE_EXAMPLE["conversation_history"]],
+        ),
+    ] = []
+    behavioral_data: Annotated[
+        dict[str, float],
+        Meta(
+            max_length=1024,
+            description="Behavioural data overriding what the lead's events say: by documented "
+            "name (" + ", ".join(f"{k}: {v}" for k, v in BEHAVIOURAL_NAMES.items()) + "), or by "
+            "internal feature name (models.features.FEATURE_NAMES).",
+            examples=[_PROFILE_EXAMPLE["behavioral_data"]],
+        ),
+    ] = {}
+    property_interactions: Annotated[
+        list[PropertyInteraction],
+        Meta(
+            max_length=MAX_ITEMS,
+            description="Interactions to learn from instead of the stored events: "
+            "{listing_id, action, time} or internal events (of this lead).",
+            examples=[_PROFILE_EXAMPLE["property_interactions"]],
+        ),
+    ] = []
     #: Used when the lead is new (it is created in the caller's partition).
     name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
     language: Annotated[str, Meta(pattern=r"^[a-z]{2,3}$")] | None = None

@@ -22,6 +22,8 @@ from server.auth import TokenAuthMiddleware
 from server.config import ServerConfig, config_from_env, process_folder
 from server.controllers import VERSION, SyncController
 from server.errors import error_to_response
+from server.integrations.controller import IntegrationsController
+from server.integrations.highlevel import HighLevelService
 from server.jobs import RetrainJob
 from server.notify import TeamNotifier
 from server.openapi import (
@@ -40,7 +42,13 @@ from server.replica import TeamReplicas, pid_alive, remove_stale_replica_folders
 from server.service import SyncService
 from server.storage import ServerStore, open_store
 
-PUBLIC = ["^/api/v1/advanced/health", "^/schema", "^/metrics", "^/api/v1/outreach/webhook/"]
+PUBLIC = [
+    "^/api/v1/advanced/health",
+    "^/schema",
+    "^/metrics",
+    "^/api/v1/outreach/webhook/",
+    "^/api/v1/integrations/highlevel/webhook",
+]
 
 
 class MetricsController(PrometheusController):
@@ -55,9 +63,10 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
     store = store or open_store(config.database_url, pool_size=config.database_pool_size)
     service = SyncService(store, config)
     replicas = TeamReplicas(config.replica_dir, service)
-    outreach = OutreachService(config.outreach, replicas)
+    outreach = OutreachService(config.outreach, replicas, config.highlevel)
     advanced = AdvancedService(service, replicas, config.replica_dir / "models", outreach=outreach)
     distribution = ModelDistribution(config.registry_dir)
+    highlevel = HighLevelService(config.highlevel, service)
     retrain_job = RetrainJob(store, distribution, config)
     limiter = rate_limiter(config.rate_per_s, config.rate_burst, config.redis_url)
     notifier = TeamNotifier(config.redis_url)
@@ -104,12 +113,14 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
             realtime_multi_language,
             realtime_intervention,
             OutreachController,
+            IntegrationsController,
         ],
         dependencies={
             "sync": Provide(lambda: service, use_cache=True, sync_to_thread=False),
             "advanced": Provide(lambda: advanced, use_cache=True, sync_to_thread=False),
             "outreach": Provide(lambda: outreach, use_cache=True, sync_to_thread=False),
             "distribution": Provide(lambda: distribution, use_cache=True, sync_to_thread=False),
+            "highlevel": Provide(lambda: highlevel, use_cache=True, sync_to_thread=False),
         },
         middleware=[
             prometheus.middleware,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from server.errors import ServerError
+from server.integrations.config import HighLevelConfig
 from server.outreach.config import OutreachConfig
 from server.storage import sqlite_path
 from sync.clock import wall_clock_ms
@@ -62,6 +63,8 @@ class ServerConfig:
     rollout_percent: int = 100
     #: SMTP and SMS/WhatsApp provider settings (nothing configured: nothing sent by the server).
     outreach: OutreachConfig = field(default_factory=OutreachConfig)
+    #: HighLevel: the webhook's public key, its locations (to teams and agents), the API.
+    highlevel: HighLevelConfig = field(default_factory=HighLevelConfig)
     clock: Callable[[], int] = field(default=wall_clock_ms)
 
     def __post_init__(self) -> None:
@@ -151,6 +154,7 @@ def config_from_env(environ: Mapping[str, str] | None = None, **overrides: objec
         values[name] = value
     try:
         values["outreach"] = OutreachConfig.from_env(environ)
+        values["highlevel"] = HighLevelConfig.from_env(environ)
     except ValueError as exc:
         raise ServerConfigError(str(exc)) from None
     known = {f.name for f in fields(ServerConfig)}

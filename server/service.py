@@ -210,6 +210,22 @@ class SyncService:
             schema_version=SCHEMA_VERSION,
         )
 
+    def merge_in(
+        self, tx: ServerTx, who: Principal, batch: ChangeBatch, now: int
+    ) -> list[tuple[int, AnyChange]]:
+        """:meth:`push`'s checks and merge inside a caller's transaction; the fresh changes.
+
+        For a writer that must commit more with the batch (an integration noting the webhook
+        delivery it came from); it calls :meth:`changed` after the commit.
+        """
+        self.check(who, batch)
+        return self._merge(tx, who, batch, now)[0]
+
+    def changed(self, team: str) -> None:
+        """Tell the listeners (sockets, caches) that ``team``'s log grew."""
+        for listener in self.on_change:
+            listener(team)
+
     def _merge(
         self, tx: ServerTx, who: Principal, batch: ChangeBatch, now: int
     ) -> tuple[list[tuple[int, AnyChange]], list[LoggedConflict], int]:

@@ -739,6 +739,48 @@ def server_rollback(
         print_json(rollback(database_url, name, data_dir=data_dir))
 
 
+@server_app.command("import-leads")
+@cli_errors
+def server_import_leads(
+    file: Annotated[Path, typer.Argument(help="The CSV export.", exists=True, dir_okay=False)],
+    team: Annotated[str, typer.Option(help="Team (brokerage) whose partition gets the leads.")],
+    layout: Annotated[
+        str, typer.Option(help="Columns of: highlevel, followupboss or generic.")
+    ] = "generic",
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help='JSON {"columns": {field: column}, "agents": {value: agent id}}.'),
+    ] = None,
+    agent: Annotated[
+        str | None, typer.Option(help="Agent of the rows that name none (or none known).")
+    ] = None,
+    region: Annotated[str, typer.Option(help="Country of phone numbers without +.")] = "US",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and print what would change; write nothing.")
+    ] = False,
+    database_url: DatabaseUrl = DEFAULT_SERVER_DB,
+) -> None:
+    """Import leads from a CRM's CSV export into a team (all rows or none); devices get them
+    at their next sync."""
+    from server.integrations.csv_import import import_file
+
+    with server_errors():
+        report = asyncio.run(
+            import_file(
+                database_url,
+                file,
+                team=team,
+                layout=layout,
+                mapping_path=mapping,
+                agent=agent,
+                region=region,
+                dry_run=dry_run,
+            )
+        )
+    for line in report.lines():
+        print(line)
+
+
 #: Seconds after which ``device sync`` prints its progress, and between two progress lines.
 SYNC_PROGRESS_AFTER_S = 1.0
 

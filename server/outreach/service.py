@@ -28,6 +28,8 @@ from edge.outreach import executor
 from edge.runtime import EdgeRuntime
 from server.auth import Principal
 from server.errors import NotFoundError, ServerError, UnauthorizedError
+from server.integrations.config import HighLevelConfig
+from server.integrations.highlevel_outbound import MESSAGE_TYPES, HighLevelChannel
 from server.outreach.config import OutreachConfig
 from server.outreach.email import SmtpChannel
 from server.outreach.provider import (
@@ -82,18 +84,29 @@ class WebhookResult(msgspec.Struct, frozen=True, kw_only=True):
 class OutreachService:
     """Channels per team from :class:`OutreachConfig`, over the teams' replicas."""
 
-    def __init__(self, config: OutreachConfig, replicas: TeamReplicas):
+    def __init__(
+        self,
+        config: OutreachConfig,
+        replicas: TeamReplicas,
+        highlevel: HighLevelConfig | None = None,
+    ):
         self.config = config
         self.replicas = replicas
+        self.highlevel = highlevel
 
     def router(self, team: str) -> ChannelRouter:
-        """E-mail through SMTP, SMS and WhatsApp through the provider, where configured."""
+        """E-mail through SMTP, SMS and WhatsApp through the provider, where configured; a
+        HighLevel contact's messages through HighLevel when its token is configured."""
         senders: dict[Channel, Sender] = {}
         if self.config.smtp_host:
             senders[Channel.EMAIL] = SmtpChannel(self.config)
         if self.config.provider_url:
             provider = ProviderChannel(self.config, team)
             senders[Channel.SMS] = senders[Channel.WHATSAPP] = provider
+        if self.highlevel is not None and self.highlevel.token:
+            # HighLevel contacts through HighLevel (the CRM keeps the history); others as before
+            for channel in MESSAGE_TYPES:
+                senders[channel] = HighLevelChannel(self.highlevel, fallback=senders.get(channel))
         senders[Channel.CALL] = ManualChannel("the server cannot place calls")
         return ChannelRouter(senders, ManualChannel("the server has no adapter configured"))
 

@@ -166,6 +166,13 @@ _LEASES = (
     "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL)",
 )
 
+# Deliveries of an integration's webhooks (HighLevel...), by the sender's delivery id: a
+# redelivery is found here in the same transaction that would write it again, and changes nothing.
+_WEBHOOK_DELIVERIES = (
+    "CREATE TABLE webhook_deliveries (source TEXT NOT NULL, delivery_id TEXT NOT NULL, "
+    "team_id TEXT NOT NULL, received_at BIGINT NOT NULL, PRIMARY KEY (source, delivery_id))",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         name="0001_initial",
@@ -174,6 +181,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(name="0002_partition_clock", sqlite=_PARTITION_CLOCK, postgres=_PARTITION_CLOCK),
     Migration(name="0003_leases", sqlite=_LEASES, postgres=_LEASES),
+    Migration(
+        name="0007_webhook_deliveries", sqlite=_WEBHOOK_DELIVERIES, postgres=_WEBHOOK_DELIVERIES
+    ),
 )
 
 

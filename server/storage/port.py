@@ -107,6 +107,14 @@ class ServerTx(Protocol):
         """Store the team's clock high-water mark (only ever a later one)."""
 
     def set_setting(self, key: str, value: str) -> None: ...
+    def record_delivery(self, source: str, delivery_id: str, team: str, now_ms: int) -> bool:
+        """Note a webhook delivery; False when ``(source, delivery_id)`` was noted before.
+
+        A delivery noted by a transaction still in flight waits for it (PostgreSQL) or cannot
+        happen (SQLite's one writer), so two copies of one delivery are never both new.
+        """
+        ...
+
     def take_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
         """Hold ``name`` until ``now_ms + ttl_ms`` unless another holder's lease runs; atomic."""
         ...

@@ -203,6 +203,14 @@ class PostgresTx:
             (key, value),
         )
 
+    def record_delivery(self, source: str, delivery_id: str, team: str, now_ms: int) -> bool:
+        cursor = self._conn.execute(
+            "INSERT INTO webhook_deliveries (source, delivery_id, team_id, received_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (source, delivery_id) DO NOTHING",
+            (source, delivery_id, team, now_ms),
+        )
+        return cursor.rowcount == 1
+
     def take_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
         self._conn.execute(
             "INSERT INTO leases (name, holder, expires_at) VALUES (%s, %s, %s) "

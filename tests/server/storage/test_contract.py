@@ -240,6 +240,22 @@ async def test_settings_are_upserted(store):
     assert await store.setting("mode") == "two"
 
 
+async def test_a_webhook_delivery_is_new_once_and_a_rolled_back_one_is_not_kept(store):
+    assert await store.write(lambda tx: tx.record_delivery("highlevel", "wh-1", TEAM, NOW_MS))
+    again = await store.write(lambda tx: tx.record_delivery("highlevel", "wh-1", TEAM, NOW_MS))
+    assert again is False
+    # the same id from another source is another delivery
+    assert await store.write(lambda tx: tx.record_delivery("other", "wh-1", TEAM, NOW_MS))
+
+    def fails(tx: ServerTx) -> None:
+        assert tx.record_delivery("highlevel", "wh-2", TEAM, NOW_MS)
+        raise RuntimeError("the write after it failed")
+
+    with pytest.raises(RuntimeError):
+        await store.write(fails)
+    assert await store.write(lambda tx: tx.record_delivery("highlevel", "wh-2", TEAM, NOW_MS))
+
+
 async def test_each_team_keeps_its_own_clock_mark(store):
     def mark(tx: ServerTx, team: str, value: str) -> tuple[str, str]:
         before = tx.partition_clock(team)
