@@ -8,6 +8,7 @@ on the current data and compared with its training scores (``config.drift_thresh
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -34,10 +35,18 @@ class RetrainJob:
     store's lease (held for 90 % of the interval) runs it, the others skip.
     """
 
-    def __init__(self, store: ServerStore, registry: ModelDistribution, config: ServerConfig):
+    def __init__(
+        self,
+        store: ServerStore,
+        registry: ModelDistribution,
+        config: ServerConfig,
+        **retrain_options: Any,
+    ):
         self.store = store
         self.registry = registry
         self.config = config
+        #: Further arguments of every :func:`retrain_once` (e.g. a smaller base corpus).
+        self.retrain_options = retrain_options
         #: This process's name in the lease (``<host>-<pid>``).
         self.holder = process_folder()
         self._scheduler: AsyncIOScheduler | None = None
@@ -82,6 +91,7 @@ class RetrainJob:
                     min_rows=self.config.retrain_min_rows,
                     epochs=self.config.retrain_epochs,
                     rollout_percent=self.config.rollout_percent,
+                    **self.retrain_options,
                 )
                 log.info("retrain %s %s %s: %s (%s)", run.id, run.family, run.scope,
                          run.decision, run.reason)  # fmt: skip

@@ -279,6 +279,16 @@ class ModelDistribution:
             self._save(state)
         return self.family(name)
 
+    def withdraw(self, name: str, versions: list[str]) -> None:
+        """Mark ``versions`` of ``name`` as never to be offered again (a rollback skips them)."""
+        with self._lock():
+            state = self._state()
+            family = state.families.get(name)
+            if family is None:
+                return
+            family.rolled_back.extend(v for v in versions if v not in family.rolled_back)
+            self._save(state)
+
     # --- reading ---------------------------------------------------------------------
 
     def family(self, name: str) -> FamilyInfo:

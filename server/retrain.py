@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -190,13 +191,15 @@ def _trained_with(registry: ModelDistribution, family: str, scope: str, version:
     return None
 
 
-def _current(registry: ModelDistribution, team: str | None, name: str):
+def _current(registry: ModelDistribution, team: str | None, name: str) -> tuple[str, bytes]:
     """(version, blob) the scope's devices get now for ``name``: the team's stable version,
     else the pooled one, else the shipped model."""
-    serving = registry.serving(team, name) if team is not None else (
-        (registry, registry.family(name).stable) if registry.current_dir(name) else None
-    )  # fmt: skip
-    if serving is not None and serving[1] is not None:
+    if team is not None:
+        serving = registry.serving(team, name)
+    else:
+        folder = registry.current_dir(name)
+        serving = (registry, folder.name) if folder is not None else None
+    if serving is not None:
         scope, version = serving
         return version, scope.blob(name, version)
     return read_manifest(ARTIFACT_DIR, name).version, (ARTIFACT_DIR / f"{name}.tflite").read_bytes()
@@ -255,8 +258,15 @@ async def retrain_once(
     made_current = _trained_with(registry, family, scope, current)
     erased_since = max(0, erasures - made_current.erasures) if made_current else 0
     data = await training_set(store, pseudonym_key(registry), now_ms, team)
-    base = dict(id=run_id, family=family, started_at=started, current=current, scope=scope,
-                erasures=erasures, erased_since=erased_since)  # fmt: skip
+
+    def record(**outcome: Any) -> RetrainRun:
+        run = RetrainRun(
+            id=run_id, family=family, started_at=started, finished_at=_now(), current=current,
+            scope=scope, erasures=erasures, erased_since=erased_since, **outcome,
+        )  # fmt: skip
+        _record(registry, run)
+        return run
+
     with tempfile.TemporaryDirectory(prefix="realty-edge-retrain-") as tmp:
         work = work_dir or Path(tmp)
         (work / "current").mkdir(parents=True, exist_ok=True)
@@ -275,13 +285,11 @@ async def retrain_once(
         code, err = await _run_process(cmd, timeout_s)
         result_file = out / "result.json"
         if code != 0 or not result_file.exists():
-            run = RetrainRun(
-                **base, finished_at=_now(), decision="failed",
+            return record(
+                decision="failed",
                 reason=f"training process exited {code}: "
                 f"{err.decode(errors='replace').strip()[-500:]}",
-            )  # fmt: skip
-            _record(registry, run)
-            return run
+            )
         result = json.loads(result_file.read_text())
         promote, reason = bool(result["promote"]), str(result["reason"])
         if erased_since and result.get("candidate"):
@@ -295,6 +303,9 @@ async def retrain_once(
             )
         if promote:
             for name in names:
+                if erased_since:  # no rollback may return to a model that learned from them
+                    known = target._state().families.get(name)
+                    target.withdraw(name, list(known.versions) if known else [])
                 manifest = read_manifest(out, name)
                 target.publish((out / f"{name}.tflite").read_bytes(), manifest,
                                percent=rollout_percent)  # fmt: skip
@@ -303,12 +314,10 @@ async def retrain_once(
                     (target.directory / name / version / "reference.json").write_bytes(
                         ref.read_bytes()
                     )
-    run = RetrainRun(
-        **base, finished_at=_now(), decision="promoted" if promote else "refused",
-        reason=reason, candidate=result.get("candidate"), metrics=result["metrics"],
+    return record(
+        decision="promoted" if promote else "refused", reason=reason,
+        candidate=result.get("candidate"), metrics=result["metrics"],
     )  # fmt: skip
-    _record(registry, run)
-    return run
 
 
 # --- drift ------------------------------------------------------------------------------
