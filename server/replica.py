@@ -117,7 +117,7 @@ class TeamReplicas:
     async def align_models(self, team: str, runtime: EdgeRuntime) -> Stamp:
         """Make the replica run the versions the team is served (install or drop to shipped)."""
         stamp = self.serving(team)
-        if self._aligned.get(team) != stamp:
+        if self.distribution is not None and self._aligned.get(team) != stamp:
             await asyncio.to_thread(self._install, team, runtime, stamp)
             runtime.reload_models()
             self._aligned[team] = stamp
