@@ -45,7 +45,8 @@ class RetrainJob:
         self.store = store
         self.registry = registry
         self.config = config
-        #: Further arguments of every :func:`retrain_once` (e.g. a smaller base corpus).
+        #: Further arguments of every :func:`retrain_once` (e.g. a smaller base corpus); they
+        #: override the configuration's.
         self.retrain_options = retrain_options
         #: This process's name in the lease (``<host>-<pid>``).
         self.holder = process_folder()
@@ -82,17 +83,16 @@ class RetrainJob:
         runs: list[RetrainRun] = []
         for team in await self.scopes():
             for family in self.config.retrain_families:
-                run = await retrain_once(
-                    self.store,
-                    self.registry,
-                    now_ms=self.config.clock(),
-                    family=family,
-                    team=team,
-                    min_rows=self.config.retrain_min_rows,
-                    epochs=self.config.retrain_epochs,
-                    rollout_percent=self.config.rollout_percent,
+                options = {
+                    "now_ms": self.config.clock(),
+                    "family": family,
+                    "team": team,
+                    "min_rows": self.config.retrain_min_rows,
+                    "epochs": self.config.retrain_epochs,
+                    "rollout_percent": self.config.rollout_percent,
                     **self.retrain_options,
-                )
+                }
+                run = await retrain_once(self.store, self.registry, **options)
                 log.info("retrain %s %s %s: %s (%s)", run.id, run.family, run.scope,
                          run.decision, run.reason)  # fmt: skip
                 runs.append(run)
