@@ -230,6 +230,16 @@ class ModelRegistry:
         model = self._models.get(name)
         return model.manifest.version if model else None
 
+    def use_shipped(self, name: str) -> str:
+        """Run the shipped ``name`` again (downloaded versions stay on disk, unused)."""
+        with self._lock:
+            state = self._state()
+            had = (state.active.pop(name, None), state.previous.pop(name, None))
+            if had != (None, None) and self.installed_dir is not None:
+                self._write_state(state)
+            self._models.pop(name, None)
+        return self.get(name).manifest.version
+
     def rollback(self, name: str) -> str:
         """Go back to the previous version of ``name``; returns the version now in use."""
         with self._lock:

@@ -29,8 +29,15 @@ from models.artifact import signing_bytes
 from sync.manifest import ModelManifest
 
 PINNED_KEY = "model_signing_key"  # device setting: base64 raw Ed25519 public key
-#: The families a device asks about.
-FAMILIES = ("behaviour", "intervention", "language")
+#: The models a device asks about (the two personalization towers are retrained and promoted
+#: together, under one version; each is verified on its own).
+FAMILIES = (
+    "behaviour",
+    "intervention",
+    "language",
+    "personalization_lead",
+    "personalization_listing",
+)
 
 
 class UpdatePolicy(msgspec.Struct, frozen=True, kw_only=True):

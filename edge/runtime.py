@@ -95,6 +95,11 @@ class EdgeRuntime:
         self._drop_analyst()
         await self.store.close()
 
+    def reload_models(self) -> None:
+        """Forget every model-derived cache, after models were installed or dropped."""
+        self._language = None
+        self._drop_analyst()
+
     def _drop_analyst(self) -> None:
         """Forget the analyst (its caches and models) and close its reader."""
         analyst = self.__dict__.pop("_analyst", None)

@@ -47,11 +47,14 @@ async def retrain(
     tolerance: float | None = None,
     now_ms: int | None = None,
     pseudonym_key: bytes | None = None,
+    family: str = "behaviour",
+    team: str | None = None,
 ):
     """One retraining run on the server database (see :mod:`server.retrain`).
 
     ``now_ms``: the present the labels are cut at (default: the wall clock);
-    ``pseudonym_key``: the key a server without one yet starts with (default: random).
+    ``pseudonym_key``: the key a server without one yet starts with (default: random);
+    ``team``: train that team's own model on its data only (``None``: every team pooled).
     """
     from models.behaviour.retrain import TOLERANCE
     from models.behaviour.train import DEFAULT_WORLD
@@ -67,21 +70,33 @@ async def retrain(
             store, registry, now_ms=wall_clock_ms() if now_ms is None else now_ms,
             min_rows=min_rows, epochs=epochs, rollout_percent=rollout_percent,
             base_world=DEFAULT_WORLD if base_corpus else None,
-            tolerance=TOLERANCE if tolerance is None else tolerance,
+            tolerance=TOLERANCE if tolerance is None else tolerance, family=family, team=team,
         )  # fmt: skip
 
 
-def rollout(database_url: str | Path, name: str, percent: int, *, data_dir: Path | None = None):
-    """Widen (or narrow) the rollout of ``name``'s latest version; 100 makes it stable."""
+def _registry(database_url: str | Path, data_dir: Path | None, team: str | None):
     from server.registry import ModelDistribution
 
-    return ModelDistribution(_config(database_url, data_dir).registry_dir).set_rollout(
-        name, percent
-    )
+    registry = ModelDistribution(_config(database_url, data_dir).registry_dir)
+    return registry if team is None else registry.for_team(team)
 
 
-def rollback(database_url: str | Path, name: str, *, data_dir: Path | None = None):
-    """Withdraw ``name``'s version in rollout (or its stable version)."""
-    from server.registry import ModelDistribution
+def rollout(
+    database_url: str | Path,
+    name: str,
+    percent: int,
+    *,
+    data_dir: Path | None = None,
+    team: str | None = None,
+):
+    """Widen (or narrow) the rollout of ``name``'s latest version (of ``team``'s own models;
+    ``None``: the pooled ones); 100 makes it stable."""
+    return _registry(database_url, data_dir, team).set_rollout(name, percent)
 
-    return ModelDistribution(_config(database_url, data_dir).registry_dir).rollback(name)
+
+def rollback(
+    database_url: str | Path, name: str, *, data_dir: Path | None = None, team: str | None = None
+):
+    """Withdraw ``name``'s version in rollout (or its stable version), of ``team``'s own
+    models (``None``: the pooled ones); the API's replicas follow at their next answer."""
+    return _registry(database_url, data_dir, team).rollback(name)

@@ -41,14 +41,14 @@ from server.advanced_types import (
     VoiceRequest,
     VoiceResult,
 )
-from server.auth import Principal
+from server.auth import Principal, verify_token
 from server.controllers import VERSION
-from server.errors import NotFoundError, ServerError
+from server.errors import NotFoundError, ServerError, UnauthorizedError
 from server.lead_watch import lead_changed
 from server.notify import TeamNotifier
 from server.openapi import refusals
-from server.registry import FamilyInfo, ModelDistribution, Offer, SigningKeyInfo
-from server.retrain import RetrainRuns, list_runs
+from server.registry import FamilyInfo, ModelDistribution, Offer, SigningKeyInfo, team_scope
+from server.retrain import POOLED, RetrainRuns, list_runs
 from server.service import SyncService
 from sync.manifest import ModelManifest
 from sync.protocol import Rejected
@@ -61,15 +61,29 @@ Distribution = NamedDependency[ModelDistribution]
 Sync = NamedDependency[SyncService]
 
 
+def _optional_team(request: AnyRequest) -> str | None:
+    """The team of a valid bearer token on a public route (``None``: none, or not valid)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        key = request.app.state.signing_key
+        return verify_token(key, token.strip(), request.app.state.config.clock()).team
+    except (UnauthorizedError, AttributeError):
+        return None
+
+
 class AdvancedController(Controller):
     path = "/api/v1/advanced"
     tags: Sequence[str] | None = ("advanced",)
 
     @get("/health", exclude_from_auth=True, sync_to_thread=False, security=[{}],
          responses=refusals(public=True))  # fmt: skip
-    def health(self, advanced: Advanced) -> AdvancedHealth:
-        """Liveness, each feature's status and the model versions running (no token needed)."""
-        return advanced.health(VERSION)
+    def health(self, request: AnyRequest, advanced: Advanced) -> AdvancedHealth:
+        """Liveness, each feature's status (``drifting`` when a retrained family's live
+        scores moved away from its training scores) and the model versions the server computes
+        with: no token needed; with a valid bearer token, those of the caller's team."""
+        return advanced.health(VERSION, _optional_team(request))
 
     @post("/analyze/comprehensive", status_code=200, responses=refusals(404, 413, 422))
     async def analyze(
@@ -192,10 +206,12 @@ class ModelsController(Controller):
     tags: Sequence[str] | None = ("models",)
 
     @get("/", sync_to_thread=True, responses=refusals())
-    def families(self, advanced: Advanced, distribution: Distribution) -> list[FamilyInfo]:
-        """Every model family: the version running here, the stable version offered to
-        devices, the version in rollout and its percentage."""
-        return advanced.model_families(distribution)
+    def families(
+        self, request: AnyRequest, advanced: Advanced, distribution: Distribution
+    ) -> list[FamilyInfo]:
+        """Every model of the caller's team: the version the server computes with, the stable
+        version offered to its devices, the version in rollout and its percentage."""
+        return advanced.model_families(distribution, request.user.team)
 
     @get("/signing-key", sync_to_thread=True, responses=refusals())
     def signing_key(self, distribution: Distribution) -> SigningKeyInfo:
@@ -203,9 +219,11 @@ class ModelsController(Controller):
         return distribution.signing_key_info()
 
     @get("/retrain-runs", sync_to_thread=True, responses=refusals())
-    def retrain_runs(self, distribution: Distribution) -> RetrainRuns:
-        """Every retraining run: metrics, decision (promoted, refused, failed) and reason."""
-        return RetrainRuns(runs=list_runs(distribution))
+    def retrain_runs(self, request: AnyRequest, distribution: Distribution) -> RetrainRuns:
+        """Every retraining run of the caller's team and the pooled ones: metrics (with the
+        calibration on the synced holdout), decision (promoted, refused, failed) and reason."""
+        mine = {POOLED, team_scope(request.user.team)}
+        return RetrainRuns(runs=[r for r in list_runs(distribution) if r.scope in mine])
 
     @get("/{name:str}/offer", responses=refusals(404))
     async def offer(
@@ -223,18 +241,21 @@ class ModelsController(Controller):
             raise NotFoundError(
                 f"device {device_id!r} is not in your partition", path="query.device_id"
             )
-        return await asyncio.to_thread(distribution.offer, name, device_id, running)
+        return await asyncio.to_thread(
+            distribution.offer_for, request.user.team, name, device_id, running
+        )
 
     @get("/{name:str}/{version:str}/manifest", sync_to_thread=True, responses=refusals(404))
     def manifest(
         self,
+        request: AnyRequest,
         advanced: Advanced,
         distribution: Distribution,
         name: FromPath[str],
         version: FromPath[str],
     ) -> ModelManifest:
         """The signed manifest of one version (published, or the one running here)."""
-        return advanced.model_manifest(distribution, name, version)
+        return advanced.model_manifest(distribution, name, version, request.user.team)
 
     @get(
         "/{name:str}/{version:str}/blob",
@@ -244,13 +265,14 @@ class ModelsController(Controller):
     )
     def blob(
         self,
+        request: AnyRequest,
         advanced: Advanced,
         distribution: Distribution,
         name: FromPath[str],
         version: FromPath[str],
     ) -> bytes:
         """The .tflite bytes of one version (check them against the signed manifest)."""
-        return advanced.model_blob(distribution, name, version)
+        return advanced.model_blob(distribution, name, version, request.user.team)
 
 
 # --- WebSockets ------------------------------------------------------------------------

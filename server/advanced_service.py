@@ -64,13 +64,15 @@ from server.parsing import (
     parse_money,
 )
 from server.registry import FamilyInfo, ModelDistribution
-from server.replica import TeamReplicas
+from server.replica import SERVED, TeamReplicas
+from server.retrain import drift_status
 from server.service import SyncService
 from sync.manifest import ModelManifest
 from sync.records import Event, EventType, InterventionPlan, Lead, Profile
 from sync.version import PROTOCOL_VERSION
 
 _filter_decoder = msgspec.json.Decoder(RecommendFilter)
+_OK = FeatureStatus(status="ok")
 
 
 class ReadWroteError(RuntimeError):
@@ -168,13 +170,44 @@ class AdvancedService:
 
     # --- health ----------------------------------------------------------------------
 
-    def health(self, version: str) -> AdvancedHealth:
-        """Cached for ``health_ttl_s``: probing the speech models is not free."""
+    def health(self, version: str, team: str | None = None) -> AdvancedHealth:
+        """Cached for ``health_ttl_s``: probing the speech models is not free. The model
+        versions are those the server computes with for ``team`` (``None``: the pooled or
+        shipped ones), and a family whose last drift check is above its threshold is
+        ``drifting``."""
         now = time.monotonic()
         cached = self._health
         if cached is None or now - cached[0] > self.health_ttl_s or cached[1].version != version:
             self._health = cached = (now, self._probe(version))
-        return cached[1]
+        probe = cached[1]
+        distribution = self.replicas.distribution
+        if distribution is None:
+            return probe
+        features = dict(probe.features)
+        for family, check in drift_status(distribution, team).items():
+            if check.status == "drifting" and features.get(family, _OK).status == "ok":
+                features[family] = FeatureStatus(
+                    status="drifting",
+                    detail=f"{family} {check.version}: score PSI {check.psi:.3f} >= "
+                    f"{check.threshold} since {check.checked_at} (epoch ms)",
+                )
+        models = {**probe.models, **self.served_versions(team)}
+        return msgspec.structs.replace(probe, features=features, models=models)
+
+    def served_versions(self, team: str | None) -> dict[str, str]:
+        """name -> version of each retrained model the server computes with for ``team``
+        (``None``: the pooled versions); models still shipped are left out."""
+        distribution = self.replicas.distribution
+        served: dict[str, str] = {}
+        if distribution is None:
+            return served
+        if team is not None:
+            return {n: v for n, v in self.replicas.serving(team) if v is not None}
+        for name in SERVED:
+            folder = distribution.current_dir(name)
+            if folder is not None:
+                served[name] = folder.name
+        return served
 
     def _probe(self, version: str) -> AdvancedHealth:
         features: dict[str, FeatureStatus] = {}
@@ -215,10 +248,15 @@ class AdvancedService:
                 continue
         return running
 
-    def model_families(self, distribution: ModelDistribution) -> list[FamilyInfo]:
-        """The registry's families, with the version running here (shipped ones included)."""
-        running = self.running_models()
+    def model_families(
+        self, distribution: ModelDistribution, team: str | None = None
+    ) -> list[FamilyInfo]:
+        """The registry's families as ``team`` sees them (its own scope over the pooled one),
+        with the version the server computes with for it (shipped ones included)."""
+        running = {**self.running_models(), **self.served_versions(team)}
         families = {f.name: f for f in distribution.families()}
+        if team is not None:
+            families.update({f.name: f for f in distribution.for_team(team).families()})
         for name, version in running.items():
             family = families.get(name)
             if family is None:
@@ -236,20 +274,25 @@ class AdvancedService:
         return self.models.manifest(name)
 
     def model_manifest(
-        self, distribution: ModelDistribution, name: str, version: str
+        self, distribution: ModelDistribution, name: str, version: str, team: str | None = None
     ) -> ModelManifest:
-        """A published version's signed manifest, or the running one's (signed here)."""
+        """A published version's signed manifest (the team's scope first), or the running
+        one's (signed here)."""
+        scope = distribution if team is None else distribution.holding(team, name, version)
         running = self._running_manifest(name, version)
-        if running is not None and not distribution.has_version(name, version):
+        if running is not None and not scope.has_version(name, version):
             return distribution.sign(running)
-        return distribution.manifest(name, version)
+        return scope.manifest(name, version)
 
-    def model_blob(self, distribution: ModelDistribution, name: str, version: str) -> bytes:
-        """A published version's bytes, or the running (shipped) model's."""
+    def model_blob(
+        self, distribution: ModelDistribution, name: str, version: str, team: str | None = None
+    ) -> bytes:
+        """A published version's bytes (the team's scope first), or the shipped model's."""
+        scope = distribution if team is None else distribution.holding(team, name, version)
         running = self._running_manifest(name, version)
-        if running is not None and not distribution.has_version(name, version):
+        if running is not None and not scope.has_version(name, version):
             return (self.models.shipped_dir / f"{name}.tflite").read_bytes()
-        return distribution.blob(name, version)
+        return scope.blob(name, version)
 
     # --- analysis ----------------------------------------------------------------------
 

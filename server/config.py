@@ -61,6 +61,16 @@ class ServerConfig:
     retrain_epochs: int = 30
     #: Percentage of devices a promoted model is offered to at first (100: everyone).
     rollout_percent: int = 100
+    #: The model families the scheduled job retrains (each in its own process).
+    retrain_families: tuple[str, ...] = ("behaviour", "intervention", "personalization")
+    #: False (default): each team's models are trained on that team's data only and served
+    #: to that team's devices and replicas. True: one model per family trained on every
+    #: team's data, served to every team that has no version of its own.
+    retrain_pooled: bool = False
+    #: Drift check: seconds between checks (None: none scheduled) and the population
+    #: stability index at or above which a family is reported ``drifting`` in health.
+    drift_interval_s: float | None = None
+    drift_threshold: float = 0.25
     #: SMTP and SMS/WhatsApp provider settings (nothing configured: nothing sent by the server).
     outreach: OutreachConfig = field(default_factory=OutreachConfig)
     #: HighLevel: the webhook's public key, its locations (to teams and agents), the API.
@@ -104,8 +114,18 @@ def process_folder() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def _flag(raw: str) -> bool:
+    """``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` (any case)."""
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(raw)
+
+
 #: Settings read from the environment (``REALTY_EDGE_<NAME>``), with the type of each.
-ENV_SETTINGS: dict[str, type] = {
+ENV_SETTINGS: dict[str, Callable[[str], object]] = {
     "database_url": str,
     "data_dir": Path,
     "database_pool_size": int,
@@ -118,6 +138,9 @@ ENV_SETTINGS: dict[str, type] = {
     "retrain_min_rows": int,
     "rollout_percent": int,
     "max_body_bytes": int,
+    "retrain_pooled": _flag,
+    "drift_interval_s": float,
+    "drift_threshold": float,
 }
 ENV_PREFIX = "REALTY_EDGE_"
 #: Upper bounds of the settings that have one.
@@ -143,13 +166,16 @@ def config_from_env(environ: Mapping[str, str] | None = None, **overrides: objec
             value = kind(raw)
         except ValueError:
             raise ServerConfigError(
-                f"{env_name(name)}={raw!r} is not a valid {kind.__name__}"
+                f"{env_name(name)}={raw!r} is not a valid "
+                f"{'boolean' if kind is _flag else getattr(kind, '__name__', kind)}"
             ) from None
-        if isinstance(value, int | float) and not (
+        if isinstance(value, bool):
+            pass
+        elif isinstance(value, int | float) and not (
             math.isfinite(value) and 0 <= value <= MAXIMA.get(name, value)
         ):
             raise ServerConfigError(f"{env_name(name)}={raw!r} is out of range")
-        if isinstance(value, int | float) and value == 0 and name != "rollout_percent":
+        elif isinstance(value, int | float) and value == 0 and name != "rollout_percent":
             raise ServerConfigError(f"{env_name(name)}={raw!r} must be greater than 0")
         values[name] = value
     try:

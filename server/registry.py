@@ -84,19 +84,61 @@ def bucket(name: str, device_id: str) -> int:
     return int(hashlib.sha256(f"{name}:{device_id}".encode()).hexdigest()[:8], 16) % 100
 
 
+def team_scope(team: str) -> str:
+    """The folder name of a team's models and run records (a digest of the team id)."""
+    return "t-" + hashlib.sha256(team.encode()).hexdigest()[:20]
+
+
 class ModelDistribution:
     """The registry folder: atomic files, and each read-modify-write of its state under a file
     lock, so the API's workers and the CLI can use one folder at once without losing updates."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, key_dir: Path | None = None):
         self.directory = directory
+        #: Where the signing key lives: a team's scope signs with the server's one key.
+        self.key_dir = key_dir or directory
         self._thread_lock = threading.Lock()
 
+    # --- scopes: one registry per team inside the server's ---------------------------
+
+    def for_team(self, team: str) -> ModelDistribution:
+        """The team's own versions (``teams/<scope>/`` below this folder), same signing key."""
+        return ModelDistribution(self.directory / "teams" / team_scope(team), self.key_dir)
+
+    def _in_scope(self, name: str) -> bool:
+        family = self._state().families.get(name)
+        return family is not None and (family.stable is not None or family.latest is not None)
+
+    def scope_of(self, team: str, name: str) -> ModelDistribution:
+        """Where ``team``'s devices get ``name`` from: the team's scope once it has a version
+        there (per-team training), else this one (pooled training or nothing published)."""
+        scoped = self.for_team(team)
+        return scoped if scoped._in_scope(name) else self
+
+    def offer_for(self, team: str, name: str, device_id: str, running: str | None) -> Offer:
+        """:meth:`offer` from the scope that serves ``team``."""
+        return self.scope_of(team, name).offer(name, device_id, running)
+
+    def holding(self, team: str, name: str, version: str) -> ModelDistribution:
+        """The scope that holds ``version`` of ``name`` for ``team`` (the team's first)."""
+        scoped = self.for_team(team)
+        return scoped if scoped.has_version(name, version) else self
+
+    def serving(self, team: str, name: str) -> tuple[ModelDistribution, str] | None:
+        """The stable version the server computes with for ``team`` and its scope (``None``:
+        the shipped model); devices in a staged rollout may run the latest meanwhile."""
+        for scope in (self.for_team(team), self):
+            family = scope._state().families.get(name)
+            if family is not None and family.stable is not None:
+                return scope, family.stable
+        return None
+
     @contextlib.contextmanager
-    def _file_lock(self, name: str) -> Iterator[None]:
+    def _file_lock(self, name: str, folder: Path | None = None) -> Iterator[None]:
         """``name`` in the folder, held exclusively (by any process or instance) for the block."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with (self.directory / name).open("a+b") as handle:
+        folder = folder or self.directory
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / name).open("a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -112,9 +154,11 @@ class ModelDistribution:
     # --- keys ----------------------------------------------------------------------
 
     def _key(self) -> Ed25519PrivateKey:
-        path = self.directory / "signing_ed25519.pem"
+        path = self.key_dir / "signing_ed25519.pem"
         if not path.exists():
-            with self._file_lock(".key.lock"):  # two workers signing first make one key
+            with self._file_lock(
+                ".key.lock", self.key_dir
+            ):  # two workers signing first make one key
                 if not path.exists():
                     pem = Ed25519PrivateKey.generate().private_bytes(
                         serialization.Encoding.PEM,
@@ -225,6 +269,16 @@ class ModelDistribution:
             self._save(state)
         return self.family(name)
 
+    def withdraw(self, name: str, versions: list[str]) -> None:
+        """Mark ``versions`` of ``name`` as never to be offered again (a rollback skips them)."""
+        with self._lock():
+            state = self._state()
+            family = state.families.get(name)
+            if family is None:
+                return
+            family.rolled_back.extend(v for v in versions if v not in family.rolled_back)
+            self._save(state)
+
     # --- reading ---------------------------------------------------------------------
 
     def family(self, name: str) -> FamilyInfo:
@@ -282,4 +336,4 @@ class ModelDistribution:
         return folder
 
 
-__all__ = ["ModelDistribution", "Offer", "bucket"]
+__all__ = ["ModelDistribution", "Offer", "bucket", "team_scope"]

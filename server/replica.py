@@ -13,8 +13,13 @@ Answers that only read (an analysis, a draft's inputs, recommendations) are cach
 keyed by the team's change-log position (``last_seq``): any committed push of the team, from a
 phone or from the API itself, moves it and so invalidates every answer computed before. A hit
 takes no lock and touches no replica, so reads never wait behind a writer; concurrent misses
-of one key share one computation. The replicas' models never change while the server runs (it
-installs none into them), so the position is the whole key, bounded by a maximum age
+of one key share one computation.
+
+One version everywhere: before it answers, a replica runs the model versions the registry
+serves the team (:meth:`server.registry.ModelDistribution.serving`: the team's stable
+version, else the pooled one, else the shipped model), installing or dropping a version the
+moment a promotion or a rollback changes them; the versions are part of every cache key, so
+no answer of the old model outlives the change. The key is bounded by a maximum age
 (``max_age_s``, 15 minutes): an answer also depends on the time (recency features, a plan's
 next hours), so one computed long ago is computed again even when the team did not change.
 """
@@ -35,6 +40,7 @@ import msgspec
 
 from edge.runtime import EdgeRuntime
 from server.auth import Principal
+from server.registry import ModelDistribution
 from server.service import SyncService
 from sync.changes import ChangeBatch
 from sync.version import SCHEMA_VERSION
@@ -43,6 +49,10 @@ T = TypeVar("T")
 #: The agent id the replicas push as (a device row of the team registered to this agent).
 REPLICA_AGENT = "server-replica"
 _PAGE = 2000
+#: The models a replica takes from the registry (the retrained families' artifacts).
+SERVED = ("behaviour", "intervention", "personalization_lead", "personalization_listing")
+#: What a team is served: (name, version or None for the shipped model) per served model.
+Stamp = tuple[tuple[str, str | None], ...]
 
 
 class CacheStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,8 +74,12 @@ class TeamReplicas:
         cache_size: int = 1024,
         max_age_s: float = 900.0,
         monotonic: Callable[[], float] = time.monotonic,
+        distribution: ModelDistribution | None = None,
     ):
         self.directory = directory
+        #: Where the team's model versions come from (``None``: the shipped models only).
+        self.distribution = distribution
+        self._aligned: dict[str, Stamp] = {}
         self.service = service
         self.cache_size = cache_size
         self.max_age_s = max_age_s
@@ -89,6 +103,35 @@ class TeamReplicas:
             )
             self._runtimes[team] = runtime
         return runtime
+
+    def serving(self, team: str) -> Stamp:
+        """The version of each served model the registry gives ``team`` now."""
+        if self.distribution is None:
+            return ()
+        out: list[tuple[str, str | None]] = []
+        for name in SERVED:
+            serving = self.distribution.serving(team, name)
+            out.append((name, serving[1] if serving else None))
+        return tuple(out)
+
+    async def align_models(self, team: str, runtime: EdgeRuntime) -> Stamp:
+        """Make the replica run the versions the team is served (install or drop to shipped)."""
+        stamp = self.serving(team)
+        if self.distribution is not None and self._aligned.get(team) != stamp:
+            await asyncio.to_thread(self._install, team, runtime, stamp)
+            runtime.reload_models()
+            self._aligned[team] = stamp
+        return stamp
+
+    def _install(self, team: str, runtime: EdgeRuntime, stamp: Stamp) -> None:
+        assert self.distribution is not None
+        for name, version in stamp:
+            running = runtime.models.manifest(name).version
+            if version is None:
+                runtime.models.use_shipped(name)
+            elif running != version:
+                scope = self.distribution.holding(team, name, version)
+                runtime.models.install(scope.blob(name, version), scope.manifest(name, version))
 
     async def catch_up(self, team: str, runtime: EdgeRuntime) -> int:
         """Apply the team's changes after the replica's checkpoint; how many were applied."""
@@ -127,6 +170,7 @@ class TeamReplicas:
         """``run``, and the log position its answer holds at (None: other changes came in)."""
         async with self._lock(team):
             runtime = await self._runtime(team)
+            await self.align_models(team, runtime)
             await self.catch_up(team, runtime)
             before = await runtime.store.sync_checkpoint()
             pushed = 0
@@ -147,7 +191,7 @@ class TeamReplicas:
         ``fn`` may write (e.g. a profile created on first use); the answer is cached at the
         position after its own writes.
         """
-        slot = (team, key)
+        slot = (team, (key, self.serving(team)))  # an answer is of its models too
         position = await self.service.store.last_seq(team)
         cached = self._answers.get(slot)
         fresh = cached is not None and self._monotonic() - cached[1] < self.max_age_s
@@ -193,6 +237,7 @@ class TeamReplicas:
         for runtime in self._runtimes.values():
             await runtime.close()
         self._runtimes.clear()
+        self._aligned.clear()
         self._answers.clear()
 
 

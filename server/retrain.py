@@ -1,13 +1,21 @@
 """Retraining on synced outcomes, in a separate process; every run recorded.
 
-:func:`retrain_once` exports the server's merged leads, events and listings (erased leads are
-gone from the store, so they are absent; ids are pseudonymized with a keyed hash and free
-texts dropped), starts ``python -m models.behaviour.retrain`` as a subprocess (the API
-process never imports TensorFlow), which trains the candidate on those outcomes plus the base
-corpus the shipped model learned from (cached beside the registry), reads its decision and,
-when the candidate is not worse than the current model on the holdout, publishes it (signed)
-to the model registry. Each run,
-promoted, refused or failed, is appended to ``retrain-runs.jsonl`` in the registry folder.
+:func:`retrain_once` trains one model family (behaviour, intervention, personalization) for
+one team (its own versions, in the team's scope of the registry) or, with ``team=None``, for
+all teams pooled (the registry's root, served to every team without a version of its own).
+It exports the team's merged leads, events and listings, pseudonymized (:func:`training_set`:
+ids replaced by keyed hashes under the server's ``pseudonym.key``; names, e-mail, phone, lead
+source and every free text dropped before anything is written; erased leads are gone from the
+store, so they are absent), starts ``python -m models.retrain`` as a subprocess (the API
+process never imports TensorFlow), reads its decision and, when the candidate is not worse
+than the current model on the holdout of synced data, publishes it (signed) to the registry.
+Each run, promoted, refused or failed, is appended to ``retrain-runs.jsonl`` in the registry
+folder, with the calibration (ECE) of candidate and current on the synced holdout.
+
+:func:`drift_once` scores the team's current data with the version the team is served and
+compares that score distribution with the one the version was trained on (population
+stability index, :mod:`models.drift`); above the threshold the family is ``drifting`` in
+``health``.
 """
 
 from __future__ import annotations
@@ -20,20 +28,30 @@ import os
 import secrets
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
 from models.artifact import ARTIFACT_DIR, read_manifest
 from models.behaviour.retrain import TOLERANCE, TrainingSet
 from models.behaviour.train import DEFAULT_WORLD
-from server.registry import ModelDistribution
+from models.drift import PSI_THRESHOLD
+from server.registry import ModelDistribution, team_scope
 from server.storage import ServerStore
+from sync.clock import wall_clock_ms
 from sync.merge import is_visible, values
 from sync.records import Event, Lead, Listing
 
 FAMILY = "behaviour"
+#: Artifact names of each family (``models.retrain.FAMILIES``; the same, without its imports).
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "behaviour": ("behaviour",),
+    "intervention": ("intervention",),
+    "personalization": ("personalization_lead", "personalization_listing"),
+}
+#: The scope name of runs trained on every team's data.
+POOLED = "pooled"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -49,6 +67,13 @@ class RetrainRun(msgspec.Struct, kw_only=True):
     candidate: str | None = None
     current: str | None = None
     metrics: dict[str, float | None] = {}
+    #: ``pooled`` or the team's scope (``server.registry.team_scope``).
+    scope: str = POOLED
+    #: Leads of the scope erased at export time (a count, no ids).
+    erasures: int = 0
+    #: Leads erased since the current model's training export: it learned from them, so it is
+    #: replaced by this run's candidate whatever the comparison says (when one was trained).
+    erased_since: int = 0
 
 
 class RetrainRuns(msgspec.Struct, kw_only=True):
@@ -75,10 +100,14 @@ def pseudonym(salt: bytes, kind: str, team: str, value: str) -> str:
     return f"{kind[0]}-{digest[:20]}"
 
 
-async def training_set(store: ServerStore, salt: bytes, now_ms: int) -> TrainingSet:
-    """Every team's visible leads, their events and the listings, pseudonymized."""
+async def training_set(
+    store: ServerStore, salt: bytes, now_ms: int, team: str | None = None
+) -> TrainingSet:
+    """The team's (``None``: every team's) visible leads, their events and the listings,
+    pseudonymized: keyed hashes for ids, no names, e-mails, phones, sources or texts."""
+    lead_team = team
     leads: list[Lead] = []
-    for team, r in await store.team_records(None, "lead"):
+    for team, r in await store.team_records(lead_team, "lead"):
         if not is_visible(r.state):
             continue
         try:
@@ -92,10 +121,13 @@ async def training_set(store: ServerStore, salt: bytes, now_ms: int) -> Training
                 agent_id=pseudonym(salt, "agent", team, lead.agent_id),
                 team_id=pseudonym(salt, "team", team, team),
                 name="lead",
+                email="",
+                phone="",
+                source="",
             )
         )
     events: list[Event] = []
-    for team, r in await store.team_records(None, "event"):
+    for team, r in await store.team_records(lead_team, "event"):
         if not is_visible(r.state):
             continue
         try:
@@ -113,7 +145,7 @@ async def training_set(store: ServerStore, salt: bytes, now_ms: int) -> Training
     kept = {lead.id for lead in leads}
     events = [e for e in events if e.lead_id in kept]
     listings: list[Listing] = []
-    for _, r in await store.team_records(None, "listing"):
+    for _, r in await store.team_records(lead_team, "listing"):
         if is_visible(r.state):
             try:
                 listings.append(msgspec.convert({**values(r.state), "id": r.entity_id}, Listing))
@@ -140,11 +172,61 @@ def _record(registry: ModelDistribution, run: RetrainRun) -> None:
         f.write(msgspec.json.encode(run) + b"\n")
 
 
+def scope_name(team: str | None) -> str:
+    return POOLED if team is None else team_scope(team)
+
+
+async def erasure_count(store: ServerStore, team: str | None) -> int:
+    """Leads of ``team`` (``None``: every team) erased so far: their hard-erase tombstones."""
+    return sum(1 for _, r in await store.team_records(team, "lead") if r.state.erased)
+
+
+def _trained_with(registry: ModelDistribution, family: str, scope: str, version: str | None):
+    """The promoted run that made ``version`` (``None``: a shipped or unknown version)."""
+    for run in reversed(list_runs(registry)):
+        if (run.family, run.scope, run.candidate, run.decision) == (
+            family, scope, version, "promoted"
+        ):  # fmt: skip
+            return run
+    return None
+
+
+def _current(registry: ModelDistribution, team: str | None, name: str) -> tuple[str, bytes]:
+    """(version, blob) the scope's devices get now for ``name``: the team's stable version,
+    else the pooled one, else the shipped model."""
+    if team is not None:
+        serving = registry.serving(team, name)
+    else:
+        folder = registry.current_dir(name)
+        serving = (registry, folder.name) if folder is not None else None
+    if serving is not None:
+        scope, version = serving
+        return version, scope.blob(name, version)
+    return read_manifest(ARTIFACT_DIR, name).version, (ARTIFACT_DIR / f"{name}.tflite").read_bytes()
+
+
+async def _run_process(cmd: list[str], timeout_s: float) -> tuple[int | None, bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, cwd=str(ROOT), env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        err = f"the process took longer than {timeout_s} s".encode()
+    return proc.returncode, err
+
+
 async def retrain_once(
     store: ServerStore,
     registry: ModelDistribution,
     *,
     now_ms: int,
+    family: str = FAMILY,
+    team: str | None = None,
     min_rows: int = 50,
     epochs: int = 80,
     rollout_percent: int = 100,
@@ -152,74 +234,185 @@ async def retrain_once(
     confidence: float = 0.95,
     base_world: dict | None = DEFAULT_WORLD,
     timeout_s: float = 600,
+    work_dir: Path | None = None,
 ) -> RetrainRun:
-    """One run: export, train in a subprocess, decide, publish if promoted, record.
+    """One run of ``family`` for ``team`` (``None``: pooled): export, train in a subprocess,
+    decide, publish if promoted, record.
 
-    ``base_world``: the generator's arguments of the base corpus the candidate also learns
-    from (``None``: the synced outcomes alone); see :mod:`models.behaviour.retrain`.
+    ``base_world``: the generator's arguments of the base corpus the behaviour candidate also
+    learns from (``None``: the synced outcomes alone); see :mod:`models.behaviour.retrain`.
+    ``work_dir``: where the export and the candidate are written (default: a temporary folder,
+    removed afterwards); the tests read its bytes.
     """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}")
+    names = FAMILIES[family]
     started = now_ms
+    scope = scope_name(team)
     run_id = f"run-{started}-{secrets.token_hex(3)}"
-    current_dir = registry.current_dir(FAMILY) or ARTIFACT_DIR
-    current = registry.family(FAMILY).stable if registry.current_dir(FAMILY) else None
-    if current is None:
-        current = read_manifest(ARTIFACT_DIR, FAMILY).version
+    target = registry.for_team(team) if team is not None else registry
+    currents = {name: _current(registry, team, name) for name in names}
+    current = currents[names[0]][0]
     version = f"{current.split('+')[0]}+{run_id[4:]}"[:64]
-    data = await training_set(store, pseudonym_key(registry), now_ms)
+    erasures = await erasure_count(store, team)
+    made_current = _trained_with(registry, family, scope, current)
+    erased_since = max(0, erasures - made_current.erasures) if made_current else 0
+    data = await training_set(store, pseudonym_key(registry), now_ms, team)
+
+    def record(**outcome: Any) -> RetrainRun:
+        run = RetrainRun(
+            id=run_id, family=family, started_at=started, finished_at=wall_clock_ms(), current=current,
+            scope=scope, erasures=erasures, erased_since=erased_since, **outcome,
+        )  # fmt: skip
+        _record(registry, run)
+        return run
+
     with tempfile.TemporaryDirectory(prefix="realty-edge-retrain-") as tmp:
-        work = Path(tmp)
-        if current_dir == ARTIFACT_DIR or (current_dir / f"{FAMILY}.tflite").exists():
-            current_path = current_dir
-        else:  # the registry keeps model.tflite + manifest.json; the job reads artifacts
-            current_path = work / "current"
-            current_path.mkdir()
-            (current_path / f"{FAMILY}.tflite").write_bytes(
-                (current_dir / "model.tflite").read_bytes()
-            )
+        work = work_dir or Path(tmp)
+        (work / "current").mkdir(parents=True, exist_ok=True)
+        for name, (_, blob) in currents.items():
+            (work / "current" / f"{name}.tflite").write_bytes(blob)
         (work / "data.msgpack").write_bytes(msgspec.msgpack.encode(data))
         out = work / "out"
         cmd = [
-            sys.executable, "-m", "models.behaviour.retrain", "--data", str(work / "data.msgpack"),
-            "--current", str(current_path), "--out", str(out), "--version", version,
-            "--min-rows", str(min_rows), "--epochs", str(epochs), "--tolerance", str(tolerance),
+            sys.executable, "-m", "models.retrain", "--family", family,
+            "--data", str(work / "data.msgpack"), "--current", str(work / "current"),
+            "--out", str(out), "--version", version, "--min-rows", str(min_rows),
+            "--epochs", str(epochs), "--tolerance", str(tolerance),
             "--confidence", str(confidence), "--base-world", json.dumps(base_world),
             "--cache", str(registry.directory / "base-corpus"),
         ]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        proc = await asyncio.create_subprocess_exec(
-            *cmd, cwd=str(ROOT), env=env, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        try:
-            _, err = await asyncio.wait_for(proc.communicate(), timeout_s)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            err = f"training took longer than {timeout_s} s".encode()
+        code, err = await _run_process(cmd, timeout_s)
         result_file = out / "result.json"
-        if proc.returncode != 0 or not result_file.exists():
-            run = RetrainRun(
-                id=run_id, family=FAMILY, started_at=started, finished_at=_now(),
-                decision="failed", current=current,
-                reason=f"training process exited {proc.returncode}: "
+        if code != 0 or not result_file.exists():
+            return record(
+                decision="failed",
+                reason=f"training process exited {code}: "
                 f"{err.decode(errors='replace').strip()[-500:]}",
-            )  # fmt: skip
-            _record(registry, run)
-            return run
+            )
         result = json.loads(result_file.read_text())
-        decision = "promoted" if result["promote"] else "refused"
-        if result["promote"]:
-            manifest = read_manifest(out, FAMILY)
-            blob = (out / f"{FAMILY}.tflite").read_bytes()
-            registry.publish(blob, manifest, percent=rollout_percent)
-    run = RetrainRun(
-        id=run_id, family=FAMILY, started_at=started, finished_at=_now(), decision=decision,
-        reason=result["reason"], candidate=result.get("candidate"), current=current,
-        metrics=result["metrics"],
+        promote, reason = bool(result["promote"]), str(result["reason"])
+        if erased_since and result.get("candidate"):
+            promote = True
+            reason = (f"the current model {current} learned from {erased_since} lead(s) erased "
+                      f"since: replaced by a model trained without them ({reason})")  # fmt: skip
+        elif erased_since:
+            reason = (
+                f"the current model {current} learned from {erased_since} lead(s) erased "
+                f"since, and no candidate could be trained without them: {reason}"
+            )
+        if promote:
+            for name in names:
+                if erased_since:  # no rollback may return to a model that learned from them
+                    known = target._state().families.get(name)
+                    target.withdraw(name, list(known.versions) if known else [])
+                manifest = read_manifest(out, name)
+                target.publish((out / f"{name}.tflite").read_bytes(), manifest,
+                               percent=rollout_percent)  # fmt: skip
+                ref = out / "reference.json"
+                if ref.exists():
+                    (target.directory / name / version / "reference.json").write_bytes(
+                        ref.read_bytes()
+                    )
+    return record(
+        decision="promoted" if promote else "refused", reason=reason,
+        candidate=result.get("candidate"), metrics=result["metrics"],
     )  # fmt: skip
-    _record(registry, run)
-    return run
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
+# --- drift ------------------------------------------------------------------------------
+
+
+class DriftCheck(msgspec.Struct, frozen=True, kw_only=True):
+    """One drift check of one family in one scope: PSI of live scores against training."""
+
+    family: str
+    scope: str
+    version: str
+    psi: float | None
+    threshold: float
+    rows: int
+    status: str  # "ok", "drifting" or "unknown" (no live rows)
+    checked_at: int
+
+
+def _drift_path(scope: ModelDistribution) -> Path:
+    return scope.directory / "drift.json"
+
+
+def drift_status(registry: ModelDistribution, team: str | None) -> dict[str, DriftCheck]:
+    """The last drift check of each family serving ``team`` (``None``: the pooled ones)."""
+    checks: dict[str, DriftCheck] = {}
+    scopes = [registry] if team is None else [registry, registry.for_team(team)]
+    for scope in scopes:  # the team's own checks override the pooled ones
+        path = _drift_path(scope)
+        if path.exists():
+            checks.update(msgspec.json.decode(path.read_bytes(), type=dict[str, DriftCheck]))
+    if team is not None:
+        for family in list(checks):
+            serving = registry.serving(team, FAMILIES[family][0])
+            if serving is None or serving[1] != checks[family].version:
+                del checks[family]  # checked on a version this team is not served
+    return checks
+
+
+async def drift_once(
+    store: ServerStore,
+    registry: ModelDistribution,
+    *,
+    now_ms: int,
+    family: str,
+    team: str | None = None,
+    threshold: float = PSI_THRESHOLD,
+    timeout_s: float = 300,
+) -> DriftCheck | None:
+    """Check the version serving ``team`` (``None``: the pooled one) for drift; ``None`` when
+    it has no training reference (the shipped model). Recorded in the scope's ``drift.json``."""
+    name = FAMILIES[family][0]
+    if team is None:
+        stable = registry.current_dir(name)
+        serving = (registry, stable.name) if stable is not None else None
+    else:
+        serving = registry.serving(team, name)
+    if serving is None:
+        return None
+    scope, version = serving
+    ref = scope.directory / name / version / "reference.json"
+    if not ref.exists():
+        return None
+    data = await training_set(store, pseudonym_key(registry), now_ms, team)
+    with tempfile.TemporaryDirectory(prefix="realty-edge-drift-") as tmp:
+        work = Path(tmp)
+        (work / "current").mkdir()
+        for n in FAMILIES[family]:
+            (work / "current" / f"{n}.tflite").write_bytes(scope.blob(n, version))
+        (work / "data.msgpack").write_bytes(msgspec.msgpack.encode(data))
+        cmd = [
+            sys.executable, "-m", "models.retrain", "--family", family,
+            "--data", str(work / "data.msgpack"), "--current", str(work / "current"),
+            "--out", str(work / "out"), "--drift", str(ref),
+        ]  # fmt: skip
+        code, err = await _run_process(cmd, timeout_s)
+        result_file = work / "out" / "result.json"
+        if code != 0 or not result_file.exists():
+            raise RuntimeError(f"drift check exited {code}: {err.decode(errors='replace')[-300:]}")
+        result = json.loads(result_file.read_text())
+    value = result["psi"]
+    status = "unknown" if value is None else "drifting" if value >= threshold else "ok"
+    check = DriftCheck(family=family, scope=scope_name(team), version=version, psi=value,
+                       threshold=threshold, rows=int(result["rows"]), status=status,
+                       checked_at=now_ms)  # fmt: skip
+    own = registry.for_team(team) if team is not None else registry  # the team's data, its file
+    with own._lock():
+        path = _drift_path(own)
+        checks = (msgspec.json.decode(path.read_bytes(), type=dict[str, DriftCheck])
+                  if path.exists() else {})  # fmt: skip
+        checks[family] = check
+        path.write_bytes(msgspec.json.encode(checks))
+    return check
+
+
+async def teams(store: ServerStore) -> list[str]:
+    """Every team with at least one lead in the store."""
+    return sorted({team for team, _ in await store.team_records(None, "lead")})
+

@@ -131,7 +131,8 @@ class DeviceInfo(Message, tag="device_info", kw_only=True, frozen=True):
 
 
 class FeatureStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """One advanced feature: ``ok`` or ``unavailable``, and why."""
+    """One advanced feature: ``ok``, ``unavailable`` or ``drifting`` (a retrained model whose
+    live scores moved away from its training scores), and why."""
 
     status: str
     detail: str = ""

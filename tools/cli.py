@@ -697,14 +697,21 @@ def server_retrain(
         float | None,
         typer.Option(min=0, help="Mean-AUC margin within which a candidate counts as a tie."),
     ] = None,
+    family: Annotated[
+        str, typer.Option(help="behaviour, intervention or personalization.")
+    ] = "behaviour",
+    team: Annotated[
+        str | None, typer.Option(help="Train this team's own model (default: all teams pooled).")
+    ] = None,
 ) -> None:
-    """Retrain the behaviour model on synced outcomes (separate process); promote if not worse."""
+    """Retrain a model family on synced outcomes (separate process); promote if not worse."""
     from server.admin import retrain
 
     with server_errors():
         job = retrain(
             database_url, data_dir=data_dir, min_rows=min_rows, epochs=epochs,
             rollout_percent=rollout, base_corpus=base_corpus, tolerance=tolerance,
+            family=family, team=team,
         )  # fmt: skip
         run = asyncio.run(job)
     print_json(run)
@@ -717,12 +724,15 @@ def server_rollout(
     percent: Annotated[int, typer.Argument(min=0, max=100)],
     database_url: DatabaseUrl = DEFAULT_SERVER_DB,
     data_dir: DataDir = None,
+    team: Annotated[
+        str | None, typer.Option(help="That team's own model (default: pooled).")
+    ] = None,
 ) -> None:
     """Offer the latest version of a model to PERCENT % of devices (100: make it stable)."""
     from server.admin import rollout
 
     with server_errors():
-        print_json(rollout(database_url, name, percent, data_dir=data_dir))
+        print_json(rollout(database_url, name, percent, data_dir=data_dir, team=team))
 
 
 @server_app.command("rollback")
@@ -731,12 +741,15 @@ def server_rollback(
     name: Annotated[str, typer.Argument(help="Model family, e.g. behaviour.")],
     database_url: DatabaseUrl = DEFAULT_SERVER_DB,
     data_dir: DataDir = None,
+    team: Annotated[
+        str | None, typer.Option(help="That team's own model (default: pooled).")
+    ] = None,
 ) -> None:
     """Withdraw the version of a model in rollout (devices go back at their next check)."""
     from server.admin import rollback
 
     with server_errors():
-        print_json(rollback(database_url, name, data_dir=data_dir))
+        print_json(rollback(database_url, name, data_dir=data_dir, team=team))
 
 
 @server_app.command("import-leads")

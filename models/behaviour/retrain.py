@@ -7,8 +7,11 @@ training part **plus the base corpus** (the generated world the shipped model le
 without the leads the shipped model held out), so new outcomes add to what the model knew
 instead of replacing it with a few hundred rows. Candidate and current model are then scored
 with the device's interpreter on both holdouts, the synced one and the base one, and
-``O/result.json`` gets the metrics, the decision and its reason, plus, when there is a
-candidate, ``O/behaviour.tflite`` and its manifest. TensorFlow lives only here.
+``O/result.json`` gets the metrics (with the expected calibration error on the synced
+holdout, ``candidate.ece`` / ``current.ece``), the decision and its reason, plus, when there is
+a candidate, ``O/behaviour.tflite``, its manifest and ``O/reference.json`` (the candidate's
+scores of the synced leads at the export's present, for the drift check of :mod:`models.drift`).
+TensorFlow lives only here.
 
 The decision (:func:`decide`): promote when the candidate's mean AUC over the labels on the
 pooled holdout is not below the current model's minus ``tolerance`` (:data:`TOLERANCE`), and, as a
@@ -224,6 +227,18 @@ def retrain(
         [lid for lid, t in zip(rows.lead_ids, test, strict=True) if t], seed=seed,
     )  # fmt: skip
     metrics["synced_worse_share"] = share
+    # Calibration on the synced holdout (mean over the labels), and the candidate's scores of
+    # the synced leads now: the drift check's reference (models.drift).
+    from models.drift import reference
+    from models.train_common import expected_calibration_error
+
+    for who, p in (("candidate", pc), ("current", pk)):
+        eces = [expected_calibration_error(y_test[synced, j], p[synced, j])
+                for j in range(len(LABELS))]  # fmt: skip
+        metrics[f"{who}.ece"] = float(np.mean(eces))
+    from models.retrain import live_scores
+
+    ref = reference(live_scores(NAME, {NAME: blob}, world))
     promote, reason = decide(cand, curr, tolerance, synced_worse_share=share, confidence=confidence)
     metrics.update({f"candidate.{k}": v for k, v in cand.items()})
     metrics.update({f"current.{k}": v for k, v in curr.items()})
@@ -236,6 +251,7 @@ def retrain(
         golden=golden_cases(blob, x_test, n=4),
     )  # fmt: skip
     save_artifact(out, blob, manifest)
+    (out / "reference.json").write_bytes(msgspec.json.encode(ref))
     result.update(promote=promote, reason=reason, candidate=version)
     return result
 

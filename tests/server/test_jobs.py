@@ -27,15 +27,19 @@ async def test_run_passes_the_configuration_and_logs_the_decision(monkeypatch, c
 
     monkeypatch.setattr(jobs, "retrain_once", fake_retrain_once)
     config = ServerConfig(clock=lambda: 1234, retrain_min_rows=7, retrain_epochs=3,
-                          rollout_percent=25)  # fmt: skip
+                          rollout_percent=25, retrain_pooled=True,
+                          retrain_families=("behaviour",))  # fmt: skip
     store, registry = object(), object()
     with caplog.at_level(logging.INFO, logger="realty_edge.server"):
-        run = await RetrainJob(store, registry, config).run()
-    assert run == _run()
+        runs = await RetrainJob(store, registry, config).run()  # type: ignore[arg-type]
+    assert runs == [_run()]
     assert seen == [
-        (store, registry, {"now_ms": 1234, "min_rows": 7, "epochs": 3, "rollout_percent": 25})
-    ]
-    assert "retrain run-0: refused (need at least 50 labelled rows)" in caplog.messages
+        (store, registry, {"now_ms": 1234, "family": "behaviour", "team": None, "min_rows": 7,
+                           "epochs": 3, "rollout_percent": 25})
+    ]  # fmt: skip
+    assert "retrain run-0 behaviour pooled: refused (need at least 50 labelled rows)" in (
+        caplog.messages
+    )
 
 
 async def test_without_an_interval_nothing_is_scheduled():
@@ -64,7 +68,9 @@ async def test_scheduled_runs_repeat_never_overlap_and_stop(monkeypatch, tmp_pat
 
     store = open_store(tmp_path / "server.db")  # the ticks take the store's retrain lease
     await store.open()
-    job = RetrainJob(store, object(), ServerConfig(retrain_interval_s=0.05))  # type: ignore[arg-type]
+    config = ServerConfig(retrain_interval_s=0.05, retrain_pooled=True,
+                          retrain_families=("behaviour",))  # fmt: skip
+    job = RetrainJob(store, object(), config)  # type: ignore[arg-type]
     job.start()
     scheduler = job._scheduler
     job.start()  # a second start keeps the one scheduler
@@ -90,7 +96,9 @@ async def test_a_real_run_on_an_empty_server_is_refused_and_recorded(tmp_path):
     await store.open()
     registry = ModelDistribution(tmp_path / "registry")
     try:
-        run = await RetrainJob(store, registry, ServerConfig(clock=lambda: 1_700_000_000_000)).run()
+        config = ServerConfig(clock=lambda: 1_700_000_000_000, retrain_pooled=True,
+                              retrain_families=("behaviour",))  # fmt: skip
+        [run] = await RetrainJob(store, registry, config).run()
     finally:
         await store.close()
     assert run.decision == "refused" and "need at least 50" in run.reason

@@ -159,7 +159,8 @@ async def test_scheduled_retraining_runs_once_per_cluster(tmp_path, monkeypatch)
 
     monkeypatch.setattr(jobs, "retrain_once", fake_retrain_once)
     now = [1_000_000]
-    config = ServerConfig(retrain_interval_s=60, clock=lambda: now[0])
+    config = ServerConfig(retrain_interval_s=60, clock=lambda: now[0], retrain_pooled=True,
+                          retrain_families=("behaviour",))  # fmt: skip
     async with open_store(str(tmp_path / "s.db")) as store:
         web1, web2 = RetrainJob(store, None, config), RetrainJob(store, None, config)  # type: ignore[arg-type]
         web1.holder, web2.holder = "web1-1", "web2-1"
