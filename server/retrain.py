@@ -261,8 +261,8 @@ async def retrain_once(
 
     def record(**outcome: Any) -> RetrainRun:
         run = RetrainRun(
-            id=run_id, family=family, started_at=started, finished_at=wall_clock_ms(), current=current,
-            scope=scope, erasures=erasures, erased_since=erased_since, **outcome,
+            id=run_id, family=family, started_at=started, finished_at=wall_clock_ms(),
+            current=current, scope=scope, erasures=erasures, erased_since=erased_since, **outcome,
         )  # fmt: skip
         _record(registry, run)
         return run
