@@ -66,9 +66,11 @@ WAKING = tuple(d * 24 + h for d in range(7) for h in range(8, 22))
 def recipe(*, seed: int = 0, epochs: int = 40, verbose: bool = False) -> TrainConfig:
     """The shipped model's training configuration (the server's retraining uses it too):
     ``hidden[0]`` is the joint layer of the factored network, the rest its head."""
+    # Picked on the training world's own held-out leads (policy value 0.795 with dropout 0.1,
+    # l2 1e-4, lr 2e-3, one member; 0.847 with these), never on the evaluation worlds.
     return TrainConfig(
-        hidden=(64, 32), dropout=0.1, l2=1e-4, learning_rate=2e-3, members=1, seed=seed,
-        epochs=epochs, patience=5, batch_size=256, verbose=verbose,
+        hidden=(64, 32), dropout=0.3, l2=1e-3, learning_rate=1e-3, members=2, seed=seed,
+        epochs=epochs, patience=8, batch_size=256, verbose=verbose,
     )  # fmt: skip
 
 
