@@ -20,6 +20,7 @@ Imports TensorFlow (lazily): training and export only.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,7 +196,11 @@ def export_factored_int8(trained: FactoredModel, representative: np.ndarray,
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    return converter.convert()
+    with warnings.catch_warnings():
+        # calibrating a two-input model by signature goes through TensorFlow's own (deprecated)
+        # tf.lite.Interpreter inside the converter; the device never uses it
+        warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
+        return converter.convert()
 
 
 def export_factored_float(trained: FactoredModel) -> bytes:
