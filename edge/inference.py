@@ -34,9 +34,17 @@ class ModelRefusedError(EdgeError):
 
 def canary(model: TFLiteModel) -> None:
     """Run the manifest's golden inputs; raise ModelRefusedError on a wrong output."""
+    sizes = model.input_sizes
     for i, case in enumerate(model.manifest.golden):
-        x = np.asarray(case.input, dtype=np.float32).reshape((1, *model.input_shape))
-        got = model.predict1(x).reshape(-1)
+        flat = np.asarray(case.input, dtype=np.float32)
+        if flat.size != sum(sizes):
+            raise ModelRefusedError(
+                f"model {model.name} {model.manifest.version}: golden case {i} has "
+                f"{flat.size} input values, the model takes {sum(sizes)} per row"
+            )
+        # one row per input: a multi-input model's case is its inputs' rows, concatenated
+        cuts = np.cumsum(sizes)[:-1]
+        got = model.predict(*(part[None] for part in np.split(flat, cuts)))[0].reshape(-1)
         want = np.asarray(case.output, dtype=np.float32).reshape(-1)
         if got.shape != want.shape or not np.allclose(got, want, atol=case.tolerance):
             raise ModelRefusedError(

@@ -2,8 +2,10 @@
 
 The intervention model scores the lead's candidates (channel, local hour-of-week) in one invoke:
 every allowed channel at every contact hour of the next week that the frequency caps leave open
-(at most 4 x 91 rows). The planner then walks the next ``HORIZON_H`` hours and picks up to
-``MAX_STEPS`` steps, best expected response first, under these rules:
+(at most 4 x 91 candidates). The model is factored: the lead's part runs once per invoke and
+only a small slot part runs per candidate (``models.intervention.candidate.score_slots``).
+The planner then walks the next ``HORIZON_H`` hours and picks up to ``MAX_STEPS`` steps, best
+expected response first, under these rules:
 
 - consent and address: a channel is used only when the lead's consent for it is recorded as
   granted (opt-in) and the lead has an address for it (a phone for calls, texts and WhatsApp,
@@ -33,8 +35,8 @@ from edge.culture.contact import CONTACT_END_HOUR, CONTACT_START_HOUR, holiday_n
 from edge.culture.formatter import time_zone
 from models.features import EventColumns
 from models.features.columns import CHANNEL_CODE, TYPE_CODE
-from models.intervention import candidate_matrix
-from models.intervention.candidate import model_input
+from models.features.extract import utc_offset_ms
+from models.intervention.candidate import lead_history, score_slots
 from models.tflite import TFLiteModel
 from sync.records import (
     OUTREACH_CHANNELS,
@@ -127,7 +129,8 @@ SCORED_HOURS = np.array([d * 24 + h for d in range(7)
 
 
 def score_grid(model: TFLiteModel, features: np.ndarray,
-               channels: Sequence[int] = range(len(OUTREACH_CHANNELS))) -> np.ndarray:  # fmt: skip
+               channels: Sequence[int] = range(len(OUTREACH_CHANNELS)),
+               history: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """P(response) for (4 channels, 168 local hours of week), one invoke; 0 outside
     :data:`SCORED_HOURS` and for channels not in ``channels`` (positions in OUTREACH_CHANNELS),
     which are not scored at all (a blocked channel costs nothing)."""
@@ -135,20 +138,27 @@ def score_grid(model: TFLiteModel, features: np.ndarray,
     grid = np.zeros((len(OUTREACH_CHANNELS), 168), dtype=np.float32)
     if not chosen:
         return grid
-    y = model.predict1(candidate_matrix(features, chosen, SCORED_HOURS))
     rows = np.asarray(channels, dtype=np.intp)
+    y = score_slots(model, features, np.repeat(rows, len(SCORED_HOURS)),
+                    np.tile(SCORED_HOURS, len(rows)), history)  # fmt: skip
     grid[np.ix_(rows, SCORED_HOURS)] = y.reshape(len(chosen), len(SCORED_HOURS))
     return grid
 
 
 def score_candidates(model: TFLiteModel, features: np.ndarray, channels: np.ndarray,
-                     hours: np.ndarray) -> np.ndarray:  # fmt: skip
+                     hours: np.ndarray, history: np.ndarray | None = None
+                     ) -> np.ndarray:  # fmt: skip
     """P(response) of each (channel position in OUTREACH_CHANNELS, local hour of week) pair,
     in one invoke: each row is scored on its own, so its value is the one :func:`score_grid`
     gives that cell."""
     if not len(channels):
         return np.zeros(0, dtype=np.float32)
-    return model.predict1(model_input(features, channels, hours)).reshape(-1)
+    return score_slots(model, features, np.asarray(channels), np.asarray(hours), history)
+
+
+def plan_history(inputs: PlanInputs) -> np.ndarray:
+    """The lead's own history for the intervention model (at the offset the features use)."""
+    return lead_history(inputs.cols, utc_offset_ms(inputs.lead.timezone, inputs.now_ms))
 
 
 def _open(valid: np.ndarray, ts: np.ndarray, taken: Sequence[int]) -> np.ndarray:
@@ -232,7 +242,8 @@ def make_plan(inputs: PlanInputs, model: TFLiteModel, plan_id: str) -> Intervent
     # the open ones are scored (the same values as the full grid's, for fewer rows).
     rows, cols = np.nonzero(_open(valid, ts, taken))
     p = np.zeros(valid.shape, dtype=np.float32)  # (4, HORIZON_H)
-    p[rows, cols] = score_candidates(model, inputs.features, rows, how[cols])
+    history = plan_history(inputs)
+    p[rows, cols] = score_candidates(model, inputs.features, rows, how[cols], history)
     rank = p * DAY_DISCOUNT ** ((ts - start) / DAY_MS)[None, :]
     chosen: list[tuple[int, int]] = []
     for _ in range(MAX_STEPS):

@@ -70,7 +70,7 @@ class TFLiteModel:
             ) from exc
         self._inputs = self._interp.get_input_details()
         self._outputs = self._interp.get_output_details()
-        self._batch = int(self._inputs[0]["shape"][0])
+        self._batch: tuple[int, ...] = tuple(int(d["shape"][0]) for d in self._inputs)
         self.input_shape = tuple(int(x) for x in self._inputs[0]["shape"][1:])
 
     @classmethod
@@ -81,17 +81,29 @@ class TFLiteModel:
         blob, manifest = load_verified(Path(directory), name, feature_spec_hash)
         return cls(blob, manifest, num_threads)
 
-    def _resize(self, n: int) -> None:
-        if n == self._batch:
+    def _resize(self, sizes: tuple[int, ...]) -> None:
+        """Give each input its own batch size (a factored model takes one lead and many
+        candidates in one invoke); the interpreter is reallocated only when they change."""
+        if sizes == self._batch:
             return
-        for d in self._inputs:
+        for d, n in zip(self._inputs, sizes, strict=True):
             shape = list(d["shape"])
             shape[0] = n
             self._interp.resize_tensor_input(d["index"], shape)
         self._interp.allocate_tensors()
         self._inputs = self._interp.get_input_details()
         self._outputs = self._interp.get_output_details()
-        self._batch = n
+        self._batch = sizes
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The inputs' tensor names, in the order :meth:`predict` takes them."""
+        return tuple(str(d["name"]) for d in self._inputs)
+
+    @property
+    def input_sizes(self) -> tuple[int, ...]:
+        """Values per row of each input (a golden case's flat input is their concatenation)."""
+        return tuple(int(np.prod(d["shape"][1:])) for d in self._inputs)
 
     @classmethod
     def from_blob(cls, blob: bytes, name: str = "candidate", num_threads: int = 1) -> TFLiteModel:
@@ -108,8 +120,7 @@ class TFLiteModel:
             raise ArtifactError(
                 f"model {self.name}: expects {len(self._inputs)} inputs, got {len(xs)}"
             )
-        n = len(xs[0])
-        self._resize(n)
+        self._resize(tuple(len(x) for x in xs))
         for x, d in zip(xs, self._inputs, strict=True):
             x = np.asarray(x)
             if tuple(x.shape[1:]) != tuple(int(s) for s in d["shape"][1:]):

@@ -1143,16 +1143,27 @@ def evaluate(
         "../shared/data"
     ),
     seed: Annotated[int, typer.Option()] = 0,
+    promise_leads: Annotated[
+        int | None,
+        typer.Option(
+            min=20,
+            help="Leads in each generated world of the promises (default: "
+            "600 for timing, 800 for ranking).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Evaluate the shipped int8 models against baselines trained in the same run."""
     from edge.profile_text.extract import labelled
     from models.evaluation.report import evaluate_all, public, write_report
 
+    worlds = None
+    if promise_leads is not None:
+        worlds = {"timing": {"leads": promise_leads}, "ranking": {"leads": promise_leads}}
     # TensorFlow's converter prints to stdout: keep stdout for the JSON object alone.
     with contextlib.redirect_stdout(sys.stderr):
         result = evaluate_all(data_dir, seed, progress=lambda m: err_console.print(m),
-                              profile_text=labelled)  # fmt: skip
+                              profile_text=labelled, promise_worlds=worlds)  # fmt: skip
         report = write_report(result, out)
     err_console.print(f"report written to {report}")
     if as_json:

@@ -249,6 +249,7 @@ def _setting(
 ) -> tuple[dict[str, float], dict]:  # fmt: skip
     from sklearn.metrics import accuracy_score, roc_curve
 
+    from models.evaluation.promises import membership_auc
     from models.export import run_tflite
     from models.train_common import (
         TrainConfig,
@@ -269,6 +270,7 @@ def _setting(
     blob = export_int8(trained, x[tr])
     fblob = export_float(trained)
     p_int8 = run_tflite(blob, x[te])[:, 0]
+    p_members = run_tflite(blob, x[tr])[:, 0]  # the training rows, for the membership attack
     p_float = run_tflite(fblob, x[te])[:, 0]
     yt = y[te]
     auc, auc_f = roc_auc(yt, p_int8), roc_auc(yt, p_float)
@@ -299,6 +301,8 @@ def _setting(
         f"{name}.n_features": float(x.shape[1]),
         f"{name}.epochs_mean": float(np.mean(trained.epochs)),
     }
+    attack = membership_auc(y[tr], p_members, yt, p_int8)
+    metrics.update({f"{name}.membership.{k}": v for k, v in attack.items()})
     curves = {"roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist()}, "calibration": cal}
     return metrics, curves
 

@@ -92,12 +92,15 @@ def namespace_bank(res: dict[str, Any], curves: dict[str, Any]) -> dict[str, Any
 
 
 def evaluate_all(
-    data_dir: Path, seed: int = 0, progress: Progress = print, profile_text: Any = None
-) -> dict[str, Any]:
+    data_dir: Path, seed: int = 0, progress: Progress = print, profile_text: Any = None,
+    *, promise_worlds: dict[str, dict] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """One run over every dataset found; returns the flat result with ``baselines`` etc.
 
     ``profile_text``: the device's text extractor (``edge.profile_text.extract.labelled``),
     scored on the labelled messages when given (``models`` does not import ``edge``).
+    ``promise_worlds``: generator arguments for the ``timing`` and ``ranking`` worlds of the
+    promises (``models.evaluation.promises``; smaller ones make a fast test).
     """
     found = datasets_found(data_dir)
     result: dict[str, Any] = {"datasets": found, "data_dir": str(data_dir)}
@@ -122,6 +125,11 @@ def evaluate_all(
     if found["lingua"]:
         progress("lingua test data: the shipped language model")
         result.update(evaluate_language(data_dir))
+    from models.evaluation.promises import promises
+
+    progress("promises: intervention timing and personalization on generated leads")
+    worlds = promise_worlds or {}
+    result.update(promises(result, ARTIFACT_DIR, worlds.get("timing"), worlds.get("ranking")))
     result["_curves"] = curves
     result["model_bytes"] = {
         p.stem: p.stat().st_size for p in sorted(ARTIFACT_DIR.glob("*.tflite"))
@@ -255,6 +263,7 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
                 f"| {stem} float/int8 size | {ratio:.2f}x | >= 3.5x | "
                 f"{'yes' if ratio >= 3.5 else 'no'} | | |"
             )
+    lines += promise_lines(result)
     lines += ["", "## Baselines", ""]
     lines += [f"- {k}: {_fmt(v)}" for k, v in result["baselines"].items()]
     lines += ["", "## int8 versus float", ""]
@@ -278,6 +287,39 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
         lines += profile_text_markdown(result["profile_text"])
     lines += [""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+def promise_lines(result: dict[str, Any]) -> list[str]:
+    """The promises' section of the Markdown report: each figure, its target, its definition."""
+    from models.evaluation.promises import target_rows
+
+    rows = target_rows(result)
+    if not rows:
+        return []
+    lines = ["", "## Promises", "", "| measure | value | target | met |", "|---|---|---|---|"]
+    lines += [f"| {k} | {v:.4f} | {t} | {'yes' if m else 'no'} |" for k, v, t, m in rows]
+    lines.append("")
+    for key in ("promises.behaviour_accuracy", "promises.intervention_timing",
+                "promises.personalization_auc", "privacy.membership_inference"):  # fmt: skip
+        if key in result:
+            lines.append(f"- `{key}`: {result[key]['definition']}")
+    timing = result.get("promises.intervention_timing")
+    if timing:
+        lines.append(f"- timing baselines (share of best): {_fmt_dict(timing['baselines'])}; "
+                     f"channel truly best: {timing['channel_is_truly_best']:.4f}")  # fmt: skip
+    rank = result.get("promises.personalization_auc")
+    if rank:
+        lines.append(
+            f"- ranking: recall@10 {rank['recall@10']:.4f}, NDCG@10 {rank['ndcg@10']:.4f}; "
+            f"baselines {_fmt_dict(rank['baselines'])}"
+        )
+    return lines
+
+
+def _fmt_dict(d: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k} ({_fmt_dict(v)})" if isinstance(v, dict) else f"{k} {_fmt(v)}" for k, v in d.items()
+    )
 
 
 def write_report(result: dict[str, Any], out: Path) -> Path:

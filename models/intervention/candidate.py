@@ -18,7 +18,14 @@ behavioural features (``models.features.FEATURE_NAMES``):
   ``SMOOTH_HOURS``), ``activity_alignment`` (the lead's mean-activity-hour vector dotted with the
   candidate hour's), ``activity_on_day`` (share of activity on day d, times 7);
 - the lead's history on the candidate channel: ``ch_reply_rate``, ``ch_log1p_outreach``,
-  ``ch_log1p_replied``, ``ch_log1p_inbound_90d``, ``ch_consent``.
+  ``ch_log1p_replied``, ``ch_log1p_inbound_90d``, ``ch_consent``;
+- from the lead's own history (:func:`lead_history`, all of it, not only 90 days): the smoothed
+  share of the lead's OWN actions (views, saves, shares, inquiries: never the agent's outreach
+  or the replies it prompts, whose hours are the agent's) at the candidate hour on the same
+  kind of day (``own_at_hour``: weekday or weekend profile, times 24) and on weekdays
+  (``own_at_hour_weekday``), how many such actions the profile rests on
+  (``own_log1p_actions_daytype``), and the lead's inbound messages or calls on the candidate
+  channel over all time (``ch_log1p_inbound_all``).
 
 Every value lies within about [-1, 10], like the behavioural features, so one int8 input scale
 fits the whole row.
@@ -28,13 +35,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
-from models.features import FEATURE_INDEX, FEATURE_SPEC_HASH, N_FEATURES
-from sync.records import OUTREACH_CHANNELS, Channel
+from models.features import FEATURE_INDEX, FEATURE_SPEC_HASH, N_FEATURES, EventColumns
+from models.features.columns import CHANNEL_CODE, TYPE_CODE
+from sync.records import OUTREACH_CHANNELS, Channel, EventType
 
-CANDIDATE_VERSION = "intervention-candidate/1"
+#: 2: the model takes two inputs, ``lead`` (N_FEATURES) and ``slots`` (N_CANDIDATE), see
+#: :func:`score_slots`; a runtime that feeds one concatenated row refuses it by this hash.
+CANDIDATE_VERSION = "intervention-candidate/2"
 HOURS_PER_WEEK = 168
 #: Width (hours, standard deviation) of the circular smoothing of the hour-of-day profile.
 SMOOTH_HOURS = 1.5
@@ -46,8 +57,12 @@ CANDIDATE_NAMES: tuple[str, ...] = (
     "hour_sin", "hour_cos", "dow_sin", "dow_cos", "weekend", "night",
     "activity_at_hour", "activity_near_hour", "activity_alignment", "activity_on_day",
     "ch_reply_rate", "ch_log1p_outreach", "ch_log1p_replied", "ch_log1p_inbound_90d", "ch_consent",
+    "own_at_hour", "own_at_hour_weekday", "own_log1p_actions_daytype", "ch_log1p_inbound_all",
 )  # fmt: skip
 N_CANDIDATE = len(CANDIDATE_NAMES)
+#: The lead's own history (:func:`lead_history`): weekday and weekend hour profiles of its own
+#: actions (smoothed shares), their counts (log1p), inbound per outreach channel (log1p).
+N_HISTORY = 24 + 24 + 2 + 4
 N_INPUT = N_FEATURES + N_CANDIDATE
 #: Feature-spec hash of the intervention model's input: behaviour spec + candidate encoding.
 INTERVENTION_SPEC_HASH = hashlib.sha256(
@@ -82,6 +97,44 @@ _KERNEL = np.exp(-0.5 * (_d / SMOOTH_HOURS) ** 2)
 _KERNEL /= _KERNEL.sum(axis=1, keepdims=True)  # row h: weights of each hour around h
 
 
+#: The lead's own actions: their hours are the lead's, not set by the agent's outreach.
+_OWN = (EventType.PROPERTY_VIEW, EventType.PROPERTY_SAVE, EventType.PROPERTY_SHARE,
+        EventType.INQUIRY)  # fmt: skip
+OWN_ACTIONS = np.array([TYPE_CODE[t] for t in _OWN])
+_INBOUND = {  # per outreach channel: (event type code, channel code) of the lead's inbound
+    c: (TYPE_CODE[EventType.CALL_IN if c == "call" else EventType.MESSAGE_IN], CHANNEL_CODE[c])
+    for c in CHANNEL_NAMES
+}
+HOUR_MS = 3_600_000
+
+
+def lead_history(cols: EventColumns, utc_offset_ms: int, before_ms: int | None = None
+                 ) -> np.ndarray:  # fmt: skip
+    """The lead's own history (N_HISTORY,) from its events (those before ``before_ms``).
+
+    Local hours use one UTC offset (the one the behavioural features use, at the time of
+    scoring). Profiles are shares of the lead's own actions per local hour, smoothed with the
+    circular Gaussian of ``SMOOTH_HOURS``, weekday (Monday-Friday) and weekend apart.
+    """
+    ts, typ, ch = cols.ts, cols.type, cols.channel
+    if before_ms is not None:
+        keep = ts < before_ms
+        ts, typ, ch = ts[keep], typ[keep], ch[keep]
+    out = np.zeros(N_HISTORY, dtype=np.float64)
+    own = np.isin(typ, OWN_ACTIONS)
+    how = ((ts[own] + utc_offset_ms) // HOUR_MS + 72) % HOURS_PER_WEEK  # 0 = Monday 00:00
+    weekend = how >= 5 * 24
+    for k, part in enumerate((how[~weekend] % 24, how[weekend] % 24)):
+        counts = np.bincount(part, minlength=24).astype(np.float64)
+        if len(part):
+            out[24 * k : 24 * k + 24] = _KERNEL @ counts / len(part)
+        out[48 + k] = np.log1p(len(part))
+    for i, c in enumerate(CHANNEL_NAMES):
+        t_code, c_code = _INBOUND[c]
+        out[50 + i] = np.log1p(np.count_nonzero((typ == t_code) & (ch == c_code)))
+    return out.astype(np.float32)
+
+
 def channel_codes(channels: Sequence[Channel | str] | np.ndarray) -> np.ndarray:
     """Positions in ``OUTREACH_CHANNELS`` of ``channels`` (names or codes)."""
     arr = np.asarray(channels)
@@ -100,12 +153,15 @@ def channel_codes(channels: Sequence[Channel | str] | np.ndarray) -> np.ndarray:
 
 
 def candidate_features(
-    lead_features: np.ndarray, channels: np.ndarray, hours: np.ndarray
-) -> np.ndarray:
+    lead_features: np.ndarray, channels: np.ndarray, hours: np.ndarray,
+    history: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
     """Candidate encodings (n, N_CANDIDATE) for rows of lead features and candidates.
 
     ``lead_features`` is (n, N_FEATURES) or one (N_FEATURES,) vector shared by all rows;
-    ``channels`` are codes into ``OUTREACH_CHANNELS`` and ``hours`` local hours-of-week, (n,).
+    ``channels`` are codes into ``OUTREACH_CHANNELS`` and ``hours`` local hours-of-week, (n,);
+    ``history`` (:func:`lead_history`) is (n, N_HISTORY) or one vector shared by all rows,
+    ``None`` for a lead with no history (every history column 0).
     """
     ch = channel_codes(channels)
     how = np.asarray(hours, dtype=np.int64).reshape(-1)
@@ -135,23 +191,36 @@ def candidate_features(
     out[:, 12] = x2[:, _SIN_IDX] * out[:, 4] + x2[:, _COS_IDX] * out[:, 5]
     out[:, 13] = 7.0 * x2[rows[:, None], _DAY_IDX[None, :]][rows, dow]
     out[:, 14:19] = x2[rows[:, None], _CH_IDX[ch]]
+    if history is not None:
+        hist = np.asarray(history, dtype=np.float64)
+        if hist.shape[-1] != N_HISTORY:
+            raise CandidateError(f"history must have {N_HISTORY} columns, got {hist.shape}")
+        h2 = np.broadcast_to(hist.reshape(-1, N_HISTORY), (n, N_HISTORY))
+        weekend = (dow >= 5).astype(np.int64)
+        out[:, 19] = 24.0 * h2[rows, 24 * weekend + hour]
+        out[:, 20] = 24.0 * h2[rows, hour]
+        out[:, 21] = h2[rows, 48 + weekend]
+        out[:, 22] = h2[rows, 50 + ch]
     return out.astype(np.float32)
 
 
-def model_input(lead_features: np.ndarray, channels: np.ndarray, hours: np.ndarray) -> np.ndarray:
+def model_input(lead_features: np.ndarray, channels: np.ndarray, hours: np.ndarray,
+                history: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """Rows (n, N_INPUT): each row's lead features followed by its candidate encoding."""
     ch = channel_codes(channels)
     x = np.asarray(lead_features, dtype=np.float32)
     if x.shape[-1] != N_FEATURES or x.ndim > 2:
         raise CandidateError(f"lead features must have {N_FEATURES} columns, got {x.shape}")
     x2 = np.broadcast_to(x, (len(ch), N_FEATURES)) if x.ndim == 1 else x
-    return np.concatenate([x2, candidate_features(x2, ch, hours)], axis=1).astype(np.float32)
+    slots = candidate_features(x2, ch, hours, history)
+    return np.concatenate([x2, slots], axis=1).astype(np.float32)
 
 
 def candidate_matrix(
     lead_features: np.ndarray,
     channels: Sequence[Channel | str] = OUTREACH_CHANNELS,
     hours: Sequence[int] | np.ndarray = range(HOURS_PER_WEEK),
+    history: np.ndarray | None = None,
 ) -> np.ndarray:
     """Model input for every (channel, hour) of one lead: (len(channels) * len(hours), N_INPUT).
 
@@ -161,7 +230,7 @@ def candidate_matrix(
     ch = channel_codes(list(channels))
     how = np.asarray(list(hours), dtype=np.int64)
     x = np.asarray(lead_features, dtype=np.float32).reshape(-1)
-    return model_input(x, np.repeat(ch, len(how)), np.tile(how, len(ch)))
+    return model_input(x, np.repeat(ch, len(how)), np.tile(how, len(ch)), history)
 
 
 def local_hour_of_week(ts_ms: np.ndarray | int, utc_offset_ms: np.ndarray | int) -> np.ndarray:
@@ -170,3 +239,56 @@ def local_hour_of_week(ts_ms: np.ndarray | int, utc_offset_ms: np.ndarray | int)
     hour = (local // 3_600_000) % 24
     dow = (local // 86_400_000 + 3) % 7  # 1970-01-01 was a Thursday
     return (dow * 24 + hour).astype(np.int64)
+
+
+class SlotModel(Protocol):
+    """What scoring needs of a loaded model (``models.tflite.TFLiteModel``)."""
+
+    @property
+    def input_names(self) -> tuple[str, ...]: ...
+
+    def predict(self, *xs: np.ndarray) -> list[np.ndarray]: ...
+
+
+def _ordered(model: SlotModel, lead: np.ndarray, slots: np.ndarray) -> list[np.ndarray]:
+    """The two inputs in the interpreter's order (found by their names, ``lead`` / ``slots``)."""
+    names = model.input_names
+    if len(names) != 2:
+        raise CandidateError(
+            f"the intervention model must take two inputs (lead, slots), it takes {len(names)}"
+        )
+    return [slots, lead] if "slot" in names[0] else [lead, slots]
+
+
+def score_slots(
+    model: SlotModel, lead_features: np.ndarray, channels: np.ndarray, hours: np.ndarray,
+    history: np.ndarray | None,
+) -> np.ndarray:  # fmt: skip
+    """P(response) (n,) of one lead at n (channel code, local hour-of-week) candidates, in one
+    invoke: the lead's part of the model runs once, only the slot part runs per candidate.
+    ``history``: the lead's :func:`lead_history` (``None``: a lead with no events)."""
+    x = np.asarray(lead_features, dtype=np.float32).reshape(1, -1)
+    slots = candidate_features(x[0], channels, hours, history)
+    if not len(slots):
+        return np.zeros(0, dtype=np.float32)
+    inputs = _ordered(model, x, slots)
+    return model.predict(*inputs)[0].reshape(-1)
+
+
+def score_rows(model: SlotModel, rows: np.ndarray, batch: int = 4096) -> np.ndarray:
+    """P(response) (n,) of rows ``[lead features, candidate encoding]`` (``model_input``), each
+    with its own lead: for training and evaluation, where rows come from many leads."""
+    x = np.asarray(rows, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] != N_INPUT:
+        raise CandidateError(f"rows must have {N_INPUT} columns, got {x.shape}")
+    out = []
+    for s in range(0, len(x), batch):
+        part = x[s : s + batch]
+        out.append(model.predict(*_ordered(model, part[:, :N_FEATURES], part[:, N_FEATURES:]))[0])
+    return np.concatenate(out).reshape(-1) if out else np.zeros(0, dtype=np.float32)
+
+
+def golden_input(model: SlotModel, row: np.ndarray) -> list[float]:
+    """A golden case's flat input for one row: its parts in the interpreter's input order."""
+    x = np.asarray(row, dtype=np.float32).reshape(-1)
+    return np.concatenate(_ordered(model, x[:N_FEATURES], x[N_FEATURES:])).tolist()

@@ -2,7 +2,8 @@
 
 Each ``message_out`` / ``call_out`` event is a row. Its features are the lead's behavioural
 vector from the events strictly before the outreach (``extract`` at ``ts - 1``) plus the
-candidate encoding of the outreach's own channel and local hour-of-week. The label is the
+candidate encoding of the outreach's own channel and local hour-of-week, with the lead's own
+history (``lead_history``) from the same events. The label is the
 generator's response: an inbound ``message_in`` on the same channel (``call_in`` for a call)
 within ``REPLY_HOURS`` after the outreach (the generator's reply latency is clipped to 1 min ..
 20 h, see ``models.synthetic.world``). Unprompted inbound messages that happen to fall in the
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,7 +25,9 @@ from models.features.columns import CHANNEL_CODE, TYPE_CODE
 from models.features.extract import utc_offset_ms
 from models.intervention.candidate import (
     CHANNEL_NAMES,
+    N_HISTORY,
     N_INPUT,
+    lead_history,
     local_hour_of_week,
     model_input,
 )
@@ -50,6 +53,8 @@ class InterventionRows:
     channel: np.ndarray  # int64 code into OUTREACH_CHANNELS
     hour_of_week: np.ndarray  # int64 local hour-of-week of the outreach
     ts: np.ndarray  # int64 epoch ms of the outreach
+    #: (rows, N_HISTORY) float32: the lead's own history before the outreach (lead_history)
+    history: np.ndarray = field(default_factory=lambda: np.zeros((0, N_HISTORY), np.float32))
 
 
 def build_rows(
@@ -64,7 +69,7 @@ def build_rows(
     for e in events:
         by_lead[e.lead_id].append(e)
     listing_by_id = {li.id: li for li in listings}
-    feats, ys, ids, chans, hows, tss = [], [], [], [], [], []
+    feats, ys, ids, chans, hows, tss, hists = [], [], [], [], [], [], []
     it = leads
     if progress:
         from tqdm.auto import tqdm
@@ -83,6 +88,7 @@ def build_rows(
             win = (ts > t) & (ts <= t + REPLY_HOURS * HOUR_MS) & (typ == reply_type)
             win &= chn == chn[i]
             feats.append(extract(lead, cols, t - 1))
+            hists.append(lead_history(cols, utc_offset_ms(lead.timezone, t - 1), t))
             ys.append(float(np.any(win)))
             ids.append(lead.id)
             chans.append(code)
@@ -91,8 +97,9 @@ def build_rows(
     xf = np.asarray(feats, dtype=np.float32).reshape(-1, N_FEATURES)
     ch = np.asarray(chans, dtype=np.int64)
     how = np.asarray(hows, dtype=np.int64)
-    x = model_input(xf, ch, how) if len(ch) else np.zeros((0, N_INPUT), np.float32)
+    hist = np.asarray(hists, dtype=np.float32).reshape(-1, N_HISTORY)
+    x = model_input(xf, ch, how, hist) if len(ch) else np.zeros((0, N_INPUT), np.float32)
     return InterventionRows(
         x=x, y=np.asarray(ys, dtype=np.float32), lead_ids=ids, channel=ch, hour_of_week=how,
-        ts=np.asarray(tss, dtype=np.int64),
+        ts=np.asarray(tss, dtype=np.int64), history=hist,
     )  # fmt: skip

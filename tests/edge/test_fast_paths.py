@@ -51,10 +51,14 @@ class CountingModel:
 
     def __init__(self, model):
         self.model, self.manifest, self.rows = model, model.manifest, 0
+        self.input_names = model.input_names
+        self.leads = 0
 
-    def predict1(self, x: np.ndarray) -> np.ndarray:
-        self.rows += len(x)
-        return self.model.predict1(x)
+    def predict(self, *xs: np.ndarray) -> list[np.ndarray]:
+        lead, slots = sorted(xs, key=lambda x: -x.shape[1])  # the lead part is the wider
+        self.rows += len(slots)
+        self.leads += len(lead)
+        return self.model.predict(*xs)
 
 
 async def test_a_plan_scores_only_open_slots_with_the_full_grids_values(device):
@@ -70,6 +74,7 @@ async def test_a_plan_scores_only_open_slots_with_the_full_grids_values(device):
     plan = make_plan(inputs, model, "plan-test")  # type: ignore[arg-type]
     full = len(OUTREACH_CHANNELS) * len(SCORED_HOURS)
     assert plan.steps and 0 < model.rows < full
+    assert model.leads == 1  # the lead's part of the model ran once, for every candidate
     grid = score_grid(model.model, snap.features)
     for step in plan.steps:
         want = round(float(grid[OUTREACH_CHANNELS.index(step.channel), step.hour_of_week]), 4)

@@ -6,7 +6,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from edge.inference import ModelRefusedError, ModelRegistry
+from edge.inference import ModelRefusedError, ModelRegistry, canary
 from edge.models import SPEC_HASHES
 from models.artifact import ARTIFACT_DIR, load_verified, sha256_hex
 from models.errors import ArtifactError
@@ -135,3 +135,18 @@ def test_every_shipped_model_matches_the_feature_code_the_runtime_runs(name):
     model = ModelRegistry(None, SPEC_HASHES).get(name)
     assert model.manifest.feature_spec_hash == SPEC_HASHES[name]()
     assert model.manifest.golden, f"{name} ships no golden cases for its canary"
+
+
+def test_a_two_input_models_canary_splits_each_golden_row_and_refuses_a_short_one():
+    """The intervention model takes (lead, slots): a golden row is both parts, concatenated."""
+    from models.intervention import INTERVENTION_SPEC_HASH, NAME
+
+    blob, manifest = load_verified(ARTIFACT_DIR, NAME, INTERVENTION_SPEC_HASH)
+    model = TFLiteModel(blob, manifest)
+    assert len(model.input_sizes) == 2
+    canary(model)  # the shipped cases pass
+    case = manifest.golden[0]
+    short = msgspec.structs.replace(case, input=case.input[:-1])
+    bad = TFLiteModel(blob, msgspec.structs.replace(manifest, golden=[short]))
+    with pytest.raises(ModelRefusedError, match=r"golden case 0 has \d+ input values"):
+        canary(bad)

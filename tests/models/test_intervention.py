@@ -11,6 +11,7 @@ from models.artifact import ARTIFACT_DIR, load_verified
 from models.errors import TrainingDataError
 from models.evaluation.uplift import perfect_score, qini_coefficient, qini_curve
 from models.features import FEATURE_INDEX, N_FEATURES, columns_from_records, extract
+from models.features.extract import utc_offset_ms
 from models.intervention import (
     CANDIDATE_NAMES,
     INTERVENTION_SPEC_HASH,
@@ -20,6 +21,7 @@ from models.intervention import (
     candidate_matrix,
     local_hour_of_week,
 )
+from models.intervention.candidate import lead_history, score_rows, score_slots
 from models.intervention.dataset import build_rows
 from models.train_common import fit_tabular
 from sync.records import OUTREACH_CHANNELS, Channel, Event, EventType, Lead
@@ -36,7 +38,7 @@ def col(name: str) -> int:
 
 def test_candidate_matrix_is_channel_major_over_the_whole_week():
     m = candidate_matrix(np.zeros(N_FEATURES, np.float32))
-    assert m.shape == (4 * 168, N_INPUT) == (672, N_FEATURES + 19)
+    assert m.shape == (4 * 168, N_INPUT) == (672, N_FEATURES + 23)
     assert m.dtype == np.float32
     grid = m[:, N_FEATURES : N_FEATURES + 4].reshape(4, 168, 4)
     for c in range(4):
@@ -69,6 +71,39 @@ def test_candidate_encoding_literal_values():
     assert m[2][col("night")] == 1.0
     call_noon = m[3]
     assert call_noon[col("channel_call")] == 1.0 and call_noon[col("ch_reply_rate")] == 0.0
+
+
+def test_lead_history_counts_the_leads_own_actions_by_kind_of_day_not_the_agents():
+    from models.features import columns_from_records
+    from models.intervention.candidate import N_HISTORY, lead_history
+
+    tue_20h = MONDAY + DAY + 20 * HOUR
+    sat_11h = MONDAY + 5 * DAY + 11 * HOUR
+    events = [
+        _event(1, EventType.PROPERTY_VIEW, tue_20h, Channel.WEB),
+        _event(2, EventType.INQUIRY, tue_20h + 7 * DAY, Channel.WEB),
+        _event(3, EventType.PROPERTY_SAVE, sat_11h, Channel.WEB),
+        # the agent's outreach at 10:00 and the reply it prompts do not count as the lead's hours
+        _event(4, EventType.MESSAGE_OUT, MONDAY + 2 * DAY + 10 * HOUR, Channel.SMS),
+        _event(5, EventType.MESSAGE_IN, MONDAY + 2 * DAY + 10 * HOUR + 60_000, Channel.SMS),
+        _event(6, EventType.PROPERTY_VIEW, MONDAY + 30 * DAY, Channel.WEB),  # after the cut
+    ]
+    cols = columns_from_records(sorted(events, key=lambda e: e.ts), {})
+    h = lead_history(cols, 0, before_ms=MONDAY + 20 * DAY)
+    assert h.shape == (N_HISTORY,)
+    weekday, weekend = h[:24], h[24:48]
+    assert int(np.argmax(weekday)) == 20 and int(np.argmax(weekend)) == 11
+    assert weekday.sum() == pytest.approx(1.0) and weekend.sum() == pytest.approx(1.0)
+    assert weekday[10] < 1e-6  # the outreach hour is not the lead's
+    assert h[48] == pytest.approx(math.log(3)) and h[49] == pytest.approx(math.log(2))
+    assert h[51] == pytest.approx(math.log(2))  # one sms reply in, sms is channel 1
+    m = candidate_matrix(np.zeros(N_FEATURES, np.float32), ["sms"], [24 + 20, 5 * 24 + 11],
+                         history=h)  # fmt: skip
+    assert m[0, col("own_at_hour")] == pytest.approx(24 * weekday[20])
+    assert m[1, col("own_at_hour")] == pytest.approx(24 * weekend[11])
+    assert m[1, col("own_at_hour_weekday")] == pytest.approx(24 * weekday[11])
+    assert m[1, col("own_log1p_actions_daytype")] == pytest.approx(math.log(2))
+    assert m[0, col("ch_log1p_inbound_all")] == pytest.approx(math.log(2))
 
 
 def test_candidate_errors_name_the_bad_value():
@@ -136,18 +171,35 @@ def shipped():
 def test_manifest_verifies_and_golden_cases_reproduce(shipped):
     blob, manifest = load_verified(ARTIFACT_DIR, NAME, INTERVENTION_SPEC_HASH)
     assert type(shipped._interp).__module__.startswith("tflite_runtime")
-    assert manifest.inputs[0].dtype == "int8" and manifest.inputs[0].shape[-1] == N_INPUT
+    widths = sorted(spec.shape[-1] for spec in manifest.inputs)
+    assert [spec.dtype for spec in manifest.inputs] == ["int8", "int8"]
+    assert widths == [N_INPUT - N_FEATURES, N_FEATURES]  # factored: slots, lead
     assert manifest.size == len(blob) < 500_000
     assert manifest.metrics["auc"] > 0.6
     for case in manifest.golden:
-        out = shipped.predict1(np.asarray([case.input], np.float32))[0]
+        flat = np.asarray(case.input, np.float32)
+        parts = np.split(flat, np.cumsum(shipped.input_sizes)[:-1])
+        out = shipped.predict(*(p[None] for p in parts))[0][0]
         assert np.allclose(out, case.output, atol=case.tolerance)
 
 
-def test_the_whole_week_is_one_batched_invoke(shipped):
-    p = shipped.predict1(candidate_matrix(np.zeros(N_FEATURES, np.float32)))
-    assert p.shape == (672, 1)
+def test_the_whole_week_is_one_batched_invoke_with_the_lead_part_run_once(shipped):
+    x = np.zeros(N_FEATURES, np.float32)
+    ch, hours = np.repeat(np.arange(4), 168), np.tile(np.arange(168), 4)
+    p = score_slots(shipped, x, ch, hours, None)
+    assert p.shape == (672,)
     assert ((p >= 0) & (p <= 1)).all()
+    # broadcasting one lead row gives what one full row per candidate gives
+    assert np.array_equal(p, score_rows(shipped, candidate_matrix(x)))
+
+
+def test_a_model_with_one_input_is_refused_by_name(shipped):
+    class OneInput:
+        input_names = ("serving_default_features:0",)
+
+    with pytest.raises(CandidateError, match="two inputs"):
+        score_slots(OneInput(), np.zeros(N_FEATURES, np.float32), np.array([0]), np.array([9]),
+                    None)  # fmt: skip
 
 
 def test_model_prefers_a_leads_peak_hours_over_3am(shipped):
@@ -164,9 +216,11 @@ def test_model_prefers_a_leads_peak_hours_over_3am(shipped):
         peak = int(truth.peak_hour_weekday)
         if not 8 <= peak <= 21:
             continue
-        x = extract(lead, columns_from_records(by.get(lead.id, ()), listing_by_id), w.now_ms)
+        cols = columns_from_records(by.get(lead.id, ()), listing_by_id)
+        x = extract(lead, cols, w.now_ms)
+        history = lead_history(cols, utc_offset_ms(lead.timezone, w.now_ms))
         ch = OUTREACH_CHANNELS.index(truth.preferred_channel)
-        grid = shipped.predict1(candidate_matrix(x)).reshape(4, 168)[ch]
+        grid = score_rows(shipped, candidate_matrix(x, history=history)).reshape(4, 168)[ch]
         days = np.arange(1, 4) * 24  # Tuesday .. Thursday
         wins += grid[days + peak].mean() > grid[days + 3].mean()
         total += 1

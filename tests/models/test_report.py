@@ -73,7 +73,8 @@ def test_eval_cli_evaluates_what_it_finds_and_prints_one_json_object(tmp_path):
     data.mkdir()
     (data / "lingua-langid-testdata").symlink_to(LINGUA)
     proc = subprocess.run([CLI, "eval", "--data-dir", str(data), "--out", str(tmp_path / "r"),
-                           "--json"], capture_output=True, text=True, timeout=300)  # fmt: skip
+                           "--promise-leads", "60", "--json"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["datasets"] == {"leads": False, "bank": False, "lingua": True}
@@ -81,3 +82,8 @@ def test_eval_cli_evaluates_what_it_finds_and_prints_one_json_object(tmp_path):
     assert set(result["langid.per_language"]["single_words"]) >= {"en", "ko", "th"}
     assert result["model_bytes"]["language"] < 1_000_000
     assert (tmp_path / "r" / "langid_confusion.png").exists()
+    # the promises measured on generated leads are there with their definitions
+    for key in ("promises.intervention_timing", "promises.personalization_auc"):
+        assert result[key]["definition"] and 0.0 <= result[key]["value"] <= 1.0, key
+    assert "promises.behaviour_accuracy" not in result  # no Leads.csv: not measured, not faked
+    assert "## Promises" in (tmp_path / "r" / "report.md").read_text()
