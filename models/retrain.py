@@ -11,7 +11,7 @@ follows one rule, only the rows and the score differ:
   labels convert / respond; the synced outcomes plus the shipped base corpus;
 - **intervention**: one row per outreach (``message_out`` / ``call_out``, what an executed
   step leaves) with its reply within 20 h as the label (:mod:`models.intervention.dataset`),
-  trained with the family's own recipe (:func:`intervention_recipe`); score: P(response);
+  trained as the shipped factored model (:func:`models.intervention.train.recipe`); P(response);
 - **personalization**: ranking examples from views, saves, inquiries and showings
   (:mod:`models.personalization.dataset`), the two towers trained by
   :func:`models.personalization.train.train_towers`; score: the ranking AUC of each held-out
@@ -67,14 +67,6 @@ class Rows:
     groups: list[str]
 
 
-def intervention_recipe(*, seed: int = 0, epochs: int = 40):
-    """The shipped intervention model's configuration (``models.intervention.train``)."""
-    from models.train_common import TrainConfig
-
-    return TrainConfig(hidden=(128, 64), dropout=0.15, l2=3e-4, members=2, seed=seed,
-                       epochs=epochs, patience=5, batch_size=256, verbose=False)  # fmt: skip
-
-
 # --- rows of each family --------------------------------------------------------------
 
 
@@ -128,7 +120,11 @@ def scores(family: str, blobs: dict[str, bytes], rows: Rows, data: TrainingSet) 
     if family == "behaviour":
         return run_tflite(blobs["behaviour"], rows.data)
     if family == "intervention":
-        return run_tflite(blobs["intervention"], rows.data)[:, :1]
+        from models.intervention.candidate import score_rows
+        from models.tflite import TFLiteModel
+
+        model = TFLiteModel.from_blob(blobs["intervention"])
+        return score_rows(model, rows.data).reshape(-1, 1)
     ex = rows.data
     if not len(ex.lead_ids):
         return np.zeros((0, 1))
@@ -174,15 +170,15 @@ def live_scores(family: str, blobs: dict[str, bytes], data: TrainingSet) -> np.n
 
 def _fit(family: str, rows: Rows, data: TrainingSet, *, seed: int, epochs: int):
     """Train the family's candidate on ``rows``: ``{name: (blob, golden inputs)}``."""
-    from models.train_common import configure_tensorflow, export_int8, fit_tabular
+    from models.train_common import configure_tensorflow
 
     configure_tensorflow(2)
     if family == "intervention":
-        from models.intervention import LABELS
+        from models.intervention.factored import export_factored_int8, fit_factored
+        from models.intervention.train import recipe
 
-        trained = fit_tabular(rows.data, rows.y[:, 0], intervention_recipe(seed=seed,
-                              epochs=epochs), label_names=LABELS)  # fmt: skip
-        return {"intervention": (export_int8(trained, rows.data), rows.data)}
+        trained = fit_factored(rows.data, rows.y[:, 0], recipe(seed=seed, epochs=epochs))
+        return {"intervention": (export_factored_int8(trained, rows.data), rows.data)}
     from models.export import to_int8_tflite
     from models.personalization.train import train_towers
 
@@ -336,11 +332,15 @@ def retrain(
     clean = {k: v for k, v in metrics.items() if not math.isnan(v)}
     for name, (blob, x) in fitted.items():
         inputs, outputs = tensor_specs(blob)
-        tolerance_golden = 0.25 if family == "personalization" else 0.02
+        if family == "intervention":  # two inputs: golden rows split by them
+            from models.intervention.factored import golden_factored
+
+            golden = golden_factored(blob, x, n=3)
+        else:
+            golden = golden_cases(blob, x, n=3, tolerance=0.25)
         manifest = build_manifest(
             name, blob, version=version, feature_spec_hash=spec, inputs=inputs,
-            outputs=outputs, labels=labels, metrics=clean,
-            golden=golden_cases(blob, x, n=3, tolerance=tolerance_golden),
+            outputs=outputs, labels=labels, metrics=clean, golden=golden,
         )  # fmt: skip
         save_artifact(out, blob, manifest)
     (out / "reference.json").write_bytes(msgspec.json.encode(ref))
