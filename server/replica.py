@@ -17,6 +17,12 @@ of one key share one computation. The replicas' models never change while the se
 installs none into them), so the position is the whole key, bounded by a maximum age
 (``max_age_s``, 15 minutes): an answer also depends on the time (recency features, a plan's
 next hours), so one computed long ago is computed again even when the team did not change.
+
+The replicas' work (feature extraction, model invocations, index building) runs off the
+server's event loop, on :class:`server.lanes.Lanes`: each team's runtime lives on one lane
+thread with its own loop; what the lane needs of the server store (the change log, a push)
+is awaited back on the server's loop. The per-team lock and the read cache stay on the
+server's loop.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import msgspec
 
 from edge.runtime import EdgeRuntime
 from server.auth import Principal
+from server.lanes import Lanes, on_loop
 from server.service import SyncService
 from sync.changes import ChangeBatch
 from sync.version import SCHEMA_VERSION
@@ -64,6 +71,7 @@ class TeamReplicas:
         cache_size: int = 1024,
         max_age_s: float = 900.0,
         monotonic: Callable[[], float] = time.monotonic,
+        lanes: Lanes | None = None,
     ):
         self.directory = directory
         self.service = service
@@ -76,6 +84,9 @@ class TeamReplicas:
         self._answers: OrderedDict[tuple[str, Hashable], tuple[int, float, Any]] = OrderedDict()
         self._flights: dict[tuple[str, Hashable], tuple[int, asyncio.Future[Any]]] = {}
         self.hits = self.shared = self.misses = 0
+        #: Where the replicas compute (one lane per core unless given).
+        self.lanes = lanes or Lanes()
+        self._server_loop: asyncio.AbstractEventLoop | None = None
 
     def _lock(self, team: str) -> asyncio.Lock:
         return self._locks.setdefault(team, asyncio.Lock())
@@ -90,15 +101,19 @@ class TeamReplicas:
             self._runtimes[team] = runtime
         return runtime
 
+    async def _on_server(self, make: Callable[[], Awaitable[T]]) -> T:
+        """``make()`` on the server's loop (the store and notifier live there)."""
+        return await on_loop(self._server_loop or asyncio.get_running_loop(), make)
+
     async def catch_up(self, team: str, runtime: EdgeRuntime) -> int:
         """Apply the team's changes after the replica's checkpoint; how many were applied."""
         store = self.service.store
         applied = 0
         while True:
             after = await runtime.store.sync_checkpoint()
-            if await store.last_seq(team) <= after:
+            if await self._on_server(lambda: store.last_seq(team)) <= after:
                 return applied
-            rows = await store.pull(team, after, _PAGE)
+            rows = await self._on_server(lambda: store.pull(team, after, _PAGE))
             if not rows:
                 return applied
             await runtime.store.apply_remote([c for _, c in rows], rows[-1][0])
@@ -112,7 +127,7 @@ class TeamReplicas:
             batch = ChangeBatch(
                 device_id=runtime.device_id, changes=changes, schema_version=SCHEMA_VERSION
             )
-            await self.service.push(who, batch)
+            await self._on_server(lambda: self.service.push(who, batch))  # noqa: B023
             await runtime.store.mark_sent([c.seq for c in changes])
             pushed += len(changes)
         return pushed
@@ -125,18 +140,24 @@ class TeamReplicas:
         self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]
     ) -> tuple[T, int | None]:
         """``run``, and the log position its answer holds at (None: other changes came in)."""
+        self._server_loop = self._server_loop or asyncio.get_running_loop()
         async with self._lock(team):
-            runtime = await self._runtime(team)
-            await self.catch_up(team, runtime)
-            before = await runtime.store.sync_checkpoint()
-            pushed = 0
-            try:
-                value = await fn(runtime)
-            finally:
-                if await runtime.store.outbox_to_push(1):
-                    pushed = await self.push(team, runtime)
-                    await self.catch_up(team, runtime)
-            after = await runtime.store.sync_checkpoint()
+            return await self.lanes.run(team, lambda: self._on_lane(team, fn))
+
+    async def _on_lane(
+        self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]
+    ) -> tuple[T, int | None]:
+        runtime = await self._runtime(team)
+        await self.catch_up(team, runtime)
+        before = await runtime.store.sync_checkpoint()
+        pushed = 0
+        try:
+            value = await fn(runtime)
+        finally:
+            if await runtime.store.outbox_to_push(1):
+                pushed = await self.push(team, runtime)
+                await self.catch_up(team, runtime)
+        after = await runtime.store.sync_checkpoint()
         # The answer saw the log up to ``before`` plus its own writes; it holds at ``after``
         # only when nothing else was logged in between.
         return value, after if after == before + pushed else None
@@ -190,10 +211,11 @@ class TeamReplicas:
         )
 
     async def close(self) -> None:
-        for runtime in self._runtimes.values():
-            await runtime.close()
+        for team, runtime in list(self._runtimes.items()):
+            await self.lanes.run(team, runtime.close)
         self._runtimes.clear()
         self._answers.clear()
+        self.lanes.stop()
 
 
 def pid_alive(pid: int) -> bool:

@@ -95,11 +95,12 @@ class World(msgspec.Struct, frozen=True, kw_only=True):
         return f"team-{t:03d}"
 
 
-def _pct(values: list[float], q: float) -> float:
+def _pct(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (nearest rank), rounded to 0.01; None for no values."""
     if not values:
-        return float("nan")
+        return None
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
 # --- seeding ------------------------------------------------------------------------------
@@ -335,10 +336,12 @@ def server(
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for name in ("REALTY_EDGE_DATABASE_URL", "REALTY_EDGE_REDIS_URL", "REALTY_EDGE_WORKERS"):
         env.pop(name, None)
-    proc = subprocess.Popen(
-        args, cwd=str(ROOT), env=env, text=True, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    log = data_dir.parent / "server.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            args, cwd=str(ROOT), env=env, text=True, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -349,8 +352,7 @@ def server(
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
-                raise RuntimeError(f"the server did not start: {err[-2000:]}")
+                raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
             time.sleep(0.2)
         yield url, proc
     finally:
@@ -513,6 +515,11 @@ class Generator:
             data = gzip.decompress(data)
         return status, data
 
+    def close(self) -> None:
+        for conn in self.idle:
+            conn.close()
+        self.idle.clear()
+
     # --- a step ---
 
     def schedule(self, factor: float, duration: float) -> list[tuple[float, str]]:
@@ -582,10 +589,10 @@ class Generator:
             lat = latencies[route]
             routes[route] = {
                 "requests": len(lat),
-                "p50_ms": round(_pct(lat, 0.50), 2),
-                "p95_ms": round(_pct(lat, 0.95), 2),
-                "p99_ms": round(_pct(lat, 0.99), 2),
-                "max_ms": round(max(lat), 2) if lat else float("nan"),
+                "p50_ms": _pct(lat, 0.50),
+                "p95_ms": _pct(lat, 0.95),
+                "p99_ms": _pct(lat, 0.99),
+                "max_ms": round(max(lat), 2) if lat else None,
                 "errors": errors[route],
                 "statuses": statuses[route],
             }
@@ -596,8 +603,8 @@ class Generator:
             "unfinished": unfinished,
             "routes": routes,
             "generator": {
-                "lag_p50_ms": round(_pct(lags, 0.50), 2),
-                "lag_p99_ms": round(_pct(lags, 0.99), 2),
+                "lag_p50_ms": _pct(lags, 0.50),
+                "lag_p99_ms": _pct(lags, 0.99),
                 "lag_max_ms": round(max(lags), 2) if lags else 0.0,
                 "send_overrun_ms": round((sent_by - start - duration) * 1000, 1),
                 "cpu_s": round(cpu, 2),
@@ -691,6 +698,8 @@ class Client:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
 
 # --- the capacity search --------------------------------------------------------------------
@@ -784,7 +793,7 @@ def run_config(
 
                 def measure(f: float) -> dict[str, Any]:
                     step = client.ask({"factor": f, "duration": duration})
-                    worst = max(step["routes"].items(), key=lambda kv: kv[1]["p95_ms"])
+                    worst = max(step["routes"].items(), key=lambda kv: kv[1]["p95_ms"] or 0.0)
                     progress(
                         f"{name}: factor {f:g}: worst p95 {worst[1]['p95_ms']} ms ({worst[0]}), "
                         f"errors {sum(r['errors'] for r in step['routes'].values())}, "
