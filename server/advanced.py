@@ -319,7 +319,9 @@ async def realtime_multi_language(
                 final = await asyncio.to_thread((stream or transcriber.stream(language)).finish)
                 stream = None
                 text = final.text
-                guess = await asyncio.to_thread(advanced.detect_text, text) if text.strip() else None
+                guess = (
+                    await asyncio.to_thread(advanced.detect_text, text) if text.strip() else None
+                )
                 await socket.send_json(
                     {"type": "final", "session_id": session_id, **msgspec.to_builtins(final),
                      "detected_language": guess.language if guess else "unknown"}

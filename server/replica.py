@@ -113,7 +113,7 @@ class TeamReplicas:
             after = await runtime.store.sync_checkpoint()
             if await self._on_server(lambda: store.last_seq(team)) <= after:
                 return applied
-            rows = await self._on_server(lambda: store.pull(team, after, _PAGE))
+            rows = await self._on_server(lambda: store.pull(team, after, _PAGE))  # noqa: B023
             if not rows:
                 return applied
             await runtime.store.apply_remote([c for _, c in rows], rows[-1][0])

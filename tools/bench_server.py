@@ -28,6 +28,7 @@ adaptations (:data:`LOAD`), spread over a seeded world of ``teams`` teams of eig
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import json
@@ -243,8 +244,13 @@ async def _tokens(database_url: str, world: World) -> dict[str, list[str]]:
     now = wall_clock_ms()
     return {
         world.team(t): [
-            issue_token(key, agent=f"agent-{t:03d}-{a}", team=world.team(t), now_ms=now,
-                        ttl_ms=6 * 3_600_000)  # fmt: skip
+            issue_token(
+                key,
+                agent=f"agent-{t:03d}-{a}",
+                team=world.team(t),
+                now_ms=now,
+                ttl_ms=6 * 3_600_000,
+            )
             for a in range(AGENTS_PER_TEAM)
         ]
         for t in range(world.teams)
@@ -326,11 +332,25 @@ def server(
 
     port = _free_port()
     args = [
-        sys.executable, "-c", "from tools.cli import app; app()", "serve",
-        "--port", str(port), "--database-url", database_url, "--data-dir", str(data_dir),
-        "--workers", str(workers), "--rate-per-s", "1000000", "--rate-burst", "1000000",
-        "--log-level", "warning",
-    ]  # fmt: skip
+        sys.executable,
+        "-c",
+        "from tools.cli import app; app()",
+        "serve",
+        "--port",
+        str(port),
+        "--database-url",
+        database_url,
+        "--data-dir",
+        str(data_dir),
+        "--workers",
+        str(workers),
+        "--rate-per-s",
+        "1000000",
+        "--rate-burst",
+        "1000000",
+        "--log-level",
+        "warning",
+    ]
     if redis_url:
         args += ["--redis-url", redis_url]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -339,9 +359,14 @@ def server(
     log = data_dir.parent / "server.log"
     with log.open("w") as err:
         proc = subprocess.Popen(
-            args, cwd=str(ROOT), env=env, text=True, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
+            args,
+            cwd=str(ROOT),
+            env=env,
+            text=True,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -461,13 +486,23 @@ class Generator:
             changes = []
             for _ in range(PUSH_CHANGES):
                 dev.seq += 1
-                fields = {"lead_id": self._lead(), "type": "property_view", "ts": now,
-                          "listing_id": f"lst-{self.rng.randrange(LISTINGS) + 1:06d}",
-                          "dwell_s": float(self.rng.randrange(5, 300)), "updated_at": now}  # fmt: skip
+                fields = {
+                    "lead_id": self._lead(),
+                    "type": "property_view",
+                    "ts": now,
+                    "listing_id": f"lst-{self.rng.randrange(LISTINGS) + 1:06d}",
+                    "dwell_s": float(self.rng.randrange(5, 300)),
+                    "updated_at": now,
+                }
                 changes.append(
-                    Change(entity="event", entity_id=f"ev-{dev.device_id}-{dev.seq}",
-                           fields=fields, hlc=Hlc(now, dev.seq % 60_000, dev.device_id).encode(),
-                           device_id=dev.device_id, seq=dev.seq)  # fmt: skip
+                    Change(
+                        entity="event",
+                        entity_id=f"ev-{dev.device_id}-{dev.seq}",
+                        fields=fields,
+                        hlc=Hlc(now, dev.seq % 60_000, dev.device_id).encode(),
+                        device_id=dev.device_id,
+                        seq=dev.seq,
+                    )
                 )
             raw = msgspec.msgpack.encode(
                 ChangeBatch(device_id=dev.device_id, changes=list[AnyChange](changes))
@@ -558,10 +593,8 @@ class Generator:
             if status >= 400:
                 errors[route] += 1
             elif route == "pull":
-                try:
+                with contextlib.suppress(msgspec.MsgspecError, KeyError, TypeError, ValueError):
                     dev.checkpoint = int(msgspec.msgpack.decode(data)["checkpoint"])
-                except (msgspec.MsgspecError, KeyError, TypeError, ValueError):
-                    pass
 
         arrivals = self.schedule(factor, duration)
         cpu0 = time.process_time()
@@ -625,8 +658,11 @@ class Generator:
             nonlocal failed
             dev = next(d for d in self.devices if d.team == team)
             conn = Http(self.host, self.port)
-            headers = {"authorization": f"Bearer {dev.token}", "content-type": "application/json",
-                       "connection": "close"}  # fmt: skip
+            headers = {
+                "authorization": f"Bearer {dev.token}",
+                "content-type": "application/json",
+                "connection": "close",
+            }
             body = msgspec.json.encode({"lead_id": self._lead()})
             async with sem:
                 try:
@@ -672,8 +708,12 @@ class Client:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from tools.bench_server import client_main; client_main()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(ROOT), env=env,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=str(ROOT),
+            env=env,
+        )
         self._send(spec)
 
     def _send(self, obj: dict[str, Any]) -> None:
@@ -707,10 +747,13 @@ class Client:
 
 def passes(step: dict[str, Any], target_ms: float = TARGET_P95_MS) -> bool:
     """Every route's p95 within ``target_ms`` and not one failed request."""
-    return all(
-        r["requests"] > 0 and r["p95_ms"] <= target_ms and r["errors"] == 0
-        for r in step["routes"].values()
-    ) and not step["unfinished"]
+    return (
+        all(
+            r["requests"] > 0 and r["p95_ms"] <= target_ms and r["errors"] == 0
+            for r in step["routes"].values()
+        )
+        and not step["unfinished"]
+    )
 
 
 def search(
@@ -782,8 +825,14 @@ def run_config(
         redis = redis_url if n_workers > 1 else None
         with server(url, directory / "data", n_workers, redis) as (base, proc):
             progress(f"{name}: server on {base} (pid {proc.pid})")
-            spec = {"url": base, "rates": rates or LOAD, "leads": world.leads,
-                    "tokens": tokens, "heads": heads, "seed": world.seed}  # fmt: skip
+            spec = {
+                "url": base,
+                "rates": rates or LOAD,
+                "leads": world.leads,
+                "tokens": tokens,
+                "heads": heads,
+                "seed": world.seed,
+            }
             client = Client(spec)
             try:
                 warm = client.ask({"warm": 2 * n_workers})
@@ -818,11 +867,15 @@ def run_config(
         "rss_mb": rss,
         "generator": at_one["generator"],
         "steps": [
-            {"factor": s["factor"], "passed": s["passed"], "unfinished": s["unfinished"],
-             "p95_ms": {r: v["p95_ms"] for r, v in s["routes"].items()},
-             "errors": {r: v["errors"] for r, v in s["routes"].items() if v["errors"]},
-             "generator_lag_p99_ms": s["generator"]["lag_p99_ms"],
-             "generator_cpu_share": s["generator"]["cpu_share"]}  # fmt: skip
+            {
+                "factor": s["factor"],
+                "passed": s["passed"],
+                "unfinished": s["unfinished"],
+                "p95_ms": {r: v["p95_ms"] for r, v in s["routes"].items()},
+                "errors": {r: v["errors"] for r, v in s["routes"].items() if v["errors"]},
+                "generator_lag_p99_ms": s["generator"]["lag_p99_ms"],
+                "generator_cpu_share": s["generator"]["cpu_share"],
+            }
             for s in steps
         ],
         "workers": n_workers,
@@ -852,9 +905,16 @@ def run(
     before = os.getloadavg()
     results = {
         name: run_config(
-            name, world, duration=duration, postgres_url=postgres_url, redis_url=redis_url,
-            max_factor=max_factor, bisections=bisections, warm_s=warm_s, progress=progress,
-        )  # fmt: skip
+            name,
+            world,
+            duration=duration,
+            postgres_url=postgres_url,
+            redis_url=redis_url,
+            max_factor=max_factor,
+            bisections=bisections,
+            warm_s=warm_s,
+            progress=progress,
+        )
         for name in configs
     }
     return {

@@ -755,10 +755,17 @@ def bench_server(
     chosen = tuple(c.strip() for c in configs.split(",") if c.strip())
     try:
         result = run(
-            chosen, teams=teams, leads=leads, events_per_lead=events_per_lead, duration=duration,
-            max_factor=max_factor, bisections=bisections, postgres_url=postgres_url,
-            redis_url=redis_url, progress=lambda m: err_console.print(m, highlight=False),
-        )  # fmt: skip
+            chosen,
+            teams=teams,
+            leads=leads,
+            events_per_lead=events_per_lead,
+            duration=duration,
+            max_factor=max_factor,
+            bisections=bisections,
+            postgres_url=postgres_url,
+            redis_url=redis_url,
+            progress=lambda m: err_console.print(m, highlight=False),
+        )
     except ValueError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -766,8 +773,8 @@ def bench_server(
         print_json(result)
         return
     for name, r in result["configs"].items():
-        table = Table("route", "p50 ms", "p95 ms", "p99 ms", "errors",
-                      title=f"{name}: capacity factor {r['capacity_factor']:g} (routes at 1x)")  # fmt: skip
+        title = f"{name}: capacity factor {r['capacity_factor']:g} (routes at 1x)"
+        table = Table("route", "p50 ms", "p95 ms", "p99 ms", "errors", title=title)
         for route, v in r["routes"].items():
             table.add_row(route, *(str(v[k]) for k in ("p50_ms", "p95_ms", "p99_ms", "errors")))
         console.print(table)

@@ -32,11 +32,17 @@ async def _stand_in(delay_s: float) -> tuple[asyncio.Server, int]:
 
 
 def _generator(port: int, rate: float) -> Generator:
-    return Generator({
-        "url": f"http://127.0.0.1:{port}", "rates": {"slow": rate}, "leads": 1,
-        "tokens": {"team-x": ["t"]}, "heads": {}, "seed": 3,
-        "extra_routes": {"slow": ["GET", "/slow"]},
-    })  # fmt: skip
+    return Generator(
+        {
+            "url": f"http://127.0.0.1:{port}",
+            "rates": {"slow": rate},
+            "leads": 1,
+            "tokens": {"team-x": ["t"]},
+            "heads": {},
+            "seed": 3,
+            "extra_routes": {"slow": ["GET", "/slow"]},
+        }
+    )
 
 
 async def test_a_server_slower_than_the_arrivals_shows_its_queue():
@@ -76,8 +82,11 @@ def test_search_doubles_then_bisects():
     def measure(f: float) -> dict:
         seen.append(f)
         p95 = 30.0 * f  # passes up to 100/30 = 3.33
-        return {"factor": f, "unfinished": 0,
-                "routes": {"r": {"requests": 10, "p95_ms": p95, "errors": 0}}}  # fmt: skip
+        return {
+            "factor": f,
+            "unfinished": 0,
+            "routes": {"r": {"requests": 10, "p95_ms": p95, "errors": 0}},
+        }
 
     capacity, steps = search(measure, max_factor=64, bisections=3)
     assert seen == [1.0, 2.0, 4.0, 3.0, 3.5, 3.25]
@@ -87,8 +96,23 @@ def test_search_doubles_then_bisects():
 
 def test_bench_server_json_on_a_tiny_world(tmp_path, monkeypatch):
     monkeypatch.setenv("REALTY_EDGE_BENCH_CACHE", str(tmp_path / "cache"))
-    args = ["bench", "server", "--configs", "sqlite-1", "--teams", "2", "--leads", "20",
-            "--events-per-lead", "2", "--duration", "1", "--max-factor", "1", "--json"]  # fmt: skip
+    args = [
+        "bench",
+        "server",
+        "--configs",
+        "sqlite-1",
+        "--teams",
+        "2",
+        "--leads",
+        "20",
+        "--events-per-lead",
+        "2",
+        "--duration",
+        "1",
+        "--max-factor",
+        "1",
+        "--json",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
