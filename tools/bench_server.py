@@ -742,6 +742,43 @@ class Client:
             self.proc.stdout.close()
 
 
+def _clip() -> Path | None:
+    env = os.environ.get("REALTY_EDGE_DATA_DIR")
+    base = Path(env) if env else ROOT.parent / "shared" / "data"
+    for folder in (base / "korean-speech", base):
+        if (folder / "etts_avb00003.wav").is_file():
+            return folder / "etts_avb00003.wav"
+    return None
+
+
+async def _ws_final_ms(url: str, token: str, runs: int = 1) -> float | None:
+    """Median ms from the last PCM chunk of a Korean clip (streamed in real time over the
+    WebSocket) to its final transcript; None without the clip or the Korean model."""
+    import websockets
+
+    from edge.voice import VoskModels, read_wav
+
+    clip = _clip()
+    if clip is None or "ko" not in VoskModels().languages():
+        return None
+    pcm = read_wav(clip).to_bytes()
+    chunk = 16_000 // 5 * 2
+    ws_url = url.replace("http://", "ws://") + "/ws/advanced/realtime/multi-language/bench"
+    times: list[float] = []
+    for _ in range(runs):
+        async with websockets.connect(f"{ws_url}?token={token}", max_size=None) as ws:
+            await ws.send(json.dumps({"type": "start", "language": "ko"}))
+            for i in range(0, len(pcm), chunk):
+                await ws.send(pcm[i : i + chunk])
+                await asyncio.sleep(0.2)  # real time: the server keeps up while audio arrives
+            started = time.perf_counter()
+            await ws.send(json.dumps({"type": "end"}))
+            while json.loads(await ws.recv())["type"] != "final":
+                pass
+            times.append((time.perf_counter() - started) * 1000)
+    return round(sorted(times)[len(times) // 2], 1)
+
+
 # --- the capacity search --------------------------------------------------------------------
 
 
@@ -804,6 +841,7 @@ def run_config(
     max_factor: float,
     bisections: int,
     warm_s: float,
+    voice: bool = True,
     rates: dict[str, float] | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
@@ -851,6 +889,10 @@ def run_config(
                     return step
 
                 capacity, steps = search(measure, max_factor=max_factor, bisections=bisections)
+                ws_final = None
+                if voice:  # after the load: the worker's peak RSS then includes speech
+                    progress(f"{name}: WebSocket transcription of a Korean clip")
+                    ws_final = asyncio.run(_ws_final_ms(base, next(iter(tokens.values()))[0]))
             finally:
                 client.close()
             rss = peak_rss(proc.pid)
@@ -865,6 +907,7 @@ def run_config(
             for r, v in at_one["routes"].items()
         },
         "rss_mb": rss,
+        "ws_final_ms": ws_final,
         "generator": at_one["generator"],
         "steps": [
             {
@@ -895,6 +938,7 @@ def run(
     postgres_url: str = DEFAULT_POSTGRES,
     redis_url: str = DEFAULT_REDIS,
     seed_value: int = 5,
+    voice: bool = True,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Every config of ``configs``: capacity factor, per-route latency at factor 1, RSS."""
@@ -913,6 +957,7 @@ def run(
             max_factor=max_factor,
             bisections=bisections,
             warm_s=warm_s,
+            voice=voice,
             progress=progress,
         )
         for name in configs

@@ -747,6 +747,9 @@ def bench_server(
     redis_url: Annotated[
         str, typer.Option(help="Redis for postgres-2.")
     ] = "redis://127.0.0.1:6379/0",
+    voice: Annotated[
+        bool, typer.Option(help="Also stream a Korean clip over the WebSocket (speech RSS).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Open-loop brokerage load: p50/p95/p99 per route, capacity factor, peak RSS per process."""
@@ -780,6 +783,7 @@ def bench_server(
         console.print(table)
         rss = ", ".join(f"{p} {mb} MB" for p, mb in r["rss_mb"].items())
         console.print(f"peak RSS: {rss}; generator lag p99 {r['generator']['lag_p99_ms']} ms")
+        console.print(f"WebSocket last chunk -> final: {r['ws_final_ms']} ms")
     console.print(f"load average before/after: {result['loadavg_before_after']}")
 
 

@@ -111,6 +111,7 @@ def test_bench_server_json_on_a_tiny_world(tmp_path, monkeypatch):
         "1",
         "--max-factor",
         "1",
+        "--no-voice",
         "--json",
     ]
     result = CliRunner().invoke(app, args)
