@@ -301,18 +301,21 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def peak_rss(root: int) -> dict[str, float]:
-    """Peak RSS (MB) of the server's processes: ``server`` (the one started), its workers
-    (``worker-1`` ...) and their helpers (``worker-1.speech``, ``...helper-1``)."""
+def peak_rss(root: int, workers: int) -> dict[str, float]:
+    """Peak RSS (MB) of the server's processes. One worker: ``worker-1`` is the process
+    started, its children (the speech process) ``worker-1.child-1``. Several: ``supervisor``
+    (uvicorn's), ``worker-1`` ... and their children."""
     found: dict[str, float] = {}
-    pids = _descendants(root)
-    workers = [p for p in pids[1:] if _parent(p) == root and "resource_tracker" not in _cmdline(p)]
-    found["server"] = _status(root, "VmHWM")
-    for i, w in enumerate(workers, 1):
+    if workers == 1:
+        tops = [root]
+    else:
+        found["supervisor"] = _status(root, "VmHWM")
+        tops = [p for p in _descendants(root)[1:] if _parent(p) == root]
+        tops = [p for p in tops if "resource_tracker" not in _cmdline(p)]
+    for i, w in enumerate(tops, 1):
         found[f"worker-{i}"] = _status(w, "VmHWM")
-        for j, h in enumerate([p for p in _descendants(w)[1:]], 1):
-            label = "speech" if "speech" in _cmdline(h) else f"helper-{j}"
-            found[f"worker-{i}.{label}"] = _status(h, "VmHWM")
+        for j, h in enumerate(_descendants(w)[1:], 1):
+            found[f"worker-{i}.child-{j}"] = _status(h, "VmHWM")
     return found
 
 
@@ -583,9 +586,11 @@ class Generator:
             method, target, headers, body, dev = self.build(route)
             try:
                 status, data = await self.send(method, target, headers, body)
-            except (ConnectionError, TimeoutError, OSError):
+            except (ConnectionError, TimeoutError, OSError) as exc:
                 errors[route] += 1
                 latencies[route].append((loop.time() - intended) * 1000)
+                key = type(exc).__name__
+                statuses[route][key] = statuses[route].get(key, 0) + 1
                 return
             latencies[route].append((loop.time() - intended) * 1000)
             key = str(status)
@@ -895,7 +900,9 @@ def run_config(
                     ws_final = asyncio.run(_ws_final_ms(base, next(iter(tokens.values()))[0]))
             finally:
                 client.close()
-            rss = peak_rss(proc.pid)
+            rss = peak_rss(proc.pid, n_workers)
+        log = (directory / "server.log").read_text(errors="replace").splitlines()
+        server_errors = sorted({line[:300] for line in log if "error" in line.lower()})[:10]
         if engine == "postgres":
             with _pg_admin(postgres_url) as conn:
                 conn.execute('DROP DATABASE IF EXISTS "realty_edge_bench_run" WITH (FORCE)')
@@ -908,6 +915,7 @@ def run_config(
         },
         "rss_mb": rss,
         "ws_final_ms": ws_final,
+        "server_errors": server_errors,
         "generator": at_one["generator"],
         "steps": [
             {
@@ -915,7 +923,7 @@ def run_config(
                 "passed": s["passed"],
                 "unfinished": s["unfinished"],
                 "p95_ms": {r: v["p95_ms"] for r, v in s["routes"].items()},
-                "errors": {r: v["errors"] for r, v in s["routes"].items() if v["errors"]},
+                "errors": {r: v["statuses"] for r, v in s["routes"].items() if v["errors"]},
                 "generator_lag_p99_ms": s["generator"]["lag_p99_ms"],
                 "generator_cpu_share": s["generator"]["cpu_share"],
             }

@@ -124,7 +124,7 @@ def test_bench_server_json_on_a_tiny_world(tmp_path, monkeypatch):
     for route, r in one["routes"].items():
         assert r["requests"] > 0, route
         assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"], (route, r)
-    assert one["rss_mb"]["server"] > 50
+    assert one["rss_mb"]["worker-1"] > 50
     assert one["generator"]["lag_p99_ms"] is not None
     assert list((tmp_path / "cache").glob("world-*.db")), "the seeded world is cached"
 
