@@ -76,6 +76,9 @@ TEXTS = [
 ]
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+#: Seconds a keep-alive connection may sit idle before the generator drops it: under uvicorn's
+#: 5 s keep-alive, so a request never races the server closing its connection.
+IDLE_S = 4.0
 
 
 class World(msgspec.Struct, frozen=True, kw_only=True):
@@ -465,7 +468,7 @@ class Generator:
             for team, tokens in spec["tokens"].items()
             for a, token in enumerate(tokens)
         ]
-        self.idle: list[Http] = []
+        self.idle: list[tuple[Http, float]] = []  # (connection, monotonic time it went idle)
         self.max_connections = spec.get("max_connections", 1000)
         self.open_connections = 0
         self.timeout_s = spec.get("timeout_s", 30.0)
@@ -539,7 +542,15 @@ class Generator:
     async def send(
         self, method: str, target: str, headers: dict[str, str], body: bytes | None
     ) -> tuple[int, bytes]:
-        conn = self.idle.pop() if self.idle else Http(self.host, self.port)
+        now = time.monotonic()
+        conn = None
+        while self.idle:  # a connection idle for longer than the server keeps one is stale
+            conn, since = self.idle.pop()
+            if now - since < IDLE_S:
+                break
+            conn.close()
+            conn = None
+        conn = conn or Http(self.host, self.port)
         try:
             status, data, got = await asyncio.wait_for(
                 conn.request(method, target, headers, body), self.timeout_s
@@ -548,13 +559,13 @@ class Generator:
             conn.close()
             raise
         if conn.streams is not None:
-            self.idle.append(conn)
+            self.idle.append((conn, time.monotonic()))
         if got.get(b"content-encoding") == b"gzip":
             data = gzip.decompress(data)
         return status, data
 
     def close(self) -> None:
-        for conn in self.idle:
+        for conn, _ in self.idle:
             conn.close()
         self.idle.clear()
 
