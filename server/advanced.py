@@ -340,7 +340,10 @@ async def realtime_multi_language(
             elif kind == "end":
                 final = await asyncio.to_thread((stream or transcriber.stream(language)).finish)
                 stream = None
-                guess = advanced.language.detect(final.text) if final.text.strip() else None
+                text = final.text
+                guess = (
+                    await asyncio.to_thread(advanced.detect_text, text) if text.strip() else None
+                )
                 await socket.send_json(
                     {"type": "final", "session_id": session_id, **msgspec.to_builtins(final),
                      "detected_language": guess.language if guess else "unknown"}
@@ -352,6 +355,10 @@ async def realtime_multi_language(
                 )  # fmt: skip
     except WebSocketDisconnect:
         pass
+    finally:
+        if stream is not None:  # an utterance left unfinished: its recognizer is let go
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(stream.drop)
 
 
 @websocket("/ws/advanced/realtime/intervention/{lead_id:str}")

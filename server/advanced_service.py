@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import functools
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import tzinfo
@@ -67,6 +67,7 @@ from server.registry import FamilyInfo, ModelDistribution
 from server.replica import SERVED, TeamReplicas
 from server.retrain import drift_status
 from server.service import SyncService
+from server.speech import SpeechProcess
 from sync.manifest import ModelManifest
 from sync.records import Event, EventType, InterventionPlan, Lead, Profile
 from sync.version import PROTOCOL_VERSION
@@ -86,13 +87,6 @@ def decode_audio(data: str, path: str) -> bytes:
         raise InvalidRequestError(f"not base64: {exc}", path=path) from exc
 
 
-@functools.cache
-def _transcriber() -> Any:
-    from edge.voice import Transcriber
-
-    return Transcriber()
-
-
 class AdvancedService:
     """The advanced features over :class:`TeamReplicas`; errors name the bad field."""
 
@@ -108,6 +102,9 @@ class AdvancedService:
         self.outreach = outreach or OutreachService(sync.config.outreach, replicas)
         self.models = ModelRegistry(models_dir, SPEC_HASHES)
         self._language: LanguageIdentifier | None = None
+        #: One language interpreter for the API's own detections, invoked off the loop.
+        self._language_lock = threading.Lock()
+        self._speech: SpeechProcess | None = None
         #: How often the intervention WebSocket looks for synced changes, in seconds.
         #: Seconds between a socket's own looks at the log, in case a change notice was lost.
         self.poll_s = 5.0
@@ -122,9 +119,17 @@ class AdvancedService:
             self._language = LanguageIdentifier(self.models.get("language"))
         return self._language
 
-    def transcriber(self) -> Any:
+    def detect_text(self, text: str) -> Any:
+        """The language of ``text`` (blocking: call it off the loop)."""
+        with self._language_lock:
+            return self.language.detect(text)
+
+    def transcriber(self) -> SpeechProcess:
+        """Speech in its own process (:mod:`server.speech`): Vosk never loads here."""
         try:
-            transcriber = _transcriber()
+            if self._speech is None:
+                self._speech = SpeechProcess()
+            transcriber = self._speech
             languages = transcriber.registry.languages()
         except Exception as exc:  # vosk missing or unreadable model folder
             raise FeatureUnavailableError(f"offline speech is not available: {exc}") from exc
@@ -163,6 +168,11 @@ class AdvancedService:
             return value
 
         return await self._run(who, guarded, path, cache_key=cache_key)
+
+    def close(self) -> None:
+        """Stop the speech process, if one was started."""
+        if self._speech is not None:
+            self._speech.close()
 
     @staticmethod
     async def _lead(runtime: EdgeRuntime, lead_id: str) -> Lead:
@@ -335,11 +345,12 @@ class AdvancedService:
         if (ask.text is None) == (ask.audio_wav_base64 is None):
             raise InvalidRequestError("give exactly one of text and audio_wav_base64", path="$")
         if ask.text is not None:
-            said = self.language.detect(ask.text)
+            said = await asyncio.to_thread(self.detect_text, ask.text)
             return DetectResult(language=said.language, confidence=said.confidence, source="text")
         wav = decode_audio(ask.audio_wav_base64 or "", "$.audio_wav_base64")
         transcript = await self._transcribe(wav, ask.language_hint, "$.audio_wav_base64")
-        guess = self.language.detect(transcript.text) if transcript.text.strip() else None
+        text = transcript.text
+        guess = await asyncio.to_thread(self.detect_text, text) if text.strip() else None
         language = guess.language if guess and guess.language != "unknown" else transcript.language
         return DetectResult(
             language=language,
@@ -364,7 +375,8 @@ class AdvancedService:
         if ask.lead_id is not None:  # 404 before the (slow) transcription
             await self._run(who, lambda rt: self._lead(rt, ask.lead_id))
         transcript = await self._transcribe(wav, ask.language, "$.audio_wav_base64")
-        guess = self.language.detect(transcript.text) if transcript.text.strip() else None
+        text = transcript.text
+        guess = await asyncio.to_thread(self.detect_text, text) if text.strip() else None
         event_id = None
         if ask.lead_id is not None and transcript.text.strip():
             lead_id = ask.lead_id
@@ -404,8 +416,8 @@ class AdvancedService:
         lead, base = await self._read(who, inputs, cache_key=("message_context", ask.lead_id))
         overrides = message_overrides(ask.context, _zone(lead.timezone), "$.context")
         try:
-            return adapt_message(
-                lead, Intent(ask.intent), base.with_overrides(overrides),
+            return await asyncio.to_thread(
+                adapt_message, lead, Intent(ask.intent), base.with_overrides(overrides),
                 now_ms=self.sync.config.clock(), formality=ask.formality, length=ask.length,
                 channel=ask.channel,
             )  # fmt: skip

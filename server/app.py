@@ -96,6 +96,7 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
 
     async def shutdown(app: Litestar) -> None:
         retrain_job.stop()
+        advanced.close()
         await replicas.close()
         await store.close()
         await limiter.close()

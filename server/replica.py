@@ -22,6 +22,12 @@ moment a promotion or a rollback changes them; the versions are part of every ca
 no answer of the old model outlives the change. The key is bounded by a maximum age
 (``max_age_s``, 15 minutes): an answer also depends on the time (recency features, a plan's
 next hours), so one computed long ago is computed again even when the team did not change.
+
+The replicas' work (feature extraction, model invocations, index building) runs off the
+server's event loop, on :class:`server.lanes.Lanes`: each team's runtime lives on one lane
+thread with its own loop; what the lane needs of the server store (the change log, a push)
+is awaited back on the server's loop. The per-team lock and the read cache stay on the
+server's loop.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import msgspec
 
 from edge.runtime import EdgeRuntime
 from server.auth import Principal
+from server.lanes import Lanes, on_loop
 from server.registry import ModelDistribution
 from server.service import SyncService
 from sync.changes import ChangeBatch
@@ -75,6 +82,7 @@ class TeamReplicas:
         max_age_s: float = 900.0,
         monotonic: Callable[[], float] = time.monotonic,
         distribution: ModelDistribution | None = None,
+        lanes: Lanes | None = None,
     ):
         self.directory = directory
         #: Where the team's model versions come from (``None``: the shipped models only).
@@ -90,6 +98,9 @@ class TeamReplicas:
         self._answers: OrderedDict[tuple[str, Hashable], tuple[int, float, Any]] = OrderedDict()
         self._flights: dict[tuple[str, Hashable], tuple[int, asyncio.Future[Any]]] = {}
         self.hits = self.shared = self.misses = 0
+        #: Where the replicas compute (one lane per core unless given).
+        self.lanes = lanes or Lanes()
+        self._server_loop: asyncio.AbstractEventLoop | None = None
 
     def _lock(self, team: str) -> asyncio.Lock:
         return self._locks.setdefault(team, asyncio.Lock())
@@ -115,10 +126,11 @@ class TeamReplicas:
         return tuple(out)
 
     async def align_models(self, team: str, runtime: EdgeRuntime) -> Stamp:
-        """Make the replica run the versions the team is served (install or drop to shipped)."""
+        """Make the replica run the versions the team is served (install or drop to shipped);
+        called on the team's lane, so the install runs off the server's loop."""
         stamp = self.serving(team)
         if self.distribution is not None and self._aligned.get(team) != stamp:
-            await asyncio.to_thread(self._install, team, runtime, stamp)
+            self._install(team, runtime, stamp)
             runtime.reload_models()
             self._aligned[team] = stamp
         return stamp
@@ -133,15 +145,19 @@ class TeamReplicas:
                 scope = self.distribution.holding(team, name, version)
                 runtime.models.install(scope.blob(name, version), scope.manifest(name, version))
 
+    async def _on_server(self, make: Callable[[], Awaitable[T]]) -> T:
+        """``make()`` on the server's loop (the store and notifier live there)."""
+        return await on_loop(self._server_loop or asyncio.get_running_loop(), make)
+
     async def catch_up(self, team: str, runtime: EdgeRuntime) -> int:
         """Apply the team's changes after the replica's checkpoint; how many were applied."""
         store = self.service.store
         applied = 0
         while True:
             after = await runtime.store.sync_checkpoint()
-            if await store.last_seq(team) <= after:
+            if await self._on_server(lambda: store.last_seq(team)) <= after:
                 return applied
-            rows = await store.pull(team, after, _PAGE)
+            rows = await self._on_server(lambda: store.pull(team, after, _PAGE))  # noqa: B023
             if not rows:
                 return applied
             await runtime.store.apply_remote([c for _, c in rows], rows[-1][0])
@@ -155,7 +171,7 @@ class TeamReplicas:
             batch = ChangeBatch(
                 device_id=runtime.device_id, changes=changes, schema_version=SCHEMA_VERSION
             )
-            await self.service.push(who, batch)
+            await self._on_server(lambda: self.service.push(who, batch))  # noqa: B023
             await runtime.store.mark_sent([c.seq for c in changes])
             pushed += len(changes)
         return pushed
@@ -168,19 +184,25 @@ class TeamReplicas:
         self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]
     ) -> tuple[T, int | None]:
         """``run``, and the log position its answer holds at (None: other changes came in)."""
+        self._server_loop = self._server_loop or asyncio.get_running_loop()
         async with self._lock(team):
-            runtime = await self._runtime(team)
-            await self.align_models(team, runtime)
-            await self.catch_up(team, runtime)
-            before = await runtime.store.sync_checkpoint()
-            pushed = 0
-            try:
-                value = await fn(runtime)
-            finally:
-                if await runtime.store.outbox_to_push(1):
-                    pushed = await self.push(team, runtime)
-                    await self.catch_up(team, runtime)
-            after = await runtime.store.sync_checkpoint()
+            return await self.lanes.run(team, lambda: self._on_lane(team, fn))
+
+    async def _on_lane(
+        self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]
+    ) -> tuple[T, int | None]:
+        runtime = await self._runtime(team)
+        await self.align_models(team, runtime)
+        await self.catch_up(team, runtime)
+        before = await runtime.store.sync_checkpoint()
+        pushed = 0
+        try:
+            value = await fn(runtime)
+        finally:
+            if await runtime.store.outbox_to_push(1):
+                pushed = await self.push(team, runtime)
+                await self.catch_up(team, runtime)
+        after = await runtime.store.sync_checkpoint()
         # The answer saw the log up to ``before`` plus its own writes; it holds at ``after``
         # only when nothing else was logged in between.
         return value, after if after == before + pushed else None
@@ -234,11 +256,12 @@ class TeamReplicas:
         )
 
     async def close(self) -> None:
-        for runtime in self._runtimes.values():
-            await runtime.close()
+        for team, runtime in list(self._runtimes.items()):
+            await self.lanes.run(team, runtime.close)
         self._runtimes.clear()
         self._aligned.clear()
         self._answers.clear()
+        self.lanes.stop()
 
 
 def pid_alive(pid: int) -> bool:

@@ -929,25 +929,59 @@ def bench_chaos(
 @bench_app.command("server")
 @cli_errors
 def bench_server(
-    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 64,
-    requests: Annotated[int, typer.Option(min=1, help="Requests per route.")] = 1280,
-    leads: Annotated[int, typer.Option(min=1, help="Leads seeded through a phone's sync.")] = 40,
+    configs: Annotated[
+        str, typer.Option(help="Comma-separated: sqlite-1, postgres-1, postgres-2.")
+    ] = "sqlite-1,postgres-1,postgres-2",
+    duration: Annotated[float, typer.Option(min=0.5, help="Seconds of each load step.")] = 15.0,
+    teams: Annotated[int, typer.Option(min=1, help="Teams of eight agents seeded.")] = 20,
+    leads: Annotated[int, typer.Option(min=1, help="Leads per team.")] = 2000,
+    events_per_lead: Annotated[int, typer.Option(min=0, help="Events kept per lead.")] = 10,
+    max_factor: Annotated[float, typer.Option(min=1, help="Largest load factor tried.")] = 64.0,
+    bisections: Annotated[int, typer.Option(min=0, help="Bisection steps after doubling.")] = 3,
+    postgres_url: Annotated[
+        str, typer.Option(help="PostgreSQL to create the benchmark's databases in.")
+    ] = "postgresql://postgres@127.0.0.1:5432/test",
+    redis_url: Annotated[
+        str, typer.Option(help="Redis for postgres-2.")
+    ] = "redis://127.0.0.1:6379/0",
+    voice: Annotated[
+        bool, typer.Option(help="Also stream a Korean clip over the WebSocket (speech RSS).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Advanced API: p50/p95/p99 and rps per route, WebSocket final latency, server RSS."""
+    """Open-loop brokerage load: p50/p95/p99 per route, capacity factor, peak RSS per process."""
     from tools.bench_server import run
 
-    result = run(clients=clients, requests=requests, leads=leads,
-                 progress=lambda m: err_console.print(m, highlight=False))  # fmt: skip
+    chosen = tuple(c.strip() for c in configs.split(",") if c.strip())
+    try:
+        result = run(
+            chosen,
+            teams=teams,
+            leads=leads,
+            events_per_lead=events_per_lead,
+            duration=duration,
+            max_factor=max_factor,
+            bisections=bisections,
+            postgres_url=postgres_url,
+            redis_url=redis_url,
+            progress=lambda m: err_console.print(m, highlight=False),
+        )
+    except ValueError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     if as_json:
         print_json(result)
         return
-    table = Table("route", "p50 ms", "p95 ms", "p99 ms", "req/s", title="advanced API")
-    for path, r in result["routes"].items():
-        table.add_row(path, *(str(r[k]) for k in ("p50_ms", "p95_ms", "p99_ms", "rps")))
-    console.print(table)
-    console.print(f"WebSocket last chunk -> final: {result['ws_final_ms']} ms")
-    console.print(f"server peak RSS: {result['rss_mb']} MB")
+    for name, r in result["configs"].items():
+        title = f"{name}: capacity factor {r['capacity_factor']:g} (routes at 1x)"
+        table = Table("route", "p50 ms", "p95 ms", "p99 ms", "errors", title=title)
+        for route, v in r["routes"].items():
+            table.add_row(route, *(str(v[k]) for k in ("p50_ms", "p95_ms", "p99_ms", "errors")))
+        console.print(table)
+        rss = ", ".join(f"{p} {mb} MB" for p, mb in r["rss_mb"].items())
+        console.print(f"peak RSS: {rss}; generator lag p99 {r['generator']['lag_p99_ms']} ms")
+        console.print(f"WebSocket last chunk -> final: {r['ws_final_ms']} ms")
+    console.print(f"load average before/after: {result['loadavg_before_after']}")
 
 
 # --- behaviour, personalization, plans (issue 5) ----------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -164,14 +165,15 @@ async def test_a_cached_read_does_not_wait_behind_a_writer(team):
     replicas, _, _ = team
     leads = Counting()
     await replicas.read(TEAM, "leads", leads)
-    holding, release = asyncio.Event(), asyncio.Event()
+    # The writer runs on the team's lane thread, not this loop: threading events.
+    holding, release = threading.Event(), threading.Event()
 
     async def slow_writer(rt: EdgeRuntime) -> None:
         holding.set()
-        await release.wait()
+        await asyncio.to_thread(release.wait, 30)
 
     writer = asyncio.ensure_future(replicas.run(TEAM, slow_writer))
-    await holding.wait()
+    assert await asyncio.to_thread(holding.wait, 30)
     try:
         assert await asyncio.wait_for(replicas.read(TEAM, "leads", leads), timeout=5) == 2
     finally:
