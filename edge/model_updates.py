@@ -39,6 +39,8 @@ NOT_ENROLLED = (
 
 class KeyPinnedError(EdgeError):
     """A model-signing key other than the one pinned at enrollment."""
+
+
 #: The families a device asks about.
 FAMILIES = ("behaviour", "intervention", "language")
 

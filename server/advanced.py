@@ -76,7 +76,12 @@ class AdvancedController(Controller):
         """Liveness, each feature's status and the model versions running (no token needed)."""
         return advanced.health(VERSION)
 
-    @post("/analyze/comprehensive", status_code=200, responses=refusals(404, 413, 422), opt={SCORING_OPT: True})
+    @post(
+        "/analyze/comprehensive",
+        status_code=200,
+        responses=refusals(404, 413, 422),
+        opt={SCORING_OPT: True},
+    )
     async def analyze(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[AnalyzeRequest]
     ) -> Analysis:
@@ -107,7 +112,12 @@ class AdvancedController(Controller):
         """A message for the lead in its language, register, locale formats and hours."""
         return await advanced.cultural_adapt(request.user, data)
 
-    @post("/intervention/predict", status_code=200, responses=refusals(404, 413, 422), opt={SCORING_OPT: True})
+    @post(
+        "/intervention/predict",
+        status_code=200,
+        responses=refusals(404, 413, 422),
+        opt={SCORING_OPT: True},
+    )
     async def predict(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[PredictRequest]
     ) -> PredictResult:
@@ -117,7 +127,12 @@ class AdvancedController(Controller):
         """
         return round_scores(await advanced.predict(request.user, data))
 
-    @post("/intervention/plans", status_code=201, responses=refusals(404, 413, 422), opt={SCORING_OPT: True})
+    @post(
+        "/intervention/plans",
+        status_code=201,
+        responses=refusals(404, 413, 422),
+        opt={SCORING_OPT: True},
+    )
     async def save_plan(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[SavePlanRequest]
     ) -> PredictResult:
@@ -155,7 +170,11 @@ class AdvancedController(Controller):
         """Learn the lead's profile (the lead is created in your partition when new)."""
         return await advanced.create_profile(request.user, data)
 
-    @get("/personalization/recommendations/{lead_id:str}", responses=refusals(404, 422), opt={SCORING_OPT: True})
+    @get(
+        "/personalization/recommendations/{lead_id:str}",
+        responses=refusals(404, 422),
+        opt={SCORING_OPT: True},
+    )
     async def recommendations(
         self,
         request: AnyRequest,

@@ -60,7 +60,9 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
     distribution = ModelDistribution(config.registry_dir)
     retrain_job = RetrainJob(store, distribution, config)
     limiter = rate_limiter(config.rate_per_s, config.rate_burst, config.redis_url)
-    scoring_limiter = rate_limiter(config.scoring_rate_per_s, config.scoring_burst, config.redis_url)
+    scoring_limiter = rate_limiter(
+        config.scoring_rate_per_s, config.scoring_burst, config.redis_url
+    )
     notifier = TeamNotifier(config.redis_url)
     service.on_change.append(notifier.changed)
     state = State(

@@ -172,9 +172,7 @@ def route_role(handler: BaseRouteHandler) -> Role:
     return Role(handler.opt.get(ROLE_OPT, Role.OPERATOR))
 
 
-def require_role(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
+def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Guard of every route: 403 naming the role the route needs and the token's role."""
     who = _caller(connection)
     if who is None:

@@ -55,7 +55,7 @@ def round_scores(answer: T) -> T:
     if isinstance(answer, list | tuple):
         items = [round_scores(v) for v in answer]
         if any(a is not b for a, b in zip(items, answer, strict=True)):
-            return type(answer)(items)  # type: ignore[return-value]
+            return type(answer)(items)
         return answer
     if isinstance(answer, dict):
         rounded = {k: round_scores(v) for k, v in answer.items()}

@@ -151,8 +151,9 @@ def device_enroll(
     model_key: Annotated[
         str,
         typer.Option(
-            "--model-key", help="The server's model-signing public key (base64, from "
-            "`realty-edge server model-key`)."
+            "--model-key",
+            help="The server's model-signing public key (base64, from "
+            "`realty-edge server model-key`).",
         ),
     ],
     replace: Annotated[
@@ -611,7 +612,9 @@ def server_token(
 
 @server_app.command("model-key")
 @cli_errors
-def server_model_key(database_url: DatabaseUrl = DEFAULT_SERVER_DB, data_dir: DataDir = None) -> None:
+def server_model_key(
+    database_url: DatabaseUrl = DEFAULT_SERVER_DB, data_dir: DataDir = None
+) -> None:
     """Print the model-signing public key (JSON) to give each device at enrollment."""
     from server.admin import model_key
 
