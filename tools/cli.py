@@ -575,7 +575,11 @@ def server_token(
     team: Annotated[str, typer.Option(help="Team (brokerage): the partition it reads/writes.")],
     database_url: DatabaseUrl = DEFAULT_SERVER_DB,
     ttl_hours: Annotated[
-        float, typer.Option(help="Validity in hours (every token expires; default 30 days).")
+        float,
+        typer.Option(
+            envvar="REALTY_EDGE_TOKEN_TTL_HOURS",
+            help="Validity in hours (every token expires; default 30 days).",
+        ),
     ] = 720.0,
     role: Annotated[
         str,
