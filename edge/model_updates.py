@@ -3,8 +3,9 @@
 When the policy allows (Wi-Fi and charging flags), the device asks the server which version of
 each model it should run (the server's staged rollout decides; the request carries the version
 the device runs now, which is how it reports it), downloads a new one, and checks before the
-swap: the Ed25519 signature of the manifest against the server key pinned on the device (from
-configuration, or trusted on the first check and never changed after), then
+swap: the Ed25519 signature of the manifest against the model-signing key pinned on the device
+at enrollment (configuration: :func:`pin_key`, or ``public_key`` on the first check; the key
+the server offers is never trusted, and a device with no key pinned downloads nothing), then
 :meth:`edge.inference.ModelRegistry.install` checks sha256, size and feature-spec hash, runs the
 canary on the golden cases in a sandbox and swaps atomically, keeping the previous version.
 When the server offers the version the device ran before (a rollback), the device goes back to
@@ -29,6 +30,17 @@ from models.artifact import signing_bytes
 from sync.manifest import ModelManifest
 
 PINNED_KEY = "model_signing_key"  # device setting: base64 raw Ed25519 public key
+#: Why a device with no pinned key downloads nothing.
+NOT_ENROLLED = (
+    "no model-signing key pinned: enroll the device with the server's public key "
+    "(realty-edge device enroll --model-key, from realty-edge server model-key)"
+)
+
+
+class KeyPinnedError(EdgeError):
+    """A model-signing key other than the one pinned at enrollment."""
+
+
 #: The models a device asks about (the two personalization towers are retrained and promoted
 #: together, under one version; each is verified on its own).
 FAMILIES = (
@@ -71,14 +83,24 @@ class _Offer(msgspec.Struct, kw_only=True):
     manifest: ModelManifest | None = None
 
 
-class _KeyInfo(msgspec.Struct, kw_only=True):
-    signer: str
-    public_key: str
+def signer_of(public_key: bytes) -> str:
+    """The name a manifest signed by ``public_key`` carries (``ed25519:<16 hex>``)."""
+    return "ed25519:" + hashlib.sha256(public_key).hexdigest()[:16]
+
+
+def parse_key(text: str | bytes) -> bytes:
+    """A raw 32-byte Ed25519 public key from its base64 text (or the raw bytes themselves)."""
+    try:
+        raw = text if isinstance(text, bytes) else base64.b64decode(text.strip(), validate=True)
+        Ed25519PublicKey.from_public_bytes(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise KeyPinnedError(f"not an Ed25519 public key (base64 of 32 bytes): {exc}") from exc
+    return raw
 
 
 def verify_signature(manifest: ModelManifest, public_key: bytes) -> None:
     """Raise ModelRefusedError unless ``manifest`` is signed by ``public_key``."""
-    signer = "ed25519:" + hashlib.sha256(public_key).hexdigest()[:16]
+    signer = signer_of(public_key)
     if manifest.signer != signer:
         raise ModelRefusedError(
             f"model {manifest.name} {manifest.version}: signed by {manifest.signer!r}, "
@@ -98,12 +120,26 @@ async def pinned_key(store: EdgeStore) -> bytes | None:
     return base64.b64decode(row[0]) if row else None
 
 
-async def pin_key(store: EdgeStore, public_key: bytes) -> None:
+async def pin_key(store: EdgeStore, public_key: bytes, *, replace: bool = False) -> bytes:
+    """Pin the model-signing key given at enrollment; the pinned key, once set, stays.
+
+    Pinning the key already pinned changes nothing; another key is refused
+    (:class:`KeyPinnedError`) unless ``replace`` (a deliberate re-enrollment).
+    """
+    public_key = parse_key(public_key)
+    pinned = await pinned_key(store)
+    if pinned is not None and pinned != public_key and not replace:
+        raise KeyPinnedError(
+            f"the device has pinned the model-signing key {signer_of(pinned)}; "
+            f"{signer_of(public_key)} is another (re-enroll the device to change it)"
+        )
     async with store.transaction():
         await store._db.execute(  # one settings row, in the store's write transaction
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING",
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (PINNED_KEY, base64.b64encode(public_key).decode()),
         )
+    return public_key
 
 
 def _running(models: ModelRegistry, name: str) -> str:
@@ -133,12 +169,12 @@ async def check_model_updates(
         base_url=server_url, headers={"authorization": f"Bearer {token}"}, timeout=120
     )
     try:
-        key = public_key or await pinned_key(store)
-        if key is None:
-            response = await http.get("/api/v1/advanced/models/signing-key")
-            response.raise_for_status()
-            key = base64.b64decode(msgspec.json.decode(response.content, type=_KeyInfo).public_key)
-            await pin_key(store, key)
+        if public_key is not None:  # enrollment: pins it, or must be the key pinned already
+            await pin_key(store, public_key)
+        key = await pinned_key(store)
+        if key is None:  # never the key the server offers: a forged server would offer its own
+            report.skipped = NOT_ENROLLED
+            return report
         for name in families:
             report.checked.append(name)
             running = _running(models, name)

@@ -545,13 +545,25 @@ class EdgeRuntime:
 
     # --- model updates (issue 7) ---------------------------------------------------------
 
+    async def enroll_model_key(self, public_key: bytes | str, *, replace: bool = False) -> str:
+        """Pin the server's model-signing public key (raw bytes or base64), given at enrollment.
+
+        Only manifests signed by this key are installed from then on; another key is refused
+        unless ``replace``. Returns the signer name (``ed25519:<16 hex>``) pinned.
+        """
+        from edge.model_updates import parse_key, pin_key, signer_of
+
+        raw = parse_key(public_key)
+        return signer_of(await pin_key(self.store, raw, replace=replace))
+
     async def check_model_updates(
         self, server: str, token: str, policy: Any = None, **options: Any
     ) -> Any:
         """Download, verify (signature, hash, feature spec, canary) and install new models.
 
         ``policy`` is an :class:`edge.model_updates.UpdatePolicy` (Wi-Fi and charging flags);
-        returns an :class:`edge.model_updates.UpdateReport`. A refused model changes nothing.
+        returns an :class:`edge.model_updates.UpdateReport`. A refused model changes nothing;
+        a device with no model-signing key pinned (:meth:`enroll_model_key`) downloads nothing.
         """
         from edge.model_updates import check_model_updates
 

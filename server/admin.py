@@ -6,11 +6,14 @@ from pathlib import Path
 
 import msgspec
 
-from server.auth import issue_token
+from server.auth import Role, issue_token, verify_token
 from server.config import DEFAULT_DATABASE_URL, ServerConfig
-from server.errors import InvalidRequestError
-from server.storage import open_store
+from server.errors import InvalidRequestError, UnauthorizedError
+from server.storage import RevokedToken, ServerTx, open_store
 from sync.clock import wall_clock_ms
+
+#: Lifetime of a token minted without an explicit one (30 days).
+DEFAULT_TTL_HOURS = ServerConfig().token_ttl_hours
 
 
 def _config(database_url: str | Path, data_dir: Path | None) -> ServerConfig:
@@ -18,22 +21,76 @@ def _config(database_url: str | Path, data_dir: Path | None) -> ServerConfig:
 
 
 async def mint_token(
-    database_url: str | Path = DEFAULT_DATABASE_URL, *, agent: str, team: str, ttl_hours: float
+    database_url: str | Path = DEFAULT_DATABASE_URL,
+    *,
+    agent: str,
+    team: str,
+    ttl_hours: float = DEFAULT_TTL_HOURS,
+    role: Role | str = Role.AGENT,
 ) -> str:
-    """A bearer token for ``agent`` of ``team``, signed with the key of the server's database.
+    """A bearer token for ``agent`` of ``team`` with ``role``, signed with the key of the
+    server's database; it expires after ``ttl_hours`` (default 30 days).
 
     Creates the database and its signing key when they do not exist yet.
     """
-    if ttl_hours <= 0:
+    if not ttl_hours > 0:
         raise InvalidRequestError(f"ttl of {ttl_hours} hours; it must be positive", path="ttl")
+    if role not in {r.value for r in Role}:
+        choices = ", ".join(r.value for r in Role)
+        raise InvalidRequestError(f"unknown role {role!r} (one of {choices})", path="role")
     async with open_store(str(database_url), pool_size=1) as store:
         key = await store.signing_key()
     try:
         return issue_token(
-            key, agent=agent, team=team, now_ms=wall_clock_ms(), ttl_ms=int(ttl_hours * 3.6e6)
-        )
+            key, agent=agent, team=team, now_ms=wall_clock_ms(), ttl_ms=int(ttl_hours * 3.6e6),
+            role=Role(role),
+        )  # fmt: skip
     except msgspec.ValidationError as exc:
         raise InvalidRequestError(f"agent or team id refused: {exc}") from exc
+
+
+async def revoke_token(
+    database_url: str | Path = DEFAULT_DATABASE_URL,
+    token: str = "",
+    *,
+    reason: str = "",
+    now_ms: int | None = None,
+) -> RevokedToken:
+    """Put a token on the server's revocation list: every worker refuses it from then on.
+
+    ``token`` is the token itself (its signature is checked; its id, owner and expiry are
+    recorded, so the entry can be pruned once it has expired) or only its id (``jti``).
+    Revoking twice keeps the first entry. Expired entries are pruned on the way.
+    """
+    token = token.strip()
+    if not token:
+        raise InvalidRequestError("no token or token id given", path="token")
+    now = wall_clock_ms() if now_ms is None else now_ms
+    async with open_store(str(database_url), pool_size=1) as store:
+        if token.count(".") == 2:
+            key = await store.signing_key()
+            try:  # an expired token is still worth listing: only the signature must hold
+                claims = verify_token(key, token, now_ms=0)
+            except UnauthorizedError as exc:
+                raise InvalidRequestError(
+                    f"not a token of this server: {exc.detail}", path="token"
+                ) from exc
+            entry = RevokedToken(
+                jti=claims.jti, revoked_at=now, expires_at=claims.exp, agent_id=claims.agent,
+                team_id=claims.team, reason=reason,
+            )  # fmt: skip
+        elif token.isalnum() and len(token) <= 64:
+            entry = RevokedToken(jti=token, revoked_at=now, reason=reason)
+        else:
+            raise InvalidRequestError(
+                "expected a token (re1.<claims>.<signature>) or a token id (jti)", path="token"
+            )
+
+        def revoke(tx: ServerTx) -> RevokedToken:
+            tx.prune_revocations(now)
+            return tx.revoke_token(entry)
+
+        return await store.write(revoke)
 
 
 async def retrain(
@@ -100,3 +157,10 @@ def rollback(
     """Withdraw ``name``'s version in rollout (or its stable version), of ``team``'s own
     models (``None``: the pooled ones); the API's replicas follow at their next answer."""
     return _registry(database_url, data_dir, team).rollback(name)
+
+
+def model_key(database_url: str | Path, *, data_dir: Path | None = None):
+    """The model-signing public key (created when missing) that devices pin at enrollment."""
+    from server.registry import ModelDistribution
+
+    return ModelDistribution(_config(database_url, data_dir).registry_dir).signing_key_info()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -37,18 +37,22 @@ from server.advanced_types import (
     PredictResult,
     ProfileRequest,
     Recommendations,
+    RetrainRequest,
+    RolloutRequest,
     SavePlanRequest,
     VoiceRequest,
     VoiceResult,
 )
-from server.auth import Principal, verify_token
+from server.auth import ROLE_OPT, SCORING_OPT, Principal, Role, verify_token
 from server.controllers import VERSION
 from server.errors import NotFoundError, ServerError, UnauthorizedError
+from server.jobs import RetrainJob, RetrainRequested
 from server.lead_watch import lead_changed
 from server.notify import TeamNotifier
 from server.openapi import refusals
 from server.registry import FamilyInfo, ModelDistribution, Offer, SigningKeyInfo, team_scope
 from server.retrain import POOLED, RetrainRuns, list_runs
+from server.scores import round_scores
 from server.service import SyncService
 from sync.manifest import ModelManifest
 from sync.protocol import Rejected
@@ -76,6 +80,7 @@ def _optional_team(request: AnyRequest) -> str | None:
 class AdvancedController(Controller):
     path = "/api/v1/advanced"
     tags: Sequence[str] | None = ("advanced",)
+    opt: Mapping[str, Any] | None = {ROLE_OPT: Role.AGENT}
 
     @get("/health", exclude_from_auth=True, sync_to_thread=False, security=[{}],
          responses=refusals(public=True))  # fmt: skip
@@ -85,7 +90,12 @@ class AdvancedController(Controller):
         with: no token needed; with a valid bearer token, those of the caller's team."""
         return advanced.health(VERSION, _optional_team(request))
 
-    @post("/analyze/comprehensive", status_code=200, responses=refusals(404, 413, 422))
+    @post(
+        "/analyze/comprehensive",
+        status_code=200,
+        responses=refusals(404, 413, 422),
+        opt={SCORING_OPT: True},
+    )
     async def analyze(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[AnalyzeRequest]
     ) -> Analysis:
@@ -93,7 +103,7 @@ class AdvancedController(Controller):
 
         A read: it stores nothing, neither the events given nor a profile or plan.
         """
-        return await advanced.analyze(request.user, data)
+        return round_scores(await advanced.analyze(request.user, data))
 
     @post("/multi-language/detect", status_code=200, responses=refusals(413, 422, 503))
     async def detect(
@@ -116,7 +126,12 @@ class AdvancedController(Controller):
         """A message for the lead in its language, register, locale formats and hours."""
         return await advanced.cultural_adapt(request.user, data)
 
-    @post("/intervention/predict", status_code=200, responses=refusals(404, 413, 422))
+    @post(
+        "/intervention/predict",
+        status_code=200,
+        responses=refusals(404, 413, 422),
+        opt={SCORING_OPT: True},
+    )
     async def predict(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[PredictRequest]
     ) -> PredictResult:
@@ -124,9 +139,14 @@ class AdvancedController(Controller):
 
         A read: nothing is stored; save a plan with ``POST /intervention/plans``.
         """
-        return await advanced.predict(request.user, data)
+        return round_scores(await advanced.predict(request.user, data))
 
-    @post("/intervention/plans", status_code=201, responses=refusals(404, 413, 422))
+    @post(
+        "/intervention/plans",
+        status_code=201,
+        responses=refusals(404, 413, 422),
+        opt={SCORING_OPT: True},
+    )
     async def save_plan(
         self, request: AnyRequest, advanced: Advanced, data: JSONBody[SavePlanRequest]
     ) -> PredictResult:
@@ -135,7 +155,7 @@ class AdvancedController(Controller):
         The plan replaces the lead's active one, syncs to the team's devices and its steps
         can then be executed (``POST /intervention/execute``).
         """
-        return await advanced.save_plan(request.user, data)
+        return round_scores(await advanced.save_plan(request.user, data))
 
     @post(
         "/intervention/execute",
@@ -164,7 +184,11 @@ class AdvancedController(Controller):
         """Learn the lead's profile (the lead is created in your partition when new)."""
         return await advanced.create_profile(request.user, data)
 
-    @get("/personalization/recommendations/{lead_id:str}", responses=refusals(404, 422))
+    @get(
+        "/personalization/recommendations/{lead_id:str}",
+        responses=refusals(404, 422),
+        opt={SCORING_OPT: True},
+    )
     async def recommendations(
         self,
         request: AnyRequest,
@@ -182,16 +206,25 @@ class AdvancedController(Controller):
         k: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
     ) -> Recommendations:
         """The best unseen active listings for the lead, with reasons."""
-        return await advanced.recommendations(request.user, lead_id, context, k)
+        return round_scores(await advanced.recommendations(request.user, lead_id, context, k))
 
-    @get("/privacy/leads/{lead_id:str}/export", responses=refusals(404))
+    @get(
+        "/privacy/leads/{lead_id:str}/export",
+        responses=refusals(403, 404),
+        opt={ROLE_OPT: Role.TEAM_ADMIN},
+    )
     async def export_lead(
         self, request: AnyRequest, advanced: Advanced, lead_id: FromPath[str]
     ) -> LeadExport:
         """Everything the server holds about a lead: records, change history, conflicts."""
         return await advanced.export_lead(request.user, lead_id)
 
-    @delete("/privacy/leads/{lead_id:str}", status_code=200, responses=refusals(404))
+    @delete(
+        "/privacy/leads/{lead_id:str}",
+        status_code=200,
+        responses=refusals(403, 404),
+        opt={ROLE_OPT: Role.TEAM_ADMIN},
+    )
     async def erase_lead(
         self, request: AnyRequest, advanced: Advanced, lead_id: FromPath[str]
     ) -> Erased:
@@ -204,6 +237,7 @@ class ModelsController(Controller):
 
     path = "/api/v1/advanced/models"
     tags: Sequence[str] | None = ("models",)
+    opt: Mapping[str, Any] | None = {ROLE_OPT: Role.AGENT}
 
     @get("/", sync_to_thread=True, responses=refusals())
     def families(
@@ -224,6 +258,39 @@ class ModelsController(Controller):
         calibration on the synced holdout), decision (promoted, refused, failed) and reason."""
         mine = {POOLED, team_scope(request.user.team)}
         return RetrainRuns(runs=[r for r in list_runs(distribution) if r.scope in mine])
+
+    @post("/retrain", status_code=202, responses=refusals(403), opt={ROLE_OPT: Role.OPERATOR})
+    async def retrain(
+        self, request: AnyRequest, data: JSONBody[RetrainRequest]
+    ) -> RetrainRequested:
+        """Start one retraining run now (operator); it runs in the background, once per
+        cluster, its training in its own process, and is recorded in ``/retrain-runs``."""
+        job: RetrainJob = request.app.state.retrain_job
+        return await job.request_run()
+
+    @post(
+        "/{name:str}/rollout",
+        status_code=200,
+        sync_to_thread=True,
+        responses=refusals(403, 404, 422),
+        opt={ROLE_OPT: Role.OPERATOR},
+    )
+    def rollout(
+        self, distribution: Distribution, name: FromPath[str], data: JSONBody[RolloutRequest]
+    ) -> FamilyInfo:
+        """Offer the latest version of ``name`` to ``percent`` % of devices (operator)."""
+        return distribution.set_rollout(name, data.percent)
+
+    @post(
+        "/{name:str}/rollback",
+        status_code=200,
+        sync_to_thread=True,
+        responses=refusals(403, 404, 422),
+        opt={ROLE_OPT: Role.OPERATOR},
+    )
+    def rollback(self, distribution: Distribution, name: FromPath[str]) -> FamilyInfo:
+        """Withdraw the version of ``name`` in rollout, or the stable one (operator)."""
+        return distribution.rollback(name)
 
     @get("/{name:str}/offer", responses=refusals(404))
     async def offer(
@@ -286,7 +353,7 @@ async def _refuse(socket: WebSocket[Any, Any, Any], exc: ServerError) -> None:
     await socket.close(code=4000 + exc.status)
 
 
-@websocket("/ws/advanced/realtime/multi-language/{session_id:str}")
+@websocket("/ws/advanced/realtime/multi-language/{session_id:str}", opt={ROLE_OPT: Role.AGENT})
 async def realtime_multi_language(
     socket: WebSocket[Principal, str, Any], session_id: FromPath[str], advanced: Advanced
 ) -> None:
@@ -361,7 +428,10 @@ async def realtime_multi_language(
                 await asyncio.to_thread(stream.drop)
 
 
-@websocket("/ws/advanced/realtime/intervention/{lead_id:str}")
+@websocket(
+    "/ws/advanced/realtime/intervention/{lead_id:str}",
+    opt={ROLE_OPT: Role.AGENT, SCORING_OPT: True},
+)
 async def realtime_intervention(
     socket: WebSocket[Principal, str, Any], lead_id: FromPath[str], advanced: Advanced
 ) -> None:
@@ -379,7 +449,7 @@ async def realtime_intervention(
     except ServerError as exc:
         await _refuse(socket, exc)
         return
-    await socket.send_json({"type": "plan", **msgspec.to_builtins(plan)})
+    await socket.send_json({"type": "plan", **msgspec.to_builtins(round_scores(plan))})
     store = advanced.sync.store
     seen = await store.last_seq(who.team)
     notifier: TeamNotifier = socket.app.state.notifier
@@ -429,7 +499,7 @@ async def realtime_intervention(
                 except ServerError as exc:
                     await _refuse(socket, exc)  # e.g. the lead was erased meanwhile
                     return
-                await socket.send_json({"type": "plan", **msgspec.to_builtins(plan)})
+                await socket.send_json({"type": "plan", **msgspec.to_builtins(round_scores(plan))})
     except WebSocketDisconnect:
         pass
     finally:

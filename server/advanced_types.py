@@ -369,3 +369,15 @@ __all__ = [
     "LanguageGuess",
     "Profile",
 ]
+
+
+class RolloutRequest(Body, frozen=True):
+    """``POST /models/{name}/rollout``: the share of devices offered the latest version."""
+
+    percent: Annotated[
+        int, Meta(ge=0, le=100, description="Share of devices offered it; 100 makes it stable")
+    ]
+
+
+class RetrainRequest(Body, frozen=True):
+    """``POST /models/retrain``: start one retraining run (the server's own settings)."""

@@ -18,7 +18,7 @@ from server.advanced import (
     realtime_multi_language,
 )
 from server.advanced_service import AdvancedService
-from server.auth import TokenAuthMiddleware
+from server.auth import TokenAuthMiddleware, limit_scoring, require_role
 from server.config import ServerConfig, config_from_env, process_folder
 from server.controllers import VERSION, SyncController
 from server.errors import error_to_response
@@ -69,6 +69,9 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
     highlevel = HighLevelService(config.highlevel, service)
     retrain_job = RetrainJob(store, distribution, config)
     limiter = rate_limiter(config.rate_per_s, config.rate_burst, config.redis_url)
+    scoring_limiter = rate_limiter(
+        config.scoring_rate_per_s, config.scoring_burst, config.redis_url
+    )
     notifier = TeamNotifier(config.redis_url)
     service.on_change.append(notifier.changed)
     state = State(
@@ -79,6 +82,8 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
             "advanced": advanced,
             "distribution": distribution,
             "rate_limiter": limiter,
+            "scoring_limiter": scoring_limiter,
+            "retrain_job": retrain_job,
             "notifier": notifier,
         }
     )
@@ -97,9 +102,11 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
     async def shutdown(app: Litestar) -> None:
         retrain_job.stop()
         advanced.close()
+        await retrain_job.cancel_requested()
         await replicas.close()
         await store.close()
         await limiter.close()
+        await scoring_limiter.close()
         await notifier.close()
         if own_folder:
             shutil.rmtree(config.replica_dir, ignore_errors=True)
@@ -127,6 +134,8 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
             prometheus.middleware,
             DefineMiddleware(TokenAuthMiddleware, exclude=PUBLIC),
         ],
+        # Every route declares the least role it needs (opt "role"); undeclared: operator.
+        guards=[require_role, limit_scoring],
         exception_handlers={Exception: error_to_response},
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=1024, gzip_compress_level=6

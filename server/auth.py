@@ -1,7 +1,10 @@
 """Bearer tokens signed with the server's key (HMAC-SHA256); each request takes from its bucket.
 
 A token is ``re1.<claims>.<signature>``, both parts base64url; the claims name the agent, the
-team (the partition every route reads and writes), the issue time, the expiry and a token id.
+team (the partition every route reads and writes), the role, the issue time, the expiry and a
+token id (``jti``, what a revocation names). A token without a role (issued before roles
+existed) is an agent's. Every route declares the least role it needs (``opt={"role": ...}``,
+see :func:`require_role`); a route that declares none needs an operator.
 """
 
 from __future__ import annotations
@@ -10,20 +13,39 @@ import base64
 import hashlib
 import hmac
 import secrets
+from enum import StrEnum
 from typing import Any
 
 import msgspec
 from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import (
     AbstractAuthenticationMiddleware,
     AuthenticationResult,
 )
 
-from server.errors import AUTH_PATH, RateLimitedError, UnauthorizedError
+from server.errors import AUTH_PATH, ForbiddenError, RateLimitedError, UnauthorizedError
 from sync.records import Id
 
 PREFIX = "re1"
-_claims_decoder = msgspec.json.Decoder(type=None)
+#: The key of a route handler's ``opt`` that names the least role it needs.
+ROLE_OPT = "role"
+#: The key of a route handler's ``opt`` that marks it a scoring route (its own rate limit).
+SCORING_OPT = "scoring"
+
+
+class Role(StrEnum):
+    """What a token may do; each role may do everything the roles before it may."""
+
+    #: Sync, read and score the team's leads, plan and execute outreach.
+    AGENT = "agent"
+    #: Also export and erase a lead of the team (privacy requests).
+    TEAM_ADMIN = "team_admin"
+    #: Also roll out, roll back and retrain models (they reach every team's devices).
+    OPERATOR = "operator"
+
+
+RANK = {Role.AGENT: 0, Role.TEAM_ADMIN: 1, Role.OPERATOR: 2}
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,6 +56,12 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     iat: int
     exp: int
     jti: str
+    #: Absent in tokens issued before roles existed: those are agents' tokens.
+    role: Role = Role.AGENT
+
+    def may(self, need: Role) -> bool:
+        """Whether this principal's role is ``need`` or one above it."""
+        return RANK[self.role] >= RANK[need]
 
 
 _principal_decoder = msgspec.json.Decoder(Principal)
@@ -51,11 +79,24 @@ def new_signing_key() -> bytes:
     return secrets.token_bytes(32)
 
 
-def issue_token(key: bytes, *, agent: str, team: str, now_ms: int, ttl_ms: int) -> str:
-    """A token for ``agent`` of ``team`` valid for ``ttl_ms`` from ``now_ms``."""
+def issue_token(
+    key: bytes,
+    *,
+    agent: str,
+    team: str,
+    now_ms: int,
+    ttl_ms: int,
+    role: Role | str = Role.AGENT,
+    jti: str | None = None,
+) -> str:
+    """A token for ``agent`` of ``team`` with ``role``, valid for ``ttl_ms`` from ``now_ms``.
+
+    Every token carries its expiry (``exp``); one past it is refused (401).
+    """
     claims = Principal(
-        agent=agent, team=team, iat=now_ms, exp=now_ms + ttl_ms, jti=secrets.token_hex(8)
-    )
+        agent=agent, team=team, iat=now_ms, exp=now_ms + ttl_ms,
+        jti=jti or secrets.token_hex(8), role=Role(role),
+    )  # fmt: skip
     msgspec.convert(msgspec.to_builtins(claims), Principal)  # validates the ids
     body = f"{PREFIX}.{_b64(msgspec.json.encode(claims))}"
     sig = hmac.new(key, body.encode(), hashlib.sha256).digest()
@@ -104,6 +145,13 @@ class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
             principal = verify_token(state.signing_key, token.strip(), config.clock())
         except UnauthorizedError as exc:
             raise UnauthorizedError(exc.detail, path=AUTH_PATH) from exc
+        revoked = await state.store.revocation(principal.jti)
+        if revoked is not None:
+            raise UnauthorizedError(
+                f"token {principal.jti} was revoked at {revoked.revoked_at} (epoch ms)"
+                + (f": {revoked.reason}" if revoked.reason else ""),
+                path=AUTH_PATH,
+            )
         wait = await state.rate_limiter.take(principal.jti, config.clock() / 1000)
         if wait > 0:
             raise RateLimitedError(
@@ -111,3 +159,45 @@ class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
                 retry_after_s=wait,
             )
         return AuthenticationResult(user=principal, auth=token)
+
+
+def _caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """The authenticated principal; ``None`` on a public route (the middleware skipped it)."""
+    user = connection.scope.get("user")
+    return user if isinstance(user, Principal) else None
+
+
+def route_role(handler: BaseRouteHandler) -> Role:
+    """The least role ``handler`` needs: its declared one, else (fail closed) an operator."""
+    return Role(handler.opt.get(ROLE_OPT, Role.OPERATOR))
+
+
+def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard of every route: 403 naming the role the route needs and the token's role."""
+    who = _caller(connection)
+    if who is None:
+        return
+    need = route_role(handler)
+    if not who.may(need):
+        raise ForbiddenError(
+            f"this route needs the role {need.value} (or above); the token's role is "
+            f"{who.role.value}",
+            path="token.role",
+        )
+
+
+async def limit_scoring(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard of every route: scoring routes take also from the token's scoring bucket."""
+    who = _caller(connection)
+    if who is None or not handler.opt.get(SCORING_OPT):
+        return
+    state, config = connection.app.state, connection.app.state.config
+    wait = await state.scoring_limiter.take(f"score:{who.jti}", config.clock() / 1000)
+    if wait > 0:
+        raise RateLimitedError(
+            f"scoring rate limit of {config.scoring_rate_per_s:g} requests/s for this token "
+            f"(burst {config.scoring_burst})",
+            retry_after_s=wait,
+        )

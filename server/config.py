@@ -51,8 +51,13 @@ class ServerConfig:
     #: Token bucket per token: sustained requests per second and burst size.
     rate_per_s: float = 50.0
     rate_burst: int = 200
+    #: A second bucket per token for the scoring routes (analyze, predict, plans,
+    #: recommendations): each score answered is a probe of the models, so fewer are allowed.
+    scoring_rate_per_s: float = 5.0
+    scoring_burst: int = 60
     default_page: int = 500
     max_page: int = 5000
+    #: Lifetime of a token minted without an explicit one (``server token``): 30 days.
     token_ttl_hours: float = 24 * 30
     #: Retraining job: seconds between runs (None: no scheduled runs; the CLI still works).
     retrain_interval_s: float | None = None
@@ -133,6 +138,8 @@ ENV_SETTINGS: dict[str, Callable[[str], object]] = {
     "redis_url": str,
     "rate_per_s": float,
     "rate_burst": int,
+    "scoring_rate_per_s": float,
+    "scoring_burst": int,
     "token_ttl_hours": float,
     "retrain_interval_s": float,
     "retrain_min_rows": int,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -10,7 +10,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from server.auth import Principal
+from server.auth import ROLE_OPT, Principal, Role
 from server.errors import InvalidRequestError, path_in
 from server.openapi import refusals
 from server.service import MSGPACK_TYPES, SyncService, decode_body
@@ -57,6 +57,7 @@ def _documents(body: type) -> Provide:
 class SyncController(Controller):
     path = "/api/v1/sync"
     tags: Sequence[str] | None = ("sync",)
+    opt: Mapping[str, Any] | None = {ROLE_OPT: Role.AGENT}
 
     @post(
         "/push",

@@ -83,6 +83,13 @@ class UnauthorizedError(ServerError):
     code = "unauthorized"
 
 
+class ForbiddenError(ServerError):
+    """A valid token whose role may not use the route; the detail names the role needed."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFoundError(ServerError):
     """Nothing with that id in the caller's partition (also for other teams' ids)."""
 

@@ -7,9 +7,12 @@ on the current data and compared with its training scores (``config.drift_thresh
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
+import msgspec
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -25,6 +28,15 @@ log = logging.getLogger("realty_edge.server")
 RETRAIN_LEASE = "retrain"
 #: The lease of the scheduled drift check.
 DRIFT_LEASE = "drift"
+#: How long a run asked for over HTTP holds the lease (longer than a run's training timeout).
+REQUESTED_LEASE_MS = 15 * 60 * 1000
+
+
+class RetrainRequested(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to ``POST /models/retrain``: whether a run started here, and why not."""
+
+    started: bool
+    detail: str
 
 
 class RetrainJob:
@@ -51,6 +63,40 @@ class RetrainJob:
         #: This process's name in the lease (``<host>-<pid>``).
         self.holder = process_folder()
         self._scheduler: AsyncIOScheduler | None = None
+        self._requested: asyncio.Task[list[RetrainRun]] | None = None
+
+    async def request_run(self) -> RetrainRequested:
+        """Start one run in the background (its training in its own process) if no run is
+        going on in the cluster: the run takes the store's lease as a scheduled one does."""
+        if self._requested is not None and not self._requested.done():
+            return RetrainRequested(started=False, detail="a run is already going on here")
+        holder, now = self.holder, self.config.clock()
+        held = await self.store.write(
+            lambda tx: tx.take_lease(RETRAIN_LEASE, holder, now, REQUESTED_LEASE_MS)
+        )
+        if not held:
+            return RetrainRequested(
+                started=False, detail=f"another worker holds the {RETRAIN_LEASE!r} lease"
+            )
+        self._requested = asyncio.ensure_future(self._run_and_release())
+        return RetrainRequested(
+            started=True, detail="started; its record appears in GET /models/retrain-runs"
+        )
+
+    async def _run_and_release(self) -> list[RetrainRun]:
+        try:
+            return await self.run()
+        finally:  # a lease of no time left: the next tick, here or elsewhere, may run
+            holder, now = self.holder, self.config.clock()
+            await self.store.write(lambda tx: tx.take_lease(RETRAIN_LEASE, holder, now, 0))
+
+    async def cancel_requested(self) -> None:
+        """Stop a requested run that is still going (server shutdown)."""
+        task, self._requested = self._requested, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
 
     async def _take(self, lease: str, interval_s: float | None) -> bool:
         interval_ms = int(1000 * (interval_s or 0))

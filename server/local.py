@@ -17,7 +17,7 @@ from pathlib import Path
 import uvicorn
 
 from server.app import create_app
-from server.auth import issue_token
+from server.auth import Role, issue_token
 from server.config import ServerConfig
 
 HOUR_MS = 3_600_000
@@ -29,10 +29,17 @@ class LiveServer:
     config: ServerConfig
     signing_key: bytes
 
-    def token(self, agent: str = "agent-01", team: str = "team-a", ttl_ms: int = HOUR_MS) -> str:
+    def token(
+        self,
+        agent: str = "agent-01",
+        team: str = "team-a",
+        ttl_ms: int = HOUR_MS,
+        role: Role | str = Role.AGENT,
+    ) -> str:
         return issue_token(
-            self.signing_key, agent=agent, team=team, now_ms=self.config.clock(), ttl_ms=ttl_ms
-        )
+            self.signing_key, agent=agent, team=team, now_ms=self.config.clock(), ttl_ms=ttl_ms,
+            role=role,
+        )  # fmt: skip
 
 
 @contextmanager

@@ -46,7 +46,8 @@ SECURITY: list[dict[str, list[str]]] = [{BEARER: []}]
 
 _MEANING = {
     400: "Malformed body or parameter, or an unknown key; `path` names the field.",
-    401: "Missing, malformed, badly signed or expired bearer token.",
+    401: "Missing, malformed, badly signed, expired or revoked bearer token.",
+    403: "The token's role may not use this route; `detail` names the role it needs.",
     404: "No such id in your team's partition (other teams' ids answer the same).",
     409: "A batch of a schema or protocol version this server does not read.",
     413: "Body over the size limit (before or after decompression).",
@@ -61,6 +62,8 @@ _EXAMPLE = {
           "query.max_price"),
     401: ("unauthorized", "missing bearer token (Authorization: Bearer <token>)",
           "header.authorization"),
+    403: ("forbidden", "this route needs the role team_admin (or above); the token's role "
+          "is agent", "token.role"),
     404: ("not_found", "no lead 'lead-000042' (in your partition)", "$.lead_id"),
     409: ("schema_version_unsupported", "schema version 9 is newer than this server's 3", None),
     413: ("body_too_large", "body of 9000000 bytes; the limit is 8388608", None),

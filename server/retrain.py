@@ -415,4 +415,3 @@ async def drift_once(
 async def teams(store: ServerStore) -> list[str]:
     """Every team with at least one lead in the store."""
     return sorted({team for team, _ in await store.team_records(None, "lead")})
-

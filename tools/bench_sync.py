@@ -48,7 +48,8 @@ sock.bind(("127.0.0.1", 0))
 port = sock.getsockname()[1]
 sock.close()
 print(port, flush=True)
-config = ServerConfig(database_url=sys.argv[1], rate_per_s=1e6, rate_burst=10**6)
+config = ServerConfig(database_url=sys.argv[1], rate_per_s=1e6, rate_burst=10**6,
+                      scoring_rate_per_s=1e6, scoring_burst=10**6)
 uvicorn.run(create_app(config), host="127.0.0.1", port=port, log_level="warning",
             access_log=False)
 """

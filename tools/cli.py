@@ -144,6 +144,30 @@ def device_init(path: Path) -> None:
     console.print(f"device {asyncio.run(run())} ready at {path}")
 
 
+@device_app.command("enroll")
+@cli_errors
+def device_enroll(
+    path: Path,
+    model_key: Annotated[
+        str,
+        typer.Option(
+            "--model-key",
+            help="The server's model-signing public key (base64, from "
+            "`realty-edge server model-key`).",
+        ),
+    ],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace a different key pinned before.")
+    ] = False,
+) -> None:
+    """Pin the model-signing key: the device installs only models signed by it."""
+
+    async def run(rt: Any) -> str:
+        return str(await rt.enroll_model_key(model_key, replace=replace))
+
+    console.print(f"{path}: models must be signed by {_on_device(path, run)}")
+
+
 @device_app.command("ingest")
 @cli_errors
 def device_ingest(
@@ -657,7 +681,20 @@ def server_token(
     agent: Annotated[str, typer.Option(help="Agent id the token names.")],
     team: Annotated[str, typer.Option(help="Team (brokerage): the partition it reads/writes.")],
     database_url: DatabaseUrl = DEFAULT_SERVER_DB,
-    ttl_hours: Annotated[float, typer.Option(help="Validity in hours.")] = 720.0,
+    ttl_hours: Annotated[
+        float,
+        typer.Option(
+            envvar="REALTY_EDGE_TOKEN_TTL_HOURS",
+            help="Validity in hours (every token expires; default 30 days).",
+        ),
+    ] = 720.0,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="agent (sync, score, plan), team_admin (also export and erase leads) or "
+            "operator (also roll out, roll back and retrain models)."
+        ),
+    ] = "agent",
     create: Annotated[
         bool, typer.Option("--create", help="Create the database (and key) if it is missing.")
     ] = False,
@@ -677,9 +714,43 @@ def server_token(
         raise typer.Exit(1)
 
     with server_errors():
-        token = asyncio.run(mint_token(database_url, agent=agent, team=team, ttl_hours=ttl_hours))
-    err_console.print(f"token for agent {agent} of team {team}, valid {ttl_hours:g} h:")
+        token = asyncio.run(
+            mint_token(database_url, agent=agent, team=team, ttl_hours=ttl_hours, role=role)
+        )
+    err_console.print(f"{role} token for agent {agent} of team {team}, valid {ttl_hours:g} h:")
     print(token)
+
+
+@server_app.command("model-key")
+@cli_errors
+def server_model_key(
+    database_url: DatabaseUrl = DEFAULT_SERVER_DB, data_dir: DataDir = None
+) -> None:
+    """Print the model-signing public key (JSON) to give each device at enrollment."""
+    from server.admin import model_key
+
+    with server_errors():
+        print_json(model_key(database_url, data_dir=data_dir))
+
+
+@server_app.command("revoke-token")
+@cli_errors
+def server_revoke_token(
+    token: Annotated[str, typer.Argument(help="The token, or only its id (jti).")],
+    database_url: DatabaseUrl = DEFAULT_SERVER_DB,
+    reason: Annotated[str, typer.Option(help="Why, kept with the entry.")] = "",
+) -> None:
+    """Revoke a token: every worker on this database refuses it (401) from its next request."""
+    from server.admin import revoke_token
+    from server.storage import sqlite_path
+
+    with server_errors():
+        db = sqlite_path(database_url)
+    if db is not None and not db.exists():
+        err_console.print(f"[bold red]error:[/] no server database at {db}", highlight=False)
+        raise typer.Exit(1)
+    with server_errors():
+        print_json(asyncio.run(revoke_token(database_url, token, reason=reason)))
 
 
 @server_app.command("retrain")

@@ -247,7 +247,7 @@ async def retrain_and_distribute(db: Path, devices: dict[str, EdgeRuntime], url:
     on any day.
     """
     from edge.model_updates import UpdatePolicy
-    from server.admin import retrain
+    from server.admin import model_key, retrain
 
     with console.status("the server retrains the behaviour model on synced outcomes "
                         "(TensorFlow in a separate process)"):  # fmt: skip
@@ -255,7 +255,9 @@ async def retrain_and_distribute(db: Path, devices: dict[str, EdgeRuntime], url:
         run = await retrain(db, now_ms=now_ms, pseudonym_key=key)
     console.print(f"[green]✓[/] retraining run {run.id}: [bold]{run.decision}[/] ({run.reason})")
     figures["retrain"], figures["installed"] = run.decision, {}
+    signing_key = model_key(db).public_key  # what each phone is given at enrollment
     for agent_id, rt in devices.items():
+        await rt.enroll_model_key(signing_key)
         update = await rt.check_model_updates(
             url, tokens[agent_id], UpdatePolicy(on_wifi=True, charging=True)
         )

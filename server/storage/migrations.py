@@ -166,6 +166,14 @@ _LEASES = (
     "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL)",
 )
 
+# Token revocations: every worker reads the list from the store, so a revoked token is refused
+# by all of them. An entry can go once its token has expired (``expires_at``).
+_TOKEN_REVOCATIONS = (
+    "CREATE TABLE token_revocations (jti TEXT PRIMARY KEY, revoked_at BIGINT NOT NULL, "
+    "expires_at BIGINT, agent_id TEXT, team_id TEXT, reason TEXT NOT NULL DEFAULT '')",
+    "CREATE INDEX token_revocations_expiry ON token_revocations(expires_at)",
+)
+
 # Deliveries of an integration's webhooks (HighLevel...), by the sender's delivery id: a
 # redelivery is found here in the same transaction that would write it again, and changes nothing.
 _WEBHOOK_DELIVERIES = (
@@ -181,6 +189,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(name="0002_partition_clock", sqlite=_PARTITION_CLOCK, postgres=_PARTITION_CLOCK),
     Migration(name="0003_leases", sqlite=_LEASES, postgres=_LEASES),
+    Migration(
+        name="0004_token_revocations", sqlite=_TOKEN_REVOCATIONS, postgres=_TOKEN_REVOCATIONS
+    ),
     Migration(
         name="0007_webhook_deliveries", sqlite=_WEBHOOK_DELIVERIES, postgres=_WEBHOOK_DELIVERIES
     ),

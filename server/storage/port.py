@@ -73,6 +73,20 @@ class LoggedConflict(msgspec.Struct, kw_only=True):
     id: int = 0
 
 
+class RevokedToken(msgspec.Struct, frozen=True, kw_only=True):
+    """A revoked token: its id, when it was revoked and until when it would have been valid.
+
+    ``expires_at`` is ``None`` when only the id was known (the entry is then kept for good).
+    """
+
+    jti: str
+    revoked_at: int
+    expires_at: int | None = None
+    agent_id: str | None = None
+    team_id: str | None = None
+    reason: str = ""
+
+
 class ServerTx(Protocol):
     """One write transaction of the sync service: plain (blocking) calls, run by ``write``."""
 
@@ -117,6 +131,15 @@ class ServerTx(Protocol):
 
     def take_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
         """Hold ``name`` until ``now_ms + ttl_ms`` unless another holder's lease runs; atomic."""
+        ...
+
+    def revoke_token(self, entry: RevokedToken) -> RevokedToken:
+        """Add ``entry`` to the revocation list; a token revoked before keeps its first entry,
+        which is returned."""
+        ...
+
+    def prune_revocations(self, now_ms: int) -> int:
+        """Drop the entries of tokens expired by ``now_ms`` (they are refused anyway); how many."""
         ...
 
 
@@ -164,4 +187,12 @@ class ServerStore(Protocol):
 
     async def team_records(self, team: str | None, entity: str) -> list[tuple[str, StoredRecord]]:
         """(team, record) of one kind, of one team or (``None``) of every team."""
+        ...
+
+    async def revocation(self, jti: str) -> RevokedToken | None:
+        """The revocation of token ``jti`` (committed by any worker), or ``None``."""
+        ...
+
+    async def revocations(self) -> list[RevokedToken]:
+        """The whole revocation list, oldest first."""
         ...

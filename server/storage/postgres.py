@@ -34,6 +34,7 @@ from server.storage.port import (
     DeviceRow,
     Key,
     LoggedConflict,
+    RevokedToken,
     StorageError,
     StoredRecord,
     redact,
@@ -41,12 +42,15 @@ from server.storage.port import (
 from server.storage.rows import (
     CONFLICT_COLUMNS,
     DEVICE_COLUMNS,
+    REVOCATION_COLUMNS,
     change_decoder,
     conflict_from_row,
     device_from_row,
     device_to_row,
     encoder,
     record_from_row,
+    revocation_from_row,
+    revocation_to_row,
 )
 from sync.changes import AnyChange
 
@@ -221,6 +225,24 @@ class PostgresTx:
         )
         row = self._conn.execute("SELECT holder FROM leases WHERE name = %s", (name,)).fetchone()
         return row is not None and row[0] == holder
+
+    def revoke_token(self, entry: RevokedToken) -> RevokedToken:
+        self._conn.execute(
+            f"INSERT INTO token_revocations ({REVOCATION_COLUMNS}) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (jti) DO NOTHING",
+            revocation_to_row(entry),
+        )
+        row = self._conn.execute(
+            f"SELECT {REVOCATION_COLUMNS} FROM token_revocations WHERE jti = %s", (entry.jti,)
+        ).fetchone()
+        assert row is not None
+        return revocation_from_row(row)
+
+    def prune_revocations(self, now_ms: int) -> int:
+        return self._conn.execute(
+            "DELETE FROM token_revocations WHERE expires_at IS NOT NULL AND expires_at <= %s",
+            (now_ms,),
+        ).rowcount
 
 
 class PostgresServerStore:
@@ -414,3 +436,15 @@ class PostgresServerStore:
             sql += " AND team_id = %s"
             params.append(team)
         return [(r[0], record_from_row(r[1:])) for r in await self._rows(sql, params)]
+
+    async def revocation(self, jti: str) -> RevokedToken | None:
+        rows = await self._rows(
+            f"SELECT {REVOCATION_COLUMNS} FROM token_revocations WHERE jti = %s", (jti,)
+        )
+        return revocation_from_row(rows[0]) if rows else None
+
+    async def revocations(self) -> list[RevokedToken]:
+        rows = await self._rows(
+            f"SELECT {REVOCATION_COLUMNS} FROM token_revocations ORDER BY revoked_at, jti"
+        )
+        return [revocation_from_row(r) for r in rows]

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from server.storage.port import DeviceRow, LoggedConflict, StoredRecord
+from server.storage.port import DeviceRow, LoggedConflict, RevokedToken, StoredRecord
 from sync.changes import AnyChange
 from sync.merge import Conflict, EntityState
 
@@ -23,6 +23,7 @@ conflict_decoder = msgspec.msgpack.Decoder(Conflict)
 RECORD_COLUMNS = "entity, entity_id, lead_id, state"
 CONFLICT_COLUMNS = "id, data, device_id, seq, logged_at"
 DEVICE_COLUMNS = "device_id, agent_id, team_id, acked_through, changes, first_seen, last_seen"
+REVOCATION_COLUMNS = "jti, revoked_at, expires_at, agent_id, team_id, reason"
 
 
 def record_from_row(row: Sequence[Any]) -> StoredRecord:
@@ -63,4 +64,27 @@ def device_to_row(row: DeviceRow) -> tuple[Any, ...]:
         row.changes,
         row.first_seen,
         row.last_seen,
+    )
+
+
+def revocation_from_row(row: Sequence[Any]) -> RevokedToken:
+    return RevokedToken(
+        jti=row[0],
+        revoked_at=row[1],
+        expires_at=row[2],
+        agent_id=row[3],
+        team_id=row[4],
+        reason=row[5],
+    )
+
+
+def revocation_to_row(entry: RevokedToken) -> tuple[Any, ...]:
+    """The values of ``REVOCATION_COLUMNS`` (an insert's parameters)."""
+    return (
+        entry.jti,
+        entry.revoked_at,
+        entry.expires_at,
+        entry.agent_id,
+        entry.team_id,
+        entry.reason,
     )

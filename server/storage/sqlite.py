@@ -17,15 +17,18 @@ from typing import Any, Self, TypeVar
 
 from server.auth import new_signing_key
 from server.storage.migrations import migrate_sqlite
-from server.storage.port import DeviceRow, Key, LoggedConflict, StoredRecord
+from server.storage.port import DeviceRow, Key, LoggedConflict, RevokedToken, StoredRecord
 from server.storage.rows import (
     DEVICE_COLUMNS,
+    REVOCATION_COLUMNS,
     change_decoder,
     conflict_from_row,
     device_from_row,
     device_to_row,
     encoder,
     record_from_row,
+    revocation_from_row,
+    revocation_to_row,
 )
 from sync.changes import AnyChange
 
@@ -219,6 +222,23 @@ class SqliteTx:
         )
         row = self._db.execute("SELECT holder FROM leases WHERE name = ?", (name,)).fetchone()
         return row is not None and row[0] == holder
+
+    def revoke_token(self, entry: RevokedToken) -> RevokedToken:
+        self._db.execute(
+            f"INSERT INTO token_revocations ({REVOCATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (jti) DO NOTHING",
+            revocation_to_row(entry),
+        )
+        row = self._db.execute(
+            f"SELECT {REVOCATION_COLUMNS} FROM token_revocations WHERE jti = ?", (entry.jti,)
+        ).fetchone()
+        return revocation_from_row(row)
+
+    def prune_revocations(self, now_ms: int) -> int:
+        return self._db.execute(
+            "DELETE FROM token_revocations WHERE expires_at IS NOT NULL AND expires_at <= ?",
+            (now_ms,),
+        ).rowcount
 
 
 def _device(db: sqlite3.Connection, device_id: str) -> DeviceRow | None:
@@ -420,3 +440,17 @@ class SqliteServerStore:
             params.append(team)
         rows = await self._read(lambda db: db.execute(sql, params).fetchall())
         return [(r[0], record_from_row(r[1:])) for r in rows]
+
+    async def revocation(self, jti: str) -> RevokedToken | None:
+        row = await self._one(
+            f"SELECT {REVOCATION_COLUMNS} FROM token_revocations WHERE jti = ?", (jti,)
+        )
+        return None if row is None else revocation_from_row(row)
+
+    async def revocations(self) -> list[RevokedToken]:
+        rows = await self._read(
+            lambda db: db.execute(
+                f"SELECT {REVOCATION_COLUMNS} FROM token_revocations ORDER BY revoked_at, jti"
+            ).fetchall()
+        )
+        return [revocation_from_row(r) for r in rows]

@@ -66,7 +66,7 @@ MALFORMED = [
 
 
 async def test_every_route_answers_good_requests(tmp_path, server):
-    token = server.token()
+    token = server.token(role="team_admin")  # the export among them is a team admin's
     phone = await synced_phone(tmp_path, server, token)
     try:
         async with client(server, token) as http:
@@ -218,7 +218,7 @@ async def test_missing_and_foreign_tokens(tmp_path, server, method, path, body):
             missing = await http.request(method, path, json=body)
         assert missing.status_code == 401
         assert missing.json()["code"] == "unauthorized"
-        foreign = server.token(agent="agent-09", team="team-b")
+        foreign = server.token(agent="agent-09", team="team-b", role="team_admin")
         async with client(server, foreign) as http:
             other = await http.request(method, path, json=body)
         if "lead-000001" in path or (body and body.get("lead_id") == "lead-000001"):
@@ -235,14 +235,14 @@ async def test_missing_and_foreign_tokens(tmp_path, server, method, path, body):
 
 
 async def test_export_then_erase_reaches_the_phone(tmp_path, server):
-    token = server.token()
+    token = server.token(role="team_admin")
     phone = await synced_phone(tmp_path, server, token)
     try:
         async with client(server, token) as http:
             export = (await http.get(f"{A}/privacy/leads/lead-000001/export")).json()
             kinds = {r["entity"] for r in export["records"]}
             assert {"lead", "event"} <= kinds and export["changes"]
-            foreign = server.token(agent="agent-09", team="team-b")
+            foreign = server.token(agent="agent-09", team="team-b", role="team_admin")
             async with client(server, foreign) as other:
                 refused = await other.delete(f"{A}/privacy/leads/lead-000001")
                 assert refused.status_code == 404

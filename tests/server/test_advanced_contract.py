@@ -23,8 +23,9 @@ def server(tmp_path):
 
 @pytest.fixture
 async def http(tmp_path, server):
-    """A client of team-a, whose phone synced two leads with five events each."""
-    token = server.token()
+    """A client of team-a (a team admin: it reads exports), whose phone synced two leads with
+    five events each."""
+    token = server.token(role="team_admin")
     phone = await synced_phone(tmp_path, server, token)
     try:
         async with client(server, token) as c:

@@ -49,8 +49,16 @@ REAL = {"lead_id": "lead-000001", "listing_id": "lst-000001", "entity_id": "lead
 def world(tmp_path_factory):
     """A real server whose team-a holds two synced leads; rate limits out of the way."""
     folder = tmp_path_factory.mktemp("fuzz")
-    with run_server(folder / "server.db", rate_per_s=100_000.0, rate_burst=100_000) as live:
-        token = live.token()
+    with run_server(
+        folder / "server.db",
+        rate_per_s=100_000.0,
+        rate_burst=100_000,
+        scoring_rate_per_s=100_000.0,
+        scoring_burst=100_000,
+    ) as live:
+        # A team admin: every route but the operator's model routes (those answer 403,
+        # documented) is exercised, and no fuzzed case starts a retraining run.
+        token = live.token(role="team_admin")
 
         async def sync_a_phone() -> None:
             phone = await EdgeRuntime.open(folder / "phone.db")

@@ -50,6 +50,7 @@ async def test_retraining_promotes_then_a_device_installs_it_and_rolls_back(tmp_
     world = generate_world(agents=1, leads=150, listings=200, seed=3)
     token = server.token()
     device = await phone(tmp_path, "a")
+    await device.enroll_model_key(registry(server).public_key())
     try:
         await device.ingest(encode_batch(world.records(), Format.MSGPACK))
         assert (await device.sync(server.url, token)).status == "ok"
@@ -175,6 +176,7 @@ async def test_tampered_blob_and_bad_signature_are_refused_and_the_device_keeps_
     token = server.token()
     reg = registry(server)
     device = await phone(tmp_path, "a")
+    await device.enroll_model_key(reg.public_key())
     try:
         signed = publish_shipped(reg, "9.0.0-tampered")
         blob_file = reg.directory / "behaviour" / signed.version / "model.tflite"
@@ -193,14 +195,18 @@ async def test_tampered_blob_and_bad_signature_are_refused_and_the_device_keeps_
         assert "bad manifest signature" in report.rejected["behaviour"], report
         assert device.models.get("behaviour").manifest.version == SHIPPED
 
-        other_key = ModelDistribution(tmp_path / "other-registry").public_key()
-        signed = publish_shipped(reg, "9.0.2-good")
-        report = await device.check_model_updates(
-            server.url, token, UpdatePolicy(), public_key=other_key
-        )
-        assert "the pinned key is" in report.rejected["behaviour"]
+        # A manifest validly signed, but by another key than the one pinned at enrollment.
+        other = ModelDistribution(tmp_path / "other-registry")
+        signed = publish_shipped(reg, "9.0.2-other-key")
+        manifest_file = reg.directory / "behaviour" / signed.version / "manifest.json"
+        manifest_file.write_bytes(msgspec.json.encode(other.sign(signed)))
         report = await device.check_model_updates(server.url, token, UpdatePolicy())
-        assert report.installed == {"behaviour": "9.0.2-good"}
+        assert "the pinned key is" in report.rejected["behaviour"], report
+        assert device.models.get("behaviour").manifest.version == SHIPPED
+
+        signed = publish_shipped(reg, "9.0.3-good")
+        report = await device.check_model_updates(server.url, token, UpdatePolicy())
+        assert report.installed == {"behaviour": "9.0.3-good"}
         verify_signature(signed, reg.public_key())
     finally:
         await device.close()
@@ -242,8 +248,9 @@ async def test_an_erased_lead_reaches_the_device_and_leaves_the_training_set(tmp
         await store.open()
         try:
             before = await training_set(store, b"k" * 32, server.config.clock())
+            admin = server.token(role="team_admin")  # erasure is a team admin's
             with httpx.Client(
-                base_url=server.url, headers={"authorization": f"Bearer {token}"}
+                base_url=server.url, headers={"authorization": f"Bearer {admin}"}
             ) as h:
                 assert h.delete(f"{A}/privacy/leads/lead-000002").status_code == 200
             after = await training_set(store, b"k" * 32, server.config.clock())

@@ -101,10 +101,11 @@ def server(tmp_path):
 
 
 async def test_other_teams_ids_answer_404_and_change_nothing(tmp_path, server):
-    token_a = server.token()
+    token_a = server.token(role="team_admin")  # team admins: export and erase are called too
+    token_b = server.token(team="team-b", role="team_admin")
     phone = await synced_phone(tmp_path, server, token_a)
     try:
-        async with client(server, token_a) as a, client(server, server.token(team="team-b")) as b:
+        async with client(server, token_a) as a, client(server, token_b) as b:
             plan = (await a.post(f"{A}/intervention/plans", json={"lead_id": "lead-000002"})).json()
             team_a_ids = {
                 "lead_id": "lead-000001",

@@ -20,6 +20,7 @@ from server.storage import (
     DeviceRow,
     LoggedConflict,
     NewerDatabaseError,
+    RevokedToken,
     ServerStore,
     ServerTx,
     StoredRecord,
@@ -254,6 +255,34 @@ async def test_a_webhook_delivery_is_new_once_and_a_rolled_back_one_is_not_kept(
     with pytest.raises(RuntimeError):
         await store.write(fails)
     assert await store.write(lambda tx: tx.record_delivery("highlevel", "wh-2", TEAM, NOW_MS))
+
+
+async def test_a_revocation_is_kept_once_and_pruned_after_its_token_expires(store):
+    assert await store.revocation("jti-1") is None and await store.revocations() == []
+    first = RevokedToken(
+        jti="jti-1", revoked_at=100, expires_at=500, agent_id="a", team_id=TEAM, reason="lost"
+    )
+    assert await store.write(lambda tx: tx.revoke_token(first)) == first
+    later = RevokedToken(jti="jti-1", revoked_at=200, expires_at=900, reason="again")
+    assert await store.write(lambda tx: tx.revoke_token(later)) == first  # the first entry stays
+    by_id = RevokedToken(jti="jti-2", revoked_at=300)  # only the id known: kept for good
+    await store.write(lambda tx: tx.revoke_token(by_id))
+    assert await store.revocation("jti-1") == first
+    assert [r.jti for r in await store.revocations()] == ["jti-1", "jti-2"]
+    assert await store.write(lambda tx: tx.prune_revocations(499)) == 0
+    assert await store.write(lambda tx: tx.prune_revocations(500)) == 1
+    assert await store.revocations() == [by_id]
+
+
+async def test_a_revocation_by_one_worker_is_seen_by_another(database_url):
+    async with (
+        open_store(database_url, pool_size=2) as one,
+        open_store(database_url, pool_size=2) as two,
+    ):
+        assert await two.revocation("jti-9") is None
+        entry = RevokedToken(jti="jti-9", revoked_at=1, expires_at=2**50)
+        await one.write(lambda tx: tx.revoke_token(entry))
+        assert await two.revocation("jti-9") == entry
 
 
 async def test_each_team_keeps_its_own_clock_mark(store):

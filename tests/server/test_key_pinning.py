@@ -1,0 +1,82 @@
+"""The device installs only models signed by the key pinned at enrollment, whatever a server
+offers: a server with another signing key is refused and the device keeps its model."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import msgspec
+import pytest
+
+from edge.model_updates import NOT_ENROLLED, KeyPinnedError, UpdatePolicy, pinned_key
+from edge.runtime import EdgeRuntime
+from models.artifact import ARTIFACT_DIR, read_manifest
+from server.registry import ModelDistribution
+from tests.live_server import run_server
+
+SHIPPED = read_manifest(ARTIFACT_DIR, "behaviour").version
+
+
+def publish(reg: ModelDistribution, version: str):
+    """The shipped behaviour model republished (and signed by ``reg``) under ``version``."""
+    blob = (ARTIFACT_DIR / "behaviour.tflite").read_bytes()
+    manifest = msgspec.structs.replace(read_manifest(ARTIFACT_DIR, "behaviour"), version=version)
+    return reg.publish(blob, manifest)
+
+
+async def test_a_server_with_another_signing_key_is_refused_and_the_model_kept(tmp_path):
+    with (
+        run_server(tmp_path / "ours.db") as ours,
+        run_server(tmp_path / "impostor.db") as impostor,
+    ):
+        our_reg = ModelDistribution(ours.config.registry_dir)
+        their_reg = ModelDistribution(impostor.config.registry_dir)
+        assert our_reg.public_key() != their_reg.public_key()
+        publish(their_reg, "9.5.0-impostor")
+        device = await EdgeRuntime.open(tmp_path / "phone.db")
+        try:
+            # Not enrolled: nothing is downloaded, and the key the server offers is not pinned.
+            report = await device.check_model_updates(impostor.url, impostor.token())
+            assert report.skipped == NOT_ENROLLED and not report.installed
+            assert await pinned_key(device.store) is None
+
+            signer = await device.enroll_model_key(base64.b64encode(our_reg.public_key()).decode())
+            assert signer == our_reg.signer()
+            report = await device.check_model_updates(
+                impostor.url, impostor.token(), UpdatePolicy()
+            )
+            assert "the pinned key is" in report.rejected["behaviour"], report
+            assert not report.installed
+            assert device.models.get("behaviour").manifest.version == SHIPPED
+            # Handing the other key at a later check is refused too: the pin stays.
+            with pytest.raises(KeyPinnedError, match="re-enroll"):
+                await device.check_model_updates(
+                    impostor.url, impostor.token(), public_key=their_reg.public_key()
+                )
+            assert await pinned_key(device.store) == our_reg.public_key()
+
+            publish(our_reg, "9.5.1-ours")  # the enrolled server's model installs
+            report = await device.check_model_updates(ours.url, ours.token(), UpdatePolicy())
+            assert report.installed == {"behaviour": "9.5.1-ours"}, report
+            # A deliberate re-enrollment may change the key.
+            await device.enroll_model_key(their_reg.public_key(), replace=True)
+            assert await pinned_key(device.store) == their_reg.public_key()
+        finally:
+            await device.close()
+
+
+def test_the_cli_prints_the_key_and_enrolls_a_device_with_it(tmp_path):
+    from tests.server.test_cli import run
+
+    db = str(tmp_path / "s.db")
+    info = json.loads(run("server", "model-key", "--db", db).stdout)
+    phone = str(tmp_path / "phone.db")
+    run("device", "init", phone)
+    out = run("device", "enroll", phone, "--model-key", info["public_key"]).stdout
+    assert info["signer"] in out
+    other = ModelDistribution(tmp_path / "other").signing_key_info().public_key
+    refused = run("device", "enroll", phone, "--model-key", other, ok=False)
+    assert refused.returncode == 1 and "re-enroll" in refused.stderr
+    bad = run("device", "enroll", phone, "--model-key", "not-a-key", ok=False)
+    assert bad.returncode == 1 and "not an Ed25519 public key" in bad.stderr
