@@ -207,10 +207,21 @@ class EdgeRuntime:
         """Pulled changes: plans made apart converge, and pulled steps get their jobs now."""
         from edge.outreach.executor import settle_plans
 
+        self.forget_erased()
         await settle_plans(self.store)
         scheduler = self.__dict__.get("_scheduler")
         if scheduler is not None:
             await scheduler.reschedule()
+
+    def forget_erased(self) -> set[str]:
+        """Drop what memory holds of the leads erased since the last call (cached analyses);
+        the leads. The database is purged by the erasure itself (:mod:`edge.erasure`)."""
+        erased = self.store.take_erased()
+        analyst = self.__dict__.get("_analyst")
+        if erased and analyst is not None:
+            for lead_id in erased:
+                analyst.invalidate(lead_id)
+        return erased
 
     def sync_loop(self, server_url: str, token: str, **options: Any) -> SyncLoop:
         """A background sync (``start()``, ``stop()``, ``notify_online()``); after a sync
@@ -229,9 +240,16 @@ class EdgeRuntime:
         return await self.store.update(kind, record_id, fields)
 
     async def delete(self, kind: str, record_id: str, *, hard_erase: bool = False) -> None:
-        """Delete a record (a tombstone travels); ``hard_erase`` for a privacy erasure."""
+        """Delete a record (a tombstone travels); ``hard_erase`` for a privacy erasure, which
+        also purges the record (a lead: every record of it) from the whole device at once
+        (:mod:`edge.erasure`): merge state, outbox, conflict log, caches and scheduled jobs."""
         async with self.store.transaction() as tx:
             tx.tombstone(kind, record_id, hard_erase=hard_erase)
+        if hard_erase:
+            self.forget_erased()
+            scheduler = self.__dict__.get("_scheduler")
+            if scheduler is not None:
+                await scheduler.reschedule()
 
     async def get(self, kind: str, record_id: str) -> Record:
         return await self.store.get(kind, record_id)

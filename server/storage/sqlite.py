@@ -36,7 +36,14 @@ T = TypeVar("T")
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     db.row_factory = sqlite3.Row
-    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "busy_timeout = 5000"):
+    # secure_delete: the bytes of a deleted row, or of a row's old image, are zeroed, so an
+    # erased lead leaves no copy in the file's free space (and a checkpoint follows erasures).
+    for pragma in (
+        "journal_mode = WAL",
+        "synchronous = NORMAL",
+        "busy_timeout = 5000",
+        "secure_delete = ON",
+    ):
         db.execute(f"PRAGMA {pragma}")
     return db
 
@@ -50,6 +57,8 @@ class SqliteTx:
 
     def __init__(self, db: sqlite3.Connection):
         self._db = db
+        #: Whether this transaction erased records (the WAL is checkpointed after it commits).
+        self.erased = False
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._db.execute(sql, params).fetchall()
@@ -142,6 +151,7 @@ class SqliteTx:
         return last
 
     def forget(self, team: str, keys: Sequence[Key]) -> None:
+        self.erased = True
         for entity, entity_id in keys:
             params = (team, entity, entity_id)
             self._db.execute(
@@ -290,12 +300,15 @@ class SqliteServerStore:
 
         def run() -> T:
             db.execute("BEGIN IMMEDIATE")
+            tx = SqliteTx(db)
             try:
-                result = fn(SqliteTx(db))
+                result = fn(tx)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            if tx.erased:  # no older image of an erased record stays in the WAL either
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             return result
 
         return await self._in(self._write_pool, run)
