@@ -3,12 +3,15 @@
 The world: two leads with names, e-mails, phones, messages and voice-note transcripts, on two
 phones (real :class:`EdgeRuntime` files) synced through a real server on loopback (SQLite, then
 PostgreSQL), whose team replica has analysed both. The phones hold a conflict about the erased
-lead (its two phone numbers), a plan with drafted messages, a quarantined change and old,
-acknowledged outbox entries. One phone erases the lead; it syncs, the other phone syncs and the
-server's replica catches up. Then every table of every SQLite file, every table of the server's
-PostgreSQL schema, and the raw bytes of every file under the data folders (databases, WALs,
-replicas, registry) are searched: not one identifier or text of the erased lead is left, and
-every one of the other lead's is still found, so the search is shown able to fail.
+lead (its two phone numbers), a plan with drafted messages, a quarantined change and
+acknowledged outbox entries. One phone erases the lead and syncs; the other phone, before it
+syncs, dictates one more note about the lead (pushed before the erasure is pulled: the server
+must erase it as it arrives); then it syncs and the server's replica catches up.
+
+Then every table of every SQLite file, every table of the server's PostgreSQL schema, and the
+raw bytes of every file under the data folders (databases, WALs, replicas, registry) are
+searched: not one identifier or text of the erased lead is left, and every one of the other
+lead's is still found, so the search is shown able to fail.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ ERASED = {
     "voice note": "Quuxworth-voice: call back after six about the blue loft",
     "voice note on phone b": "Quuxworth-voice-b: she asked about schools in Ballard",
     "quarantined edit": "zq-quarantined@erasure-test.example",
+    "written offline after the erasure": "Quuxworth-late: dictated on phone b before it synced",
 }
 #: The other lead's: all of it must still be found.
 KEPT_TEXTS = {
@@ -162,6 +166,10 @@ async def test_an_erased_lead_leaves_nothing_anywhere(tmp_path, server, server_e
         await a.delete("lead", GONE, hard_erase=True)
         assert a.analyst.cache_stats().entries == 0
         assert (await a.sync(server.url, token)).status == "ok"
+        # Phone b, not synced yet, dictates one more note about the lead: its sync pushes it
+        # (the server erases it as it arrives) before it pulls the erasure.
+        await b.record_event(GONE, "voice_note", text=ERASED["written offline after the erasure"])
+        assert (await b.sync(server.url, token)).status == "ok"
         assert (await b.sync(server.url, token)).status == "ok"
         async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as http:
             gone = await http.post(f"{A}/analyze/comprehensive", json={"lead_id": GONE})
