@@ -239,18 +239,29 @@ def _prune(conn: sqlite3.Connection, cutoff: int) -> int:
         mine: dict[tuple[str, str], list[AnyChange]] = {}
         for row in rows:
             mine.setdefault((row["entity"], row["entity_id"]), []).append(change_from_row(row))
-        for (entity, entity_id), changes in mine.items():
-            found = conn.execute(
-                "SELECT state FROM sync_entities WHERE entity = ? AND entity_id = ?",
-                (entity, entity_id),
-            ).fetchone()
-            synced = _state_dec.decode(found[0]) if found else EntityState()
-            state = join(synced, apply_all(None, changes)[0])
-            conn.execute(
-                "INSERT INTO sync_entities (entity, entity_id, state, pending) VALUES (?, ?, ?, 0) "
-                "ON CONFLICT(entity, entity_id) DO UPDATE SET state = excluded.state",
-                (entity, entity_id, _state_enc.encode(state)),
-            )
+        by_kind: dict[str, list[str]] = {}
+        for entity, entity_id in mine:
+            by_kind.setdefault(entity, []).append(entity_id)
+        synced: dict[tuple[str, str], EntityState] = {}
+        for entity, ids in by_kind.items():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for r in conn.execute(
+                    "SELECT entity_id, state FROM sync_entities WHERE entity = ? "
+                    f"AND entity_id IN ({', '.join('?' * len(chunk))})",
+                    (entity, *chunk),
+                ):
+                    synced[(entity, r[0])] = _state_dec.decode(r[1])
+        conn.executemany(
+            "INSERT INTO sync_entities (entity, entity_id, state, pending) VALUES (?, ?, ?, 0) "
+            "ON CONFLICT(entity, entity_id) DO UPDATE SET state = excluded.state",
+            [
+                (key[0], key[1], _state_enc.encode(
+                    join(synced.get(key, EntityState()), apply_all(None, changes)[0])
+                ))
+                for key, changes in mine.items()
+            ],
+        )  # fmt: skip
         seqs = [row["seq"] for row in rows]
         for start in range(0, len(seqs), 500):
             chunk = seqs[start : start + 500]

@@ -481,7 +481,7 @@ class AdvancedService:
     async def export_lead(self, who: Principal, lead_id: str) -> LeadExport:
         """Every record of the lead in the caller's partition as one document (404 otherwise)."""
         records, changes, conflicts = await self.sync.store.lead_history(who.team, lead_id)
-        return lead_export(lead_id, records, changes, conflicts, self.sync.config.clock())
+        return lead_export(lead_id, records, changes, conflicts)
 
     async def erase_lead(self, who: Principal, lead_id: str) -> Erased:
         from sync.merge import is_visible
@@ -507,7 +507,6 @@ def lead_export(
     records: Sequence[StoredRecord],
     changes: Sequence[AnyChange],
     conflicts: Sequence[LoggedConflict],
-    now_ms: int,
 ) -> LeadExport:
     """The :class:`LeadExport` of a lead's history; NotFoundError when the lead is not shown."""
     from sync.merge import is_visible, values
@@ -538,7 +537,6 @@ def lead_export(
     profiles = current.get("profile", [])
     return LeadExport(
         lead_id=lead_id,
-        exported_at=now_ms,
         lead=leads[0],
         events=events,
         messages=[e for e in events if e.type in _MESSAGE_TYPES],

@@ -253,7 +253,6 @@ class LeadExport(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     lead_id: Annotated[str, Meta(description="The lead's id")]
-    exported_at: Annotated[int, Meta(description="When the export was made, UTC epoch ms")] = 0
     lead: Annotated[
         Lead | None,
         Meta(description="The lead: name, e-mail, phone, language, locale, consent, status, ..."),

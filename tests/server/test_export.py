@@ -70,7 +70,7 @@ async def test_the_export_holds_every_kind_of_record_of_the_lead(tmp_path, serve
         assert {r["entity"] for r in export.records} == {
             "lead", "event", "profile", "intervention_plan", "intervention_step",
         }  # fmt: skip
-        assert export.changes and export.exported_at > 0
+        assert export.changes
         assert "lead-000002" not in answer.text  # another lead's records are not in it
         assert set(body) == set(LeadExport.__struct_fields__)
         assert missing.status_code == 404 and missing.json()["path"] == "path.lead_id"
