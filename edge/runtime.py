@@ -25,7 +25,14 @@ from edge.ingest import IngestReport, ingest
 from edge.language import LanguageGuess, LanguageIdentifier
 from edge.models import SPEC_HASHES
 from edge.outreach.executor import Execution, Inbound, recover_sending
-from edge.personalization import Recommendation, RecommendContext, Style, StyleContext, adapt_style
+from edge.personalization import (
+    Recommendation,
+    RecommendContext,
+    Style,
+    StyleContext,
+    adapt_style,
+    text_flags,
+)
 from edge.rows import record_from_row
 from edge.scheduler import (
     AgentTask,
@@ -37,7 +44,7 @@ from edge.scheduler import (
     run_due,
 )
 from edge.store import Clock, EdgeStore, StoreCounts, wall_clock_ms
-from edge.vertical import VerticalGuess
+from edge.vertical import VerticalGuess, keyword_hits
 from sync.records import (
     Agent,
     Channel,
@@ -214,13 +221,19 @@ class EdgeRuntime:
             await scheduler.reschedule()
 
     def forget_erased(self) -> set[str]:
-        """Drop what memory holds of the leads erased since the last call (cached analyses);
-        the leads. The database is purged by the erasure itself (:mod:`edge.erasure`)."""
+        """Drop what memory holds of the leads erased since the last call (cached analyses,
+        memoized texts); the leads. The database is purged by the erasure itself
+        (:mod:`edge.erasure`)."""
         erased = self.store.take_erased()
+        if not erased:
+            return erased
         analyst = self.__dict__.get("_analyst")
-        if erased and analyst is not None:
+        if analyst is not None:
             for lead_id in erased:
                 analyst.invalidate(lead_id)
+        # Memoized per text (a lead's messages among them): cheap to compute again.
+        text_flags.cache_clear()
+        keyword_hits.cache_clear()
         return erased
 
     def sync_loop(self, server_url: str, token: str, **options: Any) -> SyncLoop:
