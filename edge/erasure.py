@@ -22,7 +22,9 @@ lead is left in the write-ahead log either.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
@@ -33,12 +35,27 @@ from sync.changes import Change, Tombstone
 from sync.merge import EntityState
 
 Key = tuple[str, str]
+log_ = logging.getLogger(__name__)
 
 #: The kinds of record that belong to a lead (they carry its ``lead_id``).
 CHILD_KINDS = ("event", "profile", "intervention_plan", "intervention_step")
 #: Run after the erasing transaction commits: the WAL's frames (old page images) folded into
 #: the database file, whose freed bytes ``secure_delete`` zeroed, and the WAL cut to 0 bytes.
 CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
+
+
+def checkpoint(conn: sqlite3.Connection, tries: int = 50, wait_s: float = 0.02) -> bool:
+    """Run :data:`CHECKPOINT` until it completes (a reader may hold an older snapshot, and a
+    partial checkpoint could copy an older image of a page into the file); False if it never
+    did. Blocks the caller's thread for at most ``tries * wait_s`` beyond SQLite's own wait."""
+    for _ in range(tries):
+        busy, log, done = conn.execute(CHECKPOINT).fetchone()
+        if (not busy and log in (0, -1)) or (not busy and log == done):
+            return True
+        time.sleep(wait_s)
+    log_.warning("the WAL of %s could not be checkpointed after an erasure", conn)
+    return False
+
 
 _enc = msgspec.msgpack.Encoder()
 _state_dec = msgspec.msgpack.Decoder(EntityState)

@@ -218,7 +218,7 @@ def _write_and_commit(
         erasure.erase(conn, kind, entity_id, hlc)
     conn.execute("COMMIT")
     if erasures:
-        conn.execute(erasure.CHECKPOINT).fetchall()
+        erasure.checkpoint(conn)
     return {entity_id for kind, entity_id, _ in erasures if kind == "lead"}
 
 
@@ -582,7 +582,7 @@ class EdgeStore:
             raise
         self._clock = clock
         if erased:
-            await self._db.execute_fetchall(erasure.CHECKPOINT)
+            await on_db_thread(self._db, erasure.checkpoint)
             self.erased_leads |= {i for kind, i in erased if kind == "lead"}
         return ApplyReport(
             received=len(changes),

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from edge.erasure import checkpoint
 from server.auth import new_signing_key
 from server.storage.migrations import migrate_sqlite
 from server.storage.port import DeviceRow, Key, LoggedConflict, StoredRecord
@@ -308,7 +309,7 @@ class SqliteServerStore:
                 raise
             db.execute("COMMIT")
             if tx.erased:  # no older image of an erased record stays in the WAL either
-                db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                checkpoint(db)
             return result
 
         return await self._in(self._write_pool, run)
