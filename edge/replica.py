@@ -16,8 +16,9 @@ from typing import Any
 import aiosqlite
 import msgspec
 
+from edge import erasure
 from edge.rows import TABLES, change_from_row, record_to_row, upsert_sql
-from sync.changes import AnyChange
+from sync.changes import AnyChange, Tombstone
 from sync.merge import Conflict, EntityState, apply_all, apply_change, is_visible, join, values
 from sync.records import RECORD_TYPES
 
@@ -185,11 +186,12 @@ async def retry_pending(db: aiosqlite.Connection, exclude: set[Key], limit: int 
 
 async def apply_changes(
     db: aiosqlite.Connection, device_id: str, changes: Sequence[AnyChange], now_ms: int
-) -> tuple[int, int, int, list[Conflict]]:
+) -> tuple[int, int, int, list[Conflict], set[Key]]:
     """Merge ``changes`` into the device inside the caller's transaction.
 
-    Returns (applied, own, not materialized, conflicts). Changes this device made itself are
-    already here and skipped.
+    Returns (applied, own, not materialized, conflicts, keys purged by a hard erase). Changes
+    this device made itself are already here and skipped. A hard erase purges the record (a
+    lead: with every record of it) as :mod:`edge.erasure` says.
     """
     by_key: dict[Key, list[AnyChange]] = {}
     own = 0
@@ -226,6 +228,16 @@ async def apply_changes(
         "pending = excluded.pending",
         [(k[0], k[1], _enc.encode(s), int(pending[k])) for k, s in states.items()],
     )
+    purged: set[Key] = set()
+    for key in {(c.entity, c.entity_id) for c in changes if _hard_erase(c, device_id)}:
+        hlc = states[key].deleted_hlc
+
+        def run(conn: sqlite3.Connection, key: Key = key, hlc: str = hlc) -> set[Key]:
+            return erasure.erase(conn, key[0], key[1], hlc)
+
+        purged |= await db._execute(lambda run=run: run(db._conn))  # one hop, as on_db_thread
+    if purged:
+        conflicts = [c for c in conflicts if (c.entity, c.entity_id) not in purged]
     missing = await retry_pending(db, exclude=set(states))
     if conflicts:
         await db.executemany(
@@ -233,4 +245,8 @@ async def apply_changes(
             "VALUES (?, ?, ?, ?, ?)",
             [(c.entity, c.entity_id, c.field, _enc.encode(c), now_ms) for c in conflicts],
         )
-    return len(changes) - own, own, missing, conflicts
+    return len(changes) - own, own, missing, conflicts, purged
+
+
+def _hard_erase(change: AnyChange, device_id: str) -> bool:
+    return isinstance(change, Tombstone) and change.hard_erase and change.device_id != device_id

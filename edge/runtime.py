@@ -25,7 +25,14 @@ from edge.ingest import IngestReport, ingest
 from edge.language import LanguageGuess, LanguageIdentifier
 from edge.models import SPEC_HASHES
 from edge.outreach.executor import Execution, Inbound, recover_sending
-from edge.personalization import Recommendation, RecommendContext, Style, StyleContext, adapt_style
+from edge.personalization import (
+    Recommendation,
+    RecommendContext,
+    Style,
+    StyleContext,
+    adapt_style,
+    text_flags,
+)
 from edge.rows import record_from_row
 from edge.scheduler import (
     AgentTask,
@@ -37,7 +44,7 @@ from edge.scheduler import (
     run_due,
 )
 from edge.store import Clock, EdgeStore, StoreCounts
-from edge.vertical import VerticalGuess
+from edge.vertical import VerticalGuess, keyword_hits
 from sync.clock import wall_clock_ms
 from sync.records import (
     Agent,
@@ -214,10 +221,27 @@ class EdgeRuntime:
         """Pulled changes: plans made apart converge, and pulled steps get their jobs now."""
         from edge.outreach.executor import settle_plans
 
+        self.forget_erased()
         await settle_plans(self.store)
         scheduler = self.__dict__.get("_scheduler")
         if scheduler is not None:
             await scheduler.reschedule()
+
+    def forget_erased(self) -> set[str]:
+        """Drop what memory holds of the leads erased since the last call (cached analyses,
+        memoized texts); the leads. The database is purged by the erasure itself
+        (:mod:`edge.erasure`)."""
+        erased = self.store.take_erased()
+        if not erased:
+            return erased
+        analyst = self.__dict__.get("_analyst")
+        if analyst is not None:
+            for lead_id in erased:
+                analyst.invalidate(lead_id)
+        # Memoized per text (a lead's messages among them): cheap to compute again.
+        text_flags.cache_clear()
+        keyword_hits.cache_clear()
+        return erased
 
     def sync_loop(self, server_url: str, token: str, **options: Any) -> SyncLoop:
         """A background sync (``start()``, ``stop()``, ``notify_online()``); after a sync
@@ -236,9 +260,16 @@ class EdgeRuntime:
         return await self.store.update(kind, record_id, fields)
 
     async def delete(self, kind: str, record_id: str, *, hard_erase: bool = False) -> None:
-        """Delete a record (a tombstone travels); ``hard_erase`` for a privacy erasure."""
+        """Delete a record (a tombstone travels); ``hard_erase`` for a privacy erasure, which
+        also purges the record (a lead: every record of it) from the whole device at once
+        (:mod:`edge.erasure`): merge state, outbox, conflict log, caches and scheduled jobs."""
         async with self.store.transaction() as tx:
             tx.tombstone(kind, record_id, hard_erase=hard_erase)
+        if hard_erase:
+            self.forget_erased()
+            scheduler = self.__dict__.get("_scheduler")
+            if scheduler is not None:
+                await scheduler.reschedule()
 
     async def get(self, kind: str, record_id: str) -> Record:
         return await self.store.get(kind, record_id)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import aiosqlite
 import msgspec
 
-from edge import migrations
+from edge import erasure, migrations
 from edge.errors import InvalidRecordError, NotFoundError, StoreError
 from edge.replica import ApplyReport, apply_changes
 from edge.rows import (
@@ -36,6 +36,7 @@ from edge.rows import (
 from sync.changes import AnyChange, Change, Tombstone
 from sync.clock import Hlc, receive, tick, wall_clock_ms, zero
 from sync.errors import ClockError
+from sync.merge import EntityState, apply_all, join
 from sync.records import Event, Lead, Record
 
 T = TypeVar("T")
@@ -68,14 +69,29 @@ _COUNT_SQL = {
 }
 
 
+#: The pragmas of every writing connection to a device database. ``secure_delete`` zeroes the
+#: bytes of deleted rows (and of a row's old image on update), so an erased lead leaves no
+#: copy in the file's free space (see :mod:`edge.erasure`).
+PRAGMAS = (
+    "journal_mode = WAL",
+    "foreign_keys = ON",
+    "synchronous = NORMAL",
+    "busy_timeout = 5000",
+    "secure_delete = ON",
+)
+
+#: How long the outbox keeps a change after the server acknowledged it (24 h), for a look at
+#: what the phone sent; :meth:`EdgeStore.prune_outbox` then folds it into the synced state and
+#: deletes it. An erasure deletes its records' entries at once, whatever their age.
+OUTBOX_RETENTION_MS = 24 * 3_600_000
+
+
 def open_sync(path: str | Path) -> sqlite3.Connection:
     """A plain connection with the device's pragmas, after migrating the schema."""
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA busy_timeout = 5000")
+    for pragma in PRAGMAS:
+        conn.execute(f"PRAGMA {pragma}")
     return conn
 
 
@@ -87,6 +103,8 @@ class Writer:
         self.now_ms = now_ms
         self._rows: dict[str, list[dict[str, Any]]] = {}
         self._outbox: list[dict[str, Any]] = []
+        #: Hard erasures of this transaction: (kind, id, clock), purged before it commits.
+        self.erasures: list[tuple[str, str, str]] = []
 
     def put(self, record: Record) -> Change:
         """Upsert ``record`` (all of its fields) and record the change."""
@@ -136,6 +154,8 @@ class Writer:
         )
         self._outbox.append(change_to_row(stone, self.now_ms))
         self._rows.setdefault(f"-{TABLES[kind]}", []).append({"id": entity_id})
+        if hard_erase:
+            self.erasures.append((kind, entity_id, stone.hlc))
         return stone
 
     def _statements(self) -> list[tuple[str, list[tuple[Any, ...]]]]:
@@ -179,12 +199,72 @@ class Writer:
 
 
 def _write_and_commit(
-    conn: sqlite3.Connection, statements: Sequence[tuple[str, Sequence[tuple[Any, ...]]]]
-) -> None:
-    """Run ``statements`` in the open transaction, then COMMIT (the caller rolls back)."""
+    conn: sqlite3.Connection,
+    statements: Sequence[tuple[str, Sequence[tuple[Any, ...]]]],
+    erasures: Sequence[tuple[str, str, str]] = (),
+) -> set[str]:
+    """Run ``statements`` and purge ``erasures`` in the open transaction, then COMMIT (the
+    caller rolls back); after an erasure, checkpoint and truncate the WAL. The leads erased."""
     for sql, rows in statements:
         conn.executemany(sql, rows)
+    for kind, entity_id, hlc in erasures:
+        erasure.erase(conn, kind, entity_id, hlc)
     conn.execute("COMMIT")
+    if erasures:
+        erasure.checkpoint(conn)
+    return {entity_id for kind, entity_id, _ in erasures if kind == "lead"}
+
+
+_state_enc = msgspec.msgpack.Encoder()
+_state_dec = msgspec.msgpack.Decoder(EntityState)
+
+
+def _prune(conn: sqlite3.Connection, cutoff: int) -> int:
+    """Fold acknowledged outbox entries sent at or before ``cutoff`` into ``sync_entities``
+    and delete them, in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        rows = conn.execute(
+            "SELECT seq, entity, entity_id, payload FROM outbox "
+            "WHERE sent_at IS NOT NULL AND sent_at <= ? ORDER BY seq",
+            (cutoff,),
+        ).fetchall()
+        mine: dict[tuple[str, str], list[AnyChange]] = {}
+        for row in rows:
+            mine.setdefault((row["entity"], row["entity_id"]), []).append(change_from_row(row))
+        by_kind: dict[str, list[str]] = {}
+        for entity, entity_id in mine:
+            by_kind.setdefault(entity, []).append(entity_id)
+        synced: dict[tuple[str, str], EntityState] = {}
+        for entity, ids in by_kind.items():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for r in conn.execute(
+                    "SELECT entity_id, state FROM sync_entities WHERE entity = ? "
+                    f"AND entity_id IN ({', '.join('?' * len(chunk))})",
+                    (entity, *chunk),
+                ):
+                    synced[(entity, r[0])] = _state_dec.decode(r[1])
+        conn.executemany(
+            "INSERT INTO sync_entities (entity, entity_id, state, pending) VALUES (?, ?, ?, 0) "
+            "ON CONFLICT(entity, entity_id) DO UPDATE SET state = excluded.state",
+            [
+                (key[0], key[1], _state_enc.encode(
+                    join(synced.get(key, EntityState()), apply_all(None, changes)[0])
+                ))
+                for key, changes in mine.items()
+            ],
+        )  # fmt: skip
+        seqs = [row["seq"] for row in rows]
+        for start in range(0, len(seqs), 500):
+            chunk = seqs[start : start + 500]
+            conn.execute(f"DELETE FROM outbox WHERE seq IN ({', '.join('?' * len(chunk))})", chunk)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return len(seqs)
 
 
 async def on_db_thread(db: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -210,6 +290,9 @@ class EdgeStore:
         self._seq = 0
         # One write transaction at a time on the one connection (app writes and sync applies).
         self._write_lock = asyncio.Lock()
+        #: Leads erased (here or by a pull) whose in-memory traces the runtime has not yet
+        #: dropped; see :meth:`take_erased`.
+        self.erased_leads: set[str] = set()
 
     @classmethod
     async def open(
@@ -239,12 +322,7 @@ class EdgeStore:
             raise StoreError(f"cannot open device database {path}: {exc}") from exc
         db = await aiosqlite.connect(str(path), isolation_level=None)
         db.row_factory = sqlite3.Row
-        for pragma in (
-            "journal_mode = WAL",
-            "foreign_keys = ON",
-            "synchronous = NORMAL",
-            "busy_timeout = 5000",
-        ):
+        for pragma in PRAGMAS:
             await db.execute(f"PRAGMA {pragma}")
         store = cls(db, path, device_id, clock)
         settings = await store.settings()
@@ -271,8 +349,11 @@ class EdgeStore:
         try:
             await self._db.execute("BEGIN IMMEDIATE")
             yield writer
-            statements = writer._statements()
-            await on_db_thread(self._db, lambda conn: _write_and_commit(conn, statements))
+            statements, erasures = writer._statements(), list(writer.erasures)
+            erased = await on_db_thread(
+                self._db, lambda conn: _write_and_commit(conn, statements, erasures)
+            )
+            self.erased_leads |= erased
         except BaseException as exc:
             self._clock, self._seq = saved
             if self._db.in_transaction:
@@ -479,7 +560,7 @@ class EdgeStore:
                 continue  # vetted by the server; never let one value drag our clock forward
         await self._db.execute("BEGIN IMMEDIATE")
         try:
-            applied, own, missing, conflicts = await apply_changes(
+            applied, own, missing, conflicts, erased = await apply_changes(
                 self._db, self.device_id, changes, now
             )
             await self._db.executemany(
@@ -493,6 +574,9 @@ class EdgeStore:
                 await self._db.execute("ROLLBACK")
             raise
         self._clock = clock
+        if erased:
+            await on_db_thread(self._db, erasure.checkpoint)
+            self.erased_leads |= {i for kind, i in erased if kind == "lead"}
         return ApplyReport(
             received=len(changes),
             applied=applied,
@@ -501,6 +585,25 @@ class EdgeStore:
             not_materialized=missing,
             checkpoint=checkpoint,
         )
+
+    def take_erased(self) -> set[str]:
+        """The leads erased since the last call (for the runtime to drop its caches of them)."""
+        erased, self.erased_leads = self.erased_leads, set()
+        return erased
+
+    async def prune_outbox(
+        self, retention_ms: int = OUTBOX_RETENTION_MS, now_ms: int | None = None
+    ) -> int:
+        """Delete outbox entries the server acknowledged at least ``retention_ms`` ago.
+
+        An acknowledged change still counts in the record's merge state (the device never
+        pulls its own changes back), so each one is first folded into ``sync_entities``;
+        merging with the state it joins gives the same result as before. Unsent and
+        quarantined entries are never pruned. Returns how many entries were deleted.
+        """
+        cutoff = (self.now_ms() if now_ms is None else now_ms) - retention_ms
+        async with self._write_lock:
+            return await on_db_thread(self._db, lambda conn: _prune(conn, cutoff))
 
     async def integrity_check(self) -> str:
         row = await self.fetchone("PRAGMA integrity_check")

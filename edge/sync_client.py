@@ -29,7 +29,7 @@ import httpx
 import msgspec
 
 from edge.errors import SyncRefusedError, SyncUnavailableError
-from edge.store import EdgeStore
+from edge.store import OUTBOX_RETENTION_MS, EdgeStore
 from sync.changes import ChangeBatch
 from sync.protocol import PullPage, PushResult, Rejected
 from sync.version import SCHEMA_VERSION
@@ -133,8 +133,11 @@ class SyncClient:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         transport: httpx.AsyncBaseTransport | None = None,
         progress: Progress | None = None,
+        outbox_retention_ms: int = OUTBOX_RETENTION_MS,
     ):
         self.store = store
+        #: Acknowledged outbox entries older than this are pruned after each sync.
+        self.outbox_retention_ms = outbox_retention_ms
         self.batch_size = batch_size
         self.page_size = page_size
         self.schema_version = schema_version
@@ -256,6 +259,7 @@ class SyncClient:
         report.checkpoint = await self.store.sync_checkpoint()
         await self.push(report)
         await self.pull(report)
+        await self.store.prune_outbox(self.outbox_retention_ms)
         return report
 
 

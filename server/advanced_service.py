@@ -34,6 +34,7 @@ from models.features import FEATURE_INDEX
 from server.advanced_types import (
     AdvancedHealth,
     AnalyzeRequest,
+    ConsentChange,
     CulturalAdaptRequest,
     DetectRequest,
     DetectResult,
@@ -68,8 +69,19 @@ from server.replica import SERVED, TeamReplicas
 from server.retrain import drift_status
 from server.service import SyncService
 from server.speech import SpeechProcess
+from server.storage.port import LoggedConflict, StoredRecord
+from sync.changes import AnyChange, Change
+from sync.clock import Hlc
 from sync.manifest import ModelManifest
-from sync.records import Event, EventType, InterventionPlan, Lead, Profile
+from sync.records import (
+    RECORD_TYPES,
+    Consent,
+    Event,
+    EventType,
+    InterventionPlan,
+    Lead,
+    Profile,
+)
 from sync.version import PROTOCOL_VERSION
 
 _filter_decoder = msgspec.json.Decoder(RecommendFilter)
@@ -529,22 +541,9 @@ class AdvancedService:
     # --- privacy ------------------------------------------------------------------------
 
     async def export_lead(self, who: Principal, lead_id: str) -> LeadExport:
-        from sync.merge import is_visible, values
-
+        """Every record of the lead in the caller's partition as one document (404 otherwise)."""
         records, changes, conflicts = await self.sync.store.lead_history(who.team, lead_id)
-        lead = [r for r in records if r.entity == "lead"]
-        if not lead or not is_visible(lead[0].state):
-            raise NotFoundError(f"lead {lead_id!r} is not in your partition", path="path.lead_id")
-        return LeadExport(
-            lead_id=lead_id,
-            records=[
-                {"entity": r.entity, "id": r.entity_id, **values(r.state)}
-                for r in records
-                if is_visible(r.state)
-            ],
-            changes=changes,
-            conflicts=[msgspec.to_builtins(c) for c in conflicts],
-        )
+        return lead_export(lead_id, records, changes, conflicts)
 
     async def erase_lead(self, who: Principal, lead_id: str) -> Erased:
         from sync.merge import is_visible
@@ -558,7 +557,59 @@ class AdvancedService:
             await rt.delete("lead", lead_id, hard_erase=True)
 
         await self._run(who, go, path="path.lead_id")
+        self.replicas.drop_answers(who.team)
         return Erased(lead_id=lead_id, records_erased=len(records))
+
+
+_MESSAGE_TYPES = frozenset({EventType.MESSAGE_IN, EventType.MESSAGE_OUT})
+
+
+def lead_export(
+    lead_id: str,
+    records: Sequence[StoredRecord],
+    changes: Sequence[AnyChange],
+    conflicts: Sequence[LoggedConflict],
+) -> LeadExport:
+    """The :class:`LeadExport` of a lead's history; NotFoundError when the lead is not shown."""
+    from sync.merge import is_visible, values
+
+    current: dict[str, list[Any]] = {}
+    raw: list[dict[str, Any]] = []
+    for r in records:
+        if not is_visible(r.state):
+            continue
+        fields = {**values(r.state), "id": r.entity_id}
+        raw.append({"entity": r.entity, **fields})
+        try:
+            current.setdefault(r.entity, []).append(msgspec.convert(fields, RECORD_TYPES[r.entity]))
+        except (KeyError, msgspec.ValidationError):
+            continue  # a record not complete yet: in ``records`` only
+    leads = current.get("lead", [])
+    if not leads:
+        raise NotFoundError(f"lead {lead_id!r} is not in your partition", path="path.lead_id")
+    events = sorted(current.get("event", []), key=lambda e: (e.ts, e.id))
+    consent = [
+        ConsentChange(
+            hlc=c.hlc, at=Hlc.decode(c.hlc).wall_ms, device_id=c.device_id,
+            consent=msgspec.convert(c.fields["consent"], Consent),
+        )
+        for c in changes
+        if isinstance(c, Change) and c.entity == "lead" and "consent" in c.fields
+    ]  # fmt: skip
+    profiles = current.get("profile", [])
+    return LeadExport(
+        lead_id=lead_id,
+        lead=leads[0],
+        events=events,
+        messages=[e for e in events if e.type in _MESSAGE_TYPES],
+        profile=profiles[0] if profiles else None,
+        plans=sorted(current.get("intervention_plan", []), key=lambda p: (p.created_at, p.id)),
+        steps=sorted(current.get("intervention_step", []), key=lambda s: (s.plan_id, s.seq)),
+        consent_history=sorted(consent, key=lambda c: c.hlc),
+        conflicts=list(conflicts),
+        records=raw,
+        changes=list(changes),
+    )
 
 
 # --- the pieces of reads ------------------------------------------------------------------

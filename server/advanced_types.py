@@ -15,16 +15,20 @@ from edge.culture import Intent
 from edge.culture.register import Gender
 from edge.language import LanguageGuess
 from edge.personalization import Recommendation
+from server.storage.port import LoggedConflict
 from sync.changes import AnyChange
 from sync.protocol import FeatureStatus, Health
 from sync.records import (
     Channel,
+    Consent,
     EpochMs,
     Event,
     EventType,
     Formality,
     Id,
     InterventionPlan,
+    InterventionStep,
+    Lead,
     MessageLength,
     Profile,
     ShortText,
@@ -346,13 +350,77 @@ class Recommendations(msgspec.Struct, frozen=True, kw_only=True):
     recommendations: list[Recommendation]
 
 
-class LeadExport(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything the server holds about one lead: merged records and their change history."""
+class ConsentChange(msgspec.Struct, frozen=True, kw_only=True):
+    """One recorded change of the lead's consent (the lead's ``consent`` field)."""
 
-    lead_id: str
-    records: list[dict[str, Any]]
-    changes: list[AnyChange]
-    conflicts: list[dict[str, Any]]
+    hlc: Annotated[str, Meta(description="Hybrid logical clock of the change; orders them")]
+    at: Annotated[int, Meta(description="When it was made: the wall time in its clock, UTC ms")]
+    device_id: Annotated[str, Meta(description="The device (or server replica) that made it")]
+    consent: Annotated[
+        Consent,
+        Meta(
+            description="Consent per channel after the change: true granted, false refused or "
+            "revoked, absent/null never asked (never contacted)"
+        ),
+    ]
+
+
+class LeadExport(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the server holds about one lead, as one JSON document (a subject access
+    request under GDPR art. 15 / CCPA "right to know").
+
+    The typed fields (``lead`` to ``consent_history``) are the lead's current merged records;
+    ``records``, ``changes`` and ``conflicts`` are the raw material they come from. A record
+    that was deleted (not erased) is absent from the typed fields and from ``records``, but its
+    logged changes stay in ``changes`` until the lead is erased.
+    """
+
+    lead_id: Annotated[str, Meta(description="The lead's id")]
+    lead: Annotated[
+        Lead | None,
+        Meta(description="The lead: name, e-mail, phone, language, locale, consent, status, ..."),
+    ] = None
+    events: Annotated[
+        list[Event],
+        Meta(description="Every event of the lead (views, saves, messages, calls, voice notes "
+                         "with their transcripts, showings, offers), oldest first"),
+    ] = []  # fmt: skip
+    messages: Annotated[
+        list[Event],
+        Meta(description="The messages exchanged with the lead (message_in and message_out "
+                         "events, with their texts), oldest first; also in ``events``"),
+    ] = []  # fmt: skip
+    profile: Annotated[
+        Profile | None,
+        Meta(description="The learned profile (preferences, style, contact hours), if any"),
+    ] = None
+    plans: Annotated[
+        list[InterventionPlan],
+        Meta(description="Every intervention plan for the lead (active, paused, superseded), "
+                         "oldest first"),
+    ] = []  # fmt: skip
+    steps: Annotated[
+        list[InterventionStep],
+        Meta(description="Every planned outreach step: channel, time, drafted message, status "
+                         "and what the channel said (delivery outcome)"),
+    ] = []  # fmt: skip
+    consent_history: Annotated[
+        list[ConsentChange],
+        Meta(description="Every logged change of the lead's consent, oldest first"),
+    ] = []
+    conflicts: Annotated[
+        list[LoggedConflict],
+        Meta(description="Values of the lead's records that lost a concurrent edit, with the "
+                         "value that won, the device and when it was logged"),
+    ] = []  # fmt: skip
+    records: Annotated[
+        list[dict[str, Any]],
+        Meta(description="Every current record of the lead as stored (entity, id, fields)"),
+    ] = []
+    changes: Annotated[
+        list[AnyChange],
+        Meta(description="The change log entries of the lead's records, in log order"),
+    ] = []
 
 
 class Erased(msgspec.Struct, frozen=True, kw_only=True):

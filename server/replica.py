@@ -162,6 +162,8 @@ class TeamReplicas:
                 return applied
             await runtime.store.apply_remote([c for _, c in rows], rows[-1][0])
             applied += len(rows)
+            if runtime.forget_erased():  # an erasure: no cached answer of the team survives it
+                self.drop_answers(team)
 
     async def push(self, team: str, runtime: EdgeRuntime) -> int:
         """Push the replica's outbox into the server store (as a device of the team)."""
@@ -174,6 +176,8 @@ class TeamReplicas:
             await self._on_server(lambda: self.service.push(who, batch))  # noqa: B023
             await runtime.store.mark_sent([c.seq for c in changes])
             pushed += len(changes)
+        if pushed:  # the store holds them now: the replica keeps no copy (retention 0)
+            await runtime.store.prune_outbox(0)
         return pushed
 
     async def run(self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]) -> T:
@@ -249,6 +253,13 @@ class TeamReplicas:
             del self._flights[slot]
         if not task.cancelled():
             task.exception()  # retrieved: no "never retrieved" log when every caller left
+
+    def drop_answers(self, team: str) -> int:
+        """Forget every cached answer of ``team`` (after an erasure); how many."""
+        slots = [s for s in self._answers if s[0] == team]
+        for slot in slots:
+            del self._answers[slot]
+        return len(slots)
 
     def cache_stats(self) -> CacheStats:
         return CacheStats(

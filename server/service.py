@@ -33,7 +33,7 @@ from server.storage import DeviceRow, Key, LoggedConflict, ServerStore, ServerTx
 from sync.changes import AnyChange, Change, ChangeBatch, Tombstone
 from sync.clock import Hlc, receive, zero
 from sync.errors import ClockError
-from sync.merge import apply_change, is_visible, values
+from sync.merge import EntityState, apply_change, is_visible, values
 from sync.protocol import (
     ConflictEntry,
     ConflictPage,
@@ -282,17 +282,29 @@ class SyncService:
                     path=f"$.changes[{i}].fields.lead_id",
                 )
             state, found = apply_change(current.state if current else None, c)
+            parent = stored.get(("lead", lead)) if lead and c.entity != "lead" else None
+            if parent is not None and parent.state.erased and not state.erased:
+                # Written (offline) for a lead erased since: erased as it arrives.
+                state, found = EntityState(deleted_hlc=parent.state.deleted_hlc, erased=True), []
+                erased.append(key)
             record = StoredRecord(entity=c.entity, entity_id=c.entity_id, lead_id=lead, state=state)
             stored[key] = dirty[key] = record
             conflicts += [
                 LoggedConflict(conflict=f, device_id=c.device_id, seq=c.seq, logged_at=now)
                 for f in found
             ]
-            log_entries.append(c)
-            if isinstance(c, Tombstone) and c.hard_erase:
+            hard_erase = isinstance(c, Tombstone) and c.hard_erase
+            if hard_erase or not state.erased:
+                log_entries.append(c)  # a write to an erased record never enters the log
+            if hard_erase:
                 erased.append(key)
                 if c.entity == "lead":
-                    for child in tx.records_of_lead(team, c.entity_id):
+                    children = {
+                        (r.entity, r.entity_id): r for r in tx.records_of_lead(team, c.entity_id)
+                    }
+                    # and the records of this batch not saved yet
+                    children.update((k, r) for k, r in dirty.items() if r.lead_id == c.entity_id)
+                    for child in children.values():
                         ck = (child.entity, child.entity_id)
                         if ck == key:
                             continue

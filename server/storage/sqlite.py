@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from edge.erasure import checkpoint
 from server.auth import new_signing_key
 from server.storage.migrations import migrate_sqlite
 from server.storage.port import DeviceRow, Key, LoggedConflict, RevokedToken, StoredRecord
@@ -39,7 +40,14 @@ T = TypeVar("T")
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     db.row_factory = sqlite3.Row
-    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "busy_timeout = 5000"):
+    # secure_delete: the bytes of a deleted row, or of a row's old image, are zeroed, so an
+    # erased lead leaves no copy in the file's free space (and a checkpoint follows erasures).
+    for pragma in (
+        "journal_mode = WAL",
+        "synchronous = NORMAL",
+        "busy_timeout = 5000",
+        "secure_delete = ON",
+    ):
         db.execute(f"PRAGMA {pragma}")
     return db
 
@@ -53,6 +61,8 @@ class SqliteTx:
 
     def __init__(self, db: sqlite3.Connection):
         self._db = db
+        #: Whether this transaction erased records (the WAL is checkpointed after it commits).
+        self.erased = False
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._db.execute(sql, params).fetchall()
@@ -145,6 +155,7 @@ class SqliteTx:
         return last
 
     def forget(self, team: str, keys: Sequence[Key]) -> None:
+        self.erased = True
         for entity, entity_id in keys:
             params = (team, entity, entity_id)
             self._db.execute(
@@ -318,12 +329,15 @@ class SqliteServerStore:
 
         def run() -> T:
             db.execute("BEGIN IMMEDIATE")
+            tx = SqliteTx(db)
             try:
-                result = fn(SqliteTx(db))
+                result = fn(tx)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            if tx.erased:  # no older image of an erased record stays in the WAL either
+                checkpoint(db)
             return result
 
         return await self._in(self._write_pool, run)
