@@ -155,9 +155,12 @@ def live_scores(family: str, blobs: dict[str, bytes], data: TrainingSet) -> np.n
     from models.personalization.features import lead_preference_vector
 
     x = np.asarray(
-        [lead_preference_vector(le, columns_from_records(by.get(le.id, ()), listing_by_id))
-         for le in data.leads], dtype=np.float32,
-    )  # fmt: skip
+        [
+            lead_preference_vector(le, columns_from_records(by.get(le.id, ()), listing_by_id))
+            for le in data.leads
+        ],
+        dtype=np.float32,
+    )
     if not len(x):
         return np.zeros(0)
     el = run_tflite(blobs["personalization_lead"], x)
@@ -174,8 +177,8 @@ def _fit(family: str, rows: Rows, data: TrainingSet, *, seed: int, epochs: int):
 
     configure_tensorflow(2)
     if family == "intervention":
-        from models.intervention.factored import export_factored_int8, fit_factored
         from models.intervention.train import recipe
+        from models.intervention.train_factored import export_factored_int8, fit_factored
 
         trained = fit_factored(rows.data, rows.y[:, 0], recipe(seed=seed, epochs=epochs))
         return {"intervention": (export_factored_int8(trained, rows.data), rows.data)}
@@ -185,23 +188,22 @@ def _fit(family: str, rows: Rows, data: TrainingSet, *, seed: int, epochs: int):
     items = _items(data)
     lead_t, item_t = train_towers(rows.data, items, seed=seed, epochs=epochs, verbose=False)
     return {
-        "personalization_lead": (to_int8_tflite(lead_t, rows.data.lead_x, 1000),
-                                 rows.data.lead_x),
+        "personalization_lead": (to_int8_tflite(lead_t, rows.data.lead_x, 1000), rows.data.lead_x),
         "personalization_listing": (to_int8_tflite(item_t, items, 1000), items),
-    }  # fmt: skip
+    }
 
 
 def _train_rows(family: str, data: TrainingSet, train_leads: set[str]) -> Rows:
     if family != "personalization":
         rows = rows_of(family, data)
         keep = np.array([g in train_leads for g in rows.groups], dtype=bool)
-        return Rows(rows.data[keep], rows.y[keep], [g for g, k in zip(rows.groups, keep,
-                    strict=True) if k])  # fmt: skip
+        return Rows(
+            rows.data[keep], rows.y[keep], [g for g, k in zip(rows.groups, keep, strict=True) if k]
+        )
     from models.personalization.dataset import ranking_examples
 
     leads = [le for le in data.leads if le.id in train_leads]
-    ex = ranking_examples(leads, data.events, data.listings, fractions=(0.2, 0.35, 0.5, 0.65,
-                          0.8))  # fmt: skip
+    ex = ranking_examples(leads, data.events, data.listings, fractions=(0.2, 0.35, 0.5, 0.65, 0.8))
     return Rows(ex, np.ones((len(ex.lead_ids), 1), np.float32), ex.lead_ids)
 
 
@@ -251,8 +253,10 @@ def decide(
     cur = -math.inf if math.isnan(current) else current
     if candidate + tolerance < cur:
         return False, f"candidate holdout metric {candidate:.4f} < current {cur:.4f} - {tolerance}"
-    reason = (f"candidate holdout metric {candidate:.4f} >= current {cur:.4f} - {tolerance}; "
-              f"worse in {worse:.0%} of bootstrap resamples")  # fmt: skip
+    reason = (
+        f"candidate holdout metric {candidate:.4f} >= current {cur:.4f} - {tolerance}; "
+        f"worse in {worse:.0%} of bootstrap resamples"
+    )
     if worse >= confidence:
         return False, f"{reason} (limit {confidence:.0%})"
     return True, reason
@@ -279,10 +283,19 @@ def retrain(
         from models.behaviour.retrain import retrain as retrain_behaviour
 
         return retrain_behaviour(
-            data_path, current, out, version=version, seed=seed, holdout=holdout,
-            min_rows=min_rows, tolerance=tolerance, confidence=confidence, epochs=epochs,
-            base_world=base_world, cache=cache,
-        )  # fmt: skip
+            data_path,
+            current,
+            out,
+            version=version,
+            seed=seed,
+            holdout=holdout,
+            min_rows=min_rows,
+            tolerance=tolerance,
+            confidence=confidence,
+            epochs=epochs,
+            base_world=base_world,
+            cache=cache,
+        )
     from models.artifact import build_manifest, save_artifact
     from models.behaviour.train import held_out
     from models.export import tensor_specs
@@ -298,9 +311,11 @@ def retrain(
     train_leads = set(ids) - test_leads
     tr, te = _train_rows(family, data, train_leads), _test_rows(family, data, test_leads)
     metrics: dict[str, float] = {
-        "leads": float(len(ids)), "rows": float(len(tr.groups) + len(te.groups)),
-        "rows_train": float(len(tr.groups)), "rows_holdout": float(len(te.groups)),
-    }  # fmt: skip
+        "leads": float(len(ids)),
+        "rows": float(len(tr.groups) + len(te.groups)),
+        "rows_train": float(len(tr.groups)),
+        "rows_holdout": float(len(te.groups)),
+    }
     result: dict[str, Any] = {"metrics": metrics, "promote": False, "candidate": None}
     both = family == "personalization" or (len(np.unique(tr.y)) > 1 and len(te.groups) > 0)
     if len(tr.groups) + len(te.groups) < min_rows or not tr.groups or not te.groups or not both:
@@ -317,8 +332,9 @@ def retrain(
     share = _worse_share(family, te.y, pc, pk, te.groups, seed=seed)
     promote, reason = decide(mc, mk, tolerance, share, confidence)
     key = "auc" if family == "intervention" else "ranking_auc"
-    metrics.update({f"candidate.synced.{key}": mc, f"current.synced.{key}": mk,
-                    "synced_worse_share": share})  # fmt: skip
+    metrics.update(
+        {f"candidate.synced.{key}": mc, f"current.synced.{key}": mk, "synced_worse_share": share}
+    )
     if family == "intervention":
         metrics["candidate.ece"] = expected_calibration_error(te.y[:, 0], pc[:, 0])
         metrics["current.ece"] = expected_calibration_error(te.y[:, 0], pk[:, 0])
@@ -333,15 +349,22 @@ def retrain(
     for name, (blob, x) in fitted.items():
         inputs, outputs = tensor_specs(blob)
         if family == "intervention":  # two inputs: golden rows split by them
-            from models.intervention.factored import golden_factored
+            from models.intervention.train_factored import golden_factored
 
             golden = golden_factored(blob, x, n=3)
         else:
             golden = golden_cases(blob, x, n=3, tolerance=0.25)
         manifest = build_manifest(
-            name, blob, version=version, feature_spec_hash=spec, inputs=inputs,
-            outputs=outputs, labels=labels, metrics=clean, golden=golden,
-        )  # fmt: skip
+            name,
+            blob,
+            version=version,
+            feature_spec_hash=spec,
+            inputs=inputs,
+            outputs=outputs,
+            labels=labels,
+            metrics=clean,
+            golden=golden,
+        )
         save_artifact(out, blob, manifest)
     (out / "reference.json").write_bytes(msgspec.json.encode(ref))
     result.update(promote=promote, reason=reason, candidate=version)
@@ -384,13 +407,24 @@ def main(argv: list[str] | None = None) -> None:
         result = drift(args.family, args.data, args.current, args.drift)
     else:
         result = retrain(
-            args.family, args.data, args.current, args.out, version=args.version,
-            seed=args.seed, holdout=args.holdout, min_rows=args.min_rows,
-            tolerance=args.tolerance, confidence=args.confidence, epochs=args.epochs,
-            base_world=args.base_world, cache=args.cache,
-        )  # fmt: skip
-        result["metrics"] = {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                             for k, v in result["metrics"].items()}  # fmt: skip
+            args.family,
+            args.data,
+            args.current,
+            args.out,
+            version=args.version,
+            seed=args.seed,
+            holdout=args.holdout,
+            min_rows=args.min_rows,
+            tolerance=args.tolerance,
+            confidence=args.confidence,
+            epochs=args.epochs,
+            base_world=args.base_world,
+            cache=args.cache,
+        )
+        result["metrics"] = {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in result["metrics"].items()
+        }
     if isinstance(result.get("psi"), float) and math.isnan(result["psi"]):
         result["psi"] = None
     (args.out / "result.json").write_text(json.dumps(result, indent=1))

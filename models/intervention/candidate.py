@@ -54,11 +54,26 @@ NIGHT_START, NIGHT_END = 23, 7
 CHANNEL_NAMES: tuple[str, ...] = tuple(c.value for c in OUTREACH_CHANNELS)
 CANDIDATE_NAMES: tuple[str, ...] = (
     *(f"channel_{c}" for c in CHANNEL_NAMES),
-    "hour_sin", "hour_cos", "dow_sin", "dow_cos", "weekend", "night",
-    "activity_at_hour", "activity_near_hour", "activity_alignment", "activity_on_day",
-    "ch_reply_rate", "ch_log1p_outreach", "ch_log1p_replied", "ch_log1p_inbound_90d", "ch_consent",
-    "own_at_hour", "own_at_hour_weekday", "own_log1p_actions_daytype", "ch_log1p_inbound_all",
-)  # fmt: skip
+    "hour_sin",
+    "hour_cos",
+    "dow_sin",
+    "dow_cos",
+    "weekend",
+    "night",
+    "activity_at_hour",
+    "activity_near_hour",
+    "activity_alignment",
+    "activity_on_day",
+    "ch_reply_rate",
+    "ch_log1p_outreach",
+    "ch_log1p_replied",
+    "ch_log1p_inbound_90d",
+    "ch_consent",
+    "own_at_hour",
+    "own_at_hour_weekday",
+    "own_log1p_actions_daytype",
+    "ch_log1p_inbound_all",
+)
 N_CANDIDATE = len(CANDIDATE_NAMES)
 #: The lead's own history (:func:`lead_history`): weekday and weekend hour profiles of its own
 #: actions (smoothed shares), their counts (log1p), inbound per outreach channel (log1p).
@@ -98,8 +113,12 @@ _KERNEL /= _KERNEL.sum(axis=1, keepdims=True)  # row h: weights of each hour aro
 
 
 #: The lead's own actions: their hours are the lead's, not set by the agent's outreach.
-_OWN = (EventType.PROPERTY_VIEW, EventType.PROPERTY_SAVE, EventType.PROPERTY_SHARE,
-        EventType.INQUIRY)  # fmt: skip
+_OWN = (
+    EventType.PROPERTY_VIEW,
+    EventType.PROPERTY_SAVE,
+    EventType.PROPERTY_SHARE,
+    EventType.INQUIRY,
+)
 OWN_ACTIONS = np.array([TYPE_CODE[t] for t in _OWN])
 _INBOUND = {  # per outreach channel: (event type code, channel code) of the lead's inbound
     c: (TYPE_CODE[EventType.CALL_IN if c == "call" else EventType.MESSAGE_IN], CHANNEL_CODE[c])
@@ -108,8 +127,9 @@ _INBOUND = {  # per outreach channel: (event type code, channel code) of the lea
 HOUR_MS = 3_600_000
 
 
-def lead_history(cols: EventColumns, utc_offset_ms: int, before_ms: int | None = None
-                 ) -> np.ndarray:  # fmt: skip
+def lead_history(
+    cols: EventColumns, utc_offset_ms: int, before_ms: int | None = None
+) -> np.ndarray:
     """The lead's own history (N_HISTORY,) from its events (those before ``before_ms``).
 
     Local hours use one UTC offset (the one the behavioural features use, at the time of
@@ -153,9 +173,11 @@ def channel_codes(channels: Sequence[Channel | str] | np.ndarray) -> np.ndarray:
 
 
 def candidate_features(
-    lead_features: np.ndarray, channels: np.ndarray, hours: np.ndarray,
+    lead_features: np.ndarray,
+    channels: np.ndarray,
+    hours: np.ndarray,
     history: np.ndarray | None = None,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """Candidate encodings (n, N_CANDIDATE) for rows of lead features and candidates.
 
     ``lead_features`` is (n, N_FEATURES) or one (N_FEATURES,) vector shared by all rows;
@@ -204,8 +226,12 @@ def candidate_features(
     return out.astype(np.float32)
 
 
-def model_input(lead_features: np.ndarray, channels: np.ndarray, hours: np.ndarray,
-                history: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+def model_input(
+    lead_features: np.ndarray,
+    channels: np.ndarray,
+    hours: np.ndarray,
+    history: np.ndarray | None = None,
+) -> np.ndarray:
     """Rows (n, N_INPUT): each row's lead features followed by its candidate encoding."""
     ch = channel_codes(channels)
     x = np.asarray(lead_features, dtype=np.float32)
@@ -261,9 +287,12 @@ def _ordered(model: SlotModel, lead: np.ndarray, slots: np.ndarray) -> list[np.n
 
 
 def score_slots(
-    model: SlotModel, lead_features: np.ndarray, channels: np.ndarray, hours: np.ndarray,
+    model: SlotModel,
+    lead_features: np.ndarray,
+    channels: np.ndarray,
+    hours: np.ndarray,
     history: np.ndarray | None,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """P(response) (n,) of one lead at n (channel code, local hour-of-week) candidates, in one
     invoke: the lead's part of the model runs once, only the slot part runs per candidate.
     ``history``: the lead's :func:`lead_history` (``None``: a lead with no events)."""

@@ -100,6 +100,11 @@ def build_rows(
     hist = np.asarray(hists, dtype=np.float32).reshape(-1, N_HISTORY)
     x = model_input(xf, ch, how, hist) if len(ch) else np.zeros((0, N_INPUT), np.float32)
     return InterventionRows(
-        x=x, y=np.asarray(ys, dtype=np.float32), lead_ids=ids, channel=ch, hour_of_week=how,
-        ts=np.asarray(tss, dtype=np.int64), history=hist,
-    )  # fmt: skip
+        x=x,
+        y=np.asarray(ys, dtype=np.float32),
+        lead_ids=ids,
+        channel=ch,
+        hour_of_week=how,
+        ts=np.asarray(tss, dtype=np.int64),
+        history=hist,
+    )

@@ -4,7 +4,7 @@
 
 reproduces the shipped ``intervention.tflite`` and its manifest (same world, same split, same
 seeds; TensorFlow on CPU with one thread). The network is factored
-(:mod:`models.intervention.factored`): the lead's part runs once per lead, only a small slot
+(:mod:`models.intervention.train_factored`): the lead's part runs once per lead, only a small slot
 part runs per candidate; the exported model takes two inputs (``lead``, ``slots``) and is run
 on the device by :func:`models.intervention.candidate.score_slots`. Everything is measured on
 leads held out of training (a seeded hash of the lead id), with the world's TRUE response
@@ -69,9 +69,17 @@ def recipe(*, seed: int = 0, epochs: int = 40, verbose: bool = False) -> TrainCo
     # Picked on the training world's own held-out leads (policy value 0.795 with dropout 0.1,
     # l2 1e-4, lr 2e-3, one member; 0.847 with these), never on the evaluation worlds.
     return TrainConfig(
-        hidden=(64, 32), dropout=0.3, l2=1e-3, learning_rate=1e-3, members=2, seed=seed,
-        epochs=epochs, patience=8, batch_size=256, verbose=verbose,
-    )  # fmt: skip
+        hidden=(64, 32),
+        dropout=0.3,
+        l2=1e-3,
+        learning_rate=1e-3,
+        members=2,
+        seed=seed,
+        epochs=epochs,
+        patience=8,
+        batch_size=256,
+        verbose=verbose,
+    )
 
 
 def held_out(lead_ids: list[str], fraction: float, seed: int) -> np.ndarray:
@@ -193,7 +201,7 @@ def train_intervention(
             f"world {spec}: {len(rows.y)} outreach rows ({test.sum()} held out), "
             f"response rate {rows.y.mean():.3f}, {time.perf_counter() - t0:.1f}s"
         )
-    from models.intervention.factored import (
+    from models.intervention.train_factored import (
         export_factored_float,
         export_factored_int8,
         fit_factored,
@@ -212,11 +220,15 @@ def train_intervention(
     xt, yt = rows.x[test], rows.y[test]
     pf = trained.predict(xt)[:, 0]
     pq = score_int8(xt)
-    p_true = np.array([
-        response_probability(truth_by_id[lid], OUTREACH_CHANNELS[c], h)
-        for lid, c, h, m in zip(rows.lead_ids, rows.channel, rows.hour_of_week, test, strict=True)
-        if m
-    ])  # fmt: skip
+    p_true = np.array(
+        [
+            response_probability(truth_by_id[lid], OUTREACH_CHANNELS[c], h)
+            for lid, c, h, m in zip(
+                rows.lead_ids, rows.channel, rows.hour_of_week, test, strict=True
+            )
+            if m
+        ]
+    )
     metrics: dict[str, float] = {
         "auc": roc_auc(yt, pq),
         "auc_float": roc_auc(yt, pf),
@@ -253,14 +265,20 @@ def save_factored_artifact(
     """Write ``intervention.tflite`` and its manifest (two inputs; golden rows split by them)."""
     from models.artifact import build_manifest, save_artifact
     from models.export import tensor_specs
-    from models.intervention.factored import golden_factored
+    from models.intervention.train_factored import golden_factored
 
     inputs, outputs = tensor_specs(blob)
     manifest = build_manifest(
-        NAME, blob, version=version, feature_spec_hash=INTERVENTION_SPEC_HASH, inputs=inputs,
-        outputs=outputs, labels=list(LABELS), metrics=metrics,
+        NAME,
+        blob,
+        version=version,
+        feature_spec_hash=INTERVENTION_SPEC_HASH,
+        inputs=inputs,
+        outputs=outputs,
+        labels=list(LABELS),
+        metrics=metrics,
         golden=golden_factored(blob, golden_x),
-    )  # fmt: skip
+    )
     return save_artifact(Path(out), blob, manifest)
 
 

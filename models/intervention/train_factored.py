@@ -91,21 +91,33 @@ def _member(cfg: TrainConfig, seed: int, name: str):
     reg = keras.regularizers.L2(cfg.l2) if cfg.l2 else None
     lead = keras.Input(shape=(N_FEATURES,), name=f"{name}_lead")
     slots = keras.Input(shape=(N_CANDIDATE,), name=f"{name}_slots")
-    h = keras.layers.Dense(JOINT, activation="relu", kernel_initializer=init,
-                           kernel_regularizer=reg, name=f"{name}_lead0")(lead)  # fmt: skip
+    h = keras.layers.Dense(
+        JOINT,
+        activation="relu",
+        kernel_initializer=init,
+        kernel_regularizer=reg,
+        name=f"{name}_lead0",
+    )(lead)
     if cfg.dropout:
         h = keras.layers.Dropout(cfg.dropout, seed=seed, name=f"{name}_leaddrop")(h)
     joint = cfg.hidden[0]
-    lead_part = keras.layers.Dense(joint, kernel_initializer=init, kernel_regularizer=reg,
-                                   name=f"{name}_lead1")(h)  # fmt: skip
-    slot_part = keras.layers.Dense(joint, use_bias=False, kernel_initializer=init,
-                                   name=f"{name}_slot")(slots)  # fmt: skip
+    lead_part = keras.layers.Dense(
+        joint, kernel_initializer=init, kernel_regularizer=reg, name=f"{name}_lead1"
+    )(h)
+    slot_part = keras.layers.Dense(
+        joint, use_bias=False, kernel_initializer=init, name=f"{name}_slot"
+    )(slots)
     h = keras.layers.Activation("relu", name=f"{name}_joint")(
         keras.layers.Add(name=f"{name}_add")([lead_part, slot_part])
     )
     for i, width in enumerate(cfg.hidden[1:], start=1):
-        h = keras.layers.Dense(width, activation="relu", kernel_initializer=init,
-                               kernel_regularizer=reg, name=f"{name}_dense{i}")(h)  # fmt: skip
+        h = keras.layers.Dense(
+            width,
+            activation="relu",
+            kernel_initializer=init,
+            kernel_regularizer=reg,
+            name=f"{name}_dense{i}",
+        )(h)
     out = keras.layers.Dense(1, kernel_initializer=init, name=f"{name}_logits")(h)
     return keras.Model([lead, slots], out, name=name)
 
@@ -143,20 +155,25 @@ def fit_factored(x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> FactoredMode
             monitor="val_loss", patience=cfg.patience, restore_best_weights=True
         )
         hist = net.fit(
-            [zl[tr], zs[tr]], y[tr], validation_data=([zl[va], zs[va]], y[va]),
-            epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True,
-            verbose=2 if cfg.verbose else 0, callbacks=[stop],
-        )  # fmt: skip
+            [zl[tr], zs[tr]],
+            y[tr],
+            validation_data=([zl[va], zs[va]], y[va]),
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            shuffle=True,
+            verbose=2 if cfg.verbose else 0,
+            callbacks=[stop],
+        )
         epochs.append(len(hist.history["loss"]))
         members.append(net)
     cal = np.mean([np.asarray(m([zl[va], zs[va]], training=False)) for m in members], axis=0)
     platt = platt_fit(cal[:, 0], y[va, 0])
-    return FactoredModel(_assemble(members, lead_std, slot_std, platt), lead_std, slot_std,
-                         platt, epochs)  # fmt: skip
+    return FactoredModel(
+        _assemble(members, lead_std, slot_std, platt), lead_std, slot_std, platt, epochs
+    )
 
 
-def _assemble(members, lead_std: Standardizer, slot_std: Standardizer,
-              platt: tuple[float, float]):  # fmt: skip
+def _assemble(members, lead_std: Standardizer, slot_std: Standardizer, platt: tuple[float, float]):
     """Two raw inputs -> standardize -> members (Platt folded in) -> mean logit -> sigmoid."""
     import keras
 
@@ -176,8 +193,9 @@ def _assemble(members, lead_std: Standardizer, slot_std: Standardizer,
     return keras.Model([lead, slots], out, name="intervention")
 
 
-def export_factored_int8(trained: FactoredModel, representative: np.ndarray,
-                         samples: int = 1000) -> bytes:  # fmt: skip
+def export_factored_int8(
+    trained: FactoredModel, representative: np.ndarray, samples: int = 1000
+) -> bytes:
     """Full-integer int8 flatbuffer with two inputs, calibrated on rows of ``representative``."""
     import tensorflow as tf
 
@@ -209,8 +227,9 @@ def export_factored_float(trained: FactoredModel) -> bytes:
     return tf.lite.TFLiteConverter.from_keras_model(trained.model).convert()
 
 
-def golden_factored(blob: bytes, x: np.ndarray, n: int = 4,
-                    tolerance: float = 0.02) -> list[GoldenCase]:  # fmt: skip
+def golden_factored(
+    blob: bytes, x: np.ndarray, n: int = 4, tolerance: float = 0.02
+) -> list[GoldenCase]:
     """``n`` rows spread over the int8 model's score range; each case's input is the row's
     two parts in the interpreter's input order (the canary splits it by the inputs' sizes)."""
     from models.intervention.candidate import golden_input, score_rows
@@ -221,5 +240,7 @@ def golden_factored(blob: bytes, x: np.ndarray, n: int = 4,
     y = score_rows(model, x)
     order = np.argsort(y)
     pick = order[np.linspace(0, len(order) - 1, n).astype(int)]
-    return [GoldenCase(input=golden_input(model, x[i]), output=[float(y[i])],
-                       tolerance=tolerance) for i in pick]  # fmt: skip
+    return [
+        GoldenCase(input=golden_input(model, x[i]), output=[float(y[i])], tolerance=tolerance)
+        for i in pick
+    ]
