@@ -172,11 +172,24 @@ def _today(step: InterventionStep, lead: Lead, now_ms: int, zone: tzinfo) -> Tod
         f"{step.p_response:.0%} chance of a reply at this hour on {step.channel.value}."
     )
     if step.status == "unknown":
-        text = (f"Check whether {lead.name} got the {step.channel.value} due {at}: the send was "
-                f"cut short, so it may have gone; it is never sent again by itself.")  # fmt: skip
+        text = (
+            f"Check whether {lead.name} got the {step.channel.value} due {at}: the send was "
+            f"cut short, so it may have gone; it is never sent again by itself."
+        )
     return TodayStep(
-        step_id=step.id, lead_id=lead.id, lead_name=lead.name, channel=step.channel.value,
-        intent=step.intent, due_at=step.due_at, at=at, lead_time=lead_time, overdue=overdue,
-        p_response=step.p_response, why=why, text=text, status=step.status.value,
-        outcome=step.outcome, lead_zone=lead.timezone,
-    )  # fmt: skip
+        step_id=step.id,
+        lead_id=lead.id,
+        lead_name=lead.name,
+        channel=step.channel.value,
+        intent=step.intent,
+        due_at=step.due_at,
+        at=at,
+        lead_time=lead_time,
+        overdue=overdue,
+        p_response=step.p_response,
+        why=why,
+        text=text,
+        status=step.status.value,
+        outcome=step.outcome,
+        lead_zone=lead.timezone,
+    )

@@ -96,8 +96,9 @@ class CacheStats(msgspec.Struct, frozen=True, kw_only=True):
 class LeadAnalyst:
     """Stateful caches (scorer, listing index, analyses) over the store and the models."""
 
-    def __init__(self, store: EdgeStore, models: ModelRegistry, energy: EnergyMeter,
-                 cache_size: int = 256):  # fmt: skip
+    def __init__(
+        self, store: EdgeStore, models: ModelRegistry, energy: EnergyMeter, cache_size: int = 256
+    ):
         self.store = store
         self.models = models
         self.energy = energy
@@ -134,8 +135,11 @@ class LeadAnalyst:
         """The embedded listings, rebuilt when the listings or the tower change."""
         tower = self.models.get(LISTING_NAME)
         index = self._index
-        fresh = (index is not None and index.tower_version == tower.manifest.version
-                 and time.monotonic() - index.checked_at < VERSION_CHECK_S)  # fmt: skip
+        fresh = (
+            index is not None
+            and index.tower_version == tower.manifest.version
+            and time.monotonic() - index.checked_at < VERSION_CHECK_S
+        )
         if fresh:
             return index  # type: ignore[return-value]
         row = self.reader.one(LISTINGS_VERSION_SQL)
@@ -168,13 +172,15 @@ class LeadAnalyst:
 
     # --- operations ----------------------------------------------------------------
 
-    async def predict_behaviour(self, lead_id: str, snap: LeadSnapshot | None = None
-                                ) -> BehaviourPrediction:  # fmt: skip
+    async def predict_behaviour(
+        self, lead_id: str, snap: LeadSnapshot | None = None
+    ) -> BehaviourPrediction:
         snap = snap or await self.snapshot(lead_id)
         return self.scorer.predict(snap.lead, snap.features, len(snap.cols))
 
-    async def detect_vertical(self, lead_id: str, snap: LeadSnapshot | None = None
-                              ) -> VerticalGuess:  # fmt: skip
+    async def detect_vertical(
+        self, lead_id: str, snap: LeadSnapshot | None = None
+    ) -> VerticalGuess:
         snap = snap or await self.snapshot(lead_id)
         return detect_vertical(snap.cols, snap.texts)
 
@@ -186,10 +192,16 @@ class LeadAnalyst:
                 return guess.language, guess.confidence
         return snap.lead.language, 1.0
 
-    async def build_profile(self, snap: LeadSnapshot, *, texts: Sequence[str] | None = None,
-                            features: np.ndarray | None = None, detector=None,
-                            vertical: VerticalGuess | None = None,
-                            existing: Profile | None = None) -> Profile:  # fmt: skip
+    async def build_profile(
+        self,
+        snap: LeadSnapshot,
+        *,
+        texts: Sequence[str] | None = None,
+        features: np.ndarray | None = None,
+        detector=None,
+        vertical: VerticalGuess | None = None,
+        existing: Profile | None = None,
+    ) -> Profile:
         given = texts
         texts = snap.texts if texts is None else list(texts)
         features = snap.features if features is None else np.asarray(features, np.float32)
@@ -200,12 +212,20 @@ class LeadAnalyst:
         language, _conf = self._language(snap, texts, detector)
         said = snap.said if given is None else texts
         return build_profile(
-            snap.lead, features, snap.cols, texts, snap.listing_ids, index,
-            style_labels(style_model, features), vertical or detect_vertical(snap.cols, texts),
-            language=language, profile_id_=existing.id if existing else profile_id(snap.lead.id),
-            now_ms=snap.now_ms, model_version=style_model.manifest.version,
+            snap.lead,
+            features,
+            snap.cols,
+            texts,
+            snap.listing_ids,
+            index,
+            style_labels(style_model, features),
+            vertical or detect_vertical(snap.cols, texts),
+            language=language,
+            profile_id_=existing.id if existing else profile_id(snap.lead.id),
+            now_ms=snap.now_ms,
+            model_version=style_model.manifest.version,
             stated=stated_criteria(said, language, index.places),
-        )  # fmt: skip
+        )
 
     async def stored_profile(self, lead_id: str) -> Profile | None:
         row = self.reader.one("SELECT data FROM profiles WHERE lead_id = ?", (lead_id,))
@@ -223,9 +243,13 @@ class LeadAnalyst:
             tx.put(profile)
         return len(_enc.encode(profile))
 
-    async def recommend(self, profile: Profile, context: RecommendContext | None = None,
-                        k: int = 10, snap: LeadSnapshot | None = None
-                        ) -> list[Recommendation]:  # fmt: skip
+    async def recommend(
+        self,
+        profile: Profile,
+        context: RecommendContext | None = None,
+        k: int = 10,
+        snap: LeadSnapshot | None = None,
+    ) -> list[Recommendation]:
         snap = snap or await self.snapshot(profile.lead_id)
         index = await self.listing_index()
         if len(index) == 0:
@@ -234,12 +258,17 @@ class LeadAnalyst:
         engaged = any(snap.listing_ids)
         # What the lead said; with no engagement, every criterion of the profile is one they
         # gave (in words, or in their record), so all of it is cited as theirs.
-        stated = (stated_criteria(snap.said, profile.language, index.places) if engaged
-                  else stated_of(profile))  # fmt: skip
+        stated = (
+            stated_criteria(snap.said, profile.language, index.places)
+            if engaged
+            else stated_of(profile)
+        )
         ranked = rank(index, emb, profile, snap.listing_ids, k, context, stated=stated)
         listings = await self.listings([lid for lid, _ in ranked])
-        return [explain(listings[lid], i, score, profile, stated=stated, engaged=engaged)
-                for i, (lid, score) in enumerate(ranked, start=1)]  # fmt: skip
+        return [
+            explain(listings[lid], i, score, profile, stated=stated, engaged=engaged)
+            for i, (lid, score) in enumerate(ranked, start=1)
+        ]
 
     async def listings(self, ids: Sequence[str]) -> dict[str, Listing]:
         if not ids:
@@ -259,9 +288,15 @@ class LeadAnalyst:
     ) -> InterventionPlan:
         found = await self.listings([r.listing_id for r in recommendations[:3]])
         listings = [found[r.listing_id] for r in recommendations[:3] if r.listing_id in found]
-        inputs = PlanInputs(lead=snap.lead, cols=snap.cols, features=snap.features,
-                            now_ms=snap.now_ms, profile=profile, context=context,
-                            listings=listings)  # fmt: skip
+        inputs = PlanInputs(
+            lead=snap.lead,
+            cols=snap.cols,
+            features=snap.features,
+            now_ms=snap.now_ms,
+            profile=profile,
+            context=context,
+            listings=listings,
+        )
         plan_id = f"plan-{uuid.uuid4().hex[:16]}"
         plan = make_plan(inputs, self.models.get(INTERVENTION), plan_id)
         # The device that plans is the one party that sends the plan's steps.
@@ -306,19 +341,24 @@ class LeadAnalyst:
 
     def cache_stats(self) -> CacheStats:
         total = self.hits + self.misses
-        return CacheStats(hits=self.hits, misses=self.misses,
-                          hit_rate=round(self.hits / total, 4) if total else 0.0,
-                          entries=len(self._cache))  # fmt: skip
+        return CacheStats(
+            hits=self.hits,
+            misses=self.misses,
+            hit_rate=round(self.hits / total, 4) if total else 0.0,
+            entries=len(self._cache),
+        )
 
-    async def compute(self, snap: LeadSnapshot, context: MessageContext, detector, *,
-                      save_profile: bool = True) -> Analysis:  # fmt: skip
+    async def compute(
+        self, snap: LeadSnapshot, context: MessageContext, detector, *, save_profile: bool = True
+    ) -> Analysis:
         """The analysis of ``snap``; ``save_profile=False`` stores nothing (a pure read)."""
         lead = snap.lead
         behaviour = self.scorer.predict(lead, snap.features, len(snap.cols))
         vertical = detect_vertical(snap.cols, snap.texts)
         previous = await self.stored_profile(lead.id)
-        profile = await self.build_profile(snap, detector=detector, vertical=vertical,
-                                           existing=previous)  # fmt: skip
+        profile = await self.build_profile(
+            snap, detector=detector, vertical=vertical, existing=previous
+        )
         if save_profile:
             with self.energy.measure("profile_write") as cost:
                 cost.bytes_sent += await self.save_profile(profile, previous=previous)
@@ -329,8 +369,15 @@ class LeadAnalyst:
             plan = await self.plan(snap, profile, context, recs)
         language = profile.language
         return Analysis(
-            lead_id=lead.id, name=lead.name, language=language,
+            lead_id=lead.id,
+            name=lead.name,
+            language=language,
             language_confidence=1.0 if language_code(language) >= 0 else 0.0,
-            behaviour=behaviour, vertical=vertical, profile=profile, recommendations=recs,
-            plan=plan, plan_stored=stored, computed_at=snap.now_ms,
-        )  # fmt: skip
+            behaviour=behaviour,
+            vertical=vertical,
+            profile=profile,
+            recommendations=recs,
+            plan=plan,
+            plan_stored=stored,
+            computed_at=snap.now_ms,
+        )

@@ -85,8 +85,9 @@ class BehaviourScorer:
         self.base_respond = float(metrics.get("p_respond.base_rate", 0.33))
         self.reference = typical_lead()
 
-    def predict(self, lead: Lead, features: np.ndarray, events: int, drivers: int = 3
-                ) -> BehaviourPrediction:  # fmt: skip
+    def predict(
+        self, lead: Lead, features: np.ndarray, events: int, drivers: int = 3
+    ) -> BehaviourPrediction:
         x = np.asarray(features, dtype=np.float32)
         ref = self.reference
         y, phi, players = self._attribute(x, ref)
@@ -96,30 +97,49 @@ class BehaviourScorer:
         for p, groups in enumerate(players):
             dc, dr = float(phi[p, self._ic]), float(phi[p, self._ir])
             key = GROUP_KEYS[groups[0]] if len(groups) == 1 else "other"
-            contributions.append(Contribution(
-                factor=key, effect=round(dc, 5), effect_respond=round(dr, 5),
-                members=[GROUP_KEYS[g] for g in groups] if key == "other" else [],
-            ))  # fmt: skip
+            contributions.append(
+                Contribution(
+                    factor=key,
+                    effect=round(dc, 5),
+                    effect_respond=round(dr, 5),
+                    members=[GROUP_KEYS[g] for g in groups] if key == "other" else [],
+                )
+            )
             if key == "other":
                 continue
             ev = evidence(key, x)
             text = driver_text(ev, dc, dr)
             if text is not None:
-                found.append((abs(dc) + 0.25 * abs(dr), Driver(
-                    factor=key, text=text, effect=round(dc, 5), effect_respond=round(dr, 5),
-                    label=ev.label, evidence=ev.fact,
-                )))  # fmt: skip
+                found.append(
+                    (
+                        abs(dc) + 0.25 * abs(dr),
+                        Driver(
+                            factor=key,
+                            text=text,
+                            effect=round(dc, 5),
+                            effect_respond=round(dr, 5),
+                            label=ev.label,
+                            evidence=ev.fact,
+                        ),
+                    )
+                )
         found.sort(key=lambda t: -t[0])
         return BehaviourPrediction(
-            lead_id=lead.id, p_convert=round(pc, 4), p_respond=round(pr, 4),
-            tier=self.tier(pc, pr, events), drivers=[d for _w, d in found[:drivers]],
-            events=events, model_version=self.model.manifest.version,
+            lead_id=lead.id,
+            p_convert=round(pc, 4),
+            p_respond=round(pr, 4),
+            tier=self.tier(pc, pr, events),
+            drivers=[d for _w, d in found[:drivers]],
+            events=events,
+            model_version=self.model.manifest.version,
             reference_convert=round(float(y[0, self._ic]), 4),
-            reference_respond=round(float(y[0, self._ir]), 4), contributions=contributions,
-        )  # fmt: skip
+            reference_respond=round(float(y[0, self._ir]), 4),
+            contributions=contributions,
+        )
 
-    def _attribute(self, x: np.ndarray, ref: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:  # fmt: skip
+    def _attribute(
+        self, x: np.ndarray, ref: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
         """Coalition outputs (row 0 the reference, last row the lead), Shapley values per
         player, and each player's groups."""
         moved = [g for g, idx in enumerate(GROUP_IDX) if np.any(x[idx] != ref[idx])]

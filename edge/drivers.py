@@ -47,8 +47,9 @@ def _n(n: int, one: str, many: str) -> str:
 
 def _offers(x: np.ndarray) -> Evidence:
     n = count(x, "offer")
-    return Evidence("made an offer" if n else "no offer yet",
-                    f"{_n(n, 'offer', 'offers')} in the last 90 days")  # fmt: skip
+    return Evidence(
+        "made an offer" if n else "no offer yet", f"{_n(n, 'offer', 'offers')} in the last 90 days"
+    )
 
 
 def _showings(x: np.ndarray) -> Evidence:
@@ -59,38 +60,66 @@ def _showings(x: np.ndarray) -> Evidence:
 
 def _saves(x: np.ndarray) -> Evidence:
     n = count(x, "property_save", "property_share")
-    label = "saves and shares listings" if n >= 3 else "few listings saved" if n else (
-        "no listings saved")  # fmt: skip
+    label = (
+        "saves and shares listings"
+        if n >= 3
+        else "few listings saved"
+        if n
+        else ("no listings saved")
+    )
     return Evidence(label, f"{_n(n, 'listing', 'listings')} saved or shared in the last 90 days")
 
 
 def _inquiries(x: np.ndarray) -> Evidence:
     n = count(x, "inquiry")
-    return Evidence("asks about specific listings" if n else "no inquiries",
-                    f"{_n(n, 'inquiry', 'inquiries')} in the last 90 days")  # fmt: skip
+    return Evidence(
+        "asks about specific listings" if n else "no inquiries",
+        f"{_n(n, 'inquiry', 'inquiries')} in the last 90 days",
+    )
 
 
 def _views(x: np.ndarray) -> Evidence:
     n = count(x, "property_view")
-    label = ("steady property browsing" if n >= 15 else "some property browsing" if n >= 5
-             else "little property browsing" if n else "no property browsing")  # fmt: skip
+    label = (
+        "steady property browsing"
+        if n >= 15
+        else "some property browsing"
+        if n >= 5
+        else "little property browsing"
+        if n
+        else "no property browsing"
+    )
     return Evidence(label, f"{_n(n, 'property view', 'property views')} in the last 90 days")
 
 
 def _replies(x: np.ndarray) -> Evidence:
     got, sent = count(x, "message_in", "call_in"), count(x, "message_out", "call_out")
-    label = "answers the agent" if got else "outreach goes unanswered" if sent else (
-        "no conversation yet")  # fmt: skip
-    return Evidence(label, f"{_n(got, 'message or call', 'messages or calls')} from the lead, "
-                           f"{sent} from the agent in the last 90 days")  # fmt: skip
+    label = (
+        "answers the agent"
+        if got
+        else "outreach goes unanswered"
+        if sent
+        else ("no conversation yet")
+    )
+    return Evidence(
+        label,
+        f"{_n(got, 'message or call', 'messages or calls')} from the lead, "
+        f"{sent} from the agent in the last 90 days",
+    )
 
 
 def _outreach(x: np.ndarray) -> Evidence:
     n = count(x, "message_out", "call_out")
-    label = "a lot of outreach by the agent" if n >= 4 else "some outreach by the agent" if n else (
-        "no outreach yet")  # fmt: skip
-    return Evidence(label, f"{_n(n, 'message or call', 'messages or calls')} by the agent "
-                           "in the last 90 days")  # fmt: skip
+    label = (
+        "a lot of outreach by the agent"
+        if n >= 4
+        else "some outreach by the agent"
+        if n
+        else ("no outreach yet")
+    )
+    return Evidence(
+        label, f"{_n(n, 'message or call', 'messages or calls')} by the agent in the last 90 days"
+    )
 
 
 def _email(x: np.ndarray) -> Evidence:
@@ -105,8 +134,9 @@ def _recency(x: np.ndarray) -> Evidence:
         return Evidence("never active", "no activity by the lead on record")
     d = round(days)
     fact = "last active today" if d == 0 else f"last active {_n(d, 'day', 'days')} ago"
-    label = "active recently" if d <= 3 else "active this month" if d <= 30 else (
-        f"quiet for {d} days")  # fmt: skip
+    label = (
+        "active recently" if d <= 3 else "active this month" if d <= 30 else (f"quiet for {d} days")
+    )
     return Evidence(label, fact)
 
 
@@ -126,8 +156,13 @@ def _timing(x: np.ndarray) -> Evidence:
         return Evidence("no activity pattern yet", "no activity by the lead on record")
     work = float(x[FEATURE_INDEX["activity_frac_work_hours"]])
     night = float(x[FEATURE_INDEX["activity_frac_night"]])
-    label = ("active late at night" if night >= 0.3 else "active in working hours" if work >= 0.5
-             else "active mostly evenings and weekends")  # fmt: skip
+    label = (
+        "active late at night"
+        if night >= 0.3
+        else "active in working hours"
+        if work >= 0.5
+        else "active mostly evenings and weekends"
+    )
     return Evidence(label, f"{work:.0%} of activity in working hours, {night:.0%} at night")
 
 
@@ -152,10 +187,24 @@ def _either(*tests: Callable[[str], bool]) -> Callable[[str], bool]:
     return lambda n: any(t(n) for t in tests)
 
 
-_REPLY_PREFIXES = ("reply_", "log1p_replied", "log1p_latency", "last_outreach",
-                   "log1p_unanswered", "log1p_inbound_minus")  # fmt: skip
-_RECENCY_BLOCKS = ("count_all", "has", "recency", "recency_all", "active_days", "sessions",
-                   "trend", "gap")  # fmt: skip
+_REPLY_PREFIXES = (
+    "reply_",
+    "log1p_replied",
+    "log1p_latency",
+    "last_outreach",
+    "log1p_unanswered",
+    "log1p_inbound_minus",
+)
+_RECENCY_BLOCKS = (
+    "count_all",
+    "has",
+    "recency",
+    "recency_all",
+    "active_days",
+    "sessions",
+    "trend",
+    "gap",
+)
 
 #: (key, does a feature belong to it, the evidence in words). First match wins; the last
 #: group takes every feature left, so the groups partition the vector.
@@ -163,18 +212,24 @@ GROUPS: list[tuple[str, Callable[[str], bool], Callable[[np.ndarray], Evidence]]
     ("budget", _in_block("price_extra"), _budget),
     ("offers", _has("offer"), _offers),
     ("showings", _has("showing_"), _showings),
-    ("saves", _either(_has("property_save", "property_share"), _starts("saved_", "engaged_")),
-     _saves),
+    (
+        "saves",
+        _either(_has("property_save", "property_share"), _starts("saved_", "engaged_")),
+        _saves,
+    ),
     ("inquiries", _has("inquiry"), _inquiries),
     ("views", _either(_has("property_view"), _starts("viewed_")), _views),
     ("replies", _either(_starts(*_REPLY_PREFIXES), _has("message_in", "call_in")), _replies),
-    ("outreach", _either(_has("message_out", "call_out", "outreach"),
-                         _starts("log1p_outbound")), _outreach),
+    (
+        "outreach",
+        _either(_has("message_out", "call_out", "outreach"), _starts("log1p_outbound")),
+        _outreach,
+    ),
     ("email", _has("email_"), _email),
     ("recency", _in_block(*_RECENCY_BLOCKS), _recency),
     ("timing", _starts("activity_"), _timing),
     ("details", lambda _n: True, _details),
-]  # fmt: skip
+]
 GROUP_KEYS: tuple[str, ...] = tuple(g[0] for g in GROUPS)
 
 
@@ -205,8 +260,11 @@ def effect_words(effect: float, outcome: str) -> str:
 
 def driver_text(ev: Evidence, convert: float, respond: float) -> str | None:
     """The driver in words, or None when both effects are about zero."""
-    parts = [effect_words(e, what) for e, what in ((convert, "a deal"), (respond, "a reply"))
-             if abs(e) >= MIN_EFFECT]  # fmt: skip
+    parts = [
+        effect_words(e, what)
+        for e, what in ((convert, "a deal"), (respond, "a reply"))
+        if abs(e) >= MIN_EFFECT
+    ]
     if not parts:
         return None
     return f"{ev.label} ({ev.fact}): {' and '.join(parts)}"

@@ -86,15 +86,21 @@ class EnergyModel:
         cpu = sum(n * c for n, c, _b in workload.values())
         sent = int(sum(n * b for n, _c, b in workload.values()))
         cpu_j, radio_j = self.cost(cpu, sent, syncs)
-        per = {op: round(sum(self.cost(n * c, int(n * b), 0)), 4)
-               for op, (n, c, b) in workload.items()}  # fmt: skip
+        per = {
+            op: round(sum(self.cost(n * c, int(n * b), 0)), 4) for op, (n, c, b) in workload.items()
+        }
         per["sync_tails"] = round(syncs * self.radio_tail_joules, 4)
         total = cpu_j + radio_j
         return EnergyReport(
-            cpu_s=round(cpu, 4), bytes_sent=sent, syncs=syncs, cpu_joules=round(cpu_j, 3),
-            radio_joules=round(radio_j, 3), joules=round(total, 3),
-            battery_percent=round(100.0 * total / self.battery_joules, 4), per_operation=per,
-        )  # fmt: skip
+            cpu_s=round(cpu, 4),
+            bytes_sent=sent,
+            syncs=syncs,
+            cpu_joules=round(cpu_j, 3),
+            radio_joules=round(radio_j, 3),
+            joules=round(total, 3),
+            battery_percent=round(100.0 * total / self.battery_joules, 4),
+            per_operation=per,
+        )
 
 
 #: Operation -> times per active agent hour. Voice notes: 30 s of audio each.
@@ -158,9 +164,14 @@ class EnergyMeter:
         work = {op: (1, c.cpu_s, float(c.bytes_sent)) for op, c in self.costs.items()}
         return (model or EnergyModel()).report(work, 0)
 
-    def active_agent_hour(self, model: EnergyModel | None = None, *,
-                          vosk_rtf: float | None = None, sync_bytes: int = 0,
-                          assume_speech: bool = False) -> EnergyReport:  # fmt: skip
+    def active_agent_hour(
+        self,
+        model: EnergyModel | None = None,
+        *,
+        vosk_rtf: float | None = None,
+        sync_bytes: int = 0,
+        assume_speech: bool = False,
+    ) -> EnergyReport:
         """Battery cost of :data:`ACTIVE_AGENT_HOUR` from what this meter measured.
 
         Speech costs per second of audio: the measured CPU per audio second (``vosk_rtf`` if

@@ -2,7 +2,7 @@
 
 A hard-erase tombstone (written here, or pulled from the server) removes more than the rows:
 
-* the rows of the lead and of its events, profile, plans, steps and messages;
+* the rows of the lead and of its events, profile, plans and steps (drafted messages);
 * their merge state in ``sync_entities``, replaced by a bare erase marker (kind, id and the
   erase's clock, no field), so that a late write to them is refused by the merge rules;
 * every outbox entry of those records, sent or not, quarantined or not, except the erase
@@ -119,8 +119,6 @@ def purge(conn: sqlite3.Connection, keys: Iterable[Key], hlc: str) -> None:
     for kind in (*reversed(CHILD_KINDS), "lead"):
         for chunk in _chunks(by_kind.get(kind, [])):
             conn.execute(f"DELETE FROM {TABLES[kind]} WHERE id IN ({_marks(len(chunk))})", chunk)
-    for lead_id in by_kind.get("lead", []):
-        conn.execute("DELETE FROM messages WHERE lead_id = ?", (lead_id,))
     for kind, ids in by_kind.items():
         for chunk in _chunks(ids):
             marks = _marks(len(chunk))
@@ -136,12 +134,16 @@ def purge(conn: sqlite3.Connection, keys: Iterable[Key], hlc: str) -> None:
                 "INSERT INTO sync_entities (entity, entity_id, state, pending) VALUES (?, ?, ?, 0) "
                 "ON CONFLICT(entity, entity_id) DO UPDATE SET state = excluded.state, pending = 0",
                 [
-                    (kind, i, _enc.encode(
-                        EntityState(deleted_hlc=max(hlc, previous.get(i, "")), erased=True)
-                    ))
+                    (
+                        kind,
+                        i,
+                        _enc.encode(
+                            EntityState(deleted_hlc=max(hlc, previous.get(i, "")), erased=True)
+                        ),
+                    )
                     for i in chunk
                 ],
-            )  # fmt: skip
+            )
             drop = [
                 r["seq"]
                 for r in conn.execute(

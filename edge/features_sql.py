@@ -34,12 +34,23 @@ from models.features import (
 from sync.records import Event, EventType, Lead, Listing
 
 _SELECT = {
-    "ts": "e.ts", "type": "e.type", "channel": "e.channel", "dwell_s": "e.dwell_s",
-    "duration_s": "e.duration_s", "amount": "e.amount", "language": "e.language",
-    "listing_id": "e.listing_id", "price": "l.price", "beds": "l.beds", "baths": "l.baths",
-    "sqft": "l.sqft", "property_type": "l.property_type", "vertical": "l.vertical",
-    "lat": "l.lat", "lon": "l.lon",
-}  # fmt: skip
+    "ts": "e.ts",
+    "type": "e.type",
+    "channel": "e.channel",
+    "dwell_s": "e.dwell_s",
+    "duration_s": "e.duration_s",
+    "amount": "e.amount",
+    "language": "e.language",
+    "listing_id": "e.listing_id",
+    "price": "l.price",
+    "beds": "l.beds",
+    "baths": "l.baths",
+    "sqft": "l.sqft",
+    "property_type": "l.property_type",
+    "vertical": "l.vertical",
+    "lat": "l.lat",
+    "lon": "l.lon",
+}
 _N = len(EVENT_ROW_FIELDS)
 #: Events whose text is the agent's, not the lead's.
 _OUTBOUND = frozenset({EventType.MESSAGE_OUT.value, EventType.CALL_OUT.value})
@@ -140,17 +151,26 @@ async def load_snapshot(
     cols = columns_from_rows([r[:_N] for r in rows])
     texts = [r[_N] for r in rows if r[_N]]
     said = [r[_N] for r in rows if r[_N] and r[1] not in _OUTBOUND]
-    stamp = (len(rows), max((int(r[_N + 2]) for r in rows), default=0),
-             int(rows[-1][0]) if rows else 0)  # fmt: skip
+    stamp = (
+        len(rows),
+        max((int(r[_N + 2]) for r in rows), default=0),
+        int(rows[-1][0]) if rows else 0,
+    )
     return LeadSnapshot(
-        lead=lead, now_ms=now, cols=cols, texts=texts,
-        listing_ids=[r[7] for r in rows], cities=[r[_N + 1] for r in rows], stamp=stamp,
+        lead=lead,
+        now_ms=now,
+        cols=cols,
+        texts=texts,
+        listing_ids=[r[7] for r in rows],
+        cities=[r[_N + 1] for r in rows],
+        stamp=stamp,
         said=said,
-    )  # fmt: skip
+    )
 
 
-async def events_snapshot(reader: StoreReader, snap: LeadSnapshot, events: Sequence[Event]
-                          ) -> LeadSnapshot:  # fmt: skip
+async def events_snapshot(
+    reader: StoreReader, snap: LeadSnapshot, events: Sequence[Event]
+) -> LeadSnapshot:
     """``snap`` with its events replaced by ``events`` (their listings read from the store)."""
     ids = sorted({e.listing_id for e in events if e.listing_id})
     listings: dict[str, Listing] = {}
@@ -165,11 +185,15 @@ async def events_snapshot(reader: StoreReader, snap: LeadSnapshot, events: Seque
     ordered = sorted(events, key=lambda e: e.ts)
     cols = columns_from_records(ordered, listings)
     return LeadSnapshot(
-        lead=snap.lead, now_ms=snap.now_ms, cols=cols,
+        lead=snap.lead,
+        now_ms=snap.now_ms,
+        cols=cols,
         texts=[e.text for e in ordered if e.text] or snap.texts,
         said=[e.text for e in ordered if e.text and e.type not in _OUTBOUND] or snap.said,
         listing_ids=[e.listing_id for e in ordered],
-        cities=[listings[e.listing_id].location.city if e.listing_id in listings else None
-                for e in ordered],
+        cities=[
+            listings[e.listing_id].location.city if e.listing_id in listings else None
+            for e in ordered
+        ],
         stamp=snap.stamp,
-    )  # fmt: skip
+    )

@@ -87,8 +87,10 @@ def sandbox_check(blob: bytes, manifest: ModelManifest, timeout_s: float = 60) -
         try:
             proc = subprocess.run(
                 [sys.executable, "-c", code, tmp],
-                capture_output=True, text=True, timeout=timeout_s,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+            )
         except subprocess.TimeoutExpired as exc:
             raise ModelRefusedError(
                 f"model {manifest.name} {manifest.version}: canary took over {timeout_s} s"

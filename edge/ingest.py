@@ -182,9 +182,16 @@ async def ingest(store: EdgeStore, data: bytes) -> IngestReport:
             unchanged += 1
         elif rec.updated_at < old.updated_at or rec.updated_at == old.updated_at != 0:
             reason = "older" if rec.updated_at < old.updated_at else "same_version"
-            skipped.append(SkippedRecord(record=n, kind=kind, id=rec.id, reason=reason,
-                                         updated_at=rec.updated_at,
-                                         stored_updated_at=old.updated_at))  # fmt: skip
+            skipped.append(
+                SkippedRecord(
+                    record=n,
+                    kind=kind,
+                    id=rec.id,
+                    reason=reason,
+                    updated_at=rec.updated_at,
+                    stored_updated_at=old.updated_at,
+                )
+            )
         else:
             before, after = record_fields(old), record_fields(rec)
             writes.append((rec, {k: v for k, v in after.items() if before.get(k) != v}))

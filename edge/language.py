@@ -163,12 +163,15 @@ class LanguageIdentifier:
         labels, threshold = self.labels, self.threshold
         out = []
         for idx, c in zip(top.tolist(), conf, strict=True):
-            out.append(LanguageGuess(
-                language=labels[idx[0]] if c[0] >= threshold else UNKNOWN,
-                confidence=c[0],
-                alternatives={labels[j]: v for j, v in zip(idx[1:], c[1:], strict=True)
-                              if v > 0.01},
-            ))  # fmt: skip
+            out.append(
+                LanguageGuess(
+                    language=labels[idx[0]] if c[0] >= threshold else UNKNOWN,
+                    confidence=c[0],
+                    alternatives={
+                        labels[j]: v for j, v in zip(idx[1:], c[1:], strict=True) if v > 0.01
+                    },
+                )
+            )
         return out
 
     def _guess(self, p: np.ndarray) -> LanguageGuess:

@@ -63,8 +63,9 @@ _PT = {p: i for i, p in enumerate(PROPERTY_TYPES)}
 _FLAG_INDEX = {f: i for i, f in enumerate(FEATURE_FLAGS)}
 assert len(FEATURE_FLAGS) <= 64, "listing feature flags are kept as a 64-bit mask"
 _VT = {v: i for i, v in enumerate(VERTICALS)}
-_FLAG_RE = re.compile("|".join(re.escape(f) for f in sorted(FEATURE_FLAGS, key=len, reverse=True)),
-                      re.IGNORECASE)  # fmt: skip
+_FLAG_RE = re.compile(
+    "|".join(re.escape(f) for f in sorted(FEATURE_FLAGS, key=len, reverse=True)), re.IGNORECASE
+)
 LISTINGS_VERSION_SQL = "SELECT count(*), max(updated_at) FROM listings"
 
 
@@ -80,8 +81,9 @@ class ListingIndex:
         self.tower_version = tower.manifest.version
         self.checked_at = time.monotonic()
         self.ids: list[str] = []
-        self._cols: dict[str, list] = {k: [] for k in ("price", "beds", "ptype", "vert",
-                                                       "active", "flags", "emb")}  # fmt: skip
+        self._cols: dict[str, list] = {
+            k: [] for k in ("price", "beds", "ptype", "vert", "active", "flags", "emb")
+        }
         self._city: list[str] = []
         self._area: list[str] = []
         for rows in pages:
@@ -100,8 +102,7 @@ class ListingIndex:
         cols["ptype"].append(np.array([_PT[li.property_type] for li in chunk]))
         cols["vert"].append(np.array([_VT[li.vertical] for li in chunk]))
         cols["active"].append(np.array([li.status == ListingStatus.ACTIVE for li in chunk]))
-        cols["flags"].append(np.array([_flag_bits(li.features) for li in chunk],
-                                      dtype=np.uint64))  # fmt: skip
+        cols["flags"].append(np.array([_flag_bits(li.features) for li in chunk], dtype=np.uint64))
         city.extend(li.location.city for li in chunk)
         area.extend(li.location.neighborhood or li.location.city for li in chunk)
         x = listing_matrix(chunk)
@@ -112,8 +113,14 @@ class ListingIndex:
     def finish(self) -> ListingIndex:
         cols, city, area = self._cols, self._city, self._area
         width = int(self.tower.manifest.outputs[0].shape[-1])
-        empty = {"price": np.float64, "beds": np.float64, "ptype": np.int64, "vert": np.int64,
-                 "active": bool, "flags": np.uint64}  # fmt: skip
+        empty = {
+            "price": np.float64,
+            "beds": np.float64,
+            "ptype": np.int64,
+            "vert": np.int64,
+            "active": bool,
+            "flags": np.uint64,
+        }
         for k, dtype in empty.items():
             setattr(self, k, np.concatenate(cols[k]) if cols[k] else np.zeros(0, dtype=dtype))
         self.price: np.ndarray
@@ -122,8 +129,11 @@ class ListingIndex:
         self.vert: np.ndarray
         self.active: np.ndarray
         self.flags: np.ndarray
-        self.emb = (np.ascontiguousarray(np.concatenate(cols["emb"])) if cols["emb"]
-                    else np.zeros((0, width), dtype=np.float32))  # fmt: skip
+        self.emb = (
+            np.ascontiguousarray(np.concatenate(cols["emb"]))
+            if cols["emb"]
+            else np.zeros((0, width), dtype=np.float32)
+        )
         self.pos = {lid: i for i, lid in enumerate(self.ids)}
         self.city_names, city_code = np.unique(np.asarray(city, dtype=object), return_inverse=True)
         self.area_names, area_code = np.unique(np.asarray(area, dtype=object), return_inverse=True)
@@ -228,11 +238,21 @@ def style_labels(style_model: TFLiteModel, features: np.ndarray) -> dict[str, fl
 
 
 def build_profile(
-    lead: Lead, features: np.ndarray, cols: EventColumns, texts: Sequence[str],
-    listing_ids: Sequence[str | None], index: ListingIndex, style: dict[str, float],
-    vertical: VerticalGuess, *, language: str | None = None, profile_id_: str | None = None,
-    now_ms: int = 0, model_version: str = "", stated: ProfileText | None = None,
-) -> Profile:  # fmt: skip
+    lead: Lead,
+    features: np.ndarray,
+    cols: EventColumns,
+    texts: Sequence[str],
+    listing_ids: Sequence[str | None],
+    index: ListingIndex,
+    style: dict[str, float],
+    vertical: VerticalGuess,
+    *,
+    language: str | None = None,
+    profile_id_: str | None = None,
+    now_ms: int = 0,
+    model_version: str = "",
+    stated: ProfileText | None = None,
+) -> Profile:
     """The lead's profile from its events, texts and the style model's outputs; the criteria the
     lead ``stated`` in words win over those inferred (see ``edge.profile_text.merge``)."""
     has = ~np.isnan(cols.price)
@@ -293,13 +313,23 @@ def build_profile(
         else MessageLength.MEDIUM
     )
     profile = Profile(
-        id=profile_id_ or profile_id(lead.id), updated_at=now_ms, lead_id=lead.id,
-        language=language or lead.language, price_min=price_min, price_max=price_max,
-        beds_min=beds_min, baths_min=baths_min, areas=[a for a, _ in areas.most_common(3)],
+        id=profile_id_ or profile_id(lead.id),
+        updated_at=now_ms,
+        lead_id=lead.id,
+        language=language or lead.language,
+        price_min=price_min,
+        price_max=price_max,
+        beds_min=beds_min,
+        baths_min=baths_min,
+        areas=[a for a, _ in areas.most_common(3)],
         property_types=[PROPERTY_TYPES[c] for c, v in types.most_common(3) if v / total_t >= 0.2],
-        must_haves=must[:6], vertical=vertical.vertical, formality=formality,
-        message_length=length, preferred_channel=channel, model_version=model_version,
-    )  # fmt: skip
+        must_haves=must[:6],
+        vertical=vertical.vertical,
+        formality=formality,
+        message_length=length,
+        preferred_channel=channel,
+        model_version=model_version,
+    )
     return profile if stated is None else apply_stated(profile, stated, consent=lead.consent)
 
 
@@ -308,9 +338,14 @@ def lead_embedding(tower: TFLiteModel, lead: Lead, cols: EventColumns) -> np.nda
 
 
 def rank(
-    index: ListingIndex, embedding: np.ndarray, profile: Profile, seen: Sequence[str | None],
-    k: int = 10, context: RecommendContext | None = None, stated: ProfileText | None = None,
-) -> list[tuple[str, float]]:  # fmt: skip
+    index: ListingIndex,
+    embedding: np.ndarray,
+    profile: Profile,
+    seen: Sequence[str | None],
+    k: int = 10,
+    context: RecommendContext | None = None,
+    stated: ProfileText | None = None,
+) -> list[tuple[str, float]]:
     """Ids and scores of the ``k`` best unseen active listings for the lead, diverse.
 
     A score is the listing's relevance in (0, 1) when it was picked (after the diversity
@@ -339,8 +374,10 @@ def rank(
     if profile.price_max is not None:
         score = score - 1.0 * (index.price > 1.1 * profile.price_max)
     if stated is not None and stated.areas:
-        wanted_area = np.isin(index.city_names, stated.areas)[index.city_code] | np.isin(
-            index.area_names, stated.areas)[index.area_code]  # fmt: skip
+        wanted_area = (
+            np.isin(index.city_names, stated.areas)[index.city_code]
+            | np.isin(index.area_names, stated.areas)[index.area_code]
+        )
         score = score - 1.0 * ~wanted_area
     if stated is not None and stated.must_haves:
         for f in stated.must_haves:  # each must-have the listing has pulls it up
@@ -394,10 +431,14 @@ def stated_of(profile: Profile) -> ProfileText:
     """A profile's criteria as if stated: for a lead with no engagement, every criterion of its
     profile came from its words or its record, none from behaviour."""
     return ProfileText(
-        price_min=profile.price_min, price_max=profile.price_max, beds_min=profile.beds_min,
-        baths_min=profile.baths_min, areas=list(profile.areas),
-        property_types=list(profile.property_types), must_haves=list(profile.must_haves),
-    )  # fmt: skip
+        price_min=profile.price_min,
+        price_max=profile.price_max,
+        beds_min=profile.beds_min,
+        baths_min=profile.baths_min,
+        areas=list(profile.areas),
+        property_types=list(profile.property_types),
+        must_haves=list(profile.must_haves),
+    )
 
 
 def _stated_met(li: Listing, s: ProfileText) -> list[str]:
@@ -412,13 +453,21 @@ def _stated_met(li: Listing, s: ProfileText) -> list[str]:
         areas=[a for a in s.areas if a in (li.location.city, li.location.neighborhood)],
     )
     if (s.price_min is not None and met.price_min is None) or (
-            s.price_max is not None and met.price_max is None):  # fmt: skip
+        s.price_max is not None and met.price_max is None
+    ):
         met = msgspec.structs.replace(met, price_min=None, price_max=None)
     return describe(met)
 
 
-def explain(li: Listing, rank: int, score: float, p: Profile, *,
-            stated: ProfileText | None = None, engaged: bool = True) -> Recommendation:  # fmt: skip
+def explain(
+    li: Listing,
+    rank: int,
+    score: float,
+    p: Profile,
+    *,
+    stated: ProfileText | None = None,
+    engaged: bool = True,
+) -> Recommendation:
     """A recommendation with its reasons in words (what matters for the listing's vertical).
 
     Reasons are true of the lead: the criteria they ``stated`` that the listing meets, and
@@ -433,12 +482,19 @@ def explain(li: Listing, rank: int, score: float, p: Profile, *,
     said_price = stated.price_min is not None or stated.price_max is not None
     if engaged and p.price_min is not None and p.price_max is not None and not said_price:
         if p.price_min <= li.price <= p.price_max:
-            reasons.append(f"{_money(li.price)} is within the {_money(p.price_min)}–"
-                           f"{_money(p.price_max)} band they look at")  # fmt: skip
+            reasons.append(
+                f"{_money(li.price)} is within the {_money(p.price_min)}–"
+                f"{_money(p.price_max)} band they look at"
+            )
         else:
             reasons.append(f"{_money(li.price)}, outside their usual band, worth a look")
-    if (engaged and stated.beds_min is None and p.beds_min is not None and li.beds
-            and li.beds >= p.beds_min):  # fmt: skip
+    if (
+        engaged
+        and stated.beds_min is None
+        and p.beds_min is not None
+        and li.beds
+        and li.beds >= p.beds_min
+    ):
         reasons.append(f"{li.beds} beds (they look for {p.beds_min}+)")
     area = li.location.neighborhood or li.location.city
     if engaged and area in p.areas and area not in stated.areas:
@@ -447,29 +503,55 @@ def explain(li: Listing, rank: int, score: float, p: Profile, *,
     if have:
         reasons.append("has " + ", ".join(have))
     if li.vertical is Vertical.COMMERCIAL:
-        facts = [f"cap rate {li.cap_rate:.1%}" if li.cap_rate is not None else "",
-                 f"NOI {_money(li.noi)}" if li.noi is not None else "",
-                 f"zoned {li.zoning}" if li.zoning else ""]  # fmt: skip
+        facts = [
+            f"cap rate {li.cap_rate:.1%}" if li.cap_rate is not None else "",
+            f"NOI {_money(li.noi)}" if li.noi is not None else "",
+            f"zoned {li.zoning}" if li.zoning else "",
+        ]
         if any(facts):
             reasons.append(", ".join(f for f in facts if f))
     elif li.vertical is Vertical.NEW_CONSTRUCTION:
         if li.builder_incentive:
             reasons.append(f"builder incentive: {li.builder_incentive}")
         if li.completion_date:
-            reasons.append("completion " + time.strftime("%b %Y", time.gmtime(
-                li.completion_date / 1000)))  # fmt: skip
+            reasons.append(
+                "completion " + time.strftime("%b %Y", time.gmtime(li.completion_date / 1000))
+            )
     elif li.vertical is Vertical.LUXURY:
-        lux = [f for f in li.features if f in ("waterfront", "gated entry", "private dock", "pool",
-                                               "city view", "spa", "guest house")][:3]  # fmt: skip
+        lux = [
+            f
+            for f in li.features
+            if f
+            in (
+                "waterfront",
+                "gated entry",
+                "private dock",
+                "pool",
+                "city view",
+                "spa",
+                "guest house",
+            )
+        ][:3]
         if lux:
             reasons.append("privacy and amenities: " + ", ".join(lux))
     if not reasons:
-        reasons.append("similar to the listings they engaged with" if engaged
-                       else "among the best-ranked active listings for them")  # fmt: skip
+        reasons.append(
+            "similar to the listings they engaged with"
+            if engaged
+            else "among the best-ranked active listings for them"
+        )
     return Recommendation(
-        listing_id=li.id, rank=rank, score=round(score, 3), price=li.price, currency=li.currency,
-        beds=li.beds, baths=li.baths, area=area, vertical=li.vertical, reasons=reasons,
-    )  # fmt: skip
+        listing_id=li.id,
+        rank=rank,
+        score=round(score, 3),
+        price=li.price,
+        currency=li.currency,
+        beds=li.beds,
+        baths=li.baths,
+        area=area,
+        vertical=li.vertical,
+        reasons=reasons,
+    )
 
 
 _SHORT_INTENTS = frozenset({Intent.SHOWING_REMINDER, Intent.OFFER_UPDATE})
@@ -498,5 +580,10 @@ def adapt_style(profile: Profile, context: StyleContext | None = None) -> Style:
         channel = fallback[0] if fallback else Channel.IN_PERSON
     if channel is Channel.EMAIL and length is MessageLength.SHORT:
         length = MessageLength.MEDIUM
-    return Style(formality=formality, length=length, channel=channel, language=profile.language,
-                 reason="; ".join(why) or "the lead's profile")  # fmt: skip
+    return Style(
+        formality=formality,
+        length=length,
+        channel=channel,
+        language=profile.language,
+        reason="; ".join(why) or "the lead's profile",
+    )

@@ -124,13 +124,17 @@ def pause_reason(cols: EventColumns, since_ms: int) -> str | None:
 
 #: Local hours of week the model scores: contact hours (08:00-20:00 starts) on every day. Emails
 #: are planned in the same hours, when they are read soonest; 4 x 91 rows, always the same batch.
-SCORED_HOURS = np.array([d * 24 + h for d in range(7)
-                         for h in range(CONTACT_START_HOUR, CONTACT_END_HOUR)])  # fmt: skip
+SCORED_HOURS = np.array(
+    [d * 24 + h for d in range(7) for h in range(CONTACT_START_HOUR, CONTACT_END_HOUR)]
+)
 
 
-def score_grid(model: TFLiteModel, features: np.ndarray,
-               channels: Sequence[int] = range(len(OUTREACH_CHANNELS)),
-               history: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+def score_grid(
+    model: TFLiteModel,
+    features: np.ndarray,
+    channels: Sequence[int] = range(len(OUTREACH_CHANNELS)),
+    history: np.ndarray | None = None,
+) -> np.ndarray:
     """P(response) for (4 channels, 168 local hours of week), one invoke; 0 outside
     :data:`SCORED_HOURS` and for channels not in ``channels`` (positions in OUTREACH_CHANNELS),
     which are not scored at all (a blocked channel costs nothing)."""
@@ -139,15 +143,24 @@ def score_grid(model: TFLiteModel, features: np.ndarray,
     if not chosen:
         return grid
     rows = np.asarray(channels, dtype=np.intp)
-    y = score_slots(model, features, np.repeat(rows, len(SCORED_HOURS)),
-                    np.tile(SCORED_HOURS, len(rows)), history)  # fmt: skip
+    y = score_slots(
+        model,
+        features,
+        np.repeat(rows, len(SCORED_HOURS)),
+        np.tile(SCORED_HOURS, len(rows)),
+        history,
+    )
     grid[np.ix_(rows, SCORED_HOURS)] = y.reshape(len(chosen), len(SCORED_HOURS))
     return grid
 
 
-def score_candidates(model: TFLiteModel, features: np.ndarray, channels: np.ndarray,
-                     hours: np.ndarray, history: np.ndarray | None = None
-                     ) -> np.ndarray:  # fmt: skip
+def score_candidates(
+    model: TFLiteModel,
+    features: np.ndarray,
+    channels: np.ndarray,
+    hours: np.ndarray,
+    history: np.ndarray | None = None,
+) -> np.ndarray:
     """P(response) of each (channel position in OUTREACH_CHANNELS, local hour of week) pair,
     in one invoke: each row is scored on its own, so its value is the one :func:`score_grid`
     gives that cell."""
@@ -169,8 +182,9 @@ def _open(valid: np.ndarray, ts: np.ndarray, taken: Sequence[int]) -> np.ndarray
         near = np.abs(ts[:, None] - done[None, :]) < MIN_GAP_H * HOUR_MS
         ok[:, near.any(axis=1)] = False
         # outreaches in the sliding week (s - 7 days, s] before each slot s
-        in_week = (np.searchsorted(done, ts, side="right")
-                   - np.searchsorted(done, ts - 7 * DAY_MS, side="right"))  # fmt: skip
+        in_week = np.searchsorted(done, ts, side="right") - np.searchsorted(
+            done, ts - 7 * DAY_MS, side="right"
+        )
         ok[:, in_week >= WEEKLY_CAP] = False
     return ok
 
@@ -186,8 +200,10 @@ def _slots(lead: Lead, start_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     ts = start_ms + HOUR_MS * np.arange(HORIZON_H, dtype=np.int64)
     # Offsets change at most a few times a week: look one up per 6 h, at the first hour of each.
     _keys, first, which = np.unique(ts // (6 * HOUR_MS), return_index=True, return_inverse=True)
-    offsets = np.array([int(_utc_offset(t, zone).total_seconds() * 1000)
-                        for t in ts[first].tolist()], dtype=np.int64)  # fmt: skip
+    offsets = np.array(
+        [int(_utc_offset(t, zone).total_seconds() * 1000) for t in ts[first].tolist()],
+        dtype=np.int64,
+    )
     local_ms = ts + offsets[which]
     hour = (local_ms // HOUR_MS) % 24
     how = (local_ms // DAY_MS + 3) % 7 * 24 + hour
@@ -213,10 +229,23 @@ def _intent(inputs: PlanInputs, step: int) -> tuple[Intent, Listing | None]:
     return Intent.FOLLOW_UP_AFTER_SILENCE, None
 
 
-def empty_plan(lead: Lead, plan_id: str, now_ms: int, reason: str, version: str,
-               status: PlanStatus = PlanStatus.CANCELLED) -> InterventionPlan:  # fmt: skip
-    return InterventionPlan(id=plan_id, updated_at=now_ms, lead_id=lead.id, created_at=now_ms,
-                            status=status, model_version=version, reason=reason)  # fmt: skip
+def empty_plan(
+    lead: Lead,
+    plan_id: str,
+    now_ms: int,
+    reason: str,
+    version: str,
+    status: PlanStatus = PlanStatus.CANCELLED,
+) -> InterventionPlan:
+    return InterventionPlan(
+        id=plan_id,
+        updated_at=now_ms,
+        lead_id=lead.id,
+        created_at=now_ms,
+        status=status,
+        model_version=version,
+        reason=reason,
+    )
 
 
 def make_plan(inputs: PlanInputs, model: TFLiteModel, plan_id: str) -> InterventionPlan:
@@ -236,8 +265,11 @@ def make_plan(inputs: PlanInputs, model: TFLiteModel, plan_id: str) -> Intervent
     scored = np.isin(how, SCORED_HOURS)
     for i in allowed:
         valid[i] = (~quiet if OUTREACH_CHANNELS[i] in INTRUSIVE else True) & scored
-    taken = [int(t) for t in inputs.cols.ts[np.isin(inputs.cols.type, _OUT)].tolist()
-             if t > now - 7 * DAY_MS]  # fmt: skip
+    taken = [
+        int(t)
+        for t in inputs.cols.ts[np.isin(inputs.cols.type, _OUT)].tolist()
+        if t > now - 7 * DAY_MS
+    ]
     # Caps only close slots as steps are added, so a slot closed now is never picked: only
     # the open ones are scored (the same values as the full grid's, for fewer rows).
     rows, cols = np.nonzero(_open(valid, ts, taken))
@@ -283,24 +315,43 @@ def make_plan(inputs: PlanInputs, model: TFLiteModel, plan_id: str) -> Intervent
             length=length,
             channel=channel,
         )
-        steps.append(InterventionStep(
-            id=f"{plan_id}-s{seq}", updated_at=now, plan_id=plan_id, lead_id=lead.id, seq=seq,
-            channel=channel, due_at=draft.send_at, hour_of_week=int(how[j]),
-            language=draft.language, intent=intent.value, message=draft.text,
-            p_response=round(float(p[c, j]), 4),
-        ))  # fmt: skip
+        steps.append(
+            InterventionStep(
+                id=f"{plan_id}-s{seq}",
+                updated_at=now,
+                plan_id=plan_id,
+                lead_id=lead.id,
+                seq=seq,
+                channel=channel,
+                due_at=draft.send_at,
+                hour_of_week=int(how[j]),
+                language=draft.language,
+                intent=intent.value,
+                message=draft.text,
+                p_response=round(float(p[c, j]), 4),
+            )
+        )
     mean_p = float(np.mean([s.p_response for s in steps]))
     skipped = ", ".join(f"{c.value} ({r})" for c, r in blocked.items())
-    reason = (f"{len(steps)} steps at the lead's best hours among {len(allowed)} channels x 168 "
-              f"hours (mean P(response) {mean_p:.2f})" + (f"; not using {skipped}" if skipped
-                                                          else ""))  # fmt: skip
-    return InterventionPlan(id=plan_id, updated_at=now, lead_id=lead.id, created_at=now,
-                            status=PlanStatus.ACTIVE, model_version=version, reason=reason,
-                            steps=steps)  # fmt: skip
+    reason = (
+        f"{len(steps)} steps at the lead's best hours among {len(allowed)} channels x 168 "
+        f"hours (mean P(response) {mean_p:.2f})" + (f"; not using {skipped}" if skipped else "")
+    )
+    return InterventionPlan(
+        id=plan_id,
+        updated_at=now,
+        lead_id=lead.id,
+        created_at=now,
+        status=PlanStatus.ACTIVE,
+        model_version=version,
+        reason=reason,
+        steps=steps,
+    )
 
 
-def next_allowed(lead: Lead, channel: Channel, after_ms: int, model_grid: np.ndarray | None = None
-                 ) -> int:  # fmt: skip
+def next_allowed(
+    lead: Lead, channel: Channel, after_ms: int, model_grid: np.ndarray | None = None
+) -> int:
     """The first hour start at or after ``after_ms`` when ``channel`` may reach ``lead``."""
     start = (after_ms + HOUR_MS - 1) // HOUR_MS * HOUR_MS
     ts, _how, quiet = _slots(lead, start)

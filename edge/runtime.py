@@ -196,9 +196,14 @@ class EdgeRuntime:
         lead: Lead = await self.analyst.reader.get("lead", lead_id)
         ctx = await self.message_context(lead, **context)
         return adapt_message(
-            lead, Intent(intent), ctx, now_ms=self.store.now_ms(), formality=formality,
-            length=length, channel=channel,
-        )  # fmt: skip
+            lead,
+            Intent(intent),
+            ctx,
+            now_ms=self.store.now_ms(),
+            formality=formality,
+            length=length,
+            channel=channel,
+        )
 
     async def lead_detail(self, lead_id: str, events: int = 20) -> LeadDetail:
         """The lead and its most recent events; NotFoundError for an unknown id."""
@@ -324,9 +329,11 @@ class EdgeRuntime:
             if property_interactions is not None:
                 snap = await events_snapshot(self.analyst.reader, snap, property_interactions)
             profile = await self.analyst.build_profile(
-                snap, texts=conversation_history, features=behavioural_data,
+                snap,
+                texts=conversation_history,
+                features=behavioural_data,
                 detector=self.language_identifier,
-            )  # fmt: skip
+            )
             cost.bytes_sent += await self.analyst.save_profile(profile)
             return profile
 
@@ -356,8 +363,9 @@ class EdgeRuntime:
             snap = await self.analyst.snapshot(lead_id)
             profile = await self.profile(lead_id)
             recs = await self.analyst.recommend(profile, None, 3, snap)
-            plan = await self.analyst.plan(snap, profile, await self.message_context(snap.lead),
-                                           recs)  # fmt: skip
+            plan = await self.analyst.plan(
+                snap, profile, await self.message_context(snap.lead), recs
+            )
             cost.bytes_sent += await self.analyst.store_plan(plan)
         await self._reschedule()
         return plan
@@ -425,8 +433,9 @@ class EdgeRuntime:
         if scheduler is not None:
             await scheduler.reschedule()
 
-    async def record_inbound(self, lead_id: str, channel: Channel, text: str,
-                             message_id: str = "") -> Inbound:  # fmt: skip
+    async def record_inbound(
+        self, lead_id: str, channel: Channel, text: str, message_id: str = ""
+    ) -> Inbound:
         """The lead wrote: its plan pauses; an opt-out keyword revokes the channel's consent."""
         from edge.outreach.executor import record_inbound
 
@@ -504,10 +513,15 @@ class EdgeRuntime:
 
         await self.store.get_lead(lead_id)
         event = Event(
-            id=f"ev-{uuid.uuid4().hex}", lead_id=lead_id, type=EventType(type),
-            ts=self.store.now_ms(), channel=Channel(channel) if channel else None, text=text,
-            language=language, duration_s=duration_s,
-        )  # fmt: skip
+            id=f"ev-{uuid.uuid4().hex}",
+            lead_id=lead_id,
+            type=EventType(type),
+            ts=self.store.now_ms(),
+            channel=Channel(channel) if channel else None,
+            text=text,
+            language=language,
+            duration_s=duration_s,
+        )
         async with self.store.transaction() as tx:
             tx.put(event)
         return event

@@ -44,8 +44,12 @@ from sync.records import (
 
 log = logging.getLogger(__name__)
 
-TASK_KIND = {Channel.CALL: "call", Channel.SMS: "text", Channel.WHATSAPP: "whatsapp message",
-             Channel.EMAIL: "email draft"}  # fmt: skip
+TASK_KIND = {
+    Channel.CALL: "call",
+    Channel.SMS: "text",
+    Channel.WHATSAPP: "whatsapp message",
+    Channel.EMAIL: "email draft",
+}
 
 
 class AgentTask(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,13 +88,15 @@ async def store_plan(store: EdgeStore, plan: InterventionPlan) -> None:
     steps = await _pending_steps(store, [p.id for p in old])
     async with store.transaction(plan.created_at) as tx:
         for p in old:
-            tx.patch(msgspec.structs.replace(p, status=PlanStatus.CANCELLED,
-                                             updated_at=plan.created_at),
-                     {"status": PlanStatus.CANCELLED.value})  # fmt: skip
+            tx.patch(
+                msgspec.structs.replace(p, status=PlanStatus.CANCELLED, updated_at=plan.created_at),
+                {"status": PlanStatus.CANCELLED.value},
+            )
         for s in steps:
-            tx.patch(msgspec.structs.replace(s, status=StepStatus.CANCELLED,
-                                             updated_at=plan.created_at),
-                     {"status": StepStatus.CANCELLED.value})  # fmt: skip
+            tx.patch(
+                msgspec.structs.replace(s, status=StepStatus.CANCELLED, updated_at=plan.created_at),
+                {"status": StepStatus.CANCELLED.value},
+            )
         tx.put(plan)
         for s in plan.steps:
             tx.put(s)
@@ -112,8 +118,9 @@ async def load_plan(store: Reads, plan_id: str) -> InterventionPlan:
     rows = await store.fetchall(
         "SELECT data FROM intervention_steps WHERE plan_id = ? ORDER BY seq", (plan_id,)
     )
-    return msgspec.structs.replace(plan, steps=[record_from_row("intervention_step", r)
-                                                for r in rows])  # fmt: skip
+    return msgspec.structs.replace(
+        plan, steps=[record_from_row("intervention_step", r) for r in rows]
+    )
 
 
 async def active_plan(store: Reads, lead_id: str) -> InterventionPlan | None:
@@ -136,10 +143,19 @@ _PAUSE_SQL = (
 
 
 def _task(step: InterventionStep, lead: Lead) -> AgentTask:
-    return AgentTask(step_id=step.id, plan_id=step.plan_id, lead_id=step.lead_id,
-                     lead_name=lead.name, kind=TASK_KIND.get(step.channel, step.channel.value),
-                     channel=step.channel, due_at=step.due_at, language=step.language,
-                     message=step.message, status=step.status, outcome=step.outcome)  # fmt: skip
+    return AgentTask(
+        step_id=step.id,
+        plan_id=step.plan_id,
+        lead_id=step.lead_id,
+        lead_name=lead.name,
+        kind=TASK_KIND.get(step.channel, step.channel.value),
+        channel=step.channel,
+        due_at=step.due_at,
+        language=step.language,
+        message=step.message,
+        status=step.status,
+        outcome=step.outcome,
+    )
 
 
 async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
@@ -168,10 +184,14 @@ async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
         if plan.status is PlanStatus.ACTIVE:
             why = await store.fetchone(_PAUSE_SQL, (lead.id, plan.created_at))
             if why is not None:
-                reason = ("the lead booked a showing" if why[0] == "showing_booked"
-                          else "the lead replied")  # fmt: skip
-                plan = msgspec.structs.replace(plan, status=PlanStatus.PAUSED, updated_at=now,
-                                               reason=f"paused: {reason}")  # fmt: skip
+                reason = (
+                    "the lead booked a showing"
+                    if why[0] == "showing_booked"
+                    else "the lead replied"
+                )
+                plan = msgspec.structs.replace(
+                    plan, status=PlanStatus.PAUSED, updated_at=now, reason=f"paused: {reason}"
+                )
                 plans[plan.id] = plan
                 writes.append((plan, {"status": plan.status.value, "reason": plan.reason}))
                 paused.append(plan.id)
@@ -185,22 +205,32 @@ async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
             )
             continue
         ins = await rule_inputs(store, step.id)
-        refusal = check_step(lead, step, plan, ins.cols, now, statuses=(StepStatus.PENDING,),
-                             winner=ins.winner)  # fmt: skip
+        refusal = check_step(
+            lead, step, plan, ins.cols, now, statuses=(StepStatus.PENDING,), winner=ins.winner
+        )
         if refusal is not None and refusal.reason in _NEVER:
             cancelled += 1
-            status = StepStatus.CANCELLED if refusal.reason is Reason.NOT_PENDING else (
-                StepStatus.SKIPPED)  # fmt: skip
-            writes.append((msgspec.structs.replace(step, status=status, updated_at=now,
-                                                   outcome=refusal.detail),
-                           {"status": status.value, "outcome": refusal.detail}))  # fmt: skip
+            status = (
+                StepStatus.CANCELLED
+                if refusal.reason is Reason.NOT_PENDING
+                else (StepStatus.SKIPPED)
+            )
+            writes.append(
+                (
+                    msgspec.structs.replace(
+                        step, status=status, updated_at=now, outcome=refusal.detail
+                    ),
+                    {"status": status.value, "outcome": refusal.detail},
+                )
+            )
             continue
         if now - step.due_at > MISSED_GRACE_MS or refusal is not None:
             after = max(now, refusal.retry_at or now) if refusal is not None else now
             due = next_allowed(lead, step.channel, after)
             rescheduled += 1
-            writes.append((msgspec.structs.replace(step, due_at=due, updated_at=now),
-                           {"due_at": due}))  # fmt: skip
+            writes.append(
+                (msgspec.structs.replace(step, due_at=due, updated_at=now), {"due_at": due})
+            )
             continue
         done = msgspec.structs.replace(step, status=StepStatus.DUE, updated_at=now)
         writes.append((done, {"status": "due"}))
@@ -209,8 +239,9 @@ async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
         async with store.transaction(now) as tx:
             for record, fields in writes:
                 tx.patch(record, fields)  # type: ignore[arg-type]
-    return RunDueReport(fired=fired, rescheduled=rescheduled, cancelled=cancelled,
-                        paused_plans=paused)  # fmt: skip
+    return RunDueReport(
+        fired=fired, rescheduled=rescheduled, cancelled=cancelled, paused_plans=paused
+    )
 
 
 async def due_tasks(store: EdgeStore) -> list[AgentTask]:
@@ -267,10 +298,14 @@ class StepScheduler:
             job.remove()
         for step_id, due in rows:
             self._scheduler.add_job(
-                self._tick, "date", id=step_id, replace_existing=True, coalesce=True,
+                self._tick,
+                "date",
+                id=step_id,
+                replace_existing=True,
+                coalesce=True,
                 run_date=dt.datetime.fromtimestamp(due / 1000, dt.UTC),
                 misfire_grace_time=int(MISSED_GRACE_MS / 1000),
-            )  # fmt: skip
+            )
         return len(rows)
 
     def jobs(self) -> list[str]:

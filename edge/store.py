@@ -184,15 +184,19 @@ class Writer:
         if self._outbox:
             columns = list(self._outbox[0])
             marks = ", ".join("?" * len(columns))
-            out.append((
-                f"INSERT INTO outbox ({', '.join(columns)}) VALUES ({marks})",
-                [tuple(r[c] for c in columns) for r in self._outbox],
-            ))  # fmt: skip
-        out.append((
-            "INSERT INTO settings (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [("hlc", self._store._clock.encode()), ("seq", str(self._store._seq))],
-        ))  # fmt: skip
+            out.append(
+                (
+                    f"INSERT INTO outbox ({', '.join(columns)}) VALUES ({marks})",
+                    [tuple(r[c] for c in columns) for r in self._outbox],
+                )
+            )
+        out.append(
+            (
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [("hlc", self._store._clock.encode()), ("seq", str(self._store._seq))],
+            )
+        )
         self._rows.clear()
         self._outbox.clear()
         return out
@@ -249,12 +253,16 @@ def _prune(conn: sqlite3.Connection, cutoff: int) -> int:
             "INSERT INTO sync_entities (entity, entity_id, state, pending) VALUES (?, ?, ?, 0) "
             "ON CONFLICT(entity, entity_id) DO UPDATE SET state = excluded.state",
             [
-                (key[0], key[1], _state_enc.encode(
-                    join(synced.get(key, EntityState()), apply_all(None, changes)[0])
-                ))
+                (
+                    key[0],
+                    key[1],
+                    _state_enc.encode(
+                        join(synced.get(key, EntityState()), apply_all(None, changes)[0])
+                    ),
+                )
                 for key, changes in mine.items()
             ],
-        )  # fmt: skip
+        )
         seqs = [row["seq"] for row in rows]
         for start in range(0, len(seqs), 500):
             chunk = seqs[start : start + 500]

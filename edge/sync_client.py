@@ -291,15 +291,21 @@ async def sync(
 
         def on_retry(attempt: int, delay: float, error: SyncUnavailableError) -> None:
             if progress is not None:
-                progress(SyncProgress(pushed=partial.pushed, pulled=partial.pulled,
-                                      pages=partial.pages, attempt=attempt,
-                                      retry=f"{error}; attempt {attempt} of {attempts} in "
-                                            f"{delay:.1f} s"))  # fmt: skip
+                progress(
+                    SyncProgress(
+                        pushed=partial.pushed,
+                        pulled=partial.pulled,
+                        pages=partial.pages,
+                        attempt=attempt,
+                        retry=f"{error}; attempt {attempt} of {attempts} in {delay:.1f} s",
+                    )
+                )
 
         try:
             async with asyncio.timeout(deadline_s):
-                return await with_backoff(once, attempts=attempts, base_s=base_s, cap_s=cap_s,
-                                          rng=rng, on_retry=on_retry)  # fmt: skip
+                return await with_backoff(
+                    once, attempts=attempts, base_s=base_s, cap_s=cap_s, rng=rng, on_retry=on_retry
+                )
         except SyncRefusedError as exc:
             partial.status, partial.code, partial.detail = "refused", exc.code, str(exc)
         except SyncUnavailableError as exc:

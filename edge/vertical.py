@@ -25,32 +25,91 @@ ATTRIBUTES: dict[Vertical, tuple[str, ...]] = {
     Vertical.RESIDENTIAL: ("price", "beds", "baths", "area", "schools", "yard"),
     Vertical.LUXURY: ("privacy", "amenities", "views", "waterfront", "architecture"),
     Vertical.COMMERCIAL: ("cap rate", "NOI", "zoning", "parking", "access", "lease terms"),
-    Vertical.NEW_CONSTRUCTION: ("builder incentives", "completion date", "warranty",
-                                "energy efficiency", "upgrades"),
-}  # fmt: skip
+    Vertical.NEW_CONSTRUCTION: (
+        "builder incentives",
+        "completion date",
+        "warranty",
+        "energy efficiency",
+        "upgrades",
+    ),
+}
 
 KEYWORDS: dict[Vertical, tuple[str, ...]] = {
     Vertical.COMMERCIAL: (
-        "cap rate", "noi", "zoning", "office", "retail", "warehouse", "industrial", "tenant",
-        "lease", "commercial", "investment property", "local comercial", "oficina", "bureau",
-        "commerce", "gewerbe", "büro", "商业", "办公", "商業", "사무실", "상가", "офис",
+        "cap rate",
+        "noi",
+        "zoning",
+        "office",
+        "retail",
+        "warehouse",
+        "industrial",
+        "tenant",
+        "lease",
+        "commercial",
+        "investment property",
+        "local comercial",
+        "oficina",
+        "bureau",
+        "commerce",
+        "gewerbe",
+        "büro",
+        "商业",
+        "办公",
+        "商業",
+        "사무실",
+        "상가",
+        "офис",
     ),
     Vertical.LUXURY: (
-        "luxury", "waterfront", "penthouse", "estate", "privacy", "private", "gated", "wine cellar",
-        "pool", "view", "lujo", "luxe", "luxus", "豪华", "豪宅", "高級", "고급", "роскош",
+        "luxury",
+        "waterfront",
+        "penthouse",
+        "estate",
+        "privacy",
+        "private",
+        "gated",
+        "wine cellar",
+        "pool",
+        "view",
+        "lujo",
+        "luxe",
+        "luxus",
+        "豪华",
+        "豪宅",
+        "高級",
+        "고급",
+        "роскош",
     ),
     Vertical.NEW_CONSTRUCTION: (
-        "new construction", "new build", "builder", "pre-construction", "completion",
-        "move-in ready", "incentive", "obra nueva", "nueva construcción", "neuf", "neubau",
-        "新房", "新築", "신축", "новострой",
+        "new construction",
+        "new build",
+        "builder",
+        "pre-construction",
+        "completion",
+        "move-in ready",
+        "incentive",
+        "obra nueva",
+        "nueva construcción",
+        "neuf",
+        "neubau",
+        "新房",
+        "新築",
+        "신축",
+        "новострой",
     ),
-}  # fmt: skip
-_PATTERNS = {v: re.compile("|".join(re.escape(k) for k in ks), re.IGNORECASE)
-             for v, ks in KEYWORDS.items()}  # fmt: skip
+}
+_PATTERNS = {
+    v: re.compile("|".join(re.escape(k) for k in ks), re.IGNORECASE) for v, ks in KEYWORDS.items()
+}
 _TYPE_WEIGHT = np.ones(len(TYPE_CODE), dtype=np.float64)
-for _t, _w in ((EventType.PROPERTY_SAVE, 3.0), (EventType.PROPERTY_SHARE, 3.0),
-               (EventType.INQUIRY, 5.0), (EventType.SHOWING_BOOKED, 5.0),
-               (EventType.SHOWING_ATTENDED, 5.0), (EventType.OFFER, 5.0)):  # fmt: skip
+for _t, _w in (
+    (EventType.PROPERTY_SAVE, 3.0),
+    (EventType.PROPERTY_SHARE, 3.0),
+    (EventType.INQUIRY, 5.0),
+    (EventType.SHOWING_BOOKED, 5.0),
+    (EventType.SHOWING_ATTENDED, 5.0),
+    (EventType.OFFER, 5.0),
+):
     _TYPE_WEIGHT[TYPE_CODE[_t]] = _w
 KEYWORD_WEIGHT = 4.0
 _VERTICAL_POS = {v: VERTICALS.index(v) for v in _PATTERNS}
@@ -86,8 +145,9 @@ def detect_vertical(cols: EventColumns, texts: Sequence[str] = ()) -> VerticalGu
     w = _TYPE_WEIGHT[cols.type[has].astype(np.int64)]
     scores = np.bincount(cols.vertical[has].astype(np.int64), weights=w, minlength=nv)
     evidence: list[str] = []
-    for v, count in zip(VERTICALS, np.bincount(cols.vertical[has].astype(np.int64),
-                                               minlength=nv), strict=True):  # fmt: skip
+    for v, count in zip(
+        VERTICALS, np.bincount(cols.vertical[has].astype(np.int64), minlength=nv), strict=True
+    ):
         if count:
             evidence.append(f"{int(count)} events on {v.value.replace('_', ' ')} listings")
     per_vertical: dict[Vertical, set[str]] = {}
@@ -107,7 +167,9 @@ def detect_vertical(cols: EventColumns, texts: Sequence[str] = ()) -> VerticalGu
         vertical = VERTICALS[int(np.argmax(scores))]
         confidence = float(scores.max() / total)
     return VerticalGuess(
-        vertical=vertical, confidence=round(confidence, 3), evidence=evidence,
+        vertical=vertical,
+        confidence=round(confidence, 3),
+        evidence=evidence,
         attributes=list(ATTRIBUTES[vertical]),
         scores={v.value: round(float(s), 2) for v, s in zip(VERTICALS, scores, strict=True)},
-    )  # fmt: skip
+    )

@@ -83,11 +83,13 @@ class RealtyEdgeApp(App):
         )
         self.manager = ScreenManager(transition=NoTransition())
         self.screens: dict[str, Any] = {
-            "leads": LeadsScreen(self), "today": TodayScreen(self),
+            "leads": LeadsScreen(self),
+            "today": TodayScreen(self),
             "detail": LeadDetailScreen(self),
-            "voice": VoiceScreen(self), "sync": SyncScreen(self),
+            "voice": VoiceScreen(self),
+            "sync": SyncScreen(self),
             "performance": PerformanceScreen(self),
-        }  # fmt: skip
+        }
         for screen in self.screens.values():
             self.manager.add_widget(screen)
         nav = BoxLayout(size_hint_y=None, height=dp(TOUCH + 8), spacing=dp(2), padding=dp(2))
@@ -121,8 +123,9 @@ class RealtyEdgeApp(App):
             tab.background_color = (
                 (0.16, 0.45, 0.78, 1) if tab_name == name else (0.2, 0.22, 0.26, 1)
             )
-        self.banner.show(f"realty-edge · {self.device.name} · "
-                         f"{'online' if self.online else 'offline'}")  # fmt: skip
+        self.banner.show(
+            f"realty-edge · {self.device.name} · {'online' if self.online else 'offline'}"
+        )
 
     def open_lead(self, lead_id: str) -> None:
         self.current_lead = lead_id
@@ -164,8 +167,10 @@ class ScreenshotTour:
     def open_showcase_lead(self) -> None:
         rows = self.app.screens["leads"].rows
         planned = [r for r in rows if r["next_step"] != "none planned"] or rows
-        pick = next((r for lang in SHOWCASE_LANGUAGES for r in planned if r["language"] == lang),
-                    planned[0] if planned else None)  # fmt: skip
+        pick = next(
+            (r for lang in SHOWCASE_LANGUAGES for r in planned if r["language"] == lang),
+            planned[0] if planned else None,
+        )
         if pick is not None:
             self.app.open_lead(pick["id"])
 

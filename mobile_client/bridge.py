@@ -83,8 +83,10 @@ class RuntimeBridge:
 
     def stats(self) -> list[tuple[str, int, float, float]]:
         """(operation, count, p50 ms, p95 ms) for each operation run this session."""
-        return [(op, len(v), percentile(v, 0.5), percentile(v, 0.95))
-                for op, v in sorted(self.latencies.items())]  # fmt: skip
+        return [
+            (op, len(v), percentile(v, 0.5), percentile(v, 0.95))
+            for op, v in sorted(self.latencies.items())
+        ]
 
     def close(self) -> None:
         if self.loop.is_running():

@@ -55,8 +55,14 @@ ALL_LANGUAGES = "all languages"
 ALL_TIERS = "all tiers"
 TIERS = ("hot", "warm", "cold", "new")
 #: The intents the message drafter knows (edge.culture.Intent); the agent picks one by its words.
-INTENTS = ("follow_up_after_silence", "first_contact", "new_listing_match", "price_change",
-           "showing_reminder", "offer_update")  # fmt: skip
+INTENTS = (
+    "follow_up_after_silence",
+    "first_contact",
+    "new_listing_match",
+    "price_change",
+    "showing_reminder",
+    "offer_update",
+)
 INTENT_BY_WORDS = {word(i): i for i in INTENTS}
 
 
@@ -77,10 +83,14 @@ class LeadRow(TouchButton):
     """One lead in the list; tap to open it."""
 
     def __init__(self, lead: dict[str, Any], on_open: Any):
-        first = (f"{lead['name']}  ·  {chance(lead['p_convert'])} deal · "
-                 f"{chance(lead['p_respond'])} reply")  # fmt: skip
-        second = (f"{language_name(lead['language'])} · {word(lead['vertical'])} · "
-                  f"{word(lead['tier'])} · next: {lead['next_step']}")  # fmt: skip
+        first = (
+            f"{lead['name']}  ·  {chance(lead['p_convert'])} deal · "
+            f"{chance(lead['p_respond'])} reply"
+        )
+        second = (
+            f"{language_name(lead['language'])} · {word(lead['vertical'])} · "
+            f"{word(lead['tier'])} · next: {lead['next_step']}"
+        )
         super().__init__(f"{first}\n{second}", height=72, background_color=(0.18, 0.2, 0.24, 1))
         self.halign = "left"
         self.lead_id = lead["id"]
@@ -122,16 +132,27 @@ class LeadsScreen(Screen):
         for lead in await rt.leads():
             a = await timed("analyze", rt.analyze(lead.id))
             step = a.plan.steps[0] if a.plan.steps else None
-            nxt = (f"{word(step.channel)} {local_time(step.due_at, lead.timezone)}" if step
-                   else "none planned")  # fmt: skip
+            nxt = (
+                f"{word(step.channel)} {local_time(step.due_at, lead.timezone)}"
+                if step
+                else "none planned"
+            )
             b = a.behaviour
             reasons = [d.label for d in b.drivers if d.effect > 0 or d.effect_respond > 0]
-            rows.append({
-                "id": lead.id, "name": lead.name, "language": a.language,
-                "vertical": str(a.vertical.vertical), "tier": str(b.tier),
-                "p_convert": b.p_convert, "p_respond": b.p_respond, "next_step": nxt,
-                "status": str(lead.status), "reasons": reasons,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "id": lead.id,
+                    "name": lead.name,
+                    "language": a.language,
+                    "vertical": str(a.vertical.vertical),
+                    "tier": str(b.tier),
+                    "p_convert": b.p_convert,
+                    "p_respond": b.p_respond,
+                    "next_step": nxt,
+                    "status": str(lead.status),
+                    "reasons": reasons,
+                }
+            )
         rows.sort(key=lambda r: (-r["p_convert"], -r["p_respond"], r["name"]))
         return rows
 
@@ -157,8 +178,10 @@ class LeadsScreen(Screen):
         self.list.clear_widgets()
         for r in shown:
             self.list.add_widget(LeadRow(r, self.app.open_lead))
-        self.summary.show(f"{len(shown)} of {len(self.rows)} leads · sorted by chance of a deal"
-                          f" · {'online' if self.app.online else 'offline'}")  # fmt: skip
+        self.summary.show(
+            f"{len(shown)} of {len(self.rows)} leads · sorted by chance of a deal"
+            f" · {'online' if self.app.online else 'offline'}"
+        )
 
 
 class StepCard(GridLayout):
@@ -177,11 +200,15 @@ class StepCard(GridLayout):
         self.title = Text(f"{step.lead_name} · {word(step.channel)} · {when}", size=15, bold=True)
         self.add_widget(self.title)
         if step.status == "unknown":
-            about = (f"Check whether {step.lead_name} got it: the send was cut short, so it may"
-                     " have gone. It is never sent again by itself.")  # fmt: skip
+            about = (
+                f"Check whether {step.lead_name} got it: the send was cut short, so it may"
+                " have gone. It is never sent again by itself."
+            )
         else:
-            about = (f"Why: {step.why} · {chance(step.p_response)} chance of a reply on "
-                     f"{word(step.channel)} at that hour")  # fmt: skip
+            about = (
+                f"Why: {step.why} · {chance(step.p_response)} chance of a reply on "
+                f"{word(step.channel)} at that hour"
+            )
         if step.status == "due" and step.outcome:
             about += f"\nWaiting for you: {step.outcome}"
         self.about = Text(about, size=13, color=(0.8, 0.83, 0.88, 1))
@@ -237,8 +264,9 @@ class TodayScreen(Screen):
             return
         late = sum(1 for s in steps if s.overdue and s.status != "unknown")
         check = sum(1 for s in steps if s.status == "unknown")
-        self.summary.show(f"{len(steps)} steps today · {late} due now"
-                          + (f" · {check} to check" if check else ""))  # fmt: skip
+        self.summary.show(
+            f"{len(steps)} steps today · {late} due now" + (f" · {check} to check" if check else "")
+        )
 
     def card(self, step_id: str) -> StepCard:
         """The card of ``step_id`` on screen."""
@@ -269,15 +297,21 @@ class TodayScreen(Screen):
                     later = local_time(result.due_at, step.lead_zone)
                     words = f"Snoozed: {name} comes back at {later} {zone_words(step.lead_zone)}."
                 case _:
-                    words = (f"Settled: {name} got it." if action == "reached"
-                             else f"Settled: {name} did not get it.")  # fmt: skip
+                    words = (
+                        f"Settled: {name} got it."
+                        if action == "reached"
+                        else f"Settled: {name} did not get it."
+                    )
             self.message.show(words)
             self.load()
 
         def refused(error: BaseException) -> None:
             if isinstance(error, OutreachRefusedError):
-                retry = (f"{local_time(error.retry_at, step.lead_zone)} "
-                         f"{zone_words(step.lead_zone)}" if error.retry_at else None)  # fmt: skip
+                retry = (
+                    f"{local_time(error.retry_at, step.lead_zone)} {zone_words(step.lead_zone)}"
+                    if error.retry_at
+                    else None
+                )
                 self.message.show(f"{name}: {refusal_words(error.reason, name, channel, retry)}")
             else:
                 self.message.show(f"{name}: could not {action.replace('_', ' ')}: {error}")
@@ -319,14 +353,20 @@ class LeadDetailScreen(Screen):
         self.status = Text(size=13)
         actions = row(self.send, self.replan, self.voice)
         for title, widget in (
-            (None, self.header), (None, self.analysis),
+            (None, self.header),
+            (None, self.analysis),
             ("Why, against a typical lead", self.drivers),
-            ("Intervention plan", self.plan), (None, self.plan_means),
+            ("Intervention plan", self.plan),
+            (None, self.plan_means),
             ("Drafted message", self.intent),
-            (None, self.message), (None, self.draft_info), (None, actions), (None, self.status),
-            ("Vertical", self.vertical), ("Profile", self.profile),
+            (None, self.message),
+            (None, self.draft_info),
+            (None, actions),
+            (None, self.status),
+            ("Vertical", self.vertical),
+            ("Profile", self.profile),
             ("Recommended listings", self.recommendations),
-        ):  # fmt: skip
+        ):
             if title:
                 self.content.add_widget(Heading(title))
             self.content.add_widget(widget)
@@ -335,8 +375,9 @@ class LeadDetailScreen(Screen):
     def show(self, lead_id: str) -> None:
         self.lead_id = lead_id
         self.status.show("")
-        self.app.bridge.submit("analyze", self.app.bridge.runtime.analyze(lead_id), self._analysis,
-                               self.app.show_error)  # fmt: skip
+        self.app.bridge.submit(
+            "analyze", self.app.bridge.runtime.analyze(lead_id), self._analysis, self.app.show_error
+        )
 
     def _analysis(self, a: Any) -> None:
         lead_id = a.lead_id
@@ -349,29 +390,45 @@ class LeadDetailScreen(Screen):
             f"{chance(b.reference_respond)}): {P_RESPOND_MEANS}\n"
             f"{word(b.tier)} · {language_name(a.language)} · model {b.model_version}"
         )
-        total = (f"All factors together: {(b.p_convert - b.reference_convert) * 100:+.1f} "
-                 f"points of deal chance, {(b.p_respond - b.reference_respond) * 100:+.1f} of "
-                 f"reply chance against {b.reference}.")  # fmt: skip
+        total = (
+            f"All factors together: {(b.p_convert - b.reference_convert) * 100:+.1f} "
+            f"points of deal chance, {(b.p_respond - b.reference_respond) * 100:+.1f} of "
+            f"reply chance against {b.reference}."
+        )
         self.drivers.show("\n".join([*(f"• {d.text}" for d in b.drivers), total]))
-        self.vertical.show(f"{word(v.vertical)} ({v.confidence:.0%}): "
-                           + "; ".join(v.evidence[:3]))  # fmt: skip
-        band = (f"{p.price_min:,.0f}–{p.price_max:,.0f}" if p.price_min and p.price_max
-                else "budget unknown")  # fmt: skip
-        self.profile.show(f"{band} · {p.beds_min or '?'}+ beds · {', '.join(p.areas) or '?'} · "
-                          f"{word(p.formality)}, {word(p.message_length).lower()} messages, "
-                          f"prefers {word(p.preferred_channel)}")  # fmt: skip
-        self.recommendations.show("\n".join(
-            f"{r.rank}. {r.listing_id} · {r.price:,.0f} {r.currency} · {r.beds} bd · {r.area}"
-            f" — {'; '.join(r.reasons)}" for r in a.recommendations[:5]) or "none")  # fmt: skip
-        self.app.bridge.submit("lead_detail", self.app.bridge.runtime.lead_detail(lead_id, 1),
-                               lambda d: self._plan(a.plan, d.lead.timezone))  # fmt: skip
+        self.vertical.show(f"{word(v.vertical)} ({v.confidence:.0%}): " + "; ".join(v.evidence[:3]))
+        band = (
+            f"{p.price_min:,.0f}–{p.price_max:,.0f}"
+            if p.price_min and p.price_max
+            else "budget unknown"
+        )
+        self.profile.show(
+            f"{band} · {p.beds_min or '?'}+ beds · {', '.join(p.areas) or '?'} · "
+            f"{word(p.formality)}, {word(p.message_length).lower()} messages, "
+            f"prefers {word(p.preferred_channel)}"
+        )
+        self.recommendations.show(
+            "\n".join(
+                f"{r.rank}. {r.listing_id} · {r.price:,.0f} {r.currency} · {r.beds} bd · {r.area}"
+                f" — {'; '.join(r.reasons)}"
+                for r in a.recommendations[:5]
+            )
+            or "none"
+        )
+        self.app.bridge.submit(
+            "lead_detail",
+            self.app.bridge.runtime.lead_detail(lead_id, 1),
+            lambda d: self._plan(a.plan, d.lead.timezone),
+        )
         self.draft()
 
     def _plan(self, plan: Any, zone: str) -> None:
         self.zone = zone
-        steps = [f"{s.seq}. {local_time(s.due_at, zone)} {zone_words(zone)} · {word(s.channel)} · "
-                 f"{word(s.intent)} · {chance(s.p_response)} reply"
-                 for s in plan.steps]  # fmt: skip
+        steps = [
+            f"{s.seq}. {local_time(s.due_at, zone)} {zone_words(zone)} · {word(s.channel)} · "
+            f"{word(s.intent)} · {chance(s.p_response)} reply"
+            for s in plan.steps
+        ]
         self.plan.show("\n".join(steps) if steps else f"no steps: {plan.reason}")
 
     def draft(self) -> None:
@@ -379,16 +436,21 @@ class LeadDetailScreen(Screen):
             return
         rt = self.app.bridge.runtime
         intent = INTENT_BY_WORDS.get(self.intent.text, self.intent.text)
-        self.app.bridge.submit("adapt_message", rt.adapt_message(self.lead_id, intent),
-                               self._drafted, self._draft_failed)  # fmt: skip
+        self.app.bridge.submit(
+            "adapt_message",
+            rt.adapt_message(self.lead_id, intent),
+            self._drafted,
+            self._draft_failed,
+        )
 
     def _drafted(self, d: Any) -> None:
         self.channel = str(d.channel)
         self.message.text = d.text
-        self.draft_info.show(f"{language_name(d.language)} · {word(d.register)} · "
-                             f"{word(d.channel)} · send at "
-                             f"{d.send_at_local}" + (f" (after {d.holiday})" if d.holiday
-                                                     else ""))  # fmt: skip
+        self.draft_info.show(
+            f"{language_name(d.language)} · {word(d.register)} · "
+            f"{word(d.channel)} · send at "
+            f"{d.send_at_local}" + (f" (after {d.holiday})" if d.holiday else "")
+        )
 
     def _draft_failed(self, error: BaseException) -> None:
         self.message.text = ""
@@ -402,13 +464,23 @@ class LeadDetailScreen(Screen):
         rt = self.app.bridge.runtime
 
         async def send() -> int:
-            await rt.record_event(lead_id, "message_out", text=self.message.text,
-                                  channel=self.channel, language=self.language)  # fmt: skip
+            await rt.record_event(
+                lead_id,
+                "message_out",
+                text=self.message.text,
+                channel=self.channel,
+                language=self.language,
+            )
             return (await rt.counts()).outbox_pending
 
-        self.app.bridge.submit("mark_sent", send(), lambda n: self.status.show(
-            f"sent by {word(self.channel)}: recorded, {n} changes waiting in the outbox"),
-            self.app.show_error)  # fmt: skip
+        self.app.bridge.submit(
+            "mark_sent",
+            send(),
+            lambda n: self.status.show(
+                f"sent by {word(self.channel)}: recorded, {n} changes waiting in the outbox"
+            ),
+            self.app.show_error,
+        )
 
     def plan_outreach(self) -> None:
         if self.lead_id is None:
@@ -442,8 +514,17 @@ class VoiceScreen(Screen):
         self.partial = Text(color=(1, 0.85, 0.5, 1))
         self.final = Text()
         self.score = Text()
-        for w in (self.lead, self.mic, self.pick, self.state, Heading("Live transcript"),
-                  self.partial, Heading("Stored note"), self.final, self.score):  # fmt: skip
+        for w in (
+            self.lead,
+            self.mic,
+            self.pick,
+            self.state,
+            Heading("Live transcript"),
+            self.partial,
+            Heading("Stored note"),
+            self.final,
+            self.score,
+        ):
             box.add_widget(w)
         self.add_widget(scrolling(box))
         self.mic_available = self._has_mic()
@@ -468,8 +549,9 @@ class VoiceScreen(Screen):
 
     def on_pre_enter(self, *_: Any) -> None:
         lead = self.app.current_lead
-        self.lead.show(f"Voice note for {self.app.lead_name(lead)}" if lead else
-                       "Open a lead first")  # fmt: skip
+        self.lead.show(
+            f"Voice note for {self.app.lead_name(lead)}" if lead else "Open a lead first"
+        )
 
     def toggle_mic(self) -> None:
         from plyer import audio
@@ -531,8 +613,13 @@ class VoiceScreen(Screen):
             t = await asyncio.to_thread(stream, language)
             processing_s = time.perf_counter() - t0
             bridge.record("transcribe", processing_s * 1000)
-            await rt.record_event(lead_id, "voice_note", text=t.text or "(silence)",
-                                  language=t.language, duration_s=t.duration_s)  # fmt: skip
+            await rt.record_event(
+                lead_id,
+                "voice_note",
+                text=t.text or "(silence)",
+                language=t.language,
+                duration_s=t.duration_s,
+            )
             after = (await bridge.timed("analyze", rt.analyze(lead_id))).behaviour
             return t, processing_s, before, after.p_convert
 
@@ -547,8 +634,10 @@ class VoiceScreen(Screen):
         self.last_clip = (t.duration_s, processing_s, t.language)
         self.state.show(f"{speech_line(*self.last_clip)}\n{RTF_MEANS}")
         self.final.show(t.text or "(nothing recognized)")
-        self.score.show(f"stored as a voice note · chance of a deal {chance(before)} before, "
-                        f"{chance(after)} after")  # fmt: skip
+        self.score.show(
+            f"stored as a voice note · chance of a deal {chance(before)} before, "
+            f"{chance(after)} after"
+        )
 
     def _failed(self, error: BaseException) -> None:
         self.state.show(f"could not transcribe: {error}")
@@ -574,8 +663,15 @@ class SyncScreen(Screen):
         self.versions = Text(size=14)
         self.message = Text(size=13)
         label = Label(text="Online", size_hint=(None, None), size=(dp(80), dp(TOUCH)))
-        for w in (self.server, self.token, row(self.sync_now, self.check), self.state,
-                  Heading("Model versions"), self.versions, self.message):  # fmt: skip
+        for w in (
+            self.server,
+            self.token,
+            row(self.sync_now, self.check),
+            self.state,
+            Heading("Model versions"),
+            self.versions,
+            self.message,
+        ):
             box.add_widget(w)
         # The switch stays outside the ScrollView: a quick tap there never reaches a Switch.
         page = BoxLayout(orientation="vertical", padding=(dp(10), dp(4), 0, 0))
@@ -601,8 +697,13 @@ class SyncScreen(Screen):
         rt = self.app.bridge.runtime
 
         async def status() -> tuple[Any, int, int, int, dict[str, str]]:
-            return (await rt.counts(), await rt.quarantined(), await rt.conflicts(),
-                    await rt.sync_checkpoint(), rt.model_versions())  # fmt: skip
+            return (
+                await rt.counts(),
+                await rt.quarantined(),
+                await rt.conflicts(),
+                await rt.sync_checkpoint(),
+                rt.model_versions(),
+            )
 
         self.app.bridge.submit("sync_status", status(), self._status, self.app.show_error)
 
@@ -617,8 +718,11 @@ class SyncScreen(Screen):
 
     def sync(self, then: Any = None) -> None:
         if not self.app.online or not self.server.text.strip():
-            self.message.show("offline: changes wait in the outbox" if not self.app.online
-                              else "set a server URL to sync")  # fmt: skip
+            self.message.show(
+                "offline: changes wait in the outbox"
+                if not self.app.online
+                else "set a server URL to sync"
+            )
             return
         rt = self.app.bridge.runtime
         coro = rt.sync(self.server.text.strip(), self.token.text.strip())
@@ -626,9 +730,11 @@ class SyncScreen(Screen):
         def done(report: Any) -> None:
             if report.status == "ok":
                 self.last_sync = time.strftime("%H:%M:%S")
-            self.message.show(f"sync {report.status}: pushed {report.pushed}, pulled "
-                              f"{report.pulled}, conflicts {report.conflicts}"
-                              + (f" ({report.detail})" if report.detail else ""))  # fmt: skip
+            self.message.show(
+                f"sync {report.status}: pushed {report.pushed}, pulled "
+                f"{report.pulled}, conflicts {report.conflicts}"
+                + (f" ({report.detail})" if report.detail else "")
+            )
             self.refresh()
             if then is not None:
                 then()
@@ -641,8 +747,11 @@ class SyncScreen(Screen):
         rt = self.app.bridge.runtime
         server = self.server.text.strip()
         if not self.app.online or not server:
-            self.message.show("offline: go online to check for a new model version"
-                              if not self.app.online else "set a server URL to check")  # fmt: skip
+            self.message.show(
+                "offline: go online to check for a new model version"
+                if not self.app.online
+                else "set a server URL to check"
+            )
             return
         before = rt.model_versions()
         self.message.show("checking for a new model version…")
@@ -654,9 +763,12 @@ class SyncScreen(Screen):
         def failed(error: BaseException) -> None:
             self.message.show(f"could not check for a new model: {error}")
 
-        self.app.bridge.submit("check_model_updates",
-                               rt.check_model_updates(server, self.token.text.strip()), done,
-                               failed)  # fmt: skip
+        self.app.bridge.submit(
+            "check_model_updates",
+            rt.check_model_updates(server, self.token.text.strip()),
+            done,
+            failed,
+        )
 
 
 class PerformanceScreen(Screen):
@@ -666,13 +778,19 @@ class PerformanceScreen(Screen):
         super().__init__(name="performance", **kw)
         self.app = app
         box = column()
-        self.table = GridLayout(cols=4, size_hint_y=None, row_force_default=True,
-                                row_default_height=dp(26))  # fmt: skip
+        self.table = GridLayout(
+            cols=4, size_hint_y=None, row_force_default=True, row_default_height=dp(26)
+        )
         self.table.bind(minimum_height=self.table.setter("height"))
         self.energy = Text(size=14)
         self.battery = Text(size=14)
-        for w in (Heading("Latency this session"), self.table, Heading("Battery impact"),
-                  self.energy, self.battery):  # fmt: skip
+        for w in (
+            Heading("Latency this session"),
+            self.table,
+            Heading("Battery impact"),
+            self.energy,
+            self.battery,
+        ):
             box.add_widget(w)
         self.add_widget(scrolling(box))
         self._timer: Any = None
@@ -689,17 +807,28 @@ class PerformanceScreen(Screen):
         bridge = self.app.bridge
         self.table.clear_widgets()
         header = ("operation", "n", "p50 ms", "p95 ms")
-        cells = [header] + [(op, str(n), f"{p50:.1f}", f"{p95:.1f}")
-                            for op, n, p50, p95 in bridge.stats()]  # fmt: skip
+        cells = [header] + [
+            (op, str(n), f"{p50:.1f}", f"{p95:.1f}") for op, n, p50, p95 in bridge.stats()
+        ]
         for line in cells:
             for i, cell in enumerate(line):
-                label = Label(text=cell, bold=line is header, font_size=sp(14), valign="middle",
-                              halign="left" if i == 0 else "right",
-                              size_hint_x=2.2 if i == 0 else 1)  # fmt: skip
+                label = Label(
+                    text=cell,
+                    bold=line is header,
+                    font_size=sp(14),
+                    valign="middle",
+                    halign="left" if i == 0 else "right",
+                    size_hint_x=2.2 if i == 0 else 1,
+                )
                 label.bind(size=label.setter("text_size"))
                 self.table.add_widget(label)
-        self.energy.show(energy_text(bridge.runtime.energy, time.monotonic() - bridge.started,
-                                     self.app.screens["voice"].last_clip))  # fmt: skip
+        self.energy.show(
+            energy_text(
+                bridge.runtime.energy,
+                time.monotonic() - bridge.started,
+                self.app.screens["voice"].last_clip,
+            )
+        )
         self.battery.show(battery_text())
 
 
@@ -717,8 +846,10 @@ def energy_text(meter: Any, elapsed_s: float, clip: tuple[float, float, str] | N
     rtf = meter.speech_rtf()
     if rtf is not None:
         measured = meter.active_agent_hour()
-        lines[-1] += (f"; {measured.battery_percent:.2f} %/h at the speech CPU measured here "
-                      f"({rtf:.2f} s per audio s, ×3 for a phone)")  # fmt: skip
+        lines[-1] += (
+            f"; {measured.battery_percent:.2f} %/h at the speech CPU measured here "
+            f"({rtf:.2f} s per audio s, ×3 for a phone)"
+        )
     lines[-1] += "."
     if clip is not None:
         lines.append(f"Last voice note: {speech_line(*clip)}.")

@@ -35,8 +35,9 @@ class Text(Label):
 
     def __init__(self, text: str = "", *, size: float = 15, bold: bool = False, **kw: Any):
         kw.setdefault("color", (0.95, 0.96, 0.98, 1))
-        super().__init__(markup=True, font_size=sp(size), size_hint_y=None, halign="left",
-                         valign="top", **kw)  # fmt: skip
+        super().__init__(
+            markup=True, font_size=sp(size), size_hint_y=None, halign="left", valign="top", **kw
+        )
         self.bold_text = bold
         self.plain = ""
         self.bind(width=lambda w, v: setattr(w, "text_size", (v, None)))
@@ -62,8 +63,15 @@ class TouchButton(Button):
 
     def __init__(self, text: str = "", *, height: float = TOUCH, **kw: Any):
         kw.setdefault("background_color", ACCENT)
-        super().__init__(markup=True, font_size=sp(15), size_hint_y=None, height=dp(height),
-                         halign="center", valign="middle", **kw)  # fmt: skip
+        super().__init__(
+            markup=True,
+            font_size=sp(15),
+            size_hint_y=None,
+            height=dp(height),
+            halign="center",
+            valign="middle",
+            **kw,
+        )
         self.bind(size=lambda w, v: setattr(w, "text_size", (v[0] - dp(12), v[1])))
         self.label = text
         self.text = markup(text)
@@ -96,8 +104,9 @@ def scrolling(content: GridLayout) -> ScrollView:
 
 
 def row(*widgets: Any, height: float = TOUCH, spacing: float = 6) -> BoxLayout:
-    box = BoxLayout(orientation="horizontal", size_hint_y=None, height=dp(height),
-                    spacing=dp(spacing))  # fmt: skip
+    box = BoxLayout(
+        orientation="horizontal", size_hint_y=None, height=dp(height), spacing=dp(spacing)
+    )
     for w in widgets:
         box.add_widget(w)
     return box

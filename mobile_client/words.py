@@ -21,11 +21,23 @@ SPECIAL: dict[str, str] = {
 }
 #: Language codes the runtime supports, by name.
 LANGUAGE_NAMES: dict[str, str] = {
-    "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French",
-    "hi": "Hindi", "it": "Italian", "ja": "Japanese", "ko": "Korean", "pt": "Portuguese",
-    "ru": "Russian", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "vi": "Vietnamese",
+    "ar": "Arabic",
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "hi": "Hindi",
+    "it": "Italian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "pt": "Portuguese",
+    "ru": "Russian",
+    "th": "Thai",
+    "tl": "Tagalog",
+    "tr": "Turkish",
+    "vi": "Vietnamese",
     "zh": "Chinese",
-}  # fmt: skip
+}
 #: What the two behaviour chances mean, said once where they are shown.
 P_RESPOND_MEANS = "chance the lead replies to the next contact, any channel or hour"
 #: What the real-time factor means, said where a clip's figures are shown.
@@ -70,8 +82,10 @@ def real_time_factor(processing_s: float, audio_s: float) -> float:
 def speech_line(audio_s: float, processing_s: float, language: str) -> str:
     """One clip's figures, the same on the Voice and Performance screens."""
     rtf = real_time_factor(processing_s, audio_s)
-    return (f"{audio_s:.1f} s of {language_name(language)} audio transcribed in "
-            f"{processing_s:.2f} s: {rtf:.2f}× real time")  # fmt: skip
+    return (
+        f"{audio_s:.1f} s of {language_name(language)} audio transcribed in "
+        f"{processing_s:.2f} s: {rtf:.2f}× real time"
+    )
 
 
 def call_today(rows: Sequence[dict[str, Any]], k: int = 3) -> str:
@@ -84,9 +98,11 @@ def call_today(rows: Sequence[dict[str, Any]], k: int = 3) -> str:
     lines = ["Call today:"]
     for i, r in enumerate(ranked[:k], start=1):
         why = ", ".join(r.get("reasons", [])[:2]) or "no strong signal yet"
-        lines.append(f"{i}. {r['name']}: {chance(r['p_convert'])} chance of a deal, "
-                     f"{chance(r['p_respond'])} of a reply. Why: {why}. "
-                     f"Planned: {r['next_step']}.")  # fmt: skip
+        lines.append(
+            f"{i}. {r['name']}: {chance(r['p_convert'])} chance of a deal, "
+            f"{chance(r['p_respond'])} of a reply. Why: {why}. "
+            f"Planned: {r['next_step']}."
+        )
     return "\n".join(lines)
 
 
@@ -123,13 +139,17 @@ def execution_words(status: str, name: str, channel: str, detail: str) -> str:
         case "sent":
             return f"Sent to {name} by {word(channel)}: {detail}."
         case "due":
-            return (f"Not sent: {detail}. It stays on the list as a task for you: do it by "
-                    "hand, then tap Done.")  # fmt: skip
+            return (
+                f"Not sent: {detail}. It stays on the list as a task for you: do it by "
+                "hand, then tap Done."
+            )
         case "failed":
             return f"Failed, nothing reached {name}: {detail}."
         case "unknown":
-            return (f"Unknown: {detail}. {name} may have it: check, then tap Reached or "
-                    "Not reached; it is never sent again by itself.")  # fmt: skip
+            return (
+                f"Unknown: {detail}. {name} may have it: check, then tap Reached or "
+                "Not reached; it is never sent again by itself."
+            )
     return f"{word(status)}: {detail}"
 
 
@@ -137,14 +157,20 @@ def update_words(report: Any, before: dict[str, str]) -> str:
     """A model update check in words: what was installed, went back, or was refused and why."""
     if report.skipped:
         return f"not checked: {report.skipped}"
-    lines = [f"installed {name} {version} (was {before.get(name, 'none')}): signature, hash, "
-             "feature spec and canary checked"
-             for name, version in sorted(report.installed.items())]  # fmt: skip
-    lines += [f"went back to {name} {version}: the server withdrew {before.get(name, 'it')}"
-              for name, version in sorted(report.rolled_back.items())]  # fmt: skip
-    lines += [f"refused {name}: {why}; still running "
-              f"{report.running.get(name, before.get(name, 'the shipped model'))}"
-              for name, why in sorted(report.rejected.items())]  # fmt: skip
+    lines = [
+        f"installed {name} {version} (was {before.get(name, 'none')}): signature, hash, "
+        "feature spec and canary checked"
+        for name, version in sorted(report.installed.items())
+    ]
+    lines += [
+        f"went back to {name} {version}: the server withdrew {before.get(name, 'it')}"
+        for name, version in sorted(report.rolled_back.items())
+    ]
+    lines += [
+        f"refused {name}: {why}; still running "
+        f"{report.running.get(name, before.get(name, 'the shipped model'))}"
+        for name, why in sorted(report.rejected.items())
+    ]
     if lines:
         return "\n".join(lines)
     running = ", ".join(f"{k} {v}" for k, v in sorted(report.running.items()))

@@ -109,9 +109,12 @@ class TFLiteModel:
     def from_blob(cls, blob: bytes, name: str = "candidate", num_threads: int = 1) -> TFLiteModel:
         """An unverified model straight from bytes: for evaluation of a fresh export only."""
         manifest = ModelManifest(
-            name=name, version="unverified", sha256=sha256_hex(blob), size=len(blob),
+            name=name,
+            version="unverified",
+            sha256=sha256_hex(blob),
+            size=len(blob),
             feature_spec_hash="unverified",
-        )  # fmt: skip
+        )
         return cls(blob, manifest, num_threads)
 
     def predict(self, *xs: np.ndarray) -> list[np.ndarray]:

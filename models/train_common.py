@@ -148,9 +148,12 @@ def build_mlp(n_features: int, n_outputs: int, cfg: TrainConfig, seed: int, name
     h = inp
     for i, width in enumerate(cfg.hidden):
         h = keras.layers.Dense(
-            width, activation="relu", kernel_initializer=init, kernel_regularizer=reg,
+            width,
+            activation="relu",
+            kernel_initializer=init,
+            kernel_regularizer=reg,
             name=f"{name}_dense{i}",
-        )(h)  # fmt: skip
+        )(h)
         if cfg.dropout:
             h = keras.layers.Dropout(cfg.dropout, seed=seed + i, name=f"{name}_drop{i}")(h)
     out = keras.layers.Dense(n_outputs, kernel_initializer=init, name=f"{name}_logits")(h)
@@ -236,10 +239,15 @@ def fit_tabular(
             monitor="val_loss", patience=cfg.patience, restore_best_weights=True
         )
         hist = net.fit(
-            z[m_tr], y2[m_tr], validation_data=(z[m_va], y2[m_va]), epochs=cfg.epochs,
-            batch_size=cfg.batch_size, shuffle=True, verbose=0,
+            z[m_tr],
+            y2[m_tr],
+            validation_data=(z[m_va], y2[m_va]),
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            shuffle=True,
+            verbose=0,
             callbacks=[stop, _tqdm_callback(progress)],
-        )  # fmt: skip
+        )
         epochs.append(len(hist.history["loss"]))
         progress.update(cfg.epochs - epochs[-1])
         members.append(net)
@@ -402,10 +410,16 @@ def save_int8_artifact(
 
     inputs, outputs = tensor_specs(blob)
     manifest = build_manifest(
-        name, blob, version=version, feature_spec_hash=feature_spec_hash, inputs=inputs,
-        outputs=outputs, labels=list(labels), metrics=metrics,
+        name,
+        blob,
+        version=version,
+        feature_spec_hash=feature_spec_hash,
+        inputs=inputs,
+        outputs=outputs,
+        labels=list(labels),
+        metrics=metrics,
         golden=golden_cases(blob, golden_x, n=golden_n, tolerance=golden_tolerance),
-    )  # fmt: skip
+    )
     return save_artifact(Path(out), blob, manifest)
 
 
@@ -423,6 +437,8 @@ def synthetic_world_main(train, default_world: dict, argv: list[str] | None, doc
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     train(
-        args.out, world={"leads": args.leads, "seed": args.world_seed}, seed=args.seed,
+        args.out,
+        world={"leads": args.leads, "seed": args.world_seed},
+        seed=args.seed,
         verbose=not args.quiet,
-    )  # fmt: skip
+    )

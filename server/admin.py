@@ -42,9 +42,13 @@ async def mint_token(
         key = await store.signing_key()
     try:
         return issue_token(
-            key, agent=agent, team=team, now_ms=wall_clock_ms(), ttl_ms=int(ttl_hours * 3.6e6),
+            key,
+            agent=agent,
+            team=team,
+            now_ms=wall_clock_ms(),
+            ttl_ms=int(ttl_hours * 3.6e6),
             role=Role(role),
-        )  # fmt: skip
+        )
     except msgspec.ValidationError as exc:
         raise InvalidRequestError(f"agent or team id refused: {exc}") from exc
 
@@ -76,9 +80,13 @@ async def revoke_token(
                     f"not a token of this server: {exc.detail}", path="token"
                 ) from exc
             entry = RevokedToken(
-                jti=claims.jti, revoked_at=now, expires_at=claims.exp, agent_id=claims.agent,
-                team_id=claims.team, reason=reason,
-            )  # fmt: skip
+                jti=claims.jti,
+                revoked_at=now,
+                expires_at=claims.exp,
+                agent_id=claims.agent,
+                team_id=claims.team,
+                reason=reason,
+            )
         elif token.isalnum() and len(token) <= 64:
             entry = RevokedToken(jti=token, revoked_at=now, reason=reason)
         else:
@@ -124,11 +132,17 @@ async def retrain(
     ensure_key(registry, pseudonym_key)
     async with open_store(config.database_url, pool_size=2) as store:
         return await retrain_once(
-            store, registry, now_ms=wall_clock_ms() if now_ms is None else now_ms,
-            min_rows=min_rows, epochs=epochs, rollout_percent=rollout_percent,
+            store,
+            registry,
+            now_ms=wall_clock_ms() if now_ms is None else now_ms,
+            min_rows=min_rows,
+            epochs=epochs,
+            rollout_percent=rollout_percent,
             base_world=DEFAULT_WORLD if base_corpus else None,
-            tolerance=TOLERANCE if tolerance is None else tolerance, family=family, team=team,
-        )  # fmt: skip
+            tolerance=TOLERANCE if tolerance is None else tolerance,
+            family=family,
+            team=team,
+        )
 
 
 def _registry(database_url: str | Path, data_dir: Path | None, team: str | None):

@@ -82,8 +82,13 @@ class AdvancedController(Controller):
     tags: Sequence[str] | None = ("advanced",)
     opt: Mapping[str, Any] | None = {ROLE_OPT: Role.AGENT}
 
-    @get("/health", exclude_from_auth=True, sync_to_thread=False, security=[{}],
-         responses=refusals(public=True))  # fmt: skip
+    @get(
+        "/health",
+        exclude_from_auth=True,
+        sync_to_thread=False,
+        security=[{}],
+        responses=refusals(public=True),
+    )
     def health(self, request: AnyRequest, advanced: Advanced) -> AdvancedHealth:
         """Liveness, each feature's status (``drifting`` when a retrained family's live
         scores moved away from its training scores) and the model versions the server computes
@@ -385,9 +390,12 @@ async def realtime_multi_language(
                 partial = await asyncio.to_thread(stream.feed, chunk)
                 if partial is not None:
                     await socket.send_json(
-                        {"type": "partial", "session_id": session_id,
-                         **msgspec.to_builtins(partial)}
-                    )  # fmt: skip
+                        {
+                            "type": "partial",
+                            "session_id": session_id,
+                            **msgspec.to_builtins(partial),
+                        }
+                    )
                 continue
             try:
                 text = message.get("text")
@@ -400,9 +408,13 @@ async def realtime_multi_language(
                 language = lang if isinstance(lang, str) and lang else None
                 if language and language not in transcriber.registry.languages():
                     await socket.send_json(
-                        {"type": "error", "code": "invalid_request", "path": "$.language",
-                         "detail": f"no speech model for language {language!r}"}
-                    )  # fmt: skip
+                        {
+                            "type": "error",
+                            "code": "invalid_request",
+                            "path": "$.language",
+                            "detail": f"no speech model for language {language!r}",
+                        }
+                    )
                     language = None
             elif kind == "end":
                 final = await asyncio.to_thread((stream or transcriber.stream(language)).finish)
@@ -412,14 +424,22 @@ async def realtime_multi_language(
                     await asyncio.to_thread(advanced.detect_text, text) if text.strip() else None
                 )
                 await socket.send_json(
-                    {"type": "final", "session_id": session_id, **msgspec.to_builtins(final),
-                     "detected_language": guess.language if guess else "unknown"}
-                )  # fmt: skip
+                    {
+                        "type": "final",
+                        "session_id": session_id,
+                        **msgspec.to_builtins(final),
+                        "detected_language": guess.language if guess else "unknown",
+                    }
+                )
             else:
                 await socket.send_json(
-                    {"type": "error", "code": "invalid_request", "path": "$.type",
-                     "detail": "expected binary PCM or {\"type\": \"start\"|\"end\"}"}
-                )  # fmt: skip
+                    {
+                        "type": "error",
+                        "code": "invalid_request",
+                        "path": "$.type",
+                        "detail": 'expected binary PCM or {"type": "start"|"end"}',
+                    }
+                )
     except WebSocketDisconnect:
         pass
     finally:
@@ -477,17 +497,25 @@ async def realtime_intervention(
                         )
                     except msgspec.MsgspecError as exc:
                         await socket.send_json(
-                            {"type": "error", "code": "invalid_request", "detail": str(exc),
-                             "path": "$.event"}
-                        )  # fmt: skip
+                            {
+                                "type": "error",
+                                "code": "invalid_request",
+                                "detail": str(exc),
+                                "path": "$.event",
+                            }
+                        )
                         continue
                     try:
                         await advanced.record_events(who, lead_id, [event], ["$.event"])
                     except ServerError as exc:
                         await socket.send_json(
-                            {"type": "error", "code": exc.code, "detail": exc.detail,
-                             "path": exc.path}
-                        )  # fmt: skip
+                            {
+                                "type": "error",
+                                "code": exc.code,
+                                "detail": exc.detail,
+                                "path": exc.path,
+                            }
+                        )
                         continue
                     _, seen = await lead_changed(store, who.team, lead_id, seen)  # planned next
                 else:

@@ -282,11 +282,12 @@ class AdvancedService:
         for name, version in running.items():
             family = families.get(name)
             if family is None:
-                family = FamilyInfo(name=name, stable=None, latest=None, percent=0,
-                                    versions=[], rolled_back=[])  # fmt: skip
-            versions = family.versions if version in family.versions else [
-                version, *family.versions
-            ]  # fmt: skip
+                family = FamilyInfo(
+                    name=name, stable=None, latest=None, percent=0, versions=[], rolled_back=[]
+                )
+            versions = (
+                family.versions if version in family.versions else [version, *family.versions]
+            )
             families[name] = msgspec.structs.replace(family, versions=versions, running=version)
         return [families[n] for n in sorted(families)]
 
@@ -429,10 +430,15 @@ class AdvancedService:
         overrides = message_overrides(ask.context, _zone(lead.timezone), "$.context")
         try:
             return await asyncio.to_thread(
-                adapt_message, lead, Intent(ask.intent), base.with_overrides(overrides),
-                now_ms=self.sync.config.clock(), formality=ask.formality, length=ask.length,
+                adapt_message,
+                lead,
+                Intent(ask.intent),
+                base.with_overrides(overrides),
+                now_ms=self.sync.config.clock(),
+                formality=ask.formality,
+                length=ask.length,
                 channel=ask.channel,
-            )  # fmt: skip
+            )
         except CultureError as exc:
             raise InvalidRequestError(str(exc), path="$.context") from exc
 
@@ -470,8 +476,13 @@ class AdvancedService:
             done = await self.outreach.complete(who, ask.step_id)
         else:
             done = await self.outreach.execute(who, ask.step_id)
-        return ExecuteResult(step_id=done.step_id, status=done.status, delivery=done.delivery,
-                             event=done.event, outbox=done.outbox)  # fmt: skip
+        return ExecuteResult(
+            step_id=done.step_id,
+            status=done.status,
+            delivery=done.delivery,
+            event=done.event,
+            outbox=done.outbox,
+        )
 
     # --- personalization ------------------------------------------------------------------
 
@@ -535,8 +546,9 @@ class AdvancedService:
         return await self._read(who, go, path="path.lead_id", cache_key=key)
 
     async def plan(self, who: Principal, lead_id: str) -> Any:
-        return await self._read(who, lambda rt: rt.plan(lead_id), path="path.lead_id",
-                                cache_key=("plan", lead_id))  # fmt: skip
+        return await self._read(
+            who, lambda rt: rt.plan(lead_id), path="path.lead_id", cache_key=("plan", lead_id)
+        )
 
     # --- privacy ------------------------------------------------------------------------
 
@@ -590,12 +602,14 @@ def lead_export(
     events = sorted(current.get("event", []), key=lambda e: (e.ts, e.id))
     consent = [
         ConsentChange(
-            hlc=c.hlc, at=Hlc.decode(c.hlc).wall_ms, device_id=c.device_id,
+            hlc=c.hlc,
+            at=Hlc.decode(c.hlc).wall_ms,
+            device_id=c.device_id,
             consent=msgspec.convert(c.fields["consent"], Consent),
         )
         for c in changes
         if isinstance(c, Change) and c.entity == "lead" and "consent" in c.fields
-    ]  # fmt: skip
+    ]
     profiles = current.get("profile", [])
     return LeadExport(
         lead_id=lead_id,
@@ -670,8 +684,9 @@ async def _profile(rt: EdgeRuntime, snap: LeadSnapshot) -> Profile:
     return await rt.analyst.build_profile(snap, detector=rt.language_identifier)
 
 
-def _prediction(lead_id: str, behaviour: Any, plan: InterventionPlan, *, saved: bool
-                ) -> PredictResult:  # fmt: skip
+def _prediction(
+    lead_id: str, behaviour: Any, plan: InterventionPlan, *, saved: bool
+) -> PredictResult:
     steps = sorted(plan.steps, key=lambda s: -s.p_response)
     strategies = [
         Strategy(
@@ -686,8 +701,9 @@ def _prediction(lead_id: str, behaviour: Any, plan: InterventionPlan, *, saved: 
         )
         for i, s in enumerate(steps)
     ]
-    return PredictResult(lead_id=lead_id, behaviour=behaviour, strategies=strategies, plan=plan,
-                         plan_saved=saved)  # fmt: skip
+    return PredictResult(
+        lead_id=lead_id, behaviour=behaviour, strategies=strategies, plan=plan, plan_saved=saved
+    )
 
 
 def _zone(name: str) -> ZoneInfo | None:
@@ -725,7 +741,10 @@ def recommend_context(text: str) -> RecommendContext:
             path=path_in(str(exc), "query.context"),
         ) from exc
     return RecommendContext(
-        max_price=None if given.max_price is None
+        max_price=None
+        if given.max_price is None
         else parse_money(given.max_price, "query.context.max_price"),
-        city=given.city, vertical=given.vertical, include_seen=given.include_seen,
-    )  # fmt: skip
+        city=given.city,
+        vertical=given.vertical,
+        include_seen=given.include_seen,
+    )

@@ -295,17 +295,25 @@ BEHAVIOURAL_NAMES: dict[str, str] = {
 _PROFILE_EXAMPLE = {
     "lead_id": "lead-000001",
     "conversation_history": [
-        {"role": "lead", "text": "Hola, busco una casa con jardín", "time": "2026-05-01T14:30:00Z",
-         "channel": "whatsapp"},
+        {
+            "role": "lead",
+            "text": "Hola, busco una casa con jardín",
+            "time": "2026-05-01T14:30:00Z",
+            "channel": "whatsapp",
+        },
         {"direction": "outbound", "text": "¡Claro! ¿Cuántas recámaras?", "time": 1777646400000},
     ],
     "property_interactions": [
-        {"listing_id": "lst-000001", "action": "view", "time": "2026-05-01T15:00:00Z",
-         "dwell_s": 95},
+        {
+            "listing_id": "lst-000001",
+            "action": "view",
+            "time": "2026-05-01T15:00:00Z",
+            "dwell_s": 95,
+        },
         {"listing_id": "lst-000001", "action": "showing_booked", "time": "2026-05-02T10:00:00Z"},
     ],
     "behavioral_data": {"property_views": 12, "days_since_last_activity": 2},
-}  # fmt: skip
+}
 
 
 class ProfileRequest(Body, frozen=True):
@@ -382,37 +390,47 @@ class LeadExport(msgspec.Struct, frozen=True, kw_only=True):
     ] = None
     events: Annotated[
         list[Event],
-        Meta(description="Every event of the lead (views, saves, messages, calls, voice notes "
-                         "with their transcripts, showings, offers), oldest first"),
-    ] = []  # fmt: skip
+        Meta(
+            description="Every event of the lead (views, saves, messages, calls, voice notes "
+            "with their transcripts, showings, offers), oldest first"
+        ),
+    ] = []
     messages: Annotated[
         list[Event],
-        Meta(description="The messages exchanged with the lead (message_in and message_out "
-                         "events, with their texts), oldest first; also in ``events``"),
-    ] = []  # fmt: skip
+        Meta(
+            description="The messages exchanged with the lead (message_in and message_out "
+            "events, with their texts), oldest first; also in ``events``"
+        ),
+    ] = []
     profile: Annotated[
         Profile | None,
         Meta(description="The learned profile (preferences, style, contact hours), if any"),
     ] = None
     plans: Annotated[
         list[InterventionPlan],
-        Meta(description="Every intervention plan for the lead (active, paused, superseded), "
-                         "oldest first"),
-    ] = []  # fmt: skip
+        Meta(
+            description="Every intervention plan for the lead (active, paused, superseded), "
+            "oldest first"
+        ),
+    ] = []
     steps: Annotated[
         list[InterventionStep],
-        Meta(description="Every planned outreach step: channel, time, drafted message, status "
-                         "and what the channel said (delivery outcome)"),
-    ] = []  # fmt: skip
+        Meta(
+            description="Every planned outreach step: channel, time, drafted message, status "
+            "and what the channel said (delivery outcome)"
+        ),
+    ] = []
     consent_history: Annotated[
         list[ConsentChange],
         Meta(description="Every logged change of the lead's consent, oldest first"),
     ] = []
     conflicts: Annotated[
         list[LoggedConflict],
-        Meta(description="Values of the lead's records that lost a concurrent edit, with the "
-                         "value that won, the device and when it was logged"),
-    ] = []  # fmt: skip
+        Meta(
+            description="Values of the lead's records that lost a concurrent edit, with the "
+            "value that won, the device and when it was logged"
+        ),
+    ] = []
     records: Annotated[
         list[dict[str, Any]],
         Meta(description="Every current record of the lead as stored (entity, id, fields)"),

@@ -94,9 +94,13 @@ def issue_token(
     Every token carries its expiry (``exp``); one past it is refused (401).
     """
     claims = Principal(
-        agent=agent, team=team, iat=now_ms, exp=now_ms + ttl_ms,
-        jti=jti or secrets.token_hex(8), role=Role(role),
-    )  # fmt: skip
+        agent=agent,
+        team=team,
+        iat=now_ms,
+        exp=now_ms + ttl_ms,
+        jti=jti or secrets.token_hex(8),
+        role=Role(role),
+    )
     msgspec.convert(msgspec.to_builtins(claims), Principal)  # validates the ids
     body = f"{PREFIX}.{_b64(msgspec.json.encode(claims))}"
     sig = hmac.new(key, body.encode(), hashlib.sha256).digest()

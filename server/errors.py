@@ -173,8 +173,9 @@ def error_to_response(request: Request[Any, Any, Any], exc: Exception) -> Respon
             headers["WWW-Authenticate"] = 'Bearer realm="realty-edge"'
         case ServerError():
             status = exc.status
-            body = Rejected(code=exc.code, detail=exc.detail, path=exc.path,
-                            reason=getattr(exc, "reason", None))  # fmt: skip
+            body = Rejected(
+                code=exc.code, detail=exc.detail, path=exc.path, reason=getattr(exc, "reason", None)
+            )
         case EdgeNotFoundError():
             status = 404
             body = Rejected(code="not_found", detail=f"{exc} (in your partition)")

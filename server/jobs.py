@@ -139,8 +139,14 @@ class RetrainJob:
                     **self.retrain_options,
                 }
                 run = await retrain_once(self.store, self.registry, **options)
-                log.info("retrain %s %s %s: %s (%s)", run.id, run.family, run.scope,
-                         run.decision, run.reason)  # fmt: skip
+                log.info(
+                    "retrain %s %s %s: %s (%s)",
+                    run.id,
+                    run.family,
+                    run.scope,
+                    run.decision,
+                    run.reason,
+                )
                 runs.append(run)
         return runs
 
@@ -151,23 +157,30 @@ class RetrainJob:
             for family in self.config.retrain_families:
                 try:
                     check = await drift_once(
-                        self.store, self.registry, now_ms=self.config.clock(), family=family,
-                        team=team, threshold=self.config.drift_threshold,
-                    )  # fmt: skip
+                        self.store,
+                        self.registry,
+                        now_ms=self.config.clock(),
+                        family=family,
+                        team=team,
+                        threshold=self.config.drift_threshold,
+                    )
                 except RuntimeError as exc:
                     log.warning("drift check of %s failed: %s", family, exc)
                     continue
                 if check is not None:
-                    log.info("drift %s %s: PSI %s, %s", family, check.scope, check.psi,
-                             check.status)  # fmt: skip
+                    log.info(
+                        "drift %s %s: PSI %s, %s", family, check.scope, check.psi, check.status
+                    )
                     checks.append(check)
         return checks
 
     def start(self) -> None:
         if self._scheduler is not None:
             return
-        jobs = [(self.tick, self.config.retrain_interval_s, "retrain"),
-                (self.drift_tick, self.config.drift_interval_s, "drift")]  # fmt: skip
+        jobs = [
+            (self.tick, self.config.retrain_interval_s, "retrain"),
+            (self.drift_tick, self.config.drift_interval_s, "drift"),
+        ]
         if all(interval is None for _, interval, _ in jobs):
             return
         self._scheduler = AsyncIOScheduler()

@@ -37,9 +37,13 @@ class LiveServer:
         role: Role | str = Role.AGENT,
     ) -> str:
         return issue_token(
-            self.signing_key, agent=agent, team=team, now_ms=self.config.clock(), ttl_ms=ttl_ms,
+            self.signing_key,
+            agent=agent,
+            team=team,
+            now_ms=self.config.clock(),
+            ttl_ms=ttl_ms,
             role=role,
-        )  # fmt: skip
+        )
 
 
 @contextmanager

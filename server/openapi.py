@@ -58,12 +58,21 @@ _MEANING = {
 }
 #: One real refusal per status, as the document's example (instead of generated gibberish).
 _EXAMPLE = {
-    400: ("invalid_request", "unknown parameter 'max_price' (accepted: context, k)",
-          "query.max_price"),
-    401: ("unauthorized", "missing bearer token (Authorization: Bearer <token>)",
-          "header.authorization"),
-    403: ("forbidden", "this route needs the role team_admin (or above); the token's role "
-          "is agent", "token.role"),
+    400: (
+        "invalid_request",
+        "unknown parameter 'max_price' (accepted: context, k)",
+        "query.max_price",
+    ),
+    401: (
+        "unauthorized",
+        "missing bearer token (Authorization: Bearer <token>)",
+        "header.authorization",
+    ),
+    403: (
+        "forbidden",
+        "this route needs the role team_admin (or above); the token's role is agent",
+        "token.role",
+    ),
     404: ("not_found", "no lead 'lead-000042' (in your partition)", "$.lead_id"),
     409: ("schema_version_unsupported", "schema version 9 is newer than this server's 3", None),
     413: ("body_too_large", "body of 9000000 bytes; the limit is 8388608", None),
@@ -71,7 +80,7 @@ _EXAMPLE = {
     422: ("invalid_request", "'about half a million' is not an amount", "$.context.offer_amount"),
     429: ("rate_limited", "rate limit of 50 requests/s for this token", None),
     503: ("feature_unavailable", "no Vosk speech model is installed on this server", None),
-}  # fmt: skip
+}
 
 #: Statuses every authenticated route may answer.
 COMMON = (400, 401, 429)
@@ -169,8 +178,13 @@ LINKS: dict[tuple[str, str, int], list[tuple[str, str, str, dict[str, str], Any]
         ("Analyze", "post", f"{_ADV}/analyze/comprehensive", {}, {"lead_id": _LEAD}),
         ("Predict", "post", f"{_ADV}/intervention/predict", {}, {"lead_id": _LEAD}),
         ("SavePlan", "post", f"{_ADV}/intervention/plans", {}, {"lead_id": _LEAD}),
-        ("Recommend", "get", f"{_ADV}/personalization/recommendations/{{lead_id}}",
-         {"lead_id": _LEAD}, None),
+        (
+            "Recommend",
+            "get",
+            f"{_ADV}/personalization/recommendations/{{lead_id}}",
+            {"lead_id": _LEAD},
+            None,
+        ),
         ("Export", "get", f"{_ADV}/privacy/leads/{{lead_id}}/export", {"lead_id": _LEAD}, None),
         ("Erase", "delete", f"{_ADV}/privacy/leads/{{lead_id}}", {"lead_id": _LEAD}, None),
     ],
@@ -178,11 +192,16 @@ LINKS: dict[tuple[str, str, int], list[tuple[str, str, str, dict[str, str], Any]
         ("SavePlan", "post", f"{_ADV}/intervention/plans", {}, {"lead_id": _LEAD}),
     ],
     ("post", f"{_ADV}/intervention/plans", 201): [
-        ("ExecuteBestStep", "post", f"{_ADV}/intervention/execute", {},
-         {"step_id": "$response.body#/strategies/0/step_id"}),
+        (
+            "ExecuteBestStep",
+            "post",
+            f"{_ADV}/intervention/execute",
+            {},
+            {"step_id": "$response.body#/strategies/0/step_id"},
+        ),
         ("Export", "get", f"{_ADV}/privacy/leads/{{lead_id}}/export", {"lead_id": _LEAD}, None),
     ],
-}  # fmt: skip
+}
 
 
 def add_links(document: OpenAPI, links: dict = LINKS) -> int:

@@ -178,8 +178,17 @@ def interaction_events(
     for i, item in enumerate(items):
         path = f"$.property_interactions[{i}]"
         given = {k: v for k, v in msgspec.structs.asdict(item).items() if v is not None}
-        internal = {"kind", "id", "lead_id", "type", "ts", "updated_at", "text", "language",
-                    "duration_s"} & set(given)  # fmt: skip
+        internal = {
+            "kind",
+            "id",
+            "lead_id",
+            "type",
+            "ts",
+            "updated_at",
+            "text",
+            "language",
+            "duration_s",
+        } & set(given)
         if internal:
             mixed = sorted({"action", "time", "amount"} & set(given))
             if mixed:

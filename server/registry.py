@@ -283,8 +283,14 @@ class ModelDistribution:
 
     def family(self, name: str) -> FamilyInfo:
         f = self._family(self._state(), name)
-        return FamilyInfo(name=name, stable=f.stable, latest=f.latest, percent=f.percent,
-                          versions=f.versions, rolled_back=f.rolled_back)  # fmt: skip
+        return FamilyInfo(
+            name=name,
+            stable=f.stable,
+            latest=f.latest,
+            percent=f.percent,
+            versions=f.versions,
+            rolled_back=f.rolled_back,
+        )
 
     def families(self) -> list[FamilyInfo]:
         return [self.family(name) for name in sorted(self._state().families)]

@@ -185,8 +185,11 @@ def _trained_with(registry: ModelDistribution, family: str, scope: str, version:
     """The promoted run that made ``version`` (``None``: a shipped or unknown version)."""
     for run in reversed(list_runs(registry)):
         if (run.family, run.scope, run.candidate, run.decision) == (
-            family, scope, version, "promoted"
-        ):  # fmt: skip
+            family,
+            scope,
+            version,
+            "promoted",
+        ):
             return run
     return None
 
@@ -208,9 +211,12 @@ def _current(registry: ModelDistribution, team: str | None, name: str) -> tuple[
 async def _run_process(cmd: list[str], timeout_s: float) -> tuple[int | None, bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = await asyncio.create_subprocess_exec(
-        *cmd, cwd=str(ROOT), env=env, stdout=asyncio.subprocess.PIPE,
+        *cmd,
+        cwd=str(ROOT),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    )
     try:
         _, err = await asyncio.wait_for(proc.communicate(), timeout_s)
     except TimeoutError:
@@ -261,9 +267,16 @@ async def retrain_once(
 
     def record(**outcome: Any) -> RetrainRun:
         run = RetrainRun(
-            id=run_id, family=family, started_at=started, finished_at=wall_clock_ms(),
-            current=current, scope=scope, erasures=erasures, erased_since=erased_since, **outcome,
-        )  # fmt: skip
+            id=run_id,
+            family=family,
+            started_at=started,
+            finished_at=wall_clock_ms(),
+            current=current,
+            scope=scope,
+            erasures=erasures,
+            erased_since=erased_since,
+            **outcome,
+        )
         _record(registry, run)
         return run
 
@@ -275,13 +288,32 @@ async def retrain_once(
         (work / "data.msgpack").write_bytes(msgspec.msgpack.encode(data))
         out = work / "out"
         cmd = [
-            sys.executable, "-m", "models.retrain", "--family", family,
-            "--data", str(work / "data.msgpack"), "--current", str(work / "current"),
-            "--out", str(out), "--version", version, "--min-rows", str(min_rows),
-            "--epochs", str(epochs), "--tolerance", str(tolerance),
-            "--confidence", str(confidence), "--base-world", json.dumps(base_world),
-            "--cache", str(registry.directory / "base-corpus"),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "models.retrain",
+            "--family",
+            family,
+            "--data",
+            str(work / "data.msgpack"),
+            "--current",
+            str(work / "current"),
+            "--out",
+            str(out),
+            "--version",
+            version,
+            "--min-rows",
+            str(min_rows),
+            "--epochs",
+            str(epochs),
+            "--tolerance",
+            str(tolerance),
+            "--confidence",
+            str(confidence),
+            "--base-world",
+            json.dumps(base_world),
+            "--cache",
+            str(registry.directory / "base-corpus"),
+        ]
         code, err = await _run_process(cmd, timeout_s)
         result_file = out / "result.json"
         if code != 0 or not result_file.exists():
@@ -294,8 +326,10 @@ async def retrain_once(
         promote, reason = bool(result["promote"]), str(result["reason"])
         if erased_since and result.get("candidate"):
             promote = True
-            reason = (f"the current model {current} learned from {erased_since} lead(s) erased "
-                      f"since: replaced by a model trained without them ({reason})")  # fmt: skip
+            reason = (
+                f"the current model {current} learned from {erased_since} lead(s) erased "
+                f"since: replaced by a model trained without them ({reason})"
+            )
         elif erased_since:
             reason = (
                 f"the current model {current} learned from {erased_since} lead(s) erased "
@@ -307,17 +341,20 @@ async def retrain_once(
                     known = target._state().families.get(name)
                     target.withdraw(name, list(known.versions) if known else [])
                 manifest = read_manifest(out, name)
-                target.publish((out / f"{name}.tflite").read_bytes(), manifest,
-                               percent=rollout_percent)  # fmt: skip
+                target.publish(
+                    (out / f"{name}.tflite").read_bytes(), manifest, percent=rollout_percent
+                )
                 ref = out / "reference.json"
                 if ref.exists():
                     (target.directory / name / version / "reference.json").write_bytes(
                         ref.read_bytes()
                     )
     return record(
-        decision="promoted" if promote else "refused", reason=reason,
-        candidate=result.get("candidate"), metrics=result["metrics"],
-    )  # fmt: skip
+        decision="promoted" if promote else "refused",
+        reason=reason,
+        candidate=result.get("candidate"),
+        metrics=result["metrics"],
+    )
 
 
 # --- drift ------------------------------------------------------------------------------
@@ -388,10 +425,20 @@ async def drift_once(
             (work / "current" / f"{n}.tflite").write_bytes(scope.blob(n, version))
         (work / "data.msgpack").write_bytes(msgspec.msgpack.encode(data))
         cmd = [
-            sys.executable, "-m", "models.retrain", "--family", family,
-            "--data", str(work / "data.msgpack"), "--current", str(work / "current"),
-            "--out", str(work / "out"), "--drift", str(ref),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "models.retrain",
+            "--family",
+            family,
+            "--data",
+            str(work / "data.msgpack"),
+            "--current",
+            str(work / "current"),
+            "--out",
+            str(work / "out"),
+            "--drift",
+            str(ref),
+        ]
         code, err = await _run_process(cmd, timeout_s)
         result_file = work / "out" / "result.json"
         if code != 0 or not result_file.exists():
@@ -399,14 +446,24 @@ async def drift_once(
         result = json.loads(result_file.read_text())
     value = result["psi"]
     status = "unknown" if value is None else "drifting" if value >= threshold else "ok"
-    check = DriftCheck(family=family, scope=scope_name(team), version=version, psi=value,
-                       threshold=threshold, rows=int(result["rows"]), status=status,
-                       checked_at=now_ms)  # fmt: skip
+    check = DriftCheck(
+        family=family,
+        scope=scope_name(team),
+        version=version,
+        psi=value,
+        threshold=threshold,
+        rows=int(result["rows"]),
+        status=status,
+        checked_at=now_ms,
+    )
     own = registry.for_team(team) if team is not None else registry  # the team's data, its file
     with own._lock():
         path = _drift_path(own)
-        checks = (msgspec.json.decode(path.read_bytes(), type=dict[str, DriftCheck])
-                  if path.exists() else {})  # fmt: skip
+        checks = (
+            msgspec.json.decode(path.read_bytes(), type=dict[str, DriftCheck])
+            if path.exists()
+            else {}
+        )
         checks[family] = check
         path.write_bytes(msgspec.json.encode(checks))
     return check

@@ -183,8 +183,19 @@ def throwaway_redis() -> Iterator[str]:
             "one: install the Debian package redis-server"
         )
     folder, port = Path(tempfile.mkdtemp(prefix="realty-edge-redis-")), free_port()
-    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly",
-            "no", "--dir", str(folder)]  # fmt: skip
+    args = [
+        binary,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(folder),
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
     try:

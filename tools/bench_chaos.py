@@ -518,9 +518,16 @@ def _ops(rng: random.Random, n: int) -> list[str]:
 
 
 async def one_run(
-    index: int, opts: ChaosOptions, ctx: Any, server: ServerProcess, key: bytes, folder: Path,
-    counts: ChaosCounts, store: Any, template: Path | None = None,
-) -> None:  # fmt: skip
+    index: int,
+    opts: ChaosOptions,
+    ctx: Any,
+    server: ServerProcess,
+    key: bytes,
+    folder: Path,
+    counts: ChaosCounts,
+    store: Any,
+    template: Path | None = None,
+) -> None:
     """Chaos rounds, then clean syncs, then the checks against the server's database."""
     from server.auth import issue_token
 
@@ -541,10 +548,17 @@ async def one_run(
     def plan(d: int, r: int, chaos: bool = True) -> DevicePlan:
         ops = _ops(rng, rng.randint(0, opts.ops)) if chaos else []
         return DevicePlan(
-            path=paths[d], url=server.url, token=token, skew_ms=skews[d],
-            seed=rng.randrange(2**32), ops=ops, opts=opts, team=team, chaos=chaos,
+            path=paths[d],
+            url=server.url,
+            token=token,
+            skew_ms=skews[d],
+            seed=rng.randrange(2**32),
+            ops=ops,
+            opts=opts,
+            team=team,
+            chaos=chaos,
             create_leads=leads if r == 0 and chaos else [],
-        )  # fmt: skip
+        )
 
     plans = [plan(d, 0, chaos=False) for d in range(3)]
     runtimes = [await open_device(p, template) for p in plans]
@@ -609,10 +623,12 @@ async def _device_view(
         outbox = [(device, int(r[0])) for r in await rows("SELECT seq FROM outbox")]
         keys = {
             (r[0], r[1])
-            for sql in ("SELECT entity, entity_id FROM sync_entities",
-                        "SELECT entity, entity_id FROM outbox")
+            for sql in (
+                "SELECT entity, entity_id FROM sync_entities",
+                "SELECT entity, entity_id FROM outbox",
+            )
             for r in await rows(sql)
-        }  # fmt: skip
+        }
         states = await local_states(db, sorted(keys))
         visible = {
             "lead": {r[0] for r in await rows("SELECT id FROM leads")},
@@ -715,9 +731,11 @@ async def _campaign(
                         _forget(folder, i, keep=opts.keep)
                         if progress is not None and (counts.runs % 50 == 0):
                             kills = counts.server_kills + counts.device_kills
-                            progress(f"{counts.runs} runs, {kills} kills, "
-                                     f"{len(counts.failures)} failed, "
-                                     f"{time.perf_counter() - start:.0f} s")  # fmt: skip
+                            progress(
+                                f"{counts.runs} runs, {kills} kills, "
+                                f"{len(counts.failures)} failed, "
+                                f"{time.perf_counter() - start:.0f} s"
+                            )
 
                 await asyncio.gather(*(worker() for _ in range(max(1, opts.concurrency))))
         finally:

@@ -35,8 +35,14 @@ from typing import Any
 import msgspec
 import numpy as np
 
-TARGETS_MS = {"predict_behaviour": 5.0, "analyze": 20.0, "create_profile": 10.0,
-              "recommend": 15.0, "adapt_style": 1.0, "adapt_message": 5.0}  # fmt: skip
+TARGETS_MS = {
+    "predict_behaviour": 5.0,
+    "analyze": 20.0,
+    "create_profile": 10.0,
+    "recommend": 15.0,
+    "adapt_style": 1.0,
+    "adapt_message": 5.0,
+}
 TRACE_OPENS, TRACE_PIPELINE, TRACE_ZIPF, TRACE_NEW_EVENT = 2000, 100, 1.1, 0.02
 
 
@@ -64,9 +70,12 @@ def _prepare(path: str, leads: int, listings: int, seed: int) -> tuple[int, byte
 
 def _stats(samples: list[float]) -> dict[str, float]:
     a = np.asarray(samples) * 1000.0
-    return {"p50_ms": round(float(np.percentile(a, 50)), 3),
-            "p95_ms": round(float(np.percentile(a, 95)), 3),
-            "p99_ms": round(float(np.percentile(a, 99)), 3), "n": len(samples)}  # fmt: skip
+    return {
+        "p50_ms": round(float(np.percentile(a, 50)), 3),
+        "p95_ms": round(float(np.percentile(a, 95)), 3),
+        "p99_ms": round(float(np.percentile(a, 99)), 3),
+        "n": len(samples),
+    }
 
 
 async def _timed(fn: Callable[[], Any], n: int) -> tuple[list[float], list[float]]:
@@ -85,8 +94,14 @@ def _rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
-async def _bench(path: Path, now_ms: int, truth_blob: bytes, calls: int, seed: int,
-                 progress: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
+async def _bench(
+    path: Path,
+    now_ms: int,
+    truth_blob: bytes,
+    calls: int,
+    seed: int,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
     from edge.culture import Intent, warm_caches
     from edge.energy import EnergyMeter
     from edge.personalization import StyleContext
@@ -133,15 +148,22 @@ async def _bench(path: Path, now_ms: int, truth_blob: bytes, calls: int, seed: i
         profiles = [await rt.profile(pick()) for _ in range(50)]
         await record("recommend", lambda: rt.recommend(profiles[int(rng.integers(50))], k=10))
         style_ctx = StyleContext(intent=Intent.SHOWING_REMINDER)
-        await record("adapt_style", lambda: rt.adapt_style(profiles[int(rng.integers(50))],
-                                                           style_ctx))  # fmt: skip
-        await record("adapt_message", lambda: rt.adapt_message(
-            pick(), Intent.FOLLOW_UP_AFTER_SILENCE, channel=Channel.SMS))  # fmt: skip
+        await record(
+            "adapt_style", lambda: rt.adapt_style(profiles[int(rng.integers(50))], style_ctx)
+        )
+        await record(
+            "adapt_message",
+            lambda: rt.adapt_message(pick(), Intent.FOLLOW_UP_AFTER_SILENCE, channel=Channel.SMS),
+        )
         rss = _rss_mb()
 
         # Language ID throughput on the device's own texts.
-        texts = [r[0] for r in await rt.store.fetchall(
-            "SELECT text FROM events WHERE text IS NOT NULL LIMIT 4096")]  # fmt: skip
+        texts = [
+            r[0]
+            for r in await rt.store.fetchall(
+                "SELECT text FROM events WHERE text IS NOT NULL LIMIT 4096"
+            )
+        ]
         t0 = time.perf_counter()
         rt.detect_languages(texts)
         lang_tps = len(texts) / (time.perf_counter() - t0) if texts else 0.0
@@ -158,9 +180,18 @@ async def _bench(path: Path, now_ms: int, truth_blob: bytes, calls: int, seed: i
         trace_wall = []
         for i, lid in enumerate(opens.tolist()):
             if rng.random() < TRACE_NEW_EVENT:
-                await rt.store.put([Event(id=f"bench-ev-{i}", lead_id=lid,
-                                          type=EventType.MESSAGE_IN, channel=Channel.SMS,
-                                          ts=now_ms - 60_000, text="ok")])  # fmt: skip
+                await rt.store.put(
+                    [
+                        Event(
+                            id=f"bench-ev-{i}",
+                            lead_id=lid,
+                            type=EventType.MESSAGE_IN,
+                            channel=Channel.SMS,
+                            ts=now_ms - 60_000,
+                            text="ok",
+                        )
+                    ]
+                )
             w0 = time.perf_counter()
             await rt.analyze(lid)
             trace_wall.append(time.perf_counter() - w0)
@@ -237,24 +268,31 @@ async def _quality(rt: Any, truth_blob: bytes, rng: np.random.Generator, n: int 
         if not snap.lead.consent.call:
             continue  # like for like: the baseline must be allowed to call
         plan_p.extend(p)
-        noon_p.extend(response_probability(t, "call", (s.hour_of_week // 24) * 24 + 12)
-                      for s in plan.steps)  # fmt: skip
+        noon_p.extend(
+            response_probability(t, "call", (s.hour_of_week // 24) * 24 + 12) for s in plan.steps
+        )
         allowed = [c for c in OUTREACH_CHANNELS if snap.lead.consent.allows(c)]
-        best = max(response_probability(t, c, d * 24 + h) for c in allowed
-                   for d in range(7) for h in range(8, 21))  # fmt: skip
+        best = max(
+            response_probability(t, c, d * 24 + h)
+            for c in allowed
+            for d in range(7)
+            for h in range(8, 21)
+        )
         best_p.extend([best] * len(p))
     if plan_p:
         mp, mn, mb = (statistics.fmean(x) for x in (plan_p, noon_p, best_p))
-        out.update({
-            "plan_expected_response": round(mp, 4),
-            "call_at_noon_expected_response": round(mn, 4),
-            "plan_uplift_vs_call_at_noon": round(mp - mn, 4),
-            "plan_relative_uplift": round(mp / mn - 1.0, 4) if mn else None,
-            "oracle_expected_response": round(mb, 4),
-            "share_of_achievable_uplift": round((mp - mn) / (mb - mn), 4) if mb > mn else None,
-            "plan_steps_compared": len(plan_p),
-            "plan_expected_response_all_leads": round(statistics.fmean(plan_p_all), 4),
-        })  # fmt: skip
+        out.update(
+            {
+                "plan_expected_response": round(mp, 4),
+                "call_at_noon_expected_response": round(mn, 4),
+                "plan_uplift_vs_call_at_noon": round(mp - mn, 4),
+                "plan_relative_uplift": round(mp / mn - 1.0, 4) if mn else None,
+                "oracle_expected_response": round(mb, 4),
+                "share_of_achievable_uplift": round((mp - mn) / (mb - mn), 4) if mb > mn else None,
+                "plan_steps_compared": len(plan_p),
+                "plan_expected_response_all_leads": round(statistics.fmean(plan_p_all), 4),
+            }
+        )
     return out
 
 

@@ -59,9 +59,16 @@ def sample_rows(n: int, seed: int = 0) -> list[tuple]:
 
 def bench(n_events: int = 200, runs: int = 2000) -> dict[str, float]:
     lead = Lead(
-        id="bench", agent_id="a", team_id="t", name="b", language="es",
-        budget_min=2e5, budget_max=9e5, created_at=NOW_MS - 100 * 86_400_000, source="zillow",
-    )  # fmt: skip
+        id="bench",
+        agent_id="a",
+        team_id="t",
+        name="b",
+        language="es",
+        budget_min=2e5,
+        budget_max=9e5,
+        created_at=NOW_MS - 100 * 86_400_000,
+        source="zillow",
+    )
     rows = sample_rows(n_events)
     cols = columns_from_rows(rows)
     for _ in range(100):

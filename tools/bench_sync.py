@@ -332,16 +332,27 @@ def run(
         "server_peak_rss_mb": rss,
         "bytes_per_change": wire,
         "table": [
-            ("merge, pure (1,000-change batches)", f"{pure['changes_per_s']:,.0f} changes/s",
-             ">= 20,000"),
+            (
+                "merge, pure (1,000-change batches)",
+                f"{pure['changes_per_s']:,.0f} changes/s",
+                ">= 20,000",
+            ),
             ("merge + commit via HTTP push (1,000)", f"{server_cps:,.0f} changes/s", ">= 20,000"),
-            (f"push p50/p95/p99 ({devices} devices)",
-             "/".join(f"{push[p]:.1f}" for p in ("p50", "p95", "p99")) + " ms", "p95 <= 20 ms"),
-            (f"pull page p50/p95/p99 ({devices} devices)",
-             "/".join(f"{pull[p]:.1f}" for p in ("p50", "p95", "p99")) + " ms", "p95 <= 20 ms"),
+            (
+                f"push p50/p95/p99 ({devices} devices)",
+                "/".join(f"{push[p]:.1f}" for p in ("p50", "p95", "p99")) + " ms",
+                "p95 <= 20 ms",
+            ),
+            (
+                f"pull page p50/p95/p99 ({devices} devices)",
+                "/".join(f"{pull[p]:.1f}" for p in ("p50", "p95", "p99")) + " ms",
+                "p95 <= 20 ms",
+            ),
             ("server peak RSS", f"{rss:.0f} MB", "<= 150 MB"),
-            ("bytes/change, gzip batch of 20/100/1000",
-             " / ".join(f"{wire[k]:.0f}" for k in ("batch_20", "batch_100", "batch_1000")),
-             "<= 120"),
+            (
+                "bytes/change, gzip batch of 20/100/1000",
+                " / ".join(f"{wire[k]:.0f}" for k in ("batch_20", "batch_100", "batch_1000")),
+                "<= 120",
+            ),
         ],
-    }  # fmt: skip
+    }

@@ -122,8 +122,13 @@ def generate(
 
     fmt = fmt or (Format.MSGPACK if out.suffix in (".msgpack", ".mpk") else Format.JSON)
     with console.status("generating world"):
-        world = generate_world(agents=agents, leads=leads, listings=listings, seed=seed,
-                               now_ms=this_hour_ms() if now is None else now)  # fmt: skip
+        world = generate_world(
+            agents=agents,
+            leads=leads,
+            listings=listings,
+            seed=seed,
+            now_ms=this_hour_ms() if now is None else now,
+        )
         write_world(world, out, fmt)
     console.print(
         f"wrote {out}: {len(world.agents)} agents, {len(world.leads)} leads, "
@@ -268,9 +273,11 @@ def detect_language(
     def flush() -> None:
         for guess in identifier.detect_batch(lines):
             sys.stdout.write(
-                encoder.encode({"language": guess.language, "confidence": guess.confidence})
-                .decode() + "\n"
-            )  # fmt: skip
+                encoder.encode(
+                    {"language": guess.language, "confidence": guess.confidence}
+                ).decode()
+                + "\n"
+            )
         lines.clear()
 
     for line in sys.stdin:
@@ -302,24 +309,46 @@ def transcribe(
         raise typer.Exit(2)
     models = VoskModels({language: model_dir} if model_dir is not None and language else None)
     transcript = Transcriber(models).transcribe(file.read_bytes(), language)
-    print_json({"text": transcript.text, "language": transcript.language,
-                "real_time_factor": round(transcript.real_time_factor, 4),
-                "duration_s": round(transcript.duration_s, 3)})  # fmt: skip
+    print_json(
+        {
+            "text": transcript.text,
+            "language": transcript.language,
+            "real_time_factor": round(transcript.real_time_factor, 4),
+            "duration_s": round(transcript.duration_s, 3),
+        }
+    )
 
 
-_INTENTS = "first_contact, showing_reminder, new_listing_match, price_change, " \
-    "follow_up_after_silence, offer_update"  # fmt: skip
+_INTENTS = (
+    "first_contact, showing_reminder, new_listing_match, price_change, "
+    "follow_up_after_silence, offer_update"
+)
 
 
-def _adapt(path: Path, lead_id: str, intent: str, channel: str, new_price: float | None,
-           old_price: float | None, offer: float | None, as_json: bool) -> None:  # fmt: skip
+def _adapt(
+    path: Path,
+    lead_id: str,
+    intent: str,
+    channel: str,
+    new_price: float | None,
+    old_price: float | None,
+    offer: float | None,
+    as_json: bool,
+) -> None:
     from edge.agenda import parse_channel, parse_intent
 
     intent_value, channel_value = parse_intent(intent), parse_channel(channel)
-    draft = _on_device(path, lambda rt: rt.adapt_message(
-        lead_id, intent_value, channel=channel_value, new_price=new_price, old_price=old_price,
-        offer_amount=offer,
-    ))  # fmt: skip
+    draft = _on_device(
+        path,
+        lambda rt: rt.adapt_message(
+            lead_id,
+            intent_value,
+            channel=channel_value,
+            new_price=new_price,
+            old_price=old_price,
+            offer_amount=offer,
+        ),
+    )
     if as_json:
         print_json(draft)
         return
@@ -360,8 +389,10 @@ def adapt(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Deprecated: use `device adapt PATH LEAD_ID INTENT`."""
-    err_console.print("[yellow]`adapt --device PATH` is deprecated: use `realty-edge device "
-                      "adapt PATH LEAD_ID INTENT`[/]")  # fmt: skip
+    err_console.print(
+        "[yellow]`adapt --device PATH` is deprecated: use `realty-edge device "
+        "adapt PATH LEAD_ID INTENT`[/]"
+    )
     _adapt(device, lead_id, intent, channel, new_price, old_price, offer, as_json)
 
 
@@ -494,8 +525,13 @@ def bench_voice(
 
     if split not in ("all", "even", "odd"):
         raise typer.BadParameter(f"{split!r}; one of all, even, odd", param_hint="--split")
-    report = run(data or default_data_dir(), split=split, repeats=repeats, ablation=ablation,
-                 language=language)  # fmt: skip
+    report = run(
+        data or default_data_dir(),
+        split=split,
+        repeats=repeats,
+        ablation=ablation,
+        language=language,
+    )
     if as_json:
         print_json(report)
         return
@@ -636,9 +672,13 @@ def serve(
         raise typer.Exit(2) from exc
     logs.configure(log_level.upper())
     settings = {
-        "database_url": database_url, "data_dir": data_dir, "workers": workers,
-        "redis_url": redis_url, "rate_per_s": rate_per_s, "rate_burst": rate_burst,
-    }  # fmt: skip
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "workers": workers,
+        "redis_url": redis_url,
+        "rate_per_s": rate_per_s,
+        "rate_burst": rate_burst,
+    }
     for name, value in settings.items():  # the workers read their settings from here
         if value is not None:
             os.environ[env_name(name)] = str(value)
@@ -780,10 +820,16 @@ def server_retrain(
 
     with server_errors():
         job = retrain(
-            database_url, data_dir=data_dir, min_rows=min_rows, epochs=epochs,
-            rollout_percent=rollout, base_corpus=base_corpus, tolerance=tolerance,
-            family=family, team=team,
-        )  # fmt: skip
+            database_url,
+            data_dir=data_dir,
+            min_rows=min_rows,
+            epochs=epochs,
+            rollout_percent=rollout,
+            base_corpus=base_corpus,
+            tolerance=tolerance,
+            family=family,
+            team=team,
+        )
         run = asyncio.run(job)
     print_json(run)
 
@@ -915,9 +961,12 @@ def device_sync(
                 f"… pushed {p.pushed} · pulled {p.pulled} ({p.pages} pages)", highlight=False
             )
 
-    report = _on_device(path, lambda rt: rt.sync(
-        server, token, timeout_s=timeout, deadline_s=deadline, progress=progress
-    ))  # fmt: skip
+    report = _on_device(
+        path,
+        lambda rt: rt.sync(
+            server, token, timeout_s=timeout, deadline_s=deadline, progress=progress
+        ),
+    )
     if as_json:
         print_json(report)
     else:
@@ -1073,8 +1122,14 @@ def _print_plan(plan: Any, zone: str, *, saved: bool = True) -> None:
     console.print(f"[bold]{title}[/] · {plan.status} · {plan.reason}", highlight=False)
     table = Table("#", "local time", "channel", "intent", "P(response)", "message")
     for s in plan.steps:
-        table.add_row(str(s.seq), _local(s.due_at, zone), s.channel, s.intent,
-                      f"{s.p_response:.2f}", s.message.replace("\n", " ")[:70])  # fmt: skip
+        table.add_row(
+            str(s.seq),
+            _local(s.due_at, zone),
+            s.channel,
+            s.intent,
+            f"{s.p_response:.2f}",
+            s.message.replace("\n", " ")[:70],
+        )
     if plan.steps:
         console.print(table)
 
@@ -1092,21 +1147,27 @@ def device_analyze(
         print_json(a)
         return
     b, v, p = a.behaviour, a.vertical, a.profile
-    console.print(f"[bold]{a.name}[/] ({a.lead_id}) · {a.language} · {v.vertical} "
-                  f"({v.confidence:.0%}) · {b.tier}", highlight=False)  # fmt: skip
+    console.print(
+        f"[bold]{a.name}[/] ({a.lead_id}) · {a.language} · {v.vertical} "
+        f"({v.confidence:.0%}) · {b.tier}",
+        highlight=False,
+    )
     ref = f"{b.reference_convert:.1%} and {b.reference_respond:.1%} for {b.reference}"
     console.print(f"P(convert) {b.p_convert:.1%} · P(respond) {b.p_respond:.1%} (against {ref})")
     for d in b.drivers:
         console.print(f"  • {d.text}", highlight=False)
     band = f"{p.price_min:,.0f}–{p.price_max:,.0f}" if p.price_min and p.price_max else "?"
-    console.print(f"profile: {band} · {p.beds_min or '?'}+ beds · {', '.join(p.areas) or '?'} · "
-                  f"{', '.join(p.property_types) or '?'} · must: {', '.join(p.must_haves) or '-'} "
-                  f"· {p.formality}/{p.message_length}/{p.preferred_channel}",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"profile: {band} · {p.beds_min or '?'}+ beds · {', '.join(p.areas) or '?'} · "
+        f"{', '.join(p.property_types) or '?'} · must: {', '.join(p.must_haves) or '-'} "
+        f"· {p.formality}/{p.message_length}/{p.preferred_channel}",
+        highlight=False,
+    )
     table = Table("#", "listing", "price", "beds", "area", "why")
     for r in a.recommendations:
-        table.add_row(str(r.rank), r.listing_id, f"{r.price:,.0f}", str(r.beds), r.area,
-                      "; ".join(r.reasons))  # fmt: skip
+        table.add_row(
+            str(r.rank), r.listing_id, f"{r.price:,.0f}", str(r.beds), r.area, "; ".join(r.reasons)
+        )
     console.print(table)
     _print_plan(a.plan, zone, saved=False)
 
@@ -1140,9 +1201,11 @@ def device_run_due(
         print_json(report)
         return
     for t in report.fired:
-        console.print(f"[bold]{t.kind}[/] {t.lead_name} ({t.lead_id}) via {t.channel}: "
-                      f"{t.message.splitlines()[0] if t.message else ''}",
-                      highlight=False)  # fmt: skip
+        console.print(
+            f"[bold]{t.kind}[/] {t.lead_name} ({t.lead_id}) via {t.channel}: "
+            f"{t.message.splitlines()[0] if t.message else ''}",
+            highlight=False,
+        )
     console.print(
         f"{len(report.fired)} tasks · {report.rescheduled} rescheduled · "
         f"{report.cancelled} cancelled · {len(report.paused_plans)} plans paused"
@@ -1195,20 +1258,43 @@ def bench_edge(
     """Latency (p50/p95/p99), peak RSS, energy and cache hit rate of the device's operations."""
     from tools.bench_edge import run
 
-    result = run(leads=leads, listings=listings, calls=calls, seed=seed, workdir=workdir,
-                 progress=lambda m: err_console.print(m, highlight=False))  # fmt: skip
+    result = run(
+        leads=leads,
+        listings=listings,
+        calls=calls,
+        seed=seed,
+        workdir=workdir,
+        progress=lambda m: err_console.print(m, highlight=False),
+    )
     if as_json:
         print_json(result)
         return
-    table = Table("operation", "p50 ms", "p95 ms", "p99 ms", "cpu p95 ms", "target p95",
-                  title=f"edge benchmark ({leads} leads, {listings} listings)")  # fmt: skip
+    table = Table(
+        "operation",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "cpu p95 ms",
+        "target p95",
+        title=f"edge benchmark ({leads} leads, {listings} listings)",
+    )
     for name, row in result["operations"].items():
-        table.add_row(name, f"{row['p50_ms']:.2f}", f"{row['p95_ms']:.2f}",
-                      f"{row['p99_ms']:.2f}", f"{row.get('cpu_p95_ms', 0):.2f}",
-                      row.get("target", ""))  # fmt: skip
+        table.add_row(
+            name,
+            f"{row['p50_ms']:.2f}",
+            f"{row['p95_ms']:.2f}",
+            f"{row['p99_ms']:.2f}",
+            f"{row.get('cpu_p95_ms', 0):.2f}",
+            row.get("target", ""),
+        )
     console.print(table)
-    for key in ("rss_mb", "energy_percent_per_hour", "cache_hit_rate", "language_texts_per_s",
-                "vosk_rtf"):  # fmt: skip
+    for key in (
+        "rss_mb",
+        "energy_percent_per_hour",
+        "cache_hit_rate",
+        "language_texts_per_s",
+        "vosk_rtf",
+    ):
         console.print(f"{key}: {result[key]}")
     for key, value in result.get("quality", {}).items():
         console.print(f"{key}: {value}")
@@ -1267,8 +1353,13 @@ def evaluate(
         worlds = {"timing": {"leads": promise_leads}, "ranking": {"leads": promise_leads}}
     # TensorFlow's converter prints to stdout: keep stdout for the JSON object alone.
     with contextlib.redirect_stdout(sys.stderr):
-        result = evaluate_all(data_dir, seed, progress=lambda m: err_console.print(m),
-                              profile_text=labelled, promise_worlds=worlds)  # fmt: skip
+        result = evaluate_all(
+            data_dir,
+            seed,
+            progress=lambda m: err_console.print(m),
+            profile_text=labelled,
+            promise_worlds=worlds,
+        )
         report = write_report(result, out)
     err_console.print(f"report written to {report}")
     if as_json:
@@ -1313,15 +1404,15 @@ def client_app(
         if screenshots is not None and device.exists():
             device.unlink()  # screenshots always show the same seeded world
         if not device.exists():
-            n = asyncio.run(generate_device(device, leads=leads, listings=leads * 10, seed=seed,
-                                            plan=True))  # fmt: skip
+            n = asyncio.run(
+                generate_device(device, leads=leads, listings=leads * 10, seed=seed, plan=True)
+            )
             console.print(f"generated a device with {n} leads, outreach planned, at {device}")
         if screenshots is not None:
             clip = korean_clip(workdir)  # a real recorded clip where the data is, else espeak-ng
     from mobile_client.app import SCREENS, run_app
 
-    client = run_app(device, server=server, token=token, screenshots=screenshots,
-                     voice_clip=clip)  # fmt: skip
+    client = run_app(device, server=server, token=token, screenshots=screenshots, voice_clip=clip)
     if screenshots is not None:
         for name, _label, png in SCREENS:
             console.print(f"wrote {screenshots / png} ({name})")

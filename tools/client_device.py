@@ -29,8 +29,13 @@ LOST_AFTER_DAYS = 45
 
 def world_as_of(present_ms: int, *, leads: int, listings: int, seed: int) -> list[Record]:
     """Agents, listings, ``leads`` leads and their events as they stood at ``present_ms``."""
-    world = generate_world(agents=1, leads=2 * leads + 10, listings=listings, seed=seed,
-                           now_ms=present_ms + LOOKAHEAD_DAYS * DAY_MS)  # fmt: skip
+    world = generate_world(
+        agents=1,
+        leads=2 * leads + 10,
+        listings=listings,
+        seed=seed,
+        now_ms=present_ms + LOOKAHEAD_DAYS * DAY_MS,
+    )
     kept = [lead for lead in world.leads if lead.created_at <= present_ms][:leads]
     ids = {lead.id for lead in kept}
     events = [e for e in world.events if e.lead_id in ids and e.ts <= present_ms]
@@ -40,10 +45,12 @@ def world_as_of(present_ms: int, *, leads: int, listings: int, seed: int) -> lis
         last[e.lead_id] = max(last.get(e.lead_id, 0), e.ts)
         if e.type == EventType.DEAL_CLOSED:
             closed.add(e.lead_id)
-    leads_now = [_lead_as_of(lead, last.get(lead.id), lead.id in closed, present_ms)
-                 for lead in kept]  # fmt: skip
-    listings_now = [_listing_as_of(li, present_ms) for li in world.listings
-                    if li.listed_at <= present_ms]  # fmt: skip
+    leads_now = [
+        _lead_as_of(lead, last.get(lead.id), lead.id in closed, present_ms) for lead in kept
+    ]
+    listings_now = [
+        _listing_as_of(li, present_ms) for li in world.listings if li.listed_at <= present_ms
+    ]
     return [*world.agents, *listings_now, *leads_now, *events]
 
 
@@ -56,8 +63,7 @@ def _lead_as_of(lead: Lead, last: int | None, closed: bool, present_ms: int) -> 
         status = LeadStatus.LOST
     else:
         status = LeadStatus.ACTIVE
-    return msgspec.structs.replace(lead, status=status,
-                                   updated_at=max(lead.created_at, last or 0))  # fmt: skip
+    return msgspec.structs.replace(lead, status=status, updated_at=max(lead.created_at, last or 0))
 
 
 def _listing_as_of(listing: Listing, present_ms: int) -> Listing:
@@ -73,8 +79,9 @@ async def generate_device(
     """Create a device database at ``path`` holding one agent's generated world as of this
     hour; leads ingested. With ``plan``, outreach is planned for every lead (the Today screen
     then has steps; closed leads get empty plans)."""
-    batch = encode_batch(world_as_of(this_hour_ms(), leads=leads, listings=listings, seed=seed),
-                         Format.MSGPACK)  # fmt: skip
+    batch = encode_batch(
+        world_as_of(this_hour_ms(), leads=leads, listings=listings, seed=seed), Format.MSGPACK
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     async with await EdgeRuntime.open(path) as rt:
         await rt.ingest(batch)

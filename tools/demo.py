@@ -82,8 +82,12 @@ def korean_clip(workdir: Path) -> Path | None:
         return real
     out = workdir / "voice-note-ko.wav"
     try:
-        subprocess.run(["espeak-ng", "-v", "ko", "-w", str(out), KOREAN_NOTE], check=True,
-                       capture_output=True, timeout=60)  # fmt: skip
+        subprocess.run(
+            ["espeak-ng", "-v", "ko", "-w", str(out), KOREAN_NOTE],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out
@@ -106,11 +110,20 @@ def pick_leads(leads: list[Lead], n: int) -> list[Lead]:
     return picked
 
 
-async def offline_work(rt: EdgeRuntime, leads: list[Lead], clip: Path | None, timer: Timer,
-                       console: Console) -> None:  # fmt: skip
+async def offline_work(
+    rt: EdgeRuntime, leads: list[Lead], clip: Path | None, timer: Timer, console: Console
+) -> None:
     """What an agent does in airplane mode: analyze, dictate, draft, plan."""
-    table = Table("lead", "lang", "vertical", "P(convert)", "tier", "top driver", "next step",
-                  title=f"device {rt.device_id}: analyses")  # fmt: skip
+    table = Table(
+        "lead",
+        "lang",
+        "vertical",
+        "P(convert)",
+        "tier",
+        "top driver",
+        "next step",
+        title=f"device {rt.device_id}: analyses",
+    )
     for lead in pick_leads(leads, 6):
         analysis = await timer("analyze", partial(rt.analyze, lead.id))
         await timer("predict_behaviour", partial(rt.predict_behaviour, lead.id))
@@ -119,8 +132,15 @@ async def offline_work(rt: EdgeRuntime, leads: list[Lead], clip: Path | None, ti
         b = analysis.behaviour
         when = f"{step.channel} {local_time(step.due_at, lead.timezone)}" if step else "—"
         driver = b.drivers[0].text.split(":")[0] if b.drivers else ""
-        table.add_row(lead.id, lead.language, analysis.vertical.vertical, f"{b.p_convert:.2f}",
-                      b.tier, driver, when)  # fmt: skip
+        table.add_row(
+            lead.id,
+            lead.language,
+            analysis.vertical.vertical,
+            f"{b.p_convert:.2f}",
+            b.tier,
+            driver,
+            when,
+        )
     console.print(table)
     rows = await rt.store.fetchall(
         "SELECT text, language FROM events WHERE type = 'message_in' AND text IS NOT NULL "
@@ -130,9 +150,13 @@ async def offline_work(rt: EdgeRuntime, leads: list[Lead], clip: Path | None, ti
     t0 = time.perf_counter()
     guesses = rt.detect_languages(texts)
     timer.samples["detect_language (batch)"].append((time.perf_counter() - t0) * 1000)
-    console.print("  language of incoming messages: " + ", ".join(
-        f"{g.language} ({g.confidence:.2f}) {t[:18]!r}" for g, t in zip(guesses, texts, strict=True)
-    ))  # fmt: skip
+    console.print(
+        "  language of incoming messages: "
+        + ", ".join(
+            f"{g.language} ({g.confidence:.2f}) {t[:18]!r}"
+            for g, t in zip(guesses, texts, strict=True)
+        )
+    )
     for lead in pick_leads(leads, 3):
         draft = await timer(
             "adapt_message", partial(rt.adapt_message, lead.id, "follow_up_after_silence")
@@ -165,11 +189,14 @@ async def run_demo(
     figures: dict[str, Any] = {}
 
     with console.status("generating a world for two agents"):
-        world = generate_world(agents=2, leads=leads, listings=listings, seed=seed,
-                               now_ms=now_ms or this_hour_ms())  # fmt: skip
+        world = generate_world(
+            agents=2, leads=leads, listings=listings, seed=seed, now_ms=now_ms or this_hour_ms()
+        )
         batches = split_world(world)
-    console.print(f"[green]✓[/] world: {len(world.leads)} leads, {len(world.events)} events, "
-                  f"{len(world.listings)} listings, 2 agents")  # fmt: skip
+    console.print(
+        f"[green]✓[/] world: {len(world.leads)} leads, {len(world.events)} events, "
+        f"{len(world.listings)} listings, 2 agents"
+    )
     clip = korean_clip(workdir)
 
     with run_server(workdir / "server.db") as server:
@@ -182,8 +209,10 @@ async def run_demo(
                 rt = await EdgeRuntime.open(workdir / f"{agent_id}.db")
                 devices[agent_id] = rt
                 ingested = await timer("ingest", partial(rt.ingest, batch))
-                console.print(f"[green]✓[/] {agent_id}: ingested {ingested.records} records "
-                              f"offline into {agent_id}.db")  # fmt: skip
+                console.print(
+                    f"[green]✓[/] {agent_id}: ingested {ingested.records} records "
+                    f"offline into {agent_id}.db"
+                )
                 own = [lead for lead in world.leads if lead.agent_id == agent_id]
                 await offline_work(rt, own, clip, timer, console)
                 figures.setdefault("versions_before", rt.models.versions())
@@ -193,16 +222,25 @@ async def run_demo(
             for agent_id, rt in devices.items():
                 rep = await timer("sync", partial(rt.sync, server.url, tokens[agent_id]))
                 sent, received = sent + rep.bytes_sent, received + rep.bytes_received
-                console.print(f"[green]✓[/] {agent_id} synced: pushed {rep.pushed}, pulled "
-                              f"{rep.pulled}, checkpoint {rep.checkpoint}")  # fmt: skip
+                console.print(
+                    f"[green]✓[/] {agent_id} synced: pushed {rep.pushed}, pulled "
+                    f"{rep.pulled}, checkpoint {rep.checkpoint}"
+                )
             figures["conflicts"] = await conflict(devices, server.url, tokens, console, timer)
             for agent_id, rt in devices.items():
                 rep = await rt.sync(server.url, tokens[agent_id])
                 sent, received = sent + rep.bytes_sent, received + rep.bytes_received
             figures["bytes_sent"], figures["bytes_received"] = sent, received
-            await retrain_and_distribute(workdir / "server.db", devices, server.url, tokens,
-                                         console, figures, now_ms=world.now_ms,
-                                         seed=seed)  # fmt: skip
+            await retrain_and_distribute(
+                workdir / "server.db",
+                devices,
+                server.url,
+                tokens,
+                console,
+                figures,
+                now_ms=world.now_ms,
+                seed=seed,
+            )
             figures["versions_after"] = next(iter(devices.values())).models.versions()
             meter = next(iter(devices.values())).energy  # as the client's Perf screen says it
             figures["energy"] = meter.active_agent_hour(assume_speech=True)
@@ -215,8 +253,13 @@ async def run_demo(
     return figures
 
 
-async def conflict(devices: dict[str, EdgeRuntime], url: str, tokens: dict[str, str],
-                   console: Console, timer: Timer) -> int:  # fmt: skip
+async def conflict(
+    devices: dict[str, EdgeRuntime],
+    url: str,
+    tokens: dict[str, str],
+    console: Console,
+    timer: Timer,
+) -> int:
     """Both phones edit one lead offline, then sync; the later clock wins, the loser is logged."""
     (a, rt_a), (b, rt_b) = list(devices.items())[:2]
     rows = await rt_a.store.fetchall("SELECT id FROM leads WHERE agent_id = ? LIMIT 1", (a,))
@@ -229,16 +272,25 @@ async def conflict(devices: dict[str, EdgeRuntime], url: str, tokens: dict[str, 
     lead_a, lead_b = await rt_a.get("lead", lead_id), await rt_b.get("lead", lead_id)
     assert isinstance(lead_a, Lead) and isinstance(lead_b, Lead)
     final_a, final_b = lead_a.budget_max, lead_b.budget_max
-    console.print(f"[green]✓[/] conflict on {lead_id}.budget_max: both phones now hold "
-                  f"{final_a:,.0f} (== {final_b:,.0f}); conflicts logged by the server: "
-                  f"{rep_a.conflicts + rep_b.conflicts}")  # fmt: skip
+    console.print(
+        f"[green]✓[/] conflict on {lead_id}.budget_max: both phones now hold "
+        f"{final_a:,.0f} (== {final_b:,.0f}); conflicts logged by the server: "
+        f"{rep_a.conflicts + rep_b.conflicts}"
+    )
     return rep_a.conflicts + rep_b.conflicts
 
 
-async def retrain_and_distribute(db: Path, devices: dict[str, EdgeRuntime], url: str,
-                                 tokens: dict[str, str], console: Console,
-                                 figures: dict[str, Any], *, now_ms: int,
-                                 seed: int) -> None:  # fmt: skip
+async def retrain_and_distribute(
+    db: Path,
+    devices: dict[str, EdgeRuntime],
+    url: str,
+    tokens: dict[str, str],
+    console: Console,
+    figures: dict[str, Any],
+    *,
+    now_ms: int,
+    seed: int,
+) -> None:
     """The server retrains on synced outcomes (its own process); devices fetch and swap.
 
     Fills ``figures["retrain"]`` (the decision) and ``figures["installed"]`` (per device).
@@ -249,8 +301,10 @@ async def retrain_and_distribute(db: Path, devices: dict[str, EdgeRuntime], url:
     from edge.model_updates import UpdatePolicy
     from server.admin import model_key, retrain
 
-    with console.status("the server retrains the behaviour model on synced outcomes "
-                        "(TensorFlow in a separate process)"):  # fmt: skip
+    with console.status(
+        "the server retrains the behaviour model on synced outcomes "
+        "(TensorFlow in a separate process)"
+    ):
         key = hashlib.sha256(f"realty-edge demo {seed}".encode()).digest()
         run = await retrain(db, now_ms=now_ms, pseudonym_key=key)
     console.print(f"[green]✓[/] retraining run {run.id}: [bold]{run.decision}[/] ({run.reason})")
@@ -264,8 +318,10 @@ async def retrain_and_distribute(db: Path, devices: dict[str, EdgeRuntime], url:
         figures["installed"][agent_id] = dict(update.installed)
         what = versions(update.installed)
         rejected = f"; rejected {update.rejected}" if update.rejected else ""
-        console.print(f"[green]✓[/] {agent_id}: verified signature, hash, feature spec and "
-                      f"canary; installed {what}{rejected}")  # fmt: skip
+        console.print(
+            f"[green]✓[/] {agent_id}: verified signature, hash, feature spec and "
+            f"canary; installed {what}{rejected}"
+        )
 
 
 def versions(models: dict[str, str]) -> str:
@@ -279,10 +335,12 @@ def report(figures: dict[str, Any], timer: Timer, console: Console) -> None:
     table = Table("what", "value", title="the loop")
     if energy is not None:
         measured = figures["energy_measured_speech"]
-        table.add_row("modeled battery, active agent hour (README model)",
-                      f"{energy.battery_percent:.3f} %/h")  # fmt: skip
-        table.add_row("the same with the speech CPU measured here",
-                      f"{measured.battery_percent:.3f} %/h")  # fmt: skip
+        table.add_row(
+            "modeled battery, active agent hour (README model)", f"{energy.battery_percent:.3f} %/h"
+        )
+        table.add_row(
+            "the same with the speech CPU measured here", f"{measured.battery_percent:.3f} %/h"
+        )
     table.add_row(
         "bytes synced (sent / received)",
         f"{figures['bytes_sent']:,} / {figures['bytes_received']:,}",

@@ -15,16 +15,34 @@ import unicodedata
 
 #: Opt-out keywords by language (ISO 639-1), as a person would type them.
 OPT_OUT_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "en": ("STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPT OUT",
-           "OPTOUT", "REVOKE"),
+    "en": (
+        "STOP",
+        "STOPALL",
+        "STOP ALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "OPT OUT",
+        "OPTOUT",
+        "REVOKE",
+    ),
     "es": ("ALTO", "PARAR", "BAJA", "DETENER", "CANCELAR", "NO MAS", "NO MÁS"),
     "zh": ("停止", "退订", "退訂", "取消订阅", "取消訂閱", "不要再发"),
     "vi": ("DỪNG", "DUNG", "HỦY", "HUY", "HỦY ĐĂNG KÝ", "HUY DANG KY"),
     "ko": ("수신거부", "수신 거부", "중지", "그만"),
     "tl": ("TIGIL", "ITIGIL", "HINTO", "AYOKO NA"),
     "ar": ("توقف", "إيقاف", "ايقاف", "إلغاء", "الغاء"),
-    "fr": ("ARRET", "ARRÊT", "ARRETER", "ARRÊTER", "DESABONNER", "DÉSABONNER",
-           "DESINSCRIRE", "DÉSINSCRIRE"),
+    "fr": (
+        "ARRET",
+        "ARRÊT",
+        "ARRETER",
+        "ARRÊTER",
+        "DESABONNER",
+        "DÉSABONNER",
+        "DESINSCRIRE",
+        "DÉSINSCRIRE",
+    ),
     "ru": ("СТОП", "ОТПИСАТЬСЯ", "ОТПИСКА", "ХВАТИТ"),
     "pt": ("PARAR", "SAIR", "CANCELAR", "DESCADASTRAR"),
     "hi": ("रोकें", "रोको", "बंद करें", "बंद", "सदस्यता रद्द"),
@@ -33,7 +51,7 @@ OPT_OUT_KEYWORDS: dict[str, tuple[str, ...]] = {
     "it": ("ALT", "BASTA", "DISISCRIVI", "CANCELLAMI", "ANNULLA"),
     "th": ("หยุด", "ยกเลิก", "เลิกรับ"),
     "tr": ("DUR", "İPTAL", "IPTAL", "ABONELİKTEN ÇIK", "RET"),
-}  # fmt: skip
+}
 
 #: Words a message may have and still be read as an opt-out that starts with a keyword.
 MAX_WORDS = 3

@@ -87,45 +87,59 @@ CHANNELS: Lexicon[Channel] = Lexicon(
 #: (start, end) of each period of the day.
 MORNING, AFTERNOON, EVENING = (8, 12), (12, 18), (18, 22)
 _PERIODS: tuple[tuple[str, tuple[int, int]], ...] = (
-    (r"\bafternoons?\b|\bpor la tarde\b|\bde la tarde\b|\baprès-midi\b|\bnachmittags?\b|"
-     r"\bpomeriggio\b|\bà tarde\b|\bde tarde\b|\bднём\b|\bднем\b|\böğleden sonra\b|午後|오후|下午|"
-     r"بعد الظهر|दोपहर|บ่าย|\bchiều\b|\bhapon\b", AFTERNOON),
-    (r"\bevenings?\b|\btonight\b|\bde la noche\b|\bpor la noche\b|\ble soir\b|\bsoirée\b|"
-     r"\babends?\b|\bsera\b|\bà noite\b|\bde noite\b|\bвечер\w*|\bakşam\w*|"
-     r"夜|夕方|저녁|晚上|المساء|مساء|"
-     r"शाम|เย็น|\btối\b(?! đa)|\bgabi\b", EVENING),
-    (r"\bmornings?\b|\bpor las? mañanas?\b|\bde la mañana\b|\ble matin\b|\bvormittags?\b|"
-     r"\bmorgens\b|\bmattin[ao]\b|\bde manhã\b|\bутр\w*|\bsabah\w*|午前|朝|오전|아침|上午|早上|"
-     r"صباح\w*|सुबह|เช้า|\bsáng\b|\bumaga\b", MORNING),
-)  # fmt: skip
+    (
+        r"\bafternoons?\b|\bpor la tarde\b|\bde la tarde\b|\baprès-midi\b|\bnachmittags?\b|"
+        r"\bpomeriggio\b|\bà tarde\b|\bde tarde\b|\bднём\b|\bднем\b|\böğleden sonra\b|"
+        r"午後|오후|下午|"
+        r"بعد الظهر|दोपहर|บ่าย|\bchiều\b|\bhapon\b",
+        AFTERNOON,
+    ),
+    (
+        r"\bevenings?\b|\btonight\b|\bde la noche\b|\bpor la noche\b|\ble soir\b|\bsoirée\b|"
+        r"\babends?\b|\bsera\b|\bà noite\b|\bde noite\b|\bвечер\w*|\bakşam\w*|"
+        r"夜|夕方|저녁|晚上|المساء|مساء|"
+        r"शाम|เย็น|\btối\b(?! đa)|\bgabi\b",
+        EVENING,
+    ),
+    (
+        r"\bmornings?\b|\bpor las? mañanas?\b|\bde la mañana\b|\ble matin\b|\bvormittags?\b|"
+        r"\bmorgens\b|\bmattin[ao]\b|\bde manhã\b|\bутр\w*|\bsabah\w*|午前|朝|오전|아침|上午|早上|"
+        r"صباح\w*|सुबह|เช้า|\bsáng\b|\bumaga\b",
+        MORNING,
+    ),
+)
 _PERIOD_RX = [(re.compile(p, re.IGNORECASE), w) for p, w in _PERIODS]
 
 # A clock time: an hour with a marker ("6pm", "18h", "18:00", "18 Uhr", "6時", "6시", "6点",
 # "6 बजे", "6 โมง", "6 giờ", "الساعة 6", "6'dan", "le 18", "las 6").
-_HOUR = (r"(?:(?:alle|le|las|à|às|das|les|dalle|delle|الساعة|mag-|ng)\s?)?(\d{1,2})"
-         r"(?:[:.h](\d{2}))?\s?(am|pm|a\.m\.|p\.m\.|h\b|uhr|hrs|o'clock|時|시|点|बजे|โมง|ทุ่ม|"
-         r"giờ|'?(?:da|de|ta|te)n\b)?")  # fmt: skip
+_HOUR = (
+    r"(?:(?:alle|le|las|à|às|das|les|dalle|delle|الساعة|mag-|ng)\s?)?(\d{1,2})"
+    r"(?:[:.h](\d{2}))?\s?(am|pm|a\.m\.|p\.m\.|h\b|uhr|hrs|o'clock|時|시|点|बजे|โมง|ทุ่ม|"
+    r"giờ|'?(?:da|de|ta|te)n\b)?"
+)
 _HOUR_RX = re.compile(_HOUR, re.IGNORECASE)
-_MARKED_PREFIX = re.compile(r"(?:alle|le|las|à|às|das|les|dalle|delle|الساعة|mag-|ng)\s?$",
-                            re.IGNORECASE)  # fmt: skip
+_MARKED_PREFIX = re.compile(
+    r"(?:alle|le|las|à|às|das|les|dalle|delle|الساعة|mag-|ng)\s?$", re.IGNORECASE
+)
 _AFTER = re.compile(
     r"(?:\bafter|\bdespués de|\baprès|\bnach|\bdopo|\bdepois|\bпосле|\bpagkatapos(?: ng)?|"
     r"\bsau|بعد|หลัง)\W{0,3}(?:\w{1,4}\s)?$",
     re.IGNORECASE,
-)  # fmt: skip
-_AFTER_POST = re.compile(r"^\s?(?:以降|以後|以后|之后|이후|후에|\bsonra|के बाद|onwards|on)",
-                         re.IGNORECASE)  # fmt: skip
+)
+_AFTER_POST = re.compile(
+    r"^\s?(?:以降|以後|以后|之后|이후|후에|\bsonra|के बाद|onwards|on)", re.IGNORECASE
+)
 _BEFORE = re.compile(
     r"(?:\bbefore|\bantes de|\bavant|\bvor|\bprima|\bantes|\bдо|\bbago(?: mag-?)?|\btrước|قبل|ก่อน)"
     r"\W{0,3}(?:\w{1,5}\s)?$",
     re.IGNORECASE,
-)  # fmt: skip
+)
 _BEFORE_POST = re.compile(r"^\s?(?:前|전에|전|之前|以前|\bönce|से पहले)", re.IGNORECASE)
 _JOIN = re.compile(
     r"^\s?(?:-|–|to|and|y|et|und|e|a|до|ile|에서|到|至|و|से|ถึง|đến|hanggang|から|〜|~)\s?"
     r"(?:las|le|les|das|alle|الساعة)?\s?$",
     re.IGNORECASE,
-)  # fmt: skip
+)
 
 
 def channel(text: str, langs: tuple[str, ...]) -> Channel | None:

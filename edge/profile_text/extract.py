@@ -99,13 +99,19 @@ def extract(
     types, refused, musts = _terms(text, langs)
     window = contact.hours(text)
     return ProfileText(
-        price_min=lo, price_max=hi, currency=currency if (lo or hi) else None,
-        beds_min=rooms.bedrooms(text, langs), baths_min=rooms.bathrooms(text, langs),
-        areas=places.areas(text, known_places), property_types=types, must_haves=musts,
+        price_min=lo,
+        price_max=hi,
+        currency=currency if (lo or hi) else None,
+        beds_min=rooms.bedrooms(text, langs),
+        baths_min=rooms.bathrooms(text, langs),
+        areas=places.areas(text, known_places),
+        property_types=types,
+        must_haves=musts,
         refused_types=refused,
         preferred_channel=contact.channel(text, langs),
-        hours_start=window[0] if window else None, hours_end=window[1] if window else None,
-    )  # fmt: skip
+        hours_start=window[0] if window else None,
+        hours_end=window[1] if window else None,
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -113,15 +119,20 @@ def _cached(text: str, language: str | None, known_places: tuple[str, ...]) -> P
     return extract(text, language, known_places)
 
 
-def extract_all(texts: Sequence[str], language: str | None = None,
-                known_places: Iterable[str] = ()) -> ProfileText:  # fmt: skip
+def extract_all(
+    texts: Sequence[str], language: str | None = None, known_places: Iterable[str] = ()
+) -> ProfileText:
     """The criteria of a conversation (its ``RECENT`` last messages), oldest first: a later
     statement of a field replaces an earlier one; lists gather every message's items."""
     names = tuple(known_places)
     out: dict[str, Any] = {}
     texts = texts[-RECENT:]
-    lists: dict[str, Any] = {"areas": [], "property_types": [], "must_haves": [],
-                             "refused_types": []}  # fmt: skip
+    lists: dict[str, Any] = {
+        "areas": [],
+        "property_types": [],
+        "must_haves": [],
+        "refused_types": [],
+    }
     for t in texts:
         one = _cached(t, language, names)
         for field in lists:
@@ -140,13 +151,17 @@ def extract_all(texts: Sequence[str], language: str | None = None,
 def as_labels(found: ProfileText) -> dict:
     """The fields in the shape of the labelled set (``tests/data/profile_text``)."""
     return {
-        "price_min": found.price_min, "price_max": found.price_max, "currency": found.currency,
-        "beds": found.beds_min, "baths": found.baths_min, "areas": found.areas,
+        "price_min": found.price_min,
+        "price_max": found.price_max,
+        "currency": found.currency,
+        "beds": found.beds_min,
+        "baths": found.baths_min,
+        "areas": found.areas,
         "property_types": [p.value for p in found.property_types],
         "must_haves": found.must_haves,
         "channel": found.preferred_channel.value if found.preferred_channel else None,
         "hours": list(found.hours) if found.hours else None,
-    }  # fmt: skip
+    }
 
 
 def labelled(text: str, language: str | None, known_places: Sequence[str]) -> dict:

@@ -22,8 +22,9 @@ from sync.records import Consent, Profile
 MAX_MONEY = 1e11
 
 
-def apply_stated(profile: Profile, stated: ProfileText, *, currency: str = "USD",
-                 consent: Consent | None = None) -> Profile:  # fmt: skip
+def apply_stated(
+    profile: Profile, stated: ProfileText, *, currency: str = "USD", consent: Consent | None = None
+) -> Profile:
     """``profile`` with the criteria the lead stated merged in (see the module's precedence)."""
     if stated.is_empty():
         return profile
@@ -35,8 +36,11 @@ def apply_stated(profile: Profile, stated: ProfileText, *, currency: str = "USD"
         lo, hi = profile.price_min, profile.price_max
         if stated.price_max is not None:
             hi = stated.price_max
-            lo = stated.price_min if stated.price_min is not None else (
-                lo if lo is not None and lo < hi else None)  # fmt: skip
+            lo = (
+                stated.price_min
+                if stated.price_min is not None
+                else (lo if lo is not None and lo < hi else None)
+            )
         elif stated.price_min is not None:
             lo = stated.price_min
             hi = hi if hi is not None and hi > lo else None

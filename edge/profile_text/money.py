@@ -16,18 +16,53 @@ from edge.profile_text.scan import clause_after, clause_before
 
 # Magnitude words: (fragment, factor), for every language; matched right after the number.
 _MAGNITUDES: tuple[tuple[str, float], ...] = (
-    (r"k\b", 1e3), (r"thousand\b", 1e3), (r"grand\b", 1e3), (r"m(?![²2\w])", 1e6),
-    (r"mm\b", 1e6), (r"mn\b", 1e6), (r"millions?\b", 1e6), (r"billions?\b", 1e9),
-    (r"mil\b", 1e3), (r"mill[oó]n(?:es)?\b", 1e6), (r"mila\b", 1e3), (r"milion[ei]\b", 1e6),
-    (r"milh(?:ão|ões)\b", 1e6), (r"mio\.?", 1e6), (r"millionen\b", 1e6), (r"mrd\.?", 1e9),
-    (r"tsd\.?", 1e3), (r"tausend\b", 1e3), (r"тысяч\w*|тыс\.?", 1e3), (r"млн\.?|миллион\w*", 1e6),
-    (r"млрд\.?", 1e9), (r"bin\b", 1e3), (r"milyon\b", 1e6), (r"milyar\b", 1e9),
-    (r"libo\b", 1e3), (r"ألف|آلاف", 1e3), (r"مليون|ملايين", 1e6), (r"مليار", 1e9),
-    (r"हज़ार|हजार", 1e3), (r"लाख", 1e5), (r"करोड़|करोड", 1e7), (r"พัน", 1e3), (r"หมื่น", 1e4),
-    (r"แสน", 1e5), (r"ล้าน", 1e6), (r"nghìn\b|ngàn\b", 1e3), (r"triệu\b", 1e6),
-    (r"tỷ\b|tỉ\b", 1e9), (r"千万", 1e7), (r"万", 1e4), (r"億|亿", 1e8), (r"千", 1e3),
-    (r"천만", 1e7), (r"만", 1e4), (r"억", 1e8), (r"천", 1e3),
-)  # fmt: skip
+    (r"k\b", 1e3),
+    (r"thousand\b", 1e3),
+    (r"grand\b", 1e3),
+    (r"m(?![²2\w])", 1e6),
+    (r"mm\b", 1e6),
+    (r"mn\b", 1e6),
+    (r"millions?\b", 1e6),
+    (r"billions?\b", 1e9),
+    (r"mil\b", 1e3),
+    (r"mill[oó]n(?:es)?\b", 1e6),
+    (r"mila\b", 1e3),
+    (r"milion[ei]\b", 1e6),
+    (r"milh(?:ão|ões)\b", 1e6),
+    (r"mio\.?", 1e6),
+    (r"millionen\b", 1e6),
+    (r"mrd\.?", 1e9),
+    (r"tsd\.?", 1e3),
+    (r"tausend\b", 1e3),
+    (r"тысяч\w*|тыс\.?", 1e3),
+    (r"млн\.?|миллион\w*", 1e6),
+    (r"млрд\.?", 1e9),
+    (r"bin\b", 1e3),
+    (r"milyon\b", 1e6),
+    (r"milyar\b", 1e9),
+    (r"libo\b", 1e3),
+    (r"ألف|آلاف", 1e3),
+    (r"مليون|ملايين", 1e6),
+    (r"مليار", 1e9),
+    (r"हज़ार|हजार", 1e3),
+    (r"लाख", 1e5),
+    (r"करोड़|करोड", 1e7),
+    (r"พัน", 1e3),
+    (r"หมื่น", 1e4),
+    (r"แสน", 1e5),
+    (r"ล้าน", 1e6),
+    (r"nghìn\b|ngàn\b", 1e3),
+    (r"triệu\b", 1e6),
+    (r"tỷ\b|tỉ\b", 1e9),
+    (r"千万", 1e7),
+    (r"万", 1e4),
+    (r"億|亿", 1e8),
+    (r"千", 1e3),
+    (r"천만", 1e7),
+    (r"만", 1e4),
+    (r"억", 1e8),
+    (r"천", 1e3),
+)
 _MAG_RX = re.compile(
     r"\s?(?:" + "|".join(f"({f})" for f, _ in sorted(_MAGNITUDES, key=lambda x: -len(x[0]))) + ")",
     re.IGNORECASE,
@@ -36,21 +71,35 @@ _MAG_VALUES = tuple(v for _, v in sorted(_MAGNITUDES, key=lambda x: -len(x[0])))
 
 # Currencies: symbols and codes before or after the amount, words after it.
 _CURRENCIES: tuple[tuple[str, str], ...] = (
-    (r"US\$|USD|\$|dollars?|d[oó]lar(?:es)?|dollar[oi]|dolar\w*|доллар\w*|долл\.?|دولار|डॉलर|"
-     r"ดอลลาร์|đô(?: la)?|ドル|달러|美元|美金", "USD"),
-    (r"R\$|BRL|reais|real\b", "BRL"), (r"€|EUR|euros?|евро|يورو|ユーロ|유로|欧元", "EUR"),
-    (r"£|GBP|pounds?", "GBP"), (r"円|JPY", "JPY"), (r"元|人民币|RMB|CNY|¥", "CNY"),
-    (r"₩|원|KRW", "KRW"), (r"₹|INR|रुपये|रुपए|rupees?|Rs\.?", "INR"), (r"฿|บาท|THB", "THB"),
-    (r"₫|đồng|VND", "VND"), (r"₱|PHP|piso\b", "PHP"), (r"₺|TL\b|TRY|lira", "TRY"),
-    (r"₽|руб\w*|RUB", "RUB"), (r"درهم|AED", "AED"), (r"ريال|SAR", "SAR"),
-)  # fmt: skip
+    (
+        r"US\$|USD|\$|dollars?|d[oó]lar(?:es)?|dollar[oi]|dolar\w*|доллар\w*|долл\.?|دولار|डॉलर|"
+        r"ดอลลาร์|đô(?: la)?|ドル|달러|美元|美金",
+        "USD",
+    ),
+    (r"R\$|BRL|reais|real\b", "BRL"),
+    (r"€|EUR|euros?|евро|يورو|ユーロ|유로|欧元", "EUR"),
+    (r"£|GBP|pounds?", "GBP"),
+    (r"円|JPY", "JPY"),
+    (r"元|人民币|RMB|CNY|¥", "CNY"),
+    (r"₩|원|KRW", "KRW"),
+    (r"₹|INR|रुपये|रुपए|rupees?|Rs\.?", "INR"),
+    (r"฿|บาท|THB", "THB"),
+    (r"₫|đồng|VND", "VND"),
+    (r"₱|PHP|piso\b", "PHP"),
+    (r"₺|TL\b|TRY|lira", "TRY"),
+    (r"₽|руб\w*|RUB", "RUB"),
+    (r"درهم|AED", "AED"),
+    (r"ريال|SAR", "SAR"),
+)
 _CUR_ALT = "|".join(f"({f})" for f, _ in _CURRENCIES)
 _CUR_AFTER = re.compile(r"^\s?(?:(?:de|di|d'|of)\s?)?(?:" + _CUR_ALT + ")", re.IGNORECASE)
 _CUR_BEFORE = re.compile(r"(?:" + _CUR_ALT + r")\s?$", re.IGNORECASE)
 _CUR_CODES = tuple(c for _, c in _CURRENCIES)
 
-_NUMBER = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+|\d{1,3}(?: \d{3})+(?![\d.,])|\d+)"
-                     r"(?:[.,](\d{1,2})(?!\d))?")  # fmt: skip
+_NUMBER = re.compile(
+    r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+|\d{1,3}(?: \d{3})+(?![\d.,])|\d+)"
+    r"(?:[.,](\d{1,2})(?!\d))?"
+)
 
 _MIN_CUE = re.compile(
     r"(?:\bat least|\bminimum|\bmin\.?|\bfrom|\bover|\babove|\bmore than|\bstarting at|"
@@ -60,28 +109,28 @@ _MIN_CUE = re.compile(
     r"\bминимум|\bот|\ben az|ابتداءً من|ابتداء من|على الأقل|أكثر من|कम से कम|ตั้งแต่|อย่างน้อย|"
     r"\btừ|\bít nhất|\btrên|\bsimula|\bmula|\bhindi bababa|至少)\W{0,3}$",
     re.IGNORECASE,
-)  # fmt: skip
+)
 _MAX_CUE = re.compile(
     r"(?:\bno more than|\bnot more than|\bnicht mehr als|\bpas plus de|\bnon più di|"
     r"\bnão mais (?:que|de)|\bno más de|\bне более|\bне больше|\bне дороже|\bhindi hihigit|"
     r"\bkhông quá|ไม่เกิน|لا يزيد عن|لا يتجاوز|不超过)\W{0,3}$",
     re.IGNORECASE,
-)  # fmt: skip
+)
 _MIN_AFTER = re.compile(
     r"^\W{0,2}(?:\+|and up|or more|et plus|o más|ou mais|o più|und mehr|и выше|"
     r"'?(?:dan|den|tan|ten) başlayan|üzeri|üstü|以上|から|起|이상|부터|"
     r"से ऊपर|से ज़्यादा(?! नहीं)|से अधिक|ขึ้นไป|trở lên)",
     re.IGNORECASE,
-)  # fmt: skip
+)
 _MAX_AFTER = re.compile(
     r"^\W{0,2}(?:max\b|maximum|or less|以下|以内|まで|未満|を超えない|이하|이내|까지|미만|넘지|"
     r"之内|以下|'?[yd]?[ae] kadar|kadar|altında|geçmesin|तक|से कम|से ज़्यादा नहीं)",
     re.IGNORECASE,
-)  # fmt: skip
+)
 _RANGE_JOIN = re.compile(
     r"^\s*(?:-|–|—|~|〜|～|to|and|y|et|und|e|a|до|ile|에서|到|至|و|से|ถึง|đến|hanggang|bis)\s*$",
     re.IGNORECASE,
-)  # fmt: skip
+)
 #: A question about one listing: its price is not the lead's budget.
 _LISTING_QUESTION = re.compile(
     r"still available|listed at|is it available|sigue disponible|toujours disponible|"
@@ -89,7 +138,7 @@ _LISTING_QUESTION = re.compile(
     r"hâlâ satılık|まだ空いて|아직 있나요|还在吗|ما زال متاح|अभी भी उपलब्ध|ยังว่างอยู่|còn không|"
     r"available pa",
     re.IGNORECASE,
-)  # fmt: skip
+)
 
 
 @dataclass(slots=True)

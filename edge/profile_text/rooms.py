@@ -15,24 +15,37 @@ _NUMBER_WORDS: dict[str, dict[str, int]] = {
     "en": {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6},
     "es": {"un": 1, "una": 1, "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6},
     "fr": {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6},
-    "de": {"ein": 1, "eine": 1, "einem": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5,
-           "sechs": 6},
+    "de": {"ein": 1, "eine": 1, "einem": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6},
     "it": {"un": 1, "una": 1, "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "sei": 6},
-    "pt": {"um": 1, "uma": 1, "dois": 2, "duas": 2, "três": 3, "quatro": 4, "cinco": 5,
-           "seis": 6},
+    "pt": {"um": 1, "uma": 1, "dois": 2, "duas": 2, "três": 3, "quatro": 4, "cinco": 5, "seis": 6},
     "ru": {"одна": 1, "одной": 1, "две": 2, "два": 2, "три": 3, "четыре": 4, "пять": 5},
     "tr": {"bir": 1, "iki": 2, "İki": 2, "üç": 3, "dört": 4, "beş": 5},
-    "ar": {"واحدة": 1, "اثنتان": 2, "اثنين": 2, "ثلاث": 3, "ثلاثة": 3, "أربع": 4, "أربعة": 4,
-           "خمس": 5},
+    "ar": {
+        "واحدة": 1,
+        "اثنتان": 2,
+        "اثنين": 2,
+        "ثلاث": 3,
+        "ثلاثة": 3,
+        "أربع": 4,
+        "أربعة": 4,
+        "خمس": 5,
+    },
     "hi": {"एक": 1, "दो": 2, "तीन": 3, "चार": 4, "पांच": 5, "पाँच": 5},
     "th": {"หนึ่ง": 1, "สอง": 2, "สาม": 3, "สี่": 4, "ห้า": 5},
     "vi": {"một": 1, "hai": 2, "ba": 3, "bốn": 4, "năm": 5},
-    "tl": {"isang": 1, "dalawang": 2, "dalawa": 2, "tatlong": 3, "tatlo": 3, "apat": 4,
-           "limang": 5},
+    "tl": {
+        "isang": 1,
+        "dalawang": 2,
+        "dalawa": 2,
+        "tatlong": 3,
+        "tatlo": 3,
+        "apat": 4,
+        "limang": 5,
+    },
     "ja": {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5},
     "ko": {"한": 1, "두": 2, "세": 3, "네": 4, "다섯": 5, "하나": 1, "둘": 2, "셋": 3, "넷": 4},
     "zh": {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5},
-}  # fmt: skip
+}
 
 # Room words: (count first, word first) fragments per language.
 _BEDS: dict[str, tuple[str, str]] = {
@@ -52,7 +65,7 @@ _BEDS: dict[str, tuple[str, str]] = {
     "ja": (r"\s?(?:s?l?dk|つの寝室)", r"寝室\D{0,6}?"),
     "ko": (r"\s?(?:룸|베드룸)", r"(?:침실|방)\s?"),
     "zh": (r"\s?(?:个?卧室|室|居室?|房(?=\d|[一两二三四]厅))", r""),
-}  # fmt: skip
+}
 _BATHS: dict[str, tuple[str, str]] = {
     "en": (r"\+?-?\s?(?:bath(?:room)?s?\b|ba\b)", r""),
     "es": (r"\s(?:baños?)", r""),
@@ -70,7 +83,7 @@ _BATHS: dict[str, tuple[str, str]] = {
     "ja": (r"", r"(?:バス(?:ルーム)?|浴室|トイレ)\D{0,6}?"),
     "ko": (r"", r"(?:화장실|욕실)\s?"),
     "zh": (r"\s?(?:个?卫生间|个?洗手间|个?浴室|卫)", r""),
-}  # fmt: skip
+}
 # The Arabic dual and other fixed phrases: (fragment, count) per language.
 _FIXED_BEDS = {"ar": ((r"غرفتا نوم|غرفتي نوم|غرفتين", 2),), "ko": ((r"쓰리룸", 3), (r"투룸", 2))}
 _FIXED_BATHS = {"ar": ((r"حمامان|حمامين", 2),)}

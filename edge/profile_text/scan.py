@@ -13,15 +13,41 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Generic, TypeVar
 
 #: The languages with lexicons (those of ``edge/locales``).
-LANGUAGES: tuple[str, ...] = ("ar", "de", "en", "es", "fr", "hi", "it", "ja", "ko", "pt", "ru",
-                              "th", "tl", "tr", "vi", "zh")  # fmt: skip
+LANGUAGES: tuple[str, ...] = (
+    "ar",
+    "de",
+    "en",
+    "es",
+    "fr",
+    "hi",
+    "it",
+    "ja",
+    "ko",
+    "pt",
+    "ru",
+    "th",
+    "tl",
+    "tr",
+    "vi",
+    "zh",
+)
 
 # Digits of other scripts (Arabic-Indic, Persian, Devanagari, Thai, full-width) to ASCII, and
 # the Arabic thousands and decimal separators; one character for one, so offsets are kept.
 _DIGITS = str.maketrans(
-    {**{chr(base + i): str(i) for base in (0x660, 0x6F0, 0x966, 0xE50, 0xFF10) for i in range(10)},
-     "\u066c": ",", "\u066b": ".", "\u00a0": " ", "\u202f": " ", "\u2009": " "}
-)  # fmt: skip
+    {
+        **{
+            chr(base + i): str(i)
+            for base in (0x660, 0x6F0, 0x966, 0xE50, 0xFF10)
+            for i in range(10)
+        },
+        "\u066c": ",",
+        "\u066b": ".",
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u2009": " ",
+    }
+)
 
 
 def normalize(text: str) -> str:
@@ -137,12 +163,12 @@ _NEG_BEFORE = re.compile(
     r"niente|senza|não|nem|sem|не|без|ни|لا|ليس|بدون|غير|ayaw|hindi|không|chứ không)\b|"
     r"不要|不想|不是|不用|ไม่เอา|ไม่ใช่|ไม่อยาก|ไม่ต้องการ",
     re.IGNORECASE,
-)  # fmt: skip
+)
 _NEG_AFTER = re.compile(
     r"^\s?(?:ではなく|じゃなく|以外|は不要|はいらない|말고|아니|은 싫|는 싫|제외|"
     r"olmasın|değil|istemiyoruz|istemiyorum|hariç|नहीं|ไม่เอา|não\b)",
     re.IGNORECASE,
-)  # fmt: skip
+)
 
 
 def negated(text: str, start: int, end: int) -> bool:

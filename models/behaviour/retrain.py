@@ -136,9 +136,11 @@ def base_corpus(world: dict, cache: Path | None = None) -> BehaviourRows:
         if path.exists():
             with np.load(path) as z:
                 return BehaviourRows(
-                    x=z["x"], y=z["y"], lead_ids=[str(i) for i in z["lead_ids"]],
+                    x=z["x"],
+                    y=z["y"],
+                    lead_ids=[str(i) for i in z["lead_ids"]],
                     cutoffs=z["cutoffs"],
-                )  # fmt: skip
+                )
     w = generate_world(**world)
     rows = build_rows(w.leads, w.events, w.listings, w.now_ms, LabelConfig())
     if path is not None:
@@ -223,9 +225,12 @@ def retrain(
         curr |= _aucs(y_test[part], pk[part], prefix)
     synced = parts["synced."]
     share = worse_share(
-        y_test[synced], pc[synced], pk[synced],
-        [lid for lid, t in zip(rows.lead_ids, test, strict=True) if t], seed=seed,
-    )  # fmt: skip
+        y_test[synced],
+        pc[synced],
+        pk[synced],
+        [lid for lid, t in zip(rows.lead_ids, test, strict=True) if t],
+        seed=seed,
+    )
     metrics["synced_worse_share"] = share
     # Calibration on the synced holdout (mean over the labels), and the candidate's scores of
     # the synced leads now: the drift check's reference (models.drift).
@@ -233,8 +238,9 @@ def retrain(
     from models.train_common import expected_calibration_error
 
     for who, p in (("candidate", pc), ("current", pk)):
-        eces = [expected_calibration_error(y_test[synced, j], p[synced, j])
-                for j in range(len(LABELS))]  # fmt: skip
+        eces = [
+            expected_calibration_error(y_test[synced, j], p[synced, j]) for j in range(len(LABELS))
+        ]
         metrics[f"{who}.ece"] = float(np.mean(eces))
     from models.retrain import live_scores
 
@@ -245,11 +251,16 @@ def retrain(
     metrics["train_seconds"] = time.perf_counter() - t0
     inputs, outputs = tensor_specs(blob)
     manifest = build_manifest(
-        NAME, blob, version=version, feature_spec_hash=FEATURE_SPEC_HASH, inputs=inputs,
-        outputs=outputs, labels=list(LABELS),
+        NAME,
+        blob,
+        version=version,
+        feature_spec_hash=FEATURE_SPEC_HASH,
+        inputs=inputs,
+        outputs=outputs,
+        labels=list(LABELS),
         metrics={k: v for k, v in metrics.items() if not math.isnan(v)},
         golden=golden_cases(blob, x_test, n=4),
-    )  # fmt: skip
+    )
     save_artifact(out, blob, manifest)
     (out / "reference.json").write_bytes(msgspec.json.encode(ref))
     result.update(promote=promote, reason=reason, candidate=version)
@@ -267,27 +278,41 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--min-rows", type=int, default=50)
     ap.add_argument("--tolerance", type=float, default=TOLERANCE)
     ap.add_argument(
-        "--confidence", type=float, default=0.95,
+        "--confidence",
+        type=float,
+        default=0.95,
         help="refuse when the candidate is worse on the synced holdout in this share of "
         "bootstrap resamples",
-    )  # fmt: skip
+    )
     ap.add_argument("--epochs", type=int, default=80)
     ap.add_argument(
-        "--base-world", type=json.loads, default=DEFAULT_WORLD,
+        "--base-world",
+        type=json.loads,
+        default=DEFAULT_WORLD,
         help='generator arguments of the base corpus as JSON, or "null" for none '
         "(default: the shipped model's world)",
-    )  # fmt: skip
+    )
     ap.add_argument("--cache", type=Path, default=None, help="where the base corpus is cached")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     result = retrain(
-        args.data, args.current, args.out, version=args.version, seed=args.seed,
-        holdout=args.holdout, min_rows=args.min_rows, tolerance=args.tolerance,
+        args.data,
+        args.current,
+        args.out,
+        version=args.version,
+        seed=args.seed,
+        holdout=args.holdout,
+        min_rows=args.min_rows,
+        tolerance=args.tolerance,
         confidence=args.confidence,
-        epochs=args.epochs, base_world=args.base_world, cache=args.cache,
-    )  # fmt: skip
-    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v)
-             for k, v in result["metrics"].items()}  # fmt: skip
+        epochs=args.epochs,
+        base_world=args.base_world,
+        cache=args.cache,
+    )
+    clean = {
+        k: (None if isinstance(v, float) and math.isnan(v) else v)
+        for k, v in result["metrics"].items()
+    }
     (args.out / "result.json").write_text(json.dumps({**result, "metrics": clean}, indent=1))
 
 

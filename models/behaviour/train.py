@@ -45,9 +45,16 @@ TEST_FRACTION = 0.25
 def recipe(*, seed: int = 0, epochs: int = 80, verbose: bool = False) -> TrainConfig:
     """The shipped model's training configuration (the server's retraining uses it too)."""
     return TrainConfig(
-        hidden=(64, 32), dropout=0.3, l2=3e-4, learning_rate=1e-3, members=5, seed=seed,
-        epochs=epochs, patience=8, verbose=verbose,
-    )  # fmt: skip
+        hidden=(64, 32),
+        dropout=0.3,
+        l2=3e-4,
+        learning_rate=1e-3,
+        members=5,
+        seed=seed,
+        epochs=epochs,
+        patience=8,
+        verbose=verbose,
+    )
 
 
 def held_out(lead_ids: list[str], fraction: float, seed: int) -> np.ndarray:
@@ -113,9 +120,15 @@ def train_behaviour(
     if out is not None:
         version = f"{VERSION}+{FEATURE_SPEC_VERSION.split('/')[-1]}.s{seed}"
         path = save_int8_artifact(
-            out, NAME, blob, version=version, feature_spec_hash=FEATURE_SPEC_HASH, labels=LABELS,
-            metrics=metrics, golden_x=xt,
-        )  # fmt: skip
+            out,
+            NAME,
+            blob,
+            version=version,
+            feature_spec_hash=FEATURE_SPEC_HASH,
+            labels=LABELS,
+            metrics=metrics,
+            golden_x=xt,
+        )
         if verbose:
             print(f"saved {path} ({len(blob)} bytes, {N_FEATURES} features)")
     return metrics

@@ -57,8 +57,18 @@ TARGET = "y"
 DROPPED = ["duration"]
 SPLIT_SEED = 53
 TEST_SIZE = 0.2
-CATEGORICAL = ["job", "marital", "education", "default", "housing", "loan", "contact", "month",
-               "day_of_week", "poutcome"]  # fmt: skip
+CATEGORICAL = [
+    "job",
+    "marital",
+    "education",
+    "default",
+    "housing",
+    "loan",
+    "contact",
+    "month",
+    "day_of_week",
+    "poutcome",
+]
 ECONOMY = ["emp.var.rate", "cons.price.idx", "cons.conf.idx", "euribor3m", "nr.employed"]
 #: Monthly indicators with few distinct values: also one-hot (HGB-like steps for the MLP).
 BINNED_ECONOMY = ["emp.var.rate", "cons.price.idx", "cons.conf.idx", "nr.employed"]
@@ -108,8 +118,12 @@ def _target_encode(keys_fit, y_fit, keys_apply, prior: float, strength: float = 
     for k, v in zip(keys_fit, y_fit, strict=True):
         sums[k] = sums.get(k, 0.0) + float(v)
         counts[k] = counts.get(k, 0.0) + 1.0
-    return np.array([(sums.get(k, 0.0) + strength * prior) / (counts.get(k, 0.0) + strength)
-                     for k in keys_apply])  # fmt: skip
+    return np.array(
+        [
+            (sums.get(k, 0.0) + strength * prior) / (counts.get(k, 0.0) + strength)
+            for k in keys_apply
+        ]
+    )
 
 
 @dataclass
@@ -171,11 +185,13 @@ class BankFeaturizer:
     def fit_transform(self, df, y: np.ndarray, seed: int = 0, folds: int = 5) -> np.ndarray:
         from sklearn.model_selection import StratifiedKFold
 
-        self.vocab = {c: sorted(df[c].astype(str).unique().tolist())
-                      for c in CATEGORICAL + BINNED_ECONOMY}  # fmt: skip
-        self.edges = {c: np.unique(np.quantile(df[c].to_numpy(dtype=np.float64),
-                                               np.linspace(0.1, 0.9, 9)))
-                      for c in QUANTILE_BINNED}  # fmt: skip
+        self.vocab = {
+            c: sorted(df[c].astype(str).unique().tolist()) for c in CATEGORICAL + BINNED_ECONOMY
+        }
+        self.edges = {
+            c: np.unique(np.quantile(df[c].to_numpy(dtype=np.float64), np.linspace(0.1, 0.9, 9)))
+            for c in QUANTILE_BINNED
+        }
         keys = _period_key(df)
         self.prior = float(y.mean())
         period = np.zeros(len(y))
@@ -232,8 +248,12 @@ def baselines(df, y, tr, te) -> dict[str, float]:
     hgb.fit(x.iloc[tr], y[tr])
     ph = hgb.predict_proba(x.iloc[te])[:, 1]
     num = [c for c in df.columns if c not in CATEGORICAL]
-    pre = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
-                             ("num", StandardScaler(), num)])  # fmt: skip
+    pre = ColumnTransformer(
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+            ("num", StandardScaler(), num),
+        ]
+    )
     lr = make_pipeline(pre, LogisticRegression(max_iter=2000))
     lr.fit(pd.DataFrame(df).iloc[tr], y[tr])
     pl = lr.predict_proba(df.iloc[te])[:, 1]
@@ -250,9 +270,19 @@ def baselines(df, y, tr, te) -> dict[str, float]:
 def _config(seed: int, members: int, verbose: bool):
     from models.train_common import TrainConfig
 
-    return TrainConfig(hidden=(64, 32), dropout=0.2, l2=1e-4, learning_rate=1e-3,
-                       batch_size=512, epochs=60, patience=6, val_fraction=0.15,
-                       members=members, seed=seed, verbose=verbose)  # fmt: skip
+    return TrainConfig(
+        hidden=(64, 32),
+        dropout=0.2,
+        l2=1e-4,
+        learning_rate=1e-3,
+        batch_size=512,
+        epochs=60,
+        patience=6,
+        val_fraction=0.15,
+        members=members,
+        seed=seed,
+        verbose=verbose,
+    )
 
 
 def evaluate_bank(
@@ -287,8 +317,9 @@ def evaluate_bank(
     feat = BankFeaturizer()
     x_tr = feat.fit_transform(df.iloc[tr], y[tr], seed=seed)
     x_te = feat.transform(df.iloc[te])
-    trained = fit_tabular(x_tr, y[tr].astype(np.float32), _config(seed, members, verbose),
-                          label_names=["y"])  # fmt: skip
+    trained = fit_tabular(
+        x_tr, y[tr].astype(np.float32), _config(seed, members, verbose), label_names=["y"]
+    )
     blob = export_int8(trained, x_tr)
     fblob = to_float_tflite(trained.model)
     manifest = build_manifest("bank", blob, version="eval", feature_spec_hash="bank-eval-1")

@@ -52,11 +52,21 @@ NUMERIC = [
 #: (75/25, random_state=1): leads_all AUC 0.9832 (64, 32) vs 0.9839 (128, 64) vs 0.9832
 #: (256, 128); behaviour only 0.9067 (64, 32) vs 0.9043 (128, 64) vs 0.9056 (128,).
 SETTING_CONFIG: dict[str, dict] = {
-    "leads_all": {"hidden": (128, 64), "dropout": 0.4, "l2": 3e-4, "learning_rate": 1e-3,
-                  "patience": 10},
-    "leads_behaviour": {"hidden": (64, 32), "dropout": 0.2, "l2": 1e-4, "learning_rate": 2e-3,
-                        "patience": 6},
-}  # fmt: skip
+    "leads_all": {
+        "hidden": (128, 64),
+        "dropout": 0.4,
+        "l2": 3e-4,
+        "learning_rate": 1e-3,
+        "patience": 10,
+    },
+    "leads_behaviour": {
+        "hidden": (64, 32),
+        "dropout": 0.2,
+        "l2": 1e-4,
+        "learning_rate": 2e-3,
+        "patience": 6,
+    },
+}
 #: The mapped time of every lead's snapshot (fixed, so the mapping is deterministic).
 NOW_MS = 1_700_000_000_000
 DAY_MS = 86_400_000
@@ -244,9 +254,14 @@ def _baselines(df, columns: list[str], tr: np.ndarray, te: np.ndarray) -> dict[s
 
 
 def _setting(
-    name: str, x: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray, seed: int,
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    tr: np.ndarray,
+    te: np.ndarray,
+    seed: int,
     cfg_overrides: dict | None = None,
-) -> tuple[dict[str, float], dict]:  # fmt: skip
+) -> tuple[dict[str, float], dict]:
     from sklearn.metrics import accuracy_score, roc_curve
 
     from models.evaluation.promises import membership_auc
@@ -261,9 +276,17 @@ def _setting(
     )
 
     cfg = TrainConfig(
-        hidden=(64, 32), dropout=0.2, l2=1e-4, learning_rate=2e-3, batch_size=128, epochs=60,
-        patience=6, members=5, seed=seed, verbose=False,
-    )  # fmt: skip
+        hidden=(64, 32),
+        dropout=0.2,
+        l2=1e-4,
+        learning_rate=2e-3,
+        batch_size=128,
+        epochs=60,
+        patience=6,
+        members=5,
+        seed=seed,
+        verbose=False,
+    )
     for k, v in (cfg_overrides or {}).items():
         setattr(cfg, k, v)
     trained = fit_tabular(x[tr], y[tr], cfg, label_names=[TARGET])

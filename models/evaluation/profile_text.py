@@ -37,8 +37,10 @@ def known_places() -> list[str]:
 
 def load(directory: Path = DATA_DIR) -> dict[str, list[dict[str, Any]]]:
     """Labelled messages per language."""
-    return {p.stem: [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
-            for p in sorted(directory.glob("*.jsonl"))}  # fmt: skip
+    return {
+        p.stem: [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+        for p in sorted(directory.glob("*.jsonl"))
+    }
 
 
 def _same(field: str, a: Any, b: Any) -> bool:
@@ -65,12 +67,19 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float | int]:
     p = tp / (tp + fp) if tp + fp else 1.0
     r = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f1, 4),
-            "tp": tp, "fp": fp, "fn": fn}  # fmt: skip
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(f1, 4),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
 
 
-def evaluate_profile_text(extract: Extractor, directory: Path = DATA_DIR,
-                          places: Sequence[str] | None = None) -> dict[str, Any]:  # fmt: skip
+def evaluate_profile_text(
+    extract: Extractor, directory: Path = DATA_DIR, places: Sequence[str] | None = None
+) -> dict[str, Any]:
     """P/R/F1 per field (overall and per language) on each split, and the time per message."""
     data = load(directory)
     names = known_places() if places is None else list(places)
@@ -96,8 +105,14 @@ def evaluate_profile_text(extract: Extractor, directory: Path = DATA_DIR,
                     for i in range(3):
                         acc[i] += c[i]
                 if split == "test" and (c[1] or c[2]):
-                    misses.append({"id": row["id"], "field": f, "gold": row["expect"].get(f),
-                                   "predicted": pred.get(f)})  # fmt: skip
+                    misses.append(
+                        {
+                            "id": row["id"],
+                            "field": f,
+                            "gold": row["expect"].get(f),
+                            "predicted": pred.get(f),
+                        }
+                    )
     fields = {s: {f: prf(*totals[s][f]) for f in FIELDS} for s in SPLITS}
     return {
         "messages": n,
@@ -116,17 +131,24 @@ def evaluate_profile_text(extract: Extractor, directory: Path = DATA_DIR,
 
 def markdown(res: dict[str, Any]) -> list[str]:
     """The report's section: per-field P/R/F1 on both splits, then F1 per language (test)."""
-    lines = ["", "## Profile text extraction (field-level, labelled messages)", "",
-             f"{res['messages']['dev']} dev and {res['messages']['test']} test messages in "
-             f"{res['languages']} languages; {res['ms_per_message']} ms per message; "
-             f"target F1 >= {res['target_f1']} per field.", "",
-             "| field | test P | test R | test F1 | dev P | dev R | dev F1 | met (test) |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        "## Profile text extraction (field-level, labelled messages)",
+        "",
+        f"{res['messages']['dev']} dev and {res['messages']['test']} test messages in "
+        f"{res['languages']} languages; {res['ms_per_message']} ms per message; "
+        f"target F1 >= {res['target_f1']} per field.",
+        "",
+        "| field | test P | test R | test F1 | dev P | dev R | dev F1 | met (test) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for f in FIELDS:
         t, d = res["fields"]["test"][f], res["fields"]["dev"][f]
-        lines.append(f"| {f} | {t['precision']:.3f} | {t['recall']:.3f} | {t['f1']:.3f} "
-                     f"| {d['precision']:.3f} | {d['recall']:.3f} | {d['f1']:.3f} "
-                     f"| {'yes' if t['f1'] >= res['target_f1'] else 'no'} |")  # fmt: skip
+        lines.append(
+            f"| {f} | {t['precision']:.3f} | {t['recall']:.3f} | {t['f1']:.3f} "
+            f"| {d['precision']:.3f} | {d['recall']:.3f} | {d['f1']:.3f} "
+            f"| {'yes' if t['f1'] >= res['target_f1'] else 'no'} |"
+        )
     lines += [
         "",
         "F1 per language on the test half:",

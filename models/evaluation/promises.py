@@ -94,8 +94,9 @@ def rank_auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float(np.mean((below + 0.5 * ties) / len(neg)))
 
 
-def membership_auc(y_members: np.ndarray, p_members: np.ndarray, y_others: np.ndarray,
-                   p_others: np.ndarray) -> dict[str, float]:  # fmt: skip
+def membership_auc(
+    y_members: np.ndarray, p_members: np.ndarray, y_others: np.ndarray, p_others: np.ndarray
+) -> dict[str, float]:
     """Loss- and confidence-threshold attacks: the AUC of each at telling members apart."""
     eps = 1e-6
 
@@ -133,22 +134,31 @@ def behaviour_accuracy(leads: dict[str, Any]) -> dict[str, Any]:
         }
     out["value"] = out["all_columns"]["accuracy"]
     out["target"] = "AUC above HGB's in both settings; accuracy >= 0.95 with all columns"
-    out["met"] = bool(out["all_columns"]["beats_hgb_auc"] and out["behaviour_only"]["beats_hgb_auc"]
-                      and out["all_columns"]["accuracy"] >= 0.95)  # fmt: skip
+    out["met"] = bool(
+        out["all_columns"]["beats_hgb_auc"]
+        and out["behaviour_only"]["beats_hgb_auc"]
+        and out["all_columns"]["accuracy"] >= 0.95
+    )
     return out
 
 
 def membership_inference(leads: dict[str, Any]) -> dict[str, Any]:
     """``privacy.membership_inference``: the attacks' AUCs per setting and the worst one."""
     per = {
-        stem: {k: leads[f"{stem}.membership.{k}"] for k in ("loss_attack_auc",
-                                                            "confidence_attack_auc")}
+        stem: {
+            k: leads[f"{stem}.membership.{k}"] for k in ("loss_attack_auc", "confidence_attack_auc")
+        }
         for stem in ("leads_behaviour", "leads_all")
         if f"{stem}.membership.loss_attack_auc" in leads
-    }  # fmt: skip
+    }
     worst = max(v for d in per.values() for v in d.values())
-    return {"definition": DEFINITIONS["membership_inference_auc"], "value": worst,
-            "target": "<= 0.55", "met": worst <= 0.55, "per_setting": per}  # fmt: skip
+    return {
+        "definition": DEFINITIONS["membership_inference_auc"],
+        "value": worst,
+        "target": "<= 0.55",
+        "met": worst <= 0.55,
+        "per_setting": per,
+    }
 
 
 # --- intervention timing -------------------------------------------------------------
@@ -180,8 +190,9 @@ def intervention_timing(
     picked, best, rand, noon, ch_ok = [], [], [], [], []
     n_h = len(CONTACT_HOURS)
     for lead in w.leads:
-        allowed = [i for i, c in enumerate(OUTREACH_CHANNELS)
-                   if lead.address(c) and lead.consent.allows(c)]  # fmt: skip
+        allowed = [
+            i for i, c in enumerate(OUTREACH_CHANNELS) if lead.address(c) and lead.consent.allows(c)
+        ]
         if not allowed:
             continue
         cols = columns_from_records(by.get(lead.id, ()), listing_by_id)
@@ -242,15 +253,25 @@ def personalization_ranking(
     item_m = TFLiteModel.load(Path(artifact_dir), LISTING_NAME, PERSONALIZATION_SPEC_HASH)
     w = generate_world(**spec)
     test = held_out([le.id for le in w.leads], 0.5, seed)
-    tr = ranking_examples([le for le, m in zip(w.leads, test, strict=True) if not m],
-                          w.events, w.listings, fractions=(0.5,))  # fmt: skip
-    te = ranking_examples([le for le, m in zip(w.leads, test, strict=True) if m],
-                          w.events, w.listings, fractions=(0.5,))  # fmt: skip
+    tr = ranking_examples(
+        [le for le, m in zip(w.leads, test, strict=True) if not m],
+        w.events,
+        w.listings,
+        fractions=(0.5,),
+    )
+    te = ranking_examples(
+        [le for le, m in zip(w.leads, test, strict=True) if m],
+        w.events,
+        w.listings,
+        fractions=(0.5,),
+    )
     items = listing_matrix(w.listings)
-    emb_items = np.concatenate([item_m.predict1(items[s : s + 1024])
-                                for s in range(0, len(items), 1024)])  # fmt: skip
-    emb_leads = np.concatenate([lead_m.predict1(te.lead_x[s : s + 1024])
-                                for s in range(0, len(te.lead_x), 1024)])  # fmt: skip
+    emb_items = np.concatenate(
+        [item_m.predict1(items[s : s + 1024]) for s in range(0, len(items), 1024)]
+    )
+    emb_leads = np.concatenate(
+        [lead_m.predict1(te.lead_x[s : s + 1024]) for s in range(0, len(te.lead_x), 1024)]
+    )
     systems = {
         "two_tower": emb_leads @ emb_items.T,
         "content": content_scores(te.lead_x, items),
@@ -264,8 +285,10 @@ def personalization_ranking(
             neg[pos] = False
             neg[seen] = False
             aucs.extend(rank_auc(scores[i, [p]], scores[i, neg]) for p in pos)
-        res[name] = {"auc": float(np.mean(aucs)),
-                     **ranking_metrics(np.asarray(scores, np.float64), te, K)}  # fmt: skip
+        res[name] = {
+            "auc": float(np.mean(aucs)),
+            **ranking_metrics(np.asarray(scores, np.float64), te, K),
+        }
     value = res["two_tower"]["auc"]
     return {
         "definition": DEFINITIONS["personalization_auc"].format(**spec),
@@ -286,9 +309,12 @@ def personalization_ranking(
 # --- all together --------------------------------------------------------------------
 
 
-def promises(result: dict[str, Any], artifact_dir: Path = ARTIFACT_DIR,
-             timing_world: dict | None = None, ranking_world: dict | None = None
-             ) -> dict[str, Any]:  # fmt: skip
+def promises(
+    result: dict[str, Any],
+    artifact_dir: Path = ARTIFACT_DIR,
+    timing_world: dict | None = None,
+    ranking_world: dict | None = None,
+) -> dict[str, Any]:
     """The ``promises.*`` and ``privacy.*`` keys from an evaluation ``result`` (Leads.csv and
     bank keys, where those datasets were found) plus the two generated-world measurements."""
     out: dict[str, Any] = {}

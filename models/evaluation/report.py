@@ -92,9 +92,13 @@ def namespace_bank(res: dict[str, Any], curves: dict[str, Any]) -> dict[str, Any
 
 
 def evaluate_all(
-    data_dir: Path, seed: int = 0, progress: Progress = print, profile_text: Any = None,
-    *, promise_worlds: dict[str, dict] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    data_dir: Path,
+    seed: int = 0,
+    progress: Progress = print,
+    profile_text: Any = None,
+    *,
+    promise_worlds: dict[str, dict] | None = None,
+) -> dict[str, Any]:
     """One run over every dataset found; returns the flat result with ``baselines`` etc.
 
     ``profile_text``: the device's text extractor (``edge.profile_text.extract.labelled``),
@@ -299,14 +303,20 @@ def promise_lines(result: dict[str, Any]) -> list[str]:
     lines = ["", "## Promises", "", "| measure | value | target | met |", "|---|---|---|---|"]
     lines += [f"| {k} | {v:.4f} | {t} | {'yes' if m else 'no'} |" for k, v, t, m in rows]
     lines.append("")
-    for key in ("promises.behaviour_accuracy", "promises.intervention_timing",
-                "promises.personalization_auc", "privacy.membership_inference"):  # fmt: skip
+    for key in (
+        "promises.behaviour_accuracy",
+        "promises.intervention_timing",
+        "promises.personalization_auc",
+        "privacy.membership_inference",
+    ):
         if key in result:
             lines.append(f"- `{key}`: {result[key]['definition']}")
     timing = result.get("promises.intervention_timing")
     if timing:
-        lines.append(f"- timing baselines (share of best): {_fmt_dict(timing['baselines'])}; "
-                     f"channel truly best: {timing['channel_is_truly_best']:.4f}")  # fmt: skip
+        lines.append(
+            f"- timing baselines (share of best): {_fmt_dict(timing['baselines'])}; "
+            f"channel truly best: {timing['channel_is_truly_best']:.4f}"
+        )
     rank = result.get("promises.personalization_auc")
     if rank:
         lines.append(

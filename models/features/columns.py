@@ -27,8 +27,21 @@ PROPERTY_TYPES: tuple[PropertyType, ...] = tuple(PropertyType)
 VERTICALS: tuple[Vertical, ...] = tuple(Vertical)
 #: Languages with their own feature; every other language maps to code ``len(LANGUAGES)``.
 LANGUAGES: tuple[str, ...] = (
-    "en", "es", "zh", "vi", "ko", "tl", "ar", "fr", "pt", "ru", "hi", "ja", "th", "de",
-)  # fmt: skip
+    "en",
+    "es",
+    "zh",
+    "vi",
+    "ko",
+    "tl",
+    "ar",
+    "fr",
+    "pt",
+    "ru",
+    "hi",
+    "ja",
+    "th",
+    "de",
+)
 
 TYPE_CODE: dict[str, int] = {t.value: i for i, t in enumerate(EVENT_TYPES)}
 CHANNEL_CODE: dict[str, int] = {c.value: i for i, c in enumerate(CHANNELS)}

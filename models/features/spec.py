@@ -49,12 +49,18 @@ INBOUND_REPLIES: tuple[EventType, ...] = (EventType.MESSAGE_IN, EventType.CALL_I
 LEAD_INITIATED: tuple[EventType, ...] = tuple(t for t in EVENT_TYPES if t not in OUTBOUND)
 #: Outreach channels with their own response features; others count under "other".
 RESPONSE_CHANNELS: tuple[Channel, ...] = (
-    Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.WHATSAPP,
-)  # fmt: skip
+    Channel.CALL,
+    Channel.SMS,
+    Channel.EMAIL,
+    Channel.WHATSAPP,
+)
 #: Event types whose duration_s is summarized.
 DURATION_TYPES: tuple[EventType, ...] = (
-    EventType.CALL_IN, EventType.CALL_OUT, EventType.VOICE_NOTE, EventType.SHOWING_ATTENDED,
-)  # fmt: skip
+    EventType.CALL_IN,
+    EventType.CALL_OUT,
+    EventType.VOICE_NOTE,
+    EventType.SHOWING_ATTENDED,
+)
 #: Listing groups summarized: viewed, saved, and engaged (any step beyond a view).
 LISTING_GROUPS: dict[str, tuple[EventType, ...]] = {
     "viewed": (EventType.PROPERTY_VIEW,),
@@ -70,9 +76,17 @@ LISTING_GROUPS: dict[str, tuple[EventType, ...]] = {
 }
 #: Lead sources with their own flag, matched as substrings of the lowercased source.
 SOURCES: tuple[str, ...] = (
-    "referral", "zillow", "realtor", "redfin", "website", "open_house", "social", "google",
-    "sign", "walk_in",
-)  # fmt: skip
+    "referral",
+    "zillow",
+    "realtor",
+    "redfin",
+    "website",
+    "open_house",
+    "social",
+    "google",
+    "sign",
+    "walk_in",
+)
 
 _PRICE_BAND_NAMES = (
     *(f"lt_{int(b / 1e3)}k" for b in PRICE_BANDS),

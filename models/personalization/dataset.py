@@ -29,13 +29,22 @@ from models.personalization.features import N_LEAD, lead_preference_vector
 from sync.records import Channel, Event, EventType, Lead, Listing, Vertical
 
 POSITIVE_TYPES: tuple[EventType, ...] = (
-    EventType.PROPERTY_SAVE, EventType.INQUIRY, EventType.SHOWING_BOOKED,
-)  # fmt: skip
+    EventType.PROPERTY_SAVE,
+    EventType.INQUIRY,
+    EventType.SHOWING_BOOKED,
+)
 _POS = np.array([TYPE_CODE[t] for t in POSITIVE_TYPES])
 FORMAL_LANGUAGES = frozenset({"ja", "ko", "zh", "de", "vi", "th", "hi", "ar", "tr", "ru", "fr"})
 STYLE_LABELS: tuple[str, ...] = (
-    "pref_call", "pref_sms", "pref_email", "pref_whatsapp", "formal", "casual", "short", "long",
-)  # fmt: skip
+    "pref_call",
+    "pref_sms",
+    "pref_email",
+    "pref_whatsapp",
+    "formal",
+    "casual",
+    "short",
+    "long",
+)
 
 
 @dataclass

@@ -38,25 +38,40 @@ PERSONALIZATION_VERSION = "personalization-towers/1"
 MARKET_CENTRES = np.array([[47.55, -122.2], [42.03, -93.62]])
 REFERENCE_YEAR = 2026
 KM_PER_DEG = 111.2
-FEATURE_FLAGS: tuple[str, ...] = tuple(dict.fromkeys(
-    RESIDENTIAL_FEATURES + LUXURY_AMENITIES + COMMERCIAL_FEATURES + NEW_CONSTRUCTION_FEATURES
-))  # fmt: skip
+FEATURE_FLAGS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        RESIDENTIAL_FEATURES + LUXURY_AMENITIES + COMMERCIAL_FEATURES + NEW_CONSTRUCTION_FEATURES
+    )
+)
 _ATTR = (
-    "log10_price", "beds", "baths", "log10_sqft",
+    "log10_price",
+    "beds",
+    "baths",
+    "log10_sqft",
     *(f"type_{p.value}" for p in PROPERTY_TYPES),
     *(f"vertical_{v.value}" for v in VERTICALS),
-    "market_ames", "local_north", "local_east",
-)  # fmt: skip
+    "market_ames",
+    "local_north",
+    "local_east",
+)
 LISTING_NAMES: tuple[str, ...] = (
-    *_ATTR, "log10_lot", "age", "for_lease", "active",
+    *_ATTR,
+    "log10_lot",
+    "age",
+    "for_lease",
+    "active",
     *(f"feature_{f.replace(' ', '_')}" for f in FEATURE_FLAGS),
-)  # fmt: skip
+)
 LEAD_NAMES: tuple[str, ...] = (
     *(f"viewed_{a}" for a in _ATTR),
     *(f"engaged_{a}" for a in _ATTR),
-    "viewed_log10_price_sd", "viewed_local_spread", "log1p_views", "log1p_engaged",
-    "has_budget", "budget_log10_mid",
-)  # fmt: skip
+    "viewed_log10_price_sd",
+    "viewed_local_spread",
+    "log1p_views",
+    "log1p_engaged",
+    "has_budget",
+    "budget_log10_mid",
+)
 N_LISTING, N_LEAD, N_ATTR = len(LISTING_NAMES), len(LEAD_NAMES), len(_ATTR)
 #: Hash of both tower inputs: goes into both manifests.
 PERSONALIZATION_SPEC_HASH = hashlib.sha256(
@@ -64,9 +79,13 @@ PERSONALIZATION_SPEC_HASH = hashlib.sha256(
 ).hexdigest()
 
 ENGAGED_TYPES: tuple[EventType, ...] = (
-    EventType.PROPERTY_SAVE, EventType.PROPERTY_SHARE, EventType.INQUIRY,
-    EventType.SHOWING_BOOKED, EventType.SHOWING_ATTENDED, EventType.EMAIL_CLICK,
-)  # fmt: skip
+    EventType.PROPERTY_SAVE,
+    EventType.PROPERTY_SHARE,
+    EventType.INQUIRY,
+    EventType.SHOWING_BOOKED,
+    EventType.SHOWING_ATTENDED,
+    EventType.EMAIL_CLICK,
+)
 _VIEW = TYPE_CODE[EventType.PROPERTY_VIEW]
 _ENGAGED = np.array([TYPE_CODE[t] for t in ENGAGED_TYPES])
 _PT = {p: i for i, p in enumerate(PROPERTY_TYPES)}
@@ -116,12 +135,13 @@ def listing_matrix(listings: Sequence[Listing]) -> np.ndarray:
         np.array([_VT[li.vertical] for li in listings]),
         np.array([li.location.lat for li in listings], dtype=np.float64),
         np.array([li.location.lon for li in listings], dtype=np.float64),
-    )  # fmt: skip
+    )
     out = np.zeros((n, N_LISTING), dtype=np.float64)
     out[:, :N_ATTR] = attr
     out[:, N_ATTR] = [np.log10(1.0 + li.lot_sqft) - 3.5 for li in listings]
-    out[:, N_ATTR + 1] = [np.clip((REFERENCE_YEAR - li.year_built) / 25.0, -1, 6)
-                          for li in listings]  # fmt: skip
+    out[:, N_ATTR + 1] = [
+        np.clip((REFERENCE_YEAR - li.year_built) / 25.0, -1, 6) for li in listings
+    ]
     out[:, N_ATTR + 2] = [li.for_lease for li in listings]
     out[:, N_ATTR + 3] = [li.status == ListingStatus.ACTIVE for li in listings]
     base = N_ATTR + 4
@@ -144,11 +164,15 @@ def lead_preference_vector(lead: Lead, cols: EventColumns) -> np.ndarray:
         if not len(idx):
             continue
         attr = _attributes(
-            cols.price[idx], np.nan_to_num(cols.beds[idx]), np.nan_to_num(cols.baths[idx]),
-            np.nan_to_num(cols.sqft[idx], nan=1.0), cols.property_type[idx].astype(np.int64),
-            cols.vertical[idx].astype(np.int64), np.nan_to_num(cols.lat[idx]),
+            cols.price[idx],
+            np.nan_to_num(cols.beds[idx]),
+            np.nan_to_num(cols.baths[idx]),
+            np.nan_to_num(cols.sqft[idx], nan=1.0),
+            cols.property_type[idx].astype(np.int64),
+            cols.vertical[idx].astype(np.int64),
+            np.nan_to_num(cols.lat[idx]),
             np.nan_to_num(cols.lon[idx]),
-        )  # fmt: skip
+        )
         w = np.log1p(np.nan_to_num(cols.dwell_s[idx], nan=30.0)) if weighted else np.ones(len(idx))
         w = w / max(w.sum(), 1e-9)
         out[k * N_ATTR : (k + 1) * N_ATTR] = w @ attr

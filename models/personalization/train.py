@@ -122,8 +122,7 @@ def train_towers(
         for s in range(0, len(order) - batch + 1, batch):
             b = order[s : s + batch]
             ni = rng.integers(0, len(items), negatives)
-            losses.append(float(step(tf.constant(rows[b]), tf.constant(cols[b]),
-                                     tf.constant(ni))))  # fmt: skip
+            losses.append(float(step(tf.constant(rows[b]), tf.constant(cols[b]), tf.constant(ni))))
         bar.set_postfix(loss=f"{np.mean(losses):.3f}")
     return lead_t, item_t
 
@@ -228,8 +227,9 @@ def train_personalization(
         )
     lead_t, item_t = train_towers(tr, items, seed=seed, epochs=epochs, verbose=verbose)
     lead_blob = to_int8_tflite(lead_t, np.concatenate([tr.lead_x, te.lead_x[:0]]), 1000)
-    item_blob = to_int8_tflite(item_t, items[np.random.default_rng(0).permutation(len(items))],
-                               1000)  # fmt: skip
+    item_blob = to_int8_tflite(
+        item_t, items[np.random.default_rng(0).permutation(len(items))], 1000
+    )
     lead_f = to_float_tflite(lead_t)
     item_f = to_float_tflite(item_t)
     el_q, ei_q = run_tflite(lead_blob, te.lead_x), run_tflite(item_blob, items, batch=4096)
@@ -254,10 +254,19 @@ def train_personalization(
     truth = {t.lead_id: t for t in w.truth}
     cols = [columns_from_records(by.get(le.id, ()), listing_by_id) for le in w.leads]
     xs = extract_batch(w.leads, cols, w.now_ms)
-    ys = np.stack([style_labels(le, truth[le.id].preferred_channel, truth[le.id].vertical)
-                   for le in w.leads])  # fmt: skip
-    cfg = TrainConfig(hidden=(64, 32), dropout=0.2, l2=3e-4, members=2, seed=seed, epochs=60,
-                      patience=6, verbose=verbose)  # fmt: skip
+    ys = np.stack(
+        [style_labels(le, truth[le.id].preferred_channel, truth[le.id].vertical) for le in w.leads]
+    )
+    cfg = TrainConfig(
+        hidden=(64, 32),
+        dropout=0.2,
+        l2=3e-4,
+        members=2,
+        seed=seed,
+        epochs=60,
+        patience=6,
+        verbose=verbose,
+    )
     style = fit_tabular(xs[~test_lead], ys[~test_lead], cfg, label_names=STYLE_LABELS)
     style_blob = export_int8(style, xs[~test_lead])
     ps = run_tflite(style_blob, xs[test_lead])
@@ -279,11 +288,16 @@ def train_personalization(
     for name, (blob, x) in blobs.items():
         inputs, outputs = tensor_specs(blob)
         manifests[name] = build_manifest(
-            name, blob, version=f"{VERSION}+{PERSONALIZATION_VERSION.split('/')[-1]}.s{seed}",
-            feature_spec_hash=PERSONALIZATION_SPEC_HASH, inputs=inputs, outputs=outputs,
-            labels=[f"embedding_{i}" for i in range(EMBED)], metrics=m,
+            name,
+            blob,
+            version=f"{VERSION}+{PERSONALIZATION_VERSION.split('/')[-1]}.s{seed}",
+            feature_spec_hash=PERSONALIZATION_SPEC_HASH,
+            inputs=inputs,
+            outputs=outputs,
+            labels=[f"embedding_{i}" for i in range(EMBED)],
+            metrics=m,
             golden=golden_cases(blob, x, n=3, tolerance=0.25),
-        )  # fmt: skip
+        )
     m["rank_20000_ms"] = rank_latency_ms(lead_blob, manifests[LEAD_NAME], ei_q, te.lead_x)
     m["train_seconds"] = time.perf_counter() - t0
     if verbose:
@@ -292,15 +306,27 @@ def train_personalization(
     if out is not None:
         for name, (blob, x) in blobs.items():
             save_int8_artifact(
-                out, name, blob, version=manifests[name].version,
-                feature_spec_hash=PERSONALIZATION_SPEC_HASH, labels=manifests[name].labels,
-                metrics=m, golden_x=x, golden_n=3, golden_tolerance=0.25,
-            )  # fmt: skip
+                out,
+                name,
+                blob,
+                version=manifests[name].version,
+                feature_spec_hash=PERSONALIZATION_SPEC_HASH,
+                labels=manifests[name].labels,
+                metrics=m,
+                golden_x=x,
+                golden_n=3,
+                golden_tolerance=0.25,
+            )
         save_int8_artifact(
-            out, STYLE_NAME, style_blob, version=f"{VERSION}.s{seed}",
-            feature_spec_hash=FEATURE_SPEC_HASH, labels=STYLE_LABELS,
-            metrics={k: v for k, v in m.items() if k.startswith("style.")}, golden_x=xs[test_lead],
-        )  # fmt: skip
+            out,
+            STYLE_NAME,
+            style_blob,
+            version=f"{VERSION}.s{seed}",
+            feature_spec_hash=FEATURE_SPEC_HASH,
+            labels=STYLE_LABELS,
+            metrics={k: v for k, v in m.items() if k.startswith("style.")},
+            golden_x=xs[test_lead],
+        )
         if verbose:
             print(f"saved {LEAD_NAME}, {LISTING_NAME}, {STYLE_NAME} to {out}")
     return m
@@ -316,9 +342,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     train_personalization(
-        args.out, world={"leads": args.leads, "seed": args.world_seed}, seed=args.seed,
-        epochs=args.epochs, verbose=not args.quiet,
-    )  # fmt: skip
+        args.out,
+        world={"leads": args.leads, "seed": args.world_seed},
+        seed=args.seed,
+        epochs=args.epochs,
+        verbose=not args.quiet,
+    )
 
 
 if __name__ == "__main__":

@@ -64,8 +64,9 @@ class ProviderStandIn:
         if self.hold:
             self._release.wait(timeout=60)
         if self.webhook_url and self.callback_status:
-            threading.Thread(target=self._status, args=(message_id, message.reference),
-                             daemon=True).start()  # fmt: skip
+            threading.Thread(
+                target=self._status, args=(message_id, message.reference), daemon=True
+            ).start()
         return 201, {"id": message_id, "status": "queued"}
 
     def post(self, payload: dict[str, Any], secret: str | None = None) -> int:
@@ -80,14 +81,28 @@ class ProviderStandIn:
         return answer.status_code
 
     def _status(self, message_id: str, reference: str) -> None:
-        self.post({"type": "status", "message_id": message_id, "reference": reference,
-                   "status": self.callback_status})  # fmt: skip
+        self.post(
+            {
+                "type": "status",
+                "message_id": message_id,
+                "reference": reference,
+                "status": self.callback_status,
+            }
+        )
 
     def inbound(self, sender: str, body: str, channel: str = "sms", message_id: str = "") -> int:
         """A lead writes ``body`` from ``sender``: the provider tells the server."""
         mid = message_id or f"IN{next(self._ids):06d}"
-        return self.post({"type": "inbound", "message_id": mid, "from": sender,
-                          "to": "+15550000000", "channel": channel, "body": body})  # fmt: skip
+        return self.post(
+            {
+                "type": "inbound",
+                "message_id": mid,
+                "from": sender,
+                "to": "+15550000000",
+                "channel": channel,
+                "body": body,
+            }
+        )
 
 
 def _handler(state: ProviderStandIn) -> type[BaseHTTPRequestHandler]:

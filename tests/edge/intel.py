@@ -20,11 +20,14 @@ AREAS = ("Fremont", "Ballard", "Wallingford", "Capitol Hill", "Queen Anne")
 def residential(i: int, **kw):
     area = AREAS[i % len(AREAS)]
     fields = dict(
-        price=400_000.0 + 10_000 * i, beds=2 + i % 3, baths=1.0 + (i % 2),
-        location=Location(city="Seattle", neighborhood=area, lat=47.6 + i * 0.002,
-                          lon=-122.35 + i * 0.001),
+        price=400_000.0 + 10_000 * i,
+        beds=2 + i % 3,
+        baths=1.0 + (i % 2),
+        location=Location(
+            city="Seattle", neighborhood=area, lat=47.6 + i * 0.002, lon=-122.35 + i * 0.001
+        ),
         features=["garden", "pool"] if i % 4 == 0 else ["garage"],
-    )  # fmt: skip
+    )
     fields.update(kw)
     return listing(i, **fields)
 
@@ -39,11 +42,22 @@ def records() -> list:
     for i in range(1, 30):
         out.append(residential(i))
     for i in range(30, 38):
-        out.append(listing(i, price=1_500_000.0 + 1000 * i, beds=0, baths=1.0, sqft=5000.0,
-                           property_type=PropertyType.OFFICE, vertical=Vertical.COMMERCIAL,
-                           cap_rate=0.06, noi=90_000.0, zoning="C-2", features=["parking"],
-                           location=Location(city="Seattle", neighborhood="SoDo", lat=47.58,
-                                             lon=-122.33)))  # fmt: skip
+        out.append(
+            listing(
+                i,
+                price=1_500_000.0 + 1000 * i,
+                beds=0,
+                baths=1.0,
+                sqft=5000.0,
+                property_type=PropertyType.OFFICE,
+                vertical=Vertical.COMMERCIAL,
+                cap_rate=0.06,
+                noi=90_000.0,
+                zoning="C-2",
+                features=["parking"],
+                location=Location(city="Seattle", neighborhood="SoDo", lat=47.58, lon=-122.33),
+            )
+        )
     out.append(residential(38, status=ListingStatus.SOLD))
     out.append(residential(39, status=ListingStatus.OFF_MARKET))
     out.append(lead(1))
@@ -57,8 +71,7 @@ def records() -> list:
             consent=Consent.granted(),
         )
     )
-    out.append(lead(3, language="en", locale="en_US", timezone="America/Los_Angeles",
-                    country="US"))  # fmt: skip
+    out.append(lead(3, language="en", locale="en_US", timezone="America/Los_Angeles", country="US"))
     n = 0
 
     def ev(lead_id: str, **kw) -> None:
@@ -69,8 +82,13 @@ def records() -> list:
     for i in range(1, 9):
         ev("lead-000001", listing_id=f"lst-{i:06d}", ts=NOW_MS - (40 - i) * 6 * HOUR_MS)
     for i in (4, 8):
-        ev("lead-000001", type=EventType.PROPERTY_SAVE, listing_id=f"lst-{i:06d}",
-           ts=NOW_MS - (30 - i) * 5 * HOUR_MS, dwell_s=None)  # fmt: skip
+        ev(
+            "lead-000001",
+            type=EventType.PROPERTY_SAVE,
+            listing_id=f"lst-{i:06d}",
+            ts=NOW_MS - (30 - i) * 5 * HOUR_MS,
+            dwell_s=None,
+        )
     ev(
         "lead-000001",
         type=EventType.MESSAGE_OUT,

@@ -25,9 +25,18 @@ async def test_cache_hits_until_a_new_event_for_that_lead(device):
     other = await device.analyze("lead-000003")
     assert await device.analyze("lead-000001") is first
     assert device.cache_stats().hits == 1 and device.cache_stats().misses == 2
-    await device.store.put([event(950, lead_id="lead-000001", type=EventType.SHOWING_BOOKED,
-                                  listing_id="lst-000004", dwell_s=None,
-                                  ts=NOW_MS - HOUR_MS)])  # fmt: skip
+    await device.store.put(
+        [
+            event(
+                950,
+                lead_id="lead-000001",
+                type=EventType.SHOWING_BOOKED,
+                listing_id="lst-000004",
+                dwell_s=None,
+                ts=NOW_MS - HOUR_MS,
+            )
+        ]
+    )
     again = await device.analyze("lead-000001")
     assert again is not first and again.behaviour.events == first.behaviour.events + 1
     assert await device.analyze("lead-000003") is other  # other leads stay cached
@@ -65,9 +74,20 @@ async def test_profile_is_rewritten_only_when_it_changes(device):
     device.analyst.invalidate()
     await device.analyze("lead-000001")
     assert len(await device.store.pending_outbox()) == n
-    await device.store.put([event(951, lead_id="lead-000001", type=EventType.MESSAGE_IN,
-                                  channel=Channel.SMS, listing_id=None, dwell_s=None,
-                                  ts=NOW_MS - HOUR_MS, text="Necesito un garage")])  # fmt: skip
+    await device.store.put(
+        [
+            event(
+                951,
+                lead_id="lead-000001",
+                type=EventType.MESSAGE_IN,
+                channel=Channel.SMS,
+                listing_id=None,
+                dwell_s=None,
+                ts=NOW_MS - HOUR_MS,
+                text="Necesito un garage",
+            )
+        ]
+    )
     a = await device.analyze("lead-000001")
     assert "garage" in a.profile.must_haves
     profiles = [c for c in await device.store.pending_outbox() if c.entity == "profile"]

@@ -122,20 +122,34 @@ def test_no_driver_contradicts_its_evidence_or_its_sign(scorer, generated):
 
 def test_the_check_catches_drivers_that_contradict_their_evidence(scorer, generated):
     x = next(
-        x for _lead, x, _n in generated
+        x
+        for _lead, x, _n in generated
         if _count(x, "property_view") == 0
         and math.expm1(float(x[FEATURE_INDEX["log1p_days_since_last_inbound"]])) > 30
-    )  # fmt: skip
+    )
     # What the old occlusion drivers said: the label picked by the effect's sign.
-    views = Driver(factor="views", label="steady property browsing", effect=0.043,
-                   effect_respond=0.0, text="steady property browsing (0 property views in the "
-                   "last 90 days): raises the chance of a deal by 4.3 points")  # fmt: skip
-    recent = Driver(factor="recency", label="active recently", effect=0.01, effect_respond=0.0,
-                    text="active recently (last active 36 days ago): raises the chance of a "
-                    "deal by 1.0 points")  # fmt: skip
-    wrong_verb = Driver(factor="saves", label="no listings saved", effect=0.0,
-                        effect_respond=-0.039, text="no listings saved (0 listings): raises the "
-                        "chance of a reply by 3.9 points")  # fmt: skip
+    views = Driver(
+        factor="views",
+        label="steady property browsing",
+        effect=0.043,
+        effect_respond=0.0,
+        text="steady property browsing (0 property views in the "
+        "last 90 days): raises the chance of a deal by 4.3 points",
+    )
+    recent = Driver(
+        factor="recency",
+        label="active recently",
+        effect=0.01,
+        effect_respond=0.0,
+        text="active recently (last active 36 days ago): raises the chance of a deal by 1.0 points",
+    )
+    wrong_verb = Driver(
+        factor="saves",
+        label="no listings saved",
+        effect=0.0,
+        effect_respond=-0.039,
+        text="no listings saved (0 listings): raises the chance of a reply by 3.9 points",
+    )
     zero = Driver(
         factor="saves",
         label="no listings saved",

@@ -13,8 +13,13 @@ from tests.edge.intel import open_device
 
 
 def test_model_turns_cpu_bytes_and_syncs_into_joules_and_percent():
-    model = EnergyModel(cpu_watts_per_core=1.0, phone_slowdown=2.0, radio_joules_per_byte=1e-6,
-                        radio_tail_joules=10.0, battery_joules=10_000.0)  # fmt: skip
+    model = EnergyModel(
+        cpu_watts_per_core=1.0,
+        phone_slowdown=2.0,
+        radio_joules_per_byte=1e-6,
+        radio_tail_joules=10.0,
+        battery_joules=10_000.0,
+    )
     report = model.report({"analyze": (10, 0.5, 1000.0)}, syncs=3)
     assert report.cpu_s == 5.0
     assert report.cpu_joules == 10.0  # 5 s x 2 (phone) x 1 W
@@ -90,8 +95,12 @@ async def test_a_transcription_is_metered_apart_from_loading_its_model(tmp_path)
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
     wav = tmp_path / "note.wav"
-    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(wav), "안녕하세요"], check=True,
-                   capture_output=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        ["espeak-ng", "-v", "ko", "-w", str(wav), "안녕하세요"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     rt = await open_device(tmp_path / "d.db")
     try:
         if "ko" not in rt.voice_languages():

@@ -22,9 +22,14 @@ def hlc(wall: int, counter: int = 0, node: str = OTHER) -> str:
 
 def change(record, wall: int, seq: int, **only) -> Change:
     """A change from another phone writing ``record`` (or only the fields ``only``)."""
-    return Change(entity=record.__struct_config__.tag, entity_id=record.id,
-                  fields=only or record_fields(record), hlc=hlc(wall, seq), device_id=OTHER,
-                  seq=seq)  # fmt: skip
+    return Change(
+        entity=record.__struct_config__.tag,
+        entity_id=record.id,
+        fields=only or record_fields(record),
+        hlc=hlc(wall, seq),
+        device_id=OTHER,
+        seq=seq,
+    )
 
 
 async def file_bytes(store: EdgeStore) -> bytes:
@@ -64,34 +69,64 @@ async def test_a_pulled_erase_purges_every_form_a_child_takes_on_the_device(tmp_
         gone, kept = lead(1, name="Ottoline Vexbridge"), lead(2)
         shown = event(1, text=SECRET)
         deleted = event(2, text=SECRET + " (deleted)")
-        remote = [change(gone, NOW_MS, 1), change(kept, NOW_MS, 2), change(shown, NOW_MS, 3),
-                  change(deleted, NOW_MS, 4)]  # fmt: skip
+        remote = [
+            change(gone, NOW_MS, 1),
+            change(kept, NOW_MS, 2),
+            change(shown, NOW_MS, 3),
+            change(deleted, NOW_MS, 4),
+        ]
         remote.append(
-            Tombstone(entity="event", entity_id=deleted.id, hlc=hlc(NOW_MS, 5), device_id=OTHER,
-                      seq=5)
-        )  # fmt: skip
+            Tombstone(
+                entity="event", entity_id=deleted.id, hlc=hlc(NOW_MS, 5), device_id=OTHER, seq=5
+            )
+        )
         await store.apply_remote(remote, 5)
         # Local writes: one acknowledged and folded into sync_entities, one still unsent.
-        mine = Event(id="ev-local-1", lead_id=gone.id, type=EventType.VOICE_NOTE, ts=NOW_MS,
-                     text=SECRET + " (local, pruned)")  # fmt: skip
+        mine = Event(
+            id="ev-local-1",
+            lead_id=gone.id,
+            type=EventType.VOICE_NOTE,
+            ts=NOW_MS,
+            text=SECRET + " (local, pruned)",
+        )
         await store.put([mine])
         sent = [c.seq for c in await store.outbox_to_push()]
         await store.mark_sent(sent)
         assert await store.prune_outbox(0) == len(sent)
-        await store.put([Event(id="ev-local-2", lead_id=gone.id, type=EventType.VOICE_NOTE,
-                               ts=NOW_MS, text=SECRET + " (local, unsent)")])  # fmt: skip
+        await store.put(
+            [
+                Event(
+                    id="ev-local-2",
+                    lead_id=gone.id,
+                    type=EventType.VOICE_NOTE,
+                    ts=NOW_MS,
+                    text=SECRET + " (local, unsent)",
+                )
+            ]
+        )
         # A conflict about the lead: a local edit, and an older remote one from another phone.
         await store.update("lead", gone.id, {"phone": "+1 555 0100"})
         await store.apply_remote([change(gone, NOW_MS + 1, 6, phone="+1 555 0199")], 6)
         assert (await store.fetchone("SELECT count(*) FROM sync_conflicts"))[0] == 1
 
-        stone = Tombstone(entity="lead", entity_id=gone.id, hlc=hlc(NOW_MS + 2, 7),
-                          device_id=OTHER, seq=7, hard_erase=True)  # fmt: skip
+        stone = Tombstone(
+            entity="lead",
+            entity_id=gone.id,
+            hlc=hlc(NOW_MS + 2, 7),
+            device_id=OTHER,
+            seq=7,
+            hard_erase=True,
+        )
         await store.apply_remote([stone], 7)
 
         assert store.take_erased() == {gone.id}
-        keys = {("lead", gone.id), ("event", shown.id), ("event", deleted.id),
-                ("event", "ev-local-1"), ("event", "ev-local-2")}  # fmt: skip
+        keys = {
+            ("lead", gone.id),
+            ("event", shown.id),
+            ("event", deleted.id),
+            ("event", "ev-local-1"),
+            ("event", "ev-local-2"),
+        }
         rows = await store.fetchall("SELECT entity, entity_id, state, pending FROM sync_entities")
         states = {(r[0], r[1]): msgspec.msgpack.decode(r[2], type=EntityState) for r in rows}
         for key in keys:

@@ -23,9 +23,20 @@ async def test_the_reader_sees_each_committed_write_at_once(device):
     count = "SELECT count(*) FROM events WHERE lead_id = ?"
     before = reader.one(count, ("lead-000002",))[0]
     first = await device.predict_behaviour("lead-000002")
-    await device.store.put([event(990, lead_id="lead-000002", type=EventType.MESSAGE_IN,
-                                  channel=Channel.SMS, listing_id=None, dwell_s=None,
-                                  ts=NOW_MS - HOUR_MS, text="yes")])  # fmt: skip
+    await device.store.put(
+        [
+            event(
+                990,
+                lead_id="lead-000002",
+                type=EventType.MESSAGE_IN,
+                channel=Channel.SMS,
+                listing_id=None,
+                dwell_s=None,
+                ts=NOW_MS - HOUR_MS,
+                text="yes",
+            )
+        ]
+    )
     assert reader.one(count, ("lead-000002",))[0] == before + 1
     assert len((await device.analyst.snapshot("lead-000002")).cols) == before + 1
     again = await device.predict_behaviour("lead-000002")
@@ -63,14 +74,29 @@ class CountingModel:
 
 async def test_a_plan_scores_only_open_slots_with_the_full_grids_values(device):
     # Outreach an hour ago closes the next day's slots (MIN_GAP_H) on every channel.
-    await device.store.put([event(991, lead_id="lead-000002", type=EventType.MESSAGE_OUT,
-                                  channel=Channel.SMS, listing_id=None, dwell_s=None,
-                                  ts=NOW_MS - HOUR_MS)])  # fmt: skip
+    await device.store.put(
+        [
+            event(
+                991,
+                lead_id="lead-000002",
+                type=EventType.MESSAGE_OUT,
+                channel=Channel.SMS,
+                listing_id=None,
+                dwell_s=None,
+                ts=NOW_MS - HOUR_MS,
+            )
+        ]
+    )
     snap = await device.analyst.snapshot("lead-000002")
     model = CountingModel(device.models.get("intervention"))
-    inputs = PlanInputs(lead=snap.lead, cols=snap.cols, features=snap.features,
-                        now_ms=snap.now_ms, profile=None,
-                        context=await device.message_context(snap.lead))  # fmt: skip
+    inputs = PlanInputs(
+        lead=snap.lead,
+        cols=snap.cols,
+        features=snap.features,
+        now_ms=snap.now_ms,
+        profile=None,
+        context=await device.message_context(snap.lead),
+    )
     plan = make_plan(inputs, model, "plan-test")  # type: ignore[arg-type]
     full = len(OUTREACH_CHANNELS) * len(SCORED_HOURS)
     assert plan.steps and 0 < model.rows < full
@@ -81,9 +107,14 @@ async def test_a_plan_scores_only_open_slots_with_the_full_grids_values(device):
         assert step.p_response == want
 
 
-TEXTS = ["Looking for a PENTHOUSE with a View", "what is the cap rate and NOI?",
-         "Suche ein Büro, Neubau bevorzugt", "Una oficina con garage y Pool", "nothing here",
-         "Looking for a PENTHOUSE with a View"]  # fmt: skip
+TEXTS = [
+    "Looking for a PENTHOUSE with a View",
+    "what is the cap rate and NOI?",
+    "Suche ein Büro, Neubau bevorzugt",
+    "Una oficina con garage y Pool",
+    "nothing here",
+    "Looking for a PENTHOUSE with a View",
+]
 
 
 def test_keyword_memo_finds_what_a_fresh_scan_finds():
@@ -95,8 +126,11 @@ def test_keyword_memo_finds_what_a_fresh_scan_finds():
         scan = sorted({m.group(0).lower() for t in TEXTS for m in pattern.finditer(t)})
         memo = sorted(set().union(*(dict(keyword_hits(t)).get(v, ()) for t in TEXTS)))
         assert memo == scan, v
-    assert guess.evidence == ["mentions büro, cap rate, noi", "mentions penthouse, pool, view",
-                              "mentions neubau"]  # fmt: skip
+    assert guess.evidence == [
+        "mentions büro, cap rate, noi",
+        "mentions penthouse, pool, view",
+        "mentions neubau",
+    ]
 
 
 def test_flag_memo_finds_what_a_fresh_scan_finds():

@@ -158,9 +158,12 @@ async def test_an_older_copy_never_overwrites_a_newer_one_and_is_reported(fresh_
     report = await ingest(fresh_store, encode_batch(older, Format.JSON))
     assert (report.written, report.skipped_older, report.outbox_entries) == (0, 2, 0)
     assert report.skipped[0] == SkippedRecord(
-        record=1, kind="lead", id="lead-000001", updated_at=NOW_MS - 1,
+        record=1,
+        kind="lead",
+        id="lead-000001",
+        updated_at=NOW_MS - 1,
         stored_updated_at=NOW_MS,
-    )  # fmt: skip
+    )
     assert (await fresh_store.get_lead("lead-000001")).name == "Ana Newer"
 
 

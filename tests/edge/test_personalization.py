@@ -84,8 +84,14 @@ async def test_an_empty_listing_table_gives_no_recommendations(tmp_path):
 
 
 def test_style_follows_the_profile_consent_and_intent():
-    p = Profile(id="p1", lead_id="l1", language="es", formality=Formality.CASUAL,
-                message_length=MessageLength.LONG, preferred_channel=Channel.CALL)  # fmt: skip
+    p = Profile(
+        id="p1",
+        lead_id="l1",
+        language="es",
+        formality=Formality.CASUAL,
+        message_length=MessageLength.LONG,
+        preferred_channel=Channel.CALL,
+    )
     plain = adapt_style(p)
     assert (plain.formality, plain.length, plain.channel, plain.language) == (
         Formality.CASUAL,
@@ -101,8 +107,9 @@ def test_style_follows_the_profile_consent_and_intent():
     assert first.formality is Formality.FORMAL  # Spanish: usted at first contact
     reminder = adapt_style(p, StyleContext(intent=Intent.SHOWING_REMINDER))
     assert reminder.length is MessageLength.SHORT
-    nothing = adapt_style(p, StyleContext(consent=Consent(call=False, sms=False, email=False,
-                                                          whatsapp=False)))  # fmt: skip
+    nothing = adapt_style(
+        p, StyleContext(consent=Consent(call=False, sms=False, email=False, whatsapp=False))
+    )
     assert nothing.channel is Channel.IN_PERSON
     unknown = adapt_style(p, StyleContext(consent=Consent()))  # opt-in: unknown is not granted
     assert unknown.channel is Channel.IN_PERSON and "no consent for call" in unknown.reason
@@ -130,9 +137,16 @@ async def test_explicit_property_interactions_replace_the_stored_history(device)
     from sync.records import EventType
     from tests.factories import NOW_MS, event
 
-    commercial = [event(990 + i, lead_id="lead-000002", type=EventType.PROPERTY_SAVE,
-                        listing_id=f"lst-{30 + i:06d}", ts=NOW_MS - (i + 1) * 3_600_000)
-                  for i in range(4)]  # fmt: skip
+    commercial = [
+        event(
+            990 + i,
+            lead_id="lead-000002",
+            type=EventType.PROPERTY_SAVE,
+            listing_id=f"lst-{30 + i:06d}",
+            ts=NOW_MS - (i + 1) * 3_600_000,
+        )
+        for i in range(4)
+    ]
     p = await device.create_profile("lead-000002", property_interactions=commercial)
     assert p.vertical is Vertical.COMMERCIAL
     assert p.property_types == [PropertyType.OFFICE]

@@ -114,9 +114,20 @@ async def test_run_due_fires_a_task_reschedules_missed_and_pauses_on_reply(tmp_p
         if moved.channel in INTRUSIVE:
             assert 8 <= local(moved.due_at, "America/Los_Angeles").hour < 21
 
-        await rt.store.put([event(901, lead_id="lead-000002", type=EventType.MESSAGE_IN,
-                                  channel=Channel.SMS, listing_id=None, dwell_s=None,
-                                  ts=now["t"] - 60_000, text="Yes, call me")])  # fmt: skip
+        await rt.store.put(
+            [
+                event(
+                    901,
+                    lead_id="lead-000002",
+                    type=EventType.MESSAGE_IN,
+                    channel=Channel.SMS,
+                    listing_id=None,
+                    dwell_s=None,
+                    ts=now["t"] - 60_000,
+                    text="Yes, call me",
+                )
+            ]
+        )
         now["t"] = max(s.due_at for s in plan.steps) + 3 * HOUR_MS
         report = await rt.run_due()
         assert report.paused_plans == [plan.id] and report.fired == []
@@ -170,12 +181,14 @@ def test_next_allowed_moves_intrusive_channels_out_of_quiet_hours_and_holidays()
     from tests.factories import lead
 
     la = lead(9, timezone="America/Los_Angeles", country="US")
-    late = int(dt.datetime(2025, 11, 24, 23, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
-               .timestamp() * 1000)  # fmt: skip
+    late = int(
+        dt.datetime(2025, 11, 24, 23, 30, tzinfo=ZoneInfo("America/Los_Angeles")).timestamp() * 1000
+    )
     sms = local(next_allowed(la, Channel.SMS, late), "America/Los_Angeles")
     assert (sms.date(), sms.hour) == (dt.date(2025, 11, 25), 8)
     assert local(next_allowed(la, Channel.EMAIL, late), "America/Los_Angeles").hour == 0
-    eve = int(dt.datetime(2025, 11, 26, 22, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
-              .timestamp() * 1000)  # fmt: skip
+    eve = int(
+        dt.datetime(2025, 11, 26, 22, 0, tzinfo=ZoneInfo("America/Los_Angeles")).timestamp() * 1000
+    )
     call = local(next_allowed(la, Channel.CALL, eve), "America/Los_Angeles")
     assert (call.date(), call.hour) == (dt.date(2025, 11, 28), 8)  # Thanksgiving skipped

@@ -17,8 +17,10 @@ from sync.records import Channel, Consent, Location, Profile, PropertyType
 from tests.edge.intel import open_device, records
 from tests.factories import listing
 
-HEADLINE = ("looking for a 3 bedroom house in Bellevue under $900k. Must have a garage, near good "
-            "schools. We prefer texts after 6pm")  # fmt: skip
+HEADLINE = (
+    "looking for a 3 bedroom house in Bellevue under $900k. Must have a garage, near good "
+    "schools. We prefer texts after 6pm"
+)
 PLACES = ("Bellevue", "Seattle", "Kirkland", "Redmond", "North Ames", "Ames", "Auburn")
 DATA = Path(__file__).resolve().parents[1] / "data" / "profile_text"
 
@@ -143,8 +145,9 @@ def test_hours(text, lang, hours):
 
 
 def test_a_later_statement_replaces_an_earlier_one_and_lists_gather():
-    found = extract_all(["3 bedrooms in Kirkland, under $800k", "Actually 4 bedrooms, Redmond too"],
-                        "en", PLACES)  # fmt: skip
+    found = extract_all(
+        ["3 bedrooms in Kirkland, under $800k", "Actually 4 bedrooms, Redmond too"], "en", PLACES
+    )
     assert found.beds_min == 4 and found.price_max == 800_000
     assert found.areas == ["Kirkland", "Redmond"]
 
@@ -156,9 +159,17 @@ def test_unknown_language_uses_every_lexicon():
 
 def test_as_labels_is_the_shape_of_the_labelled_set():
     assert as_labels(ProfileText()) == {
-        "price_min": None, "price_max": None, "currency": None, "beds": None, "baths": None,
-        "areas": [], "property_types": [], "must_haves": [], "channel": None, "hours": None,
-    }  # fmt: skip
+        "price_min": None,
+        "price_max": None,
+        "currency": None,
+        "beds": None,
+        "baths": None,
+        "areas": [],
+        "property_types": [],
+        "must_haves": [],
+        "channel": None,
+        "hours": None,
+    }
 
 
 def test_first_chars_of_fragments():
@@ -173,9 +184,17 @@ def test_first_chars_of_fragments():
 
 # --- merging into a profile learned from behaviour ------------------------------------------
 
-BEHAVIOUR = Profile(id="prof-1", lead_id="lead-1", price_min=400_000.0, price_max=600_000.0,
-                    beds_min=2, areas=["Seattle"], property_types=[PropertyType.CONDO],
-                    must_haves=["pool"], preferred_channel=Channel.EMAIL)  # fmt: skip
+BEHAVIOUR = Profile(
+    id="prof-1",
+    lead_id="lead-1",
+    price_min=400_000.0,
+    price_max=600_000.0,
+    beds_min=2,
+    areas=["Seattle"],
+    property_types=[PropertyType.CONDO],
+    must_haves=["pool"],
+    preferred_channel=Channel.EMAIL,
+)
 
 
 def test_what_the_lead_said_wins_over_what_was_inferred():
@@ -222,9 +241,13 @@ def test_a_stated_channel_needs_consent():
 
 
 def bellevue(i: int, price: float, beds: int, features: list[str]):
-    return listing(i, price=price, beds=beds, features=features,
-                   location=Location(city="Bellevue", neighborhood="Bellevue", lat=47.61,
-                                     lon=-122.2))  # fmt: skip
+    return listing(
+        i,
+        price=price,
+        beds=beds,
+        features=features,
+        location=Location(city="Bellevue", neighborhood="Bellevue", lat=47.61, lon=-122.2),
+    )
 
 
 @pytest.fixture
@@ -330,8 +353,13 @@ def test_explain_cites_stated_criteria_before_behaviour():
     assert not any("band they look at" in r for r in rec.reasons)  # the price they said wins
     rec = explain(li, 1, 0.8, BEHAVIOUR, engaged=True)
     assert rec.reasons[0].endswith("outside their usual band, worth a look")
-    rec = explain(listing(51, price=300_000.0, beds=1, features=[]), 2, 0.1,
-                  Profile(id="p", lead_id="l"), engaged=False)  # fmt: skip
+    rec = explain(
+        listing(51, price=300_000.0, beds=1, features=[]),
+        2,
+        0.1,
+        Profile(id="p", lead_id="l"),
+        engaged=False,
+    )
     assert rec.reasons == ["among the best-ranked active listings for them"]
 
 
@@ -348,10 +376,15 @@ def test_warm_compiles_ahead_and_a_conversation_is_read_from_its_latest_messages
 
 @pytest.mark.parametrize(
     ("text", "lang", "area"),
-    [("シアトルのマンション", "ja", "Seattle"), ("벨뷰에 있는 집", "ko", "Bellevue"),
-     ("квартира в Сиэтле", "ru", "Seattle"), ("贝尔维尤的独栋", "zh", "Bellevue"),
-     ("شقة في سياتل", "ar", "Seattle"), ("बेलव्यू में घर", "hi", "Bellevue")],
-)  # fmt: skip
+    [
+        ("シアトルのマンション", "ja", "Seattle"),
+        ("벨뷰에 있는 집", "ko", "Bellevue"),
+        ("квартира в Сиэтле", "ru", "Seattle"),
+        ("贝尔维尤的独栋", "zh", "Bellevue"),
+        ("شقة في سياتل", "ar", "Seattle"),
+        ("बेलव्यू में घर", "hi", "Bellevue"),
+    ],
+)
 def test_places_written_in_other_scripts(text, lang, area):
     assert extract(text, lang, PLACES).areas == [area]
     assert extract(text, lang, ("Ames",)).areas == []  # an alias counts only for a known place

@@ -32,8 +32,15 @@ async def test_a_silent_server_times_out_each_request_and_the_retries_are_told(
 ):
     told: list[SyncProgress] = []
     started = time.monotonic()
-    report = await sync(fresh_store, silent_server, "t", timeout_s=0.2, attempts=2, base_s=0.01,
-                        progress=told.append)  # fmt: skip
+    report = await sync(
+        fresh_store,
+        silent_server,
+        "t",
+        timeout_s=0.2,
+        attempts=2,
+        base_s=0.01,
+        progress=told.append,
+    )
     assert time.monotonic() - started < 3
     assert report.status == "unavailable"
     assert "no answer from the server within 0.2 s" in (report.detail or "")

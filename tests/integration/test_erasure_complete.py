@@ -63,23 +63,51 @@ def world() -> list:
     records: list = [agent(1), listing(1), listing(2)]
     for lead_id, texts, n in ((GONE, ERASED, 1), (KEPT, KEPT_TEXTS, 2)):
         records.append(
-            lead(n, id=lead_id, name=texts["name"], email=texts["email"], phone=texts["phone"],
-                 language="en", locale="en_US", timezone="America/Los_Angeles", country="US")
-        )  # fmt: skip
+            lead(
+                n,
+                id=lead_id,
+                name=texts["name"],
+                email=texts["email"],
+                phone=texts["phone"],
+                language="en",
+                locale="en_US",
+                timezone="America/Los_Angeles",
+                country="US",
+            )
+        )
         for i in range(4):
             records.append(
-                Event(id=f"ev-{lead_id}-view-{i}", lead_id=lead_id, type=EventType.PROPERTY_VIEW,
-                      ts=NOW_MS - (i + 5) * HOUR_MS, listing_id="lst-000001", dwell_s=40.0)
-            )  # fmt: skip
+                Event(
+                    id=f"ev-{lead_id}-view-{i}",
+                    lead_id=lead_id,
+                    type=EventType.PROPERTY_VIEW,
+                    ts=NOW_MS - (i + 5) * HOUR_MS,
+                    listing_id="lst-000001",
+                    dwell_s=40.0,
+                )
+            )
         records.append(
-            Event(id=f"ev-{lead_id}-msg", lead_id=lead_id, type=EventType.MESSAGE_IN,
-                  ts=NOW_MS - 2 * HOUR_MS, channel=Channel.SMS, text=texts["message"],
-                  language="en")
-        )  # fmt: skip
+            Event(
+                id=f"ev-{lead_id}-msg",
+                lead_id=lead_id,
+                type=EventType.MESSAGE_IN,
+                ts=NOW_MS - 2 * HOUR_MS,
+                channel=Channel.SMS,
+                text=texts["message"],
+                language="en",
+            )
+        )
         records.append(
-            Event(id=f"ev-{lead_id}-voice", lead_id=lead_id, type=EventType.VOICE_NOTE,
-                  ts=NOW_MS - HOUR_MS, text=texts["voice note"], language="en", duration_s=12.0)
-        )  # fmt: skip
+            Event(
+                id=f"ev-{lead_id}-voice",
+                lead_id=lead_id,
+                type=EventType.VOICE_NOTE,
+                ts=NOW_MS - HOUR_MS,
+                text=texts["voice note"],
+                language="en",
+                duration_s=12.0,
+            )
+        )
     return records
 
 
@@ -111,8 +139,9 @@ def postgres_values(url: str) -> list[bytes]:
         assert "records" in tables and "change_log" in tables
         for table in tables:
             for row in conn.execute(f'SELECT * FROM "{table}"'):
-                out += [bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode()
-                        for v in row]  # fmt: skip
+                out += [
+                    bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode() for v in row
+                ]
     return out
 
 

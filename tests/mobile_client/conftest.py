@@ -30,8 +30,10 @@ def start_xvfb() -> subprocess.Popen | None:
     read, write = os.pipe()
     proc = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write), "-screen", "0", "720x1280x24", "-nolisten", "tcp"],
-        pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write)
     with os.fdopen(read) as pipe:
         number = pipe.readline().strip()
@@ -69,8 +71,12 @@ def voice_clip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("voice") / "note.wav"
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (make test installs it)")
-    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(out), "안녕하세요 아파트"], check=True,
-                   capture_output=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        ["espeak-ng", "-v", "ko", "-w", str(out), "안녕하세요 아파트"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return out
 
 

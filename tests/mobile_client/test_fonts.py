@@ -23,9 +23,13 @@ from tests.mobile_client.png import variance
 
 def test_text_is_cut_into_runs_of_one_script_each():
     assert runs("Hi 김민준, 中文 ไทย مرحبا नमस्ते") == [
-        (LATIN, "Hi "), (HANGUL, "김민준, "), (CJK, "中文 "), (THAI, "ไทย "), (ARABIC, "مرحبا "),
+        (LATIN, "Hi "),
+        (HANGUL, "김민준, "),
+        (CJK, "中文 "),
+        (THAI, "ไทย "),
+        (ARABIC, "مرحبا "),
         (DEVANAGARI, "नमस्ते"),
-    ]  # fmt: skip
+    ]
 
 
 def test_markup_tags_non_latin_runs_with_their_font_and_escapes_brackets():
@@ -53,8 +57,11 @@ def test_the_shipped_fonts_exist_with_their_licences_and_stay_small():
     for font in (CJK, HANGUL, ARABIC, DEVANAGARI, THAI):
         assert (FONT_DIR / font).exists(), font
     licences = {p.name for p in FONT_DIR.glob("LICENSE-*.txt")}
-    assert licences == {"LICENSE-DroidSansFallback.txt", "LICENSE-Nanum-OFL.txt",
-                        "LICENSE-Noto-OFL.txt"}  # fmt: skip
+    assert licences == {
+        "LICENSE-DroidSansFallback.txt",
+        "LICENSE-Nanum-OFL.txt",
+        "LICENSE-Noto-OFL.txt",
+    }
     assert sum(p.stat().st_size for p in FONT_DIR.iterdir()) < 10_000_000
 
 
@@ -66,6 +73,10 @@ def test_the_blank_check_sees_a_blank_image(tmp_path):
     rows = b"".join(b"\x00" + b"\x20\x20\x20\xff" * 8 for _ in range(8))
     png = tmp_path / "blank.png"
     header = struct.pack(">IIBBBBB", 8, 8, 8, 6, 0, 0, 0)  # 8x8, 8-bit RGBA
-    png.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                    + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))  # fmt: skip
+    png.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
     assert variance(png) == 0

@@ -46,6 +46,9 @@ def test_main_off_android_keeps_its_database_in_the_home_folder(tmp_path, monkey
     monkeypatch.delenv("REALTY_EDGE_SERVER", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     main()
-    assert calls[-1] == ("run_app", tmp_path / ".realty-edge" / "device.db",
-                         {"server": None, "create": True})  # fmt: skip
+    assert calls[-1] == (
+        "run_app",
+        tmp_path / ".realty-edge" / "device.db",
+        {"server": None, "create": True},
+    )
     assert (tmp_path / ".realty-edge").is_dir()

@@ -24,11 +24,23 @@ from tests.mobile_client.test_client import idle, tap, visible_text
 pytestmark = pytest.mark.timeout(180)
 
 #: Zones across the day, with a country each (for its holidays).
-ZONES = (("Pacific/Honolulu", "US"), ("America/Los_Angeles", "US"), ("America/Chicago", "US"),
-         ("America/New_York", "US"), ("America/Sao_Paulo", "BR"), ("Europe/London", "GB"),
-         ("Europe/Paris", "FR"), ("Europe/Athens", "GR"), ("Asia/Dubai", "AE"),
-         ("Asia/Kolkata", "IN"), ("Asia/Bangkok", "TH"), ("Asia/Shanghai", "CN"),
-         ("Asia/Tokyo", "JP"), ("Australia/Sydney", "AU"), ("Pacific/Auckland", "NZ"))  # fmt: skip
+ZONES = (
+    ("Pacific/Honolulu", "US"),
+    ("America/Los_Angeles", "US"),
+    ("America/Chicago", "US"),
+    ("America/New_York", "US"),
+    ("America/Sao_Paulo", "BR"),
+    ("Europe/London", "GB"),
+    ("Europe/Paris", "FR"),
+    ("Europe/Athens", "GR"),
+    ("Asia/Dubai", "AE"),
+    ("Asia/Kolkata", "IN"),
+    ("Asia/Bangkok", "TH"),
+    ("Asia/Shanghai", "CN"),
+    ("Asia/Tokyo", "JP"),
+    ("Australia/Sydney", "AU"),
+    ("Pacific/Auckland", "NZ"),
+)
 DAY = range(10, 18)  # local hours well inside 08:00-21:00
 NIGHT = range(1, 6)
 
@@ -49,9 +61,14 @@ def leads_free_to_contact(client) -> list[str]:
     the weekly cap's three outreaches in a week)."""
     rt = client.bridge.runtime
     since = rt.store.now_ms() - 25 * 3_600_000
-    rows = client.bridge.wait(rt.store.fetchall(
-        "SELECT id FROM leads WHERE id NOT IN (SELECT lead_id FROM events WHERE type = 'opt_out' "
-        "OR (type IN ('message_out', 'call_out') AND ts > ?)) ORDER BY id", (since,)))  # fmt: skip
+    rows = client.bridge.wait(
+        rt.store.fetchall(
+            "SELECT id FROM leads WHERE id NOT IN (SELECT lead_id FROM events "
+            "WHERE type = 'opt_out' OR (type IN ('message_out', 'call_out') AND ts > ?)) "
+            "ORDER BY id",
+            (since,),
+        )
+    )
     return [r[0] for r in rows if r[0] != client.current_lead]
 
 
@@ -66,8 +83,14 @@ def due_step(
     zone, country = zone_where(hours)
 
     async def make() -> tuple[str, str]:
-        lead = await rt.update("lead", lead_id, timezone=zone, country=country,
-                               consent=Consent.granted(), status="active")  # fmt: skip
+        lead = await rt.update(
+            "lead",
+            lead_id,
+            timezone=zone,
+            country=country,
+            consent=Consent.granted(),
+            status="active",
+        )
         plan = await rt.plan_interventions(lead_id)
         assert plan.steps, plan.reason
         step = plan.steps[0]
@@ -97,8 +120,9 @@ def stored(client, step_id: str):
 
 def outreach_events(client, step_id: str) -> int:
     rt = client.bridge.runtime
-    row = client.bridge.wait(rt.store.fetchone("SELECT count(*) FROM events WHERE id = ?",
-                                               (f"ev-{step_id}"[:64],)))  # fmt: skip
+    row = client.bridge.wait(
+        rt.store.fetchone("SELECT count(*) FROM events WHERE id = ?", (f"ev-{step_id}"[:64],))
+    )
     return row[0]
 
 
@@ -223,8 +247,11 @@ class CutShort:
     """A channel whose answer never came back (a stand-in for a provider, not ours)."""
 
     async def send(self, step, message) -> Delivery:
-        return Delivery(status=DeliveryStatus.UNKNOWN, channel=step.channel,
-                        detail="the connection dropped after the request went out")  # fmt: skip
+        return Delivery(
+            status=DeliveryStatus.UNKNOWN,
+            channel=step.channel,
+            detail="the connection dropped after the request went out",
+        )
 
 
 def test_an_unknown_send_is_shown_to_check_and_settled_by_tap(client, leads):

@@ -32,13 +32,31 @@ def test_real_time_factor_is_processing_time_over_audio_length():
 
 def test_call_today_names_the_likeliest_open_leads_and_why():
     rows = [
-        {"name": "Ana", "p_convert": 0.30, "p_respond": 0.6, "status": "active",
-         "reasons": ["books showings", "answers the agent", "x"], "next_step": "Call Mon 10:00"},
-        {"name": "Bo", "p_convert": 0.50, "p_respond": 0.6, "status": "converted",
-         "reasons": [], "next_step": "none planned"},
-        {"name": "Cy", "p_convert": 0.05, "p_respond": 0.2, "status": "new", "reasons": [],
-         "next_step": "none planned"},
-    ]  # fmt: skip
+        {
+            "name": "Ana",
+            "p_convert": 0.30,
+            "p_respond": 0.6,
+            "status": "active",
+            "reasons": ["books showings", "answers the agent", "x"],
+            "next_step": "Call Mon 10:00",
+        },
+        {
+            "name": "Bo",
+            "p_convert": 0.50,
+            "p_respond": 0.6,
+            "status": "converted",
+            "reasons": [],
+            "next_step": "none planned",
+        },
+        {
+            "name": "Cy",
+            "p_convert": 0.05,
+            "p_respond": 0.2,
+            "status": "new",
+            "reasons": [],
+            "next_step": "none planned",
+        },
+    ]
     assert call_today(rows, k=2) == (
         "Call today:\n"
         "1. Ana: 30 % chance of a deal, 60 % of a reply. Why: books showings, answers the "

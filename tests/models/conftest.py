@@ -54,11 +54,24 @@ def _tensorflow_child(request, tmp_path_factory):
     ]
     report = tmp_path_factory.mktemp("tensorflow-child") / "junit.xml"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         f"--junitxml={report}", *nodeids],
-        cwd=ROOT, env={**os.environ, CHILD_ENV: "1"}, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            f"--junitxml={report}",
+            *nodeids,
+        ],
+        cwd=ROOT,
+        env={**os.environ, CHILD_ENV: "1"},
+        capture_output=True,
+        text=True,
         timeout=CHILD_TIMEOUT_S,
-    )  # fmt: skip
+    )
     tail = (proc.stdout + proc.stderr)[-3000:]
     outcomes = _outcomes(report) if report.exists() else {}
     return outcomes, f"child pytest exited {proc.returncode}:\n{tail}"

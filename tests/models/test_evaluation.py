@@ -175,8 +175,15 @@ def test_bank_cli_on_a_sample_scores_the_int8_model_and_writes_json(
     assert "roc" not in printed and "bank.auc " in printed
     assert res["rows_train"] == 2000 and res["rows_test"] == 500 and res["members"] == 1
     assert res["runtime"] == "tflite_runtime"
-    for k in ("bank.auc", "bank.auc_float", "bank.accuracy", "hgb.auc", "hgb.accuracy",
-              "lr.auc", "lr.accuracy"):  # fmt: skip
+    for k in (
+        "bank.auc",
+        "bank.auc_float",
+        "bank.accuracy",
+        "hgb.auc",
+        "hgb.accuracy",
+        "lr.auc",
+        "lr.accuracy",
+    ):
         assert 0.0 <= res[k] <= 1.0, k
     assert res["bank.auc"] > 0.6  # the campaign data has signal even in 2,000 rows
     assert abs(res["int8_vs_float"]) < 0.05 and res["int8_max_abs_diff"] < 0.1
@@ -209,15 +216,20 @@ def test_extras_take_vocabulary_and_bins_from_training_rows_only():
 
     from models.evaluation.leads import extras
 
-    df = pd.DataFrame({
-        "Lead Source": ["Google"] * 6 + ["Olark"] * 2 + ["Bing"] * 5,
-        "TotalVisits": [0, 1, 2, 3, 4, 5, np.nan, 7, 8, 9, 10, 11, 100],
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "Lead Source": ["Google"] * 6 + ["Olark"] * 2 + ["Bing"] * 5,
+            "TotalVisits": [0, 1, 2, 3, 4, 5, np.nan, 7, 8, 9, 10, 11, 100],
+        }
+    )
     train = np.arange(8)  # Bing appears only in the test rows
     x, names = extras(df, train, ["Lead Source", "TotalVisits"], min_count=5, n_bins=4)
     assert names[:4] == [
-        "Lead Source=Google", "TotalVisits:value", "TotalVisits:missing", "TotalVisits:bin0",
-    ]  # fmt: skip
+        "Lead Source=Google",
+        "TotalVisits:value",
+        "TotalVisits:missing",
+        "TotalVisits:bin0",
+    ]
     assert "Lead Source=Google" in names
     assert "Lead Source=Olark" not in names and "Lead Source=Bing" not in names  # rare / unseen
     assert x.shape == (13, len(names)) and x.dtype == np.float32
@@ -243,9 +255,10 @@ def test_leads_cli_on_a_sample_reports_both_settings_and_their_baselines(
     sample.to_csv(tmp_path / "x-education-leads" / "Leads.csv", index=False)
     for name in leads.SETTING_CONFIG:
         monkeypatch.setitem(
-            leads.SETTING_CONFIG, name,
+            leads.SETTING_CONFIG,
+            name,
             {**leads.SETTING_CONFIG[name], "epochs": 3, "patience": 2, "members": 1},
-        )  # fmt: skip
+        )
     out = tmp_path / "leads.json"
     leads.main([str(tmp_path), "--seed", "1", "--json", str(out)])
 

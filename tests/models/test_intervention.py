@@ -97,8 +97,9 @@ def test_lead_history_counts_the_leads_own_actions_by_kind_of_day_not_the_agents
     assert weekday[10] < 1e-6  # the outreach hour is not the lead's
     assert h[48] == pytest.approx(math.log(3)) and h[49] == pytest.approx(math.log(2))
     assert h[51] == pytest.approx(math.log(2))  # one sms reply in, sms is channel 1
-    m = candidate_matrix(np.zeros(N_FEATURES, np.float32), ["sms"], [24 + 20, 5 * 24 + 11],
-                         history=h)  # fmt: skip
+    m = candidate_matrix(
+        np.zeros(N_FEATURES, np.float32), ["sms"], [24 + 20, 5 * 24 + 11], history=h
+    )
     assert m[0, col("own_at_hour")] == pytest.approx(24 * weekday[20])
     assert m[1, col("own_at_hour")] == pytest.approx(24 * weekend[11])
     assert m[1, col("own_at_hour_weekday")] == pytest.approx(24 * weekday[11])
@@ -123,8 +124,14 @@ def test_local_hour_of_week():
 
 
 def _lead() -> Lead:
-    return Lead(id="lead-1", agent_id="agent-01", team_id="team-a", name="A B",
-                timezone="UTC", created_at=MONDAY - 30 * DAY)  # fmt: skip
+    return Lead(
+        id="lead-1",
+        agent_id="agent-01",
+        team_id="team-a",
+        name="A B",
+        timezone="UTC",
+        created_at=MONDAY - 30 * DAY,
+    )
 
 
 def _event(i: int, kind: EventType, ts: int, channel: Channel) -> Event:
@@ -198,8 +205,9 @@ def test_a_model_with_one_input_is_refused_by_name(shipped):
         input_names = ("serving_default_features:0",)
 
     with pytest.raises(CandidateError, match="two inputs"):
-        score_slots(OneInput(), np.zeros(N_FEATURES, np.float32), np.array([0]), np.array([9]),
-                    None)  # fmt: skip
+        score_slots(
+            OneInput(), np.zeros(N_FEATURES, np.float32), np.array([0]), np.array([9]), None
+        )
 
 
 def test_model_prefers_a_leads_peak_hours_over_3am(shipped):

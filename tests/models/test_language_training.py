@@ -177,10 +177,18 @@ def test_language_cli_trains_a_tiny_model_the_device_loads(
     # 0.001 of the shipped counts: 60 + 40 + 14 per language, plus up to 12 windows for zh/ja/th
     assert 16 * 114 - 1000 <= m["train_samples"] <= 16 * 114 + 36 - 1000
     assert m["seed"] == 4.0 and m["size_bytes"] == len(blob) < m["float_size_bytes"]
-    for key in ("dev_accuracy", "float_dev_accuracy", "argmax_agreement",
-                "dev_accuracy_single", "dev_accuracy_pair", "dev_accuracy_sentence",
-                "dev_accuracy_window", "lingua_sentences", "lingua_word_pairs",
-                "lingua_single_words"):  # fmt: skip
+    for key in (
+        "dev_accuracy",
+        "float_dev_accuracy",
+        "argmax_agreement",
+        "dev_accuracy_single",
+        "dev_accuracy_pair",
+        "dev_accuracy_sentence",
+        "dev_accuracy_window",
+        "lingua_sentences",
+        "lingua_word_pairs",
+        "lingua_single_words",
+    ):
         assert 0.0 <= m[key] <= 1.0, key
     assert 0.0 <= m["parity_mean_abs_diff"] <= m["parity_max_abs_diff"] <= 1.0
 
@@ -302,8 +310,19 @@ def test_benchmark_cli_prints_throughput_of_the_shipped_model(tmp_path, monkeypa
 
     from tools.cli import app
 
-    result = CliRunner().invoke(app, ["bench", "language-speed", "--texts", str(f), "--batch",
-                                      "4", "--artifacts", str(ARTIFACT_DIR)])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "language-speed",
+            "--texts",
+            str(f),
+            "--batch",
+            "4",
+            "--artifacts",
+            str(ARTIFACT_DIR),
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())
     assert re.fullmatch(

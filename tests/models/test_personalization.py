@@ -29,10 +29,17 @@ SEED = 20260602
 
 
 def _listing(i: int, **kw) -> Listing:
-    base = dict(id=f"lst-{i:06d}", price=500_000.0, beds=3, baths=2.0, sqft=2000.0,
-                lot_sqft=999.0, year_built=2001,
-                location=Location(city="Seattle", lat=47.55, lon=-122.2),
-                features=["garage", "pool"])  # fmt: skip
+    base = dict(
+        id=f"lst-{i:06d}",
+        price=500_000.0,
+        beds=3,
+        baths=2.0,
+        sqft=2000.0,
+        lot_sqft=999.0,
+        year_built=2001,
+        location=Location(city="Seattle", lat=47.55, lon=-122.2),
+        features=["garage", "pool"],
+    )
     base.update(kw)
     return Listing(**base)
 
@@ -42,8 +49,9 @@ def _lead(**kw) -> Lead:
 
 
 def test_listing_matrix_literal_values():
-    m = listing_matrix([_listing(1), _listing(2, location=Location(city="Ames", lat=42.03,
-                                                                   lon=-93.62))])  # fmt: skip
+    m = listing_matrix(
+        [_listing(1), _listing(2, location=Location(city="Ames", lat=42.03, lon=-93.62))]
+    )
     assert m.shape == (2, N_LISTING) == (2, len(LISTING_NAMES))
     row = dict(zip(LISTING_NAMES, m[0].tolist(), strict=True))
     assert row["log10_price"] == pytest.approx(math.log10(500_000) - 5.5)
@@ -70,12 +78,24 @@ def test_lead_vector_without_events_holds_only_the_budget():
 def test_lead_vector_averages_viewed_and_engaged_listings():
     a, b = _listing(1, price=400_000.0), _listing(2, price=800_000.0, beds=5)
     events = [
-        Event(id="e1", lead_id="lead-1", type=EventType.PROPERTY_VIEW, ts=1000,
-              listing_id=a.id, dwell_s=30.0),
-        Event(id="e2", lead_id="lead-1", type=EventType.PROPERTY_VIEW, ts=2000,
-              listing_id=b.id, dwell_s=30.0),
+        Event(
+            id="e1",
+            lead_id="lead-1",
+            type=EventType.PROPERTY_VIEW,
+            ts=1000,
+            listing_id=a.id,
+            dwell_s=30.0,
+        ),
+        Event(
+            id="e2",
+            lead_id="lead-1",
+            type=EventType.PROPERTY_VIEW,
+            ts=2000,
+            listing_id=b.id,
+            dwell_s=30.0,
+        ),
         Event(id="e3", lead_id="lead-1", type=EventType.PROPERTY_SAVE, ts=3000, listing_id=b.id),
-    ]  # fmt: skip
+    ]
     cols = columns_from_records(events, {a.id: a, b.id: b})
     row = dict(zip(LEAD_NAMES, lead_preference_vector(_lead(), cols).tolist(), strict=True))
     assert row["viewed_beds"] == pytest.approx(2.0)  # (3 + 5) / 2 / 2
@@ -94,12 +114,26 @@ def test_style_labels_follow_the_documented_rules():
     ja = _lead(language="ja")
     labels = style_labels(ja, Channel.SMS, Vertical.RESIDENTIAL)
     assert dict(zip(STYLE_LABELS, labels, strict=True)) == {
-        "pref_call": 0, "pref_sms": 1, "pref_email": 0, "pref_whatsapp": 0,
-        "formal": 1, "casual": 0, "short": 1, "long": 0,
-    }  # fmt: skip
+        "pref_call": 0,
+        "pref_sms": 1,
+        "pref_email": 0,
+        "pref_whatsapp": 0,
+        "formal": 1,
+        "casual": 0,
+        "short": 1,
+        "long": 0,
+    }
     en = _lead(language="en")
     assert style_labels(en, Channel.WHATSAPP, Vertical.RESIDENTIAL).tolist() == [
-        0, 0, 0, 1, 0, 1, 1, 0]  # fmt: skip
+        0,
+        0,
+        0,
+        1,
+        0,
+        1,
+        1,
+        0,
+    ]
     assert style_labels(en, Channel.EMAIL, Vertical.LUXURY).tolist() == [0, 0, 1, 0, 1, 0, 0, 1]
 
 
@@ -119,10 +153,12 @@ def towers():
 
 @pytest.mark.parametrize(
     ("name", "spec_hash", "width"),
-    [(LEAD_NAME, PERSONALIZATION_SPEC_HASH, N_LEAD),
-     (LISTING_NAME, PERSONALIZATION_SPEC_HASH, N_LISTING),
-     (STYLE_NAME, FEATURE_SPEC_HASH, N_FEATURES)],
-)  # fmt: skip
+    [
+        (LEAD_NAME, PERSONALIZATION_SPEC_HASH, N_LEAD),
+        (LISTING_NAME, PERSONALIZATION_SPEC_HASH, N_LISTING),
+        (STYLE_NAME, FEATURE_SPEC_HASH, N_FEATURES),
+    ],
+)
 def test_manifests_verify_and_golden_cases_reproduce(name, spec_hash, width):
     pytest.importorskip("tflite_runtime.interpreter")
     from models.tflite import TFLiteModel

@@ -52,7 +52,12 @@ def test_the_report_shows_the_section(result):
     lines = markdown(result)
     assert any(line.startswith("| price_max |") for line in lines)
     assert any(line.startswith("| ko |") for line in lines)
-    bare = {"data_dir": "x", "datasets": {}, "baselines": {}, "int8_vs_float": {},
-            "model_bytes": {}}  # fmt: skip
+    bare = {
+        "data_dir": "x",
+        "datasets": {},
+        "baselines": {},
+        "int8_vs_float": {},
+        "model_bytes": {},
+    }
     page = report_markdown({**bare, "profile_text": result}, [])
     assert "## Profile text extraction" in page

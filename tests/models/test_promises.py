@@ -56,12 +56,15 @@ def test_membership_attack_sees_a_memorizing_model_and_not_an_honest_one():
 
 def fake_leads(acc_all: float = 0.96, auc_beh: float = 0.91) -> dict:
     return {
-        "leads_all.accuracy": acc_all, "leads_all.auc": 0.99,
-        "baseline.leads_all.hgb.accuracy": 0.9426, "baseline.leads_all.hgb.auc": 0.9837,
-        "leads_behaviour.accuracy": 0.83, "leads_behaviour.auc": auc_beh,
+        "leads_all.accuracy": acc_all,
+        "leads_all.auc": 0.99,
+        "baseline.leads_all.hgb.accuracy": 0.9426,
+        "baseline.leads_all.hgb.auc": 0.9837,
+        "leads_behaviour.accuracy": 0.83,
+        "leads_behaviour.auc": auc_beh,
         "baseline.leads_behaviour.hgb.accuracy": 0.8285,
         "baseline.leads_behaviour.hgb.auc": 0.9008,
-    }  # fmt: skip
+    }
 
 
 def test_behaviour_promise_needs_both_auc_wins_and_the_accuracy():

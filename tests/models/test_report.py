@@ -29,12 +29,24 @@ def fake_result() -> dict:
         "_curves": curves,
         "model_bytes": {"behaviour": 1000},
     }
-    result.update(namespace_bank({"bank.auc": 0.805, "bank.top_decile_lift": 4.6,
-                                  "hgb.auc": 0.807, "lr.auc": 0.793, "int8_vs_float": 3e-5,
-                                  "bytes_float": 300, "bytes_int8": 100,
-                                  "roc": {"fpr": [0, 1], "tpr": [0, 1]}}, curves))  # fmt: skip
-    result["baselines"] = {k.removeprefix("baseline."): v for k, v in result.items()
-                           if k.startswith("baseline.")}  # fmt: skip
+    result.update(
+        namespace_bank(
+            {
+                "bank.auc": 0.805,
+                "bank.top_decile_lift": 4.6,
+                "hgb.auc": 0.807,
+                "lr.auc": 0.793,
+                "int8_vs_float": 3e-5,
+                "bytes_float": 300,
+                "bytes_int8": 100,
+                "roc": {"fpr": [0, 1], "tpr": [0, 1]},
+            },
+            curves,
+        )
+    )
+    result["baselines"] = {
+        k.removeprefix("baseline."): v for k, v in result.items() if k.startswith("baseline.")
+    }
     result["int8_vs_float"] = {}
     return result
 
@@ -72,9 +84,22 @@ def test_eval_cli_evaluates_what_it_finds_and_prints_one_json_object(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "lingua-langid-testdata").symlink_to(LINGUA)
-    proc = subprocess.run([CLI, "eval", "--data-dir", str(data), "--out", str(tmp_path / "r"),
-                           "--promise-leads", "60", "--json"],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [
+            CLI,
+            "eval",
+            "--data-dir",
+            str(data),
+            "--out",
+            str(tmp_path / "r"),
+            "--promise-leads",
+            "60",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["datasets"] == {"leads": False, "bank": False, "lingua": True}

@@ -37,8 +37,16 @@ TINY_WORLD = {"agents": 1, "leads": 150, "listings": 300}
 
 def tiny_config(**overrides) -> TrainConfig:
     """One narrow member, two epochs: enough to exercise every step of the pipeline."""
-    base = {"hidden": (8,), "dropout": 0.0, "members": 1, "epochs": 2, "patience": 2,
-            "batch_size": 64, "seed": 0, "verbose": False}  # fmt: skip
+    base = {
+        "hidden": (8,),
+        "dropout": 0.0,
+        "members": 1,
+        "epochs": 2,
+        "patience": 2,
+        "batch_size": 64,
+        "seed": 0,
+        "verbose": False,
+    }
     return TrainConfig(**{**base, **overrides})
 
 
@@ -77,8 +85,9 @@ def test_behaviour_cli_trains_a_tiny_world_into_an_artifact_the_device_runs(
     monkeypatch.setattr(behaviour_train, "recipe", tiny_recipe)
     monkeypatch.setitem(behaviour_train.DEFAULT_WORLD, "agents", 1)
     monkeypatch.setitem(behaviour_train.DEFAULT_WORLD, "listings", 300)
-    behaviour_train.main(["--out", str(tmp_path), "--leads", "150", "--world-seed", "7",
-                          "--seed", "3"])  # fmt: skip
+    behaviour_train.main(
+        ["--out", str(tmp_path), "--leads", "150", "--world-seed", "7", "--seed", "3"]
+    )
 
     assert seeds == [3]
     printed = capsys.readouterr().out
@@ -157,9 +166,12 @@ def test_intervention_trainer_reports_policy_and_uplift_and_the_device_runs_it(
     from models.intervention.train import VERSION, train_intervention
 
     metrics = train_intervention(
-        tmp_path, world={**TINY_WORLD, "seed": 11}, seed=2, cfg=tiny_config(batch_size=256),
+        tmp_path,
+        world={**TINY_WORLD, "seed": 11},
+        seed=2,
+        cfg=tiny_config(batch_size=256),
         verbose=True,
-    )  # fmt: skip
+    )
     printed = capsys.readouterr().out
     assert "outreach rows" in printed and f"saved {tmp_path / 'intervention.tflite'}" in printed
 
@@ -231,8 +243,20 @@ def test_personalization_cli_writes_three_artifacts_the_device_runs(
     monkeypatch.setattr(train_common, "TrainConfig", lambda **kw: tiny_config(seed=kw["seed"]))
     monkeypatch.setitem(pers_train.DEFAULT_WORLD, "agents", 1)
     monkeypatch.setitem(pers_train.DEFAULT_WORLD, "listings", 300)
-    pers_train.main(["--out", str(tmp_path), "--leads", "150", "--world-seed", "13",
-                     "--epochs", "1", "--seed", "1"])  # fmt: skip
+    pers_train.main(
+        [
+            "--out",
+            str(tmp_path),
+            "--leads",
+            "150",
+            "--world-seed",
+            "13",
+            "--epochs",
+            "1",
+            "--seed",
+            "1",
+        ]
+    )
     printed = capsys.readouterr().out
     assert f"saved {LEAD_NAME}, {LISTING_NAME}, {STYLE_NAME} to {tmp_path}" in printed
 
@@ -338,10 +362,12 @@ def test_ranking_metrics_literal_values_and_seen_listings_excluded():
         seen=[np.array([1], dtype=np.int64), np.array([], dtype=np.int64)],
         lead_ids=["a", "b"],
     )
-    scores = np.array([
-        [0.5, 0.9, 0.1, 0.0],  # listing 1 is seen: listing 0 ranks first
-        [0.9, 0.8, 0.1, 0.7],  # positives at ranks 3 (listing 3) and 4 (listing 2)
-    ])  # fmt: skip
+    scores = np.array(
+        [
+            [0.5, 0.9, 0.1, 0.0],  # listing 1 is seen: listing 0 ranks first
+            [0.9, 0.8, 0.1, 0.7],  # positives at ranks 3 (listing 3) and 4 (listing 2)
+        ]
+    )
     m = ranking_metrics(scores, ex, k=2)
     # lead a: hit at rank 1 -> recall 1, ndcg 1; lead b: no hit in the top 2 -> 0, 0
     assert m == {"recall@2": pytest.approx(0.5), "ndcg@2": pytest.approx(0.5)}
@@ -391,9 +417,10 @@ def test_families_call_their_trainer_with_out_seed_and_verbosity(
 
     calls = []
     monkeypatch.setattr(
-        importlib.import_module(module), function,
+        importlib.import_module(module),
+        function,
         lambda out, **kw: calls.append((out, kw)) or {"ok": 1.0},
-    )  # fmt: skip
+    )
     assert FAMILIES[family](tmp_path, 5, True) == {"ok": 1.0}
     assert calls == [(tmp_path, {"seed": 5, "verbose": True})]
 
@@ -404,9 +431,10 @@ def test_language_family_passes_seed_and_progress(monkeypatch, tmp_path):
 
     calls = []
     monkeypatch.setattr(
-        language_train, "train_language_model",
+        language_train,
+        "train_language_model",
         lambda out, **kw: calls.append((out, kw)) or "manifest",
-    )  # fmt: skip
+    )
     assert FAMILIES["language"](tmp_path, 9, False) == "manifest"
     assert calls == [(tmp_path, {"seed": 9, "progress": False})]
     assert list(FAMILIES) == ["language", "behaviour", "intervention", "personalization"]

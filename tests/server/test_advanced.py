@@ -85,8 +85,12 @@ async def test_every_route_answers_good_requests(tmp_path, server):
             }
             health = (await http.get(f"{A}/health")).json()
             assert health["status"] == "ok" and set(health["features"]) >= {
-                "language", "behaviour", "intervention", "personalization", "voice",
-            }  # fmt: skip
+                "language",
+                "behaviour",
+                "intervention",
+                "personalization",
+                "voice",
+            }
             assert health["models"]["behaviour"] and health["models"]["language"]
             schema = (await http.get("/schema/openapi.json")).json()
             for _, path, _ in GOOD[:5]:

@@ -50,9 +50,13 @@ async def log_position(http: httpx.AsyncClient) -> int:
 async def test_an_event_naming_a_listing_the_store_does_not_hold_is_understood(http):
     before = (await http.post(f"{A}/analyze/comprehensive", json={"lead_id": LEAD})).json()
     event = {
-        "kind": "event", "id": "ev-mls-1", "lead_id": LEAD, "type": "property_view",
-        "ts": before["computed_at"] - 60_000, "listing_id": "NWMLS-2207431",
-    }  # fmt: skip
+        "kind": "event",
+        "id": "ev-mls-1",
+        "lead_id": LEAD,
+        "type": "property_view",
+        "ts": before["computed_at"] - 60_000,
+        "listing_id": "NWMLS-2207431",
+    }
     answer = await http.post(
         f"{A}/analyze/comprehensive", json={"lead_id": LEAD, "events": [event]}
     )
@@ -123,11 +127,17 @@ async def test_unknown_query_parameters_and_filter_keys_are_refused(http):
 
 async def test_unknown_keys_inside_events_are_refused_naming_them(http):
     event = {
-        "kind": "event", "id": "ev-typo", "lead_id": LEAD, "type": "property_view",
-        "ts": 1, "listingId": "lst-000001",
-    }  # fmt: skip
-    for route, key in (("analyze/comprehensive", "events"),
-                       ("personalization/profile/create", "property_interactions")):  # fmt: skip
+        "kind": "event",
+        "id": "ev-typo",
+        "lead_id": LEAD,
+        "type": "property_view",
+        "ts": 1,
+        "listingId": "lst-000001",
+    }
+    for route, key in (
+        ("analyze/comprehensive", "events"),
+        ("personalization/profile/create", "property_interactions"),
+    ):
         answer = await http.post(f"{A}/{route}", json={"lead_id": LEAD, key: [event]})
         assert answer.status_code == 400, answer.text
         assert answer.json()["path"] == f"body.{key}[0].listingId", answer.text
@@ -152,12 +162,18 @@ async def test_an_event_of_an_unknown_listing_sent_on_the_socket_is_refused(tmp_
     phone = await synced_phone(tmp_path, server, token)
     url = server.url.replace("http://", "ws://") + f"/ws/advanced/realtime/intervention/{LEAD}"
     try:
-        async with websockets.connect(url, additional_headers={"authorization": f"Bearer {token}"}) as ws:  # fmt: skip  # noqa: E501
+        async with websockets.connect(
+            url, additional_headers={"authorization": f"Bearer {token}"}
+        ) as ws:
             assert json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] == "plan"
             event = {
-                "kind": "event", "id": "ev-ws-mls", "lead_id": LEAD, "type": "property_view",
-                "ts": server.config.clock() - 60_000, "listing_id": "NWMLS-2207431",
-            }  # fmt: skip
+                "kind": "event",
+                "id": "ev-ws-mls",
+                "lead_id": LEAD,
+                "type": "property_view",
+                "ts": server.config.clock() - 60_000,
+                "listing_id": "NWMLS-2207431",
+            }
             await ws.send(json.dumps({"type": "event", "event": event}))
             refused = json.loads(await asyncio.wait_for(ws.recv(), 30))
         assert refused["type"] == "error" and refused["path"] == "$.event.listing_id", refused
@@ -172,9 +188,13 @@ async def test_reads_leave_the_change_log_where_it_was(http):
     lead3 = {"lead_id": "lead-000002"}  # no profile stored yet: a read must not store one
     start = await log_position(http)
     event = {
-        "kind": "event", "id": "ev-read-1", "lead_id": LEAD, "type": "message_in",
-        "ts": 1, "text": "¿Sigue disponible?",
-    }  # fmt: skip
+        "kind": "event",
+        "id": "ev-read-1",
+        "lead_id": LEAD,
+        "type": "message_in",
+        "ts": 1,
+        "text": "¿Sigue disponible?",
+    }
     reads = [
         http.post(f"{A}/analyze/comprehensive", json={"lead_id": LEAD, "events": [event]}),
         http.post(f"{A}/analyze/comprehensive", json=lead3),

@@ -85,9 +85,19 @@ def test_serve_with_no_configuration_and_two_devices_converge(tmp_path):
 
 def test_token_refuses_a_bad_ttl(tmp_path):
     proc = run(
-        "server", "token", "--agent", "a", "--team", "t", "--db", str(tmp_path / "s.db"),
-        "--ttl-hours", "0", "--create", ok=False,
-    )  # fmt: skip
+        "server",
+        "token",
+        "--agent",
+        "a",
+        "--team",
+        "t",
+        "--db",
+        str(tmp_path / "s.db"),
+        "--ttl-hours",
+        "0",
+        "--create",
+        ok=False,
+    )
     assert proc.returncode == 1 and "ttl" in proc.stderr
 
 

@@ -26,9 +26,17 @@ def world() -> list:
     ]
     for i, (kind, channel, text) in enumerate(kinds):
         records.append(
-            Event(id=f"ev-{i}", lead_id=LEAD, type=kind, ts=NOW_MS - (10 - i) * HOUR_MS,
-                  channel=channel, text=text, listing_id="lst-000001", language="es")
-        )  # fmt: skip
+            Event(
+                id=f"ev-{i}",
+                lead_id=LEAD,
+                type=kind,
+                ts=NOW_MS - (10 - i) * HOUR_MS,
+                channel=channel,
+                text=text,
+                listing_id="lst-000001",
+                language="es",
+            )
+        )
     return records
 
 
@@ -68,8 +76,12 @@ async def test_the_export_holds_every_kind_of_record_of_the_lead(tmp_path, serve
         assert len(export.consent_history) == 2  # as created, then the revocation
         assert "phone" in {c.conflict.field for c in export.conflicts}
         assert {r["entity"] for r in export.records} == {
-            "lead", "event", "profile", "intervention_plan", "intervention_step",
-        }  # fmt: skip
+            "lead",
+            "event",
+            "profile",
+            "intervention_plan",
+            "intervention_step",
+        }
         assert export.changes
         assert "lead-000002" not in answer.text  # another lead's records are not in it
         assert set(body) == set(LeadExport.__struct_fields__)

@@ -17,20 +17,32 @@ LEAD = "lead-000001"
 CRM_BODY = {
     "lead_id": LEAD,
     "conversation_history": [
-        {"role": "lead", "text": "Hola, busco una casa con jardín y tres recámaras",
-         "time": "2026-05-01T14:30:00Z", "channel": "whatsapp"},
+        {
+            "role": "lead",
+            "text": "Hola, busco una casa con jardín y tres recámaras",
+            "time": "2026-05-01T14:30:00Z",
+            "channel": "whatsapp",
+        },
         {"role": "agent", "text": "Hello! What is your budget?", "time": "2026-05-01T14:35:00Z"},
         {"direction": "inbound", "content": "Unos 450 mil dólares", "time": 1777646400000},
     ],
     "property_interactions": [
-        {"listing_id": "lst-000001", "action": "view", "time": "2026-05-01T15:00:00Z",
-         "dwell_s": 95},
+        {
+            "listing_id": "lst-000001",
+            "action": "view",
+            "time": "2026-05-01T15:00:00Z",
+            "dwell_s": 95,
+        },
         {"listing_id": "lst-000002", "action": "save", "time": 1777647000000},
-        {"listing_id": "lst-000001", "action": "offer", "time": "2026-05-03T09:00:00-07:00",
-         "amount": "$450k"},
+        {
+            "listing_id": "lst-000001",
+            "action": "offer",
+            "time": "2026-05-03T09:00:00-07:00",
+            "amount": "$450k",
+        },
     ],
     "behavioral_data": {"property_views": 12, "days_since_last_activity": 2},
-}  # fmt: skip
+}
 
 
 async def test_the_body_of_the_issue_is_accepted(http):  # noqa: F811
@@ -46,11 +58,17 @@ async def test_the_internal_shapes_still_work(http):  # noqa: F811
         "lead_id": LEAD,
         "conversation_history": ["Hola, busco una casa con jardín"],
         "property_interactions": [
-            {"kind": "event", "id": "ev-x1", "lead_id": LEAD, "type": "property_view",
-             "ts": 1_764_000_000_000, "listing_id": "lst-000001"},
+            {
+                "kind": "event",
+                "id": "ev-x1",
+                "lead_id": LEAD,
+                "type": "property_view",
+                "ts": 1_764_000_000_000,
+                "listing_id": "lst-000001",
+            },
         ],
         "behavioral_data": {"log1p_count_property_view_30d": 2.5},
-    }  # fmt: skip
+    }
     answer = await http.post(PROFILE, json=body)
     assert answer.status_code == 200, answer.text
 
@@ -58,26 +76,65 @@ async def test_the_internal_shapes_still_work(http):  # noqa: F811
 @pytest.mark.parametrize(
     ("change", "path"),
     [
-        ({"conversation_history": [{"role": "robot", "text": "hi"}]},
-         "$.conversation_history[0].role"),
+        (
+            {"conversation_history": [{"role": "robot", "text": "hi"}]},
+            "$.conversation_history[0].role",
+        ),
         ({"conversation_history": [{"role": "lead"}]}, "$.conversation_history[0].text"),
-        ({"conversation_history": [{"text": "hi", "time": "yesterday"}]},
-         "$.conversation_history[0].time"),
-        ({"property_interactions": [{"listing_id": "lst-000001", "action": "view"}]},
-         "$.property_interactions[0].time"),
-        ({"property_interactions": [{"listing_id": "lst-000001", "action": "view",
-                                     "time": "2026-05-01T15:00:00Z", "amount": 5}]},
-         "$.property_interactions[0].amount"),
-        ({"property_interactions": [{"kind": "event", "id": "e", "lead_id": "lead-000002",
-                                     "type": "property_view", "ts": 1}]},
-         "$.property_interactions[0].lead_id"),
-        ({"property_interactions": [{"kind": "event", "id": "e", "lead_id": LEAD,
-                                     "type": "property_view", "ts": 1, "time": 5}]},
-         "$.property_interactions[0].time"),
+        (
+            {"conversation_history": [{"text": "hi", "time": "yesterday"}]},
+            "$.conversation_history[0].time",
+        ),
+        (
+            {"property_interactions": [{"listing_id": "lst-000001", "action": "view"}]},
+            "$.property_interactions[0].time",
+        ),
+        (
+            {
+                "property_interactions": [
+                    {
+                        "listing_id": "lst-000001",
+                        "action": "view",
+                        "time": "2026-05-01T15:00:00Z",
+                        "amount": 5,
+                    }
+                ]
+            },
+            "$.property_interactions[0].amount",
+        ),
+        (
+            {
+                "property_interactions": [
+                    {
+                        "kind": "event",
+                        "id": "e",
+                        "lead_id": "lead-000002",
+                        "type": "property_view",
+                        "ts": 1,
+                    }
+                ]
+            },
+            "$.property_interactions[0].lead_id",
+        ),
+        (
+            {
+                "property_interactions": [
+                    {
+                        "kind": "event",
+                        "id": "e",
+                        "lead_id": LEAD,
+                        "type": "property_view",
+                        "ts": 1,
+                        "time": 5,
+                    }
+                ]
+            },
+            "$.property_interactions[0].time",
+        ),
         ({"behavioral_data": {"property_views": -1}}, "$.behavioral_data.property_views"),
         ({"behavioral_data": {"shoe_size": 42}}, "$.behavioral_data.shoe_size"),
     ],
-)  # fmt: skip
+)
 async def test_bad_values_are_refused_naming_the_field_and_nothing_is_written(
     http,  # noqa: F811
     change,
@@ -92,8 +149,10 @@ async def test_bad_values_are_refused_naming_the_field_and_nothing_is_written(
 
 
 async def test_a_bad_action_is_refused_by_the_schema_naming_it(http):  # noqa: F811
-    body = {"lead_id": LEAD, "property_interactions": [
-        {"listing_id": "lst-000001", "action": "stare", "time": 1}]}  # fmt: skip
+    body = {
+        "lead_id": LEAD,
+        "property_interactions": [{"listing_id": "lst-000001", "action": "stare", "time": 1}],
+    }
     answer = await http.post(PROFILE, json=body)
     assert answer.status_code in (400, 422), answer.text
     assert "property_interactions[0].action" in answer.json()["path"]

@@ -14,8 +14,14 @@ from server.retrain import RetrainRun
 
 
 def _run(n: int = 0) -> RetrainRun:
-    return RetrainRun(id=f"run-{n}", family="behaviour", started_at=n, finished_at=n + 1,
-                      decision="refused", reason="need at least 50 labelled rows")  # fmt: skip
+    return RetrainRun(
+        id=f"run-{n}",
+        family="behaviour",
+        started_at=n,
+        finished_at=n + 1,
+        decision="refused",
+        reason="need at least 50 labelled rows",
+    )
 
 
 async def test_run_passes_the_configuration_and_logs_the_decision(monkeypatch, caplog):
@@ -26,17 +32,32 @@ async def test_run_passes_the_configuration_and_logs_the_decision(monkeypatch, c
         return _run()
 
     monkeypatch.setattr(jobs, "retrain_once", fake_retrain_once)
-    config = ServerConfig(clock=lambda: 1234, retrain_min_rows=7, retrain_epochs=3,
-                          rollout_percent=25, retrain_pooled=True,
-                          retrain_families=("behaviour",))  # fmt: skip
+    config = ServerConfig(
+        clock=lambda: 1234,
+        retrain_min_rows=7,
+        retrain_epochs=3,
+        rollout_percent=25,
+        retrain_pooled=True,
+        retrain_families=("behaviour",),
+    )
     store, registry = object(), object()
     with caplog.at_level(logging.INFO, logger="realty_edge.server"):
         runs = await RetrainJob(store, registry, config).run()  # type: ignore[arg-type]
     assert runs == [_run()]
     assert seen == [
-        (store, registry, {"now_ms": 1234, "family": "behaviour", "team": None, "min_rows": 7,
-                           "epochs": 3, "rollout_percent": 25})
-    ]  # fmt: skip
+        (
+            store,
+            registry,
+            {
+                "now_ms": 1234,
+                "family": "behaviour",
+                "team": None,
+                "min_rows": 7,
+                "epochs": 3,
+                "rollout_percent": 25,
+            },
+        )
+    ]
     assert "retrain run-0 behaviour pooled: refused (need at least 50 labelled rows)" in (
         caplog.messages
     )
@@ -68,8 +89,9 @@ async def test_scheduled_runs_repeat_never_overlap_and_stop(monkeypatch, tmp_pat
 
     store = open_store(tmp_path / "server.db")  # the ticks take the store's retrain lease
     await store.open()
-    config = ServerConfig(retrain_interval_s=0.05, retrain_pooled=True,
-                          retrain_families=("behaviour",))  # fmt: skip
+    config = ServerConfig(
+        retrain_interval_s=0.05, retrain_pooled=True, retrain_families=("behaviour",)
+    )
     job = RetrainJob(store, object(), config)  # type: ignore[arg-type]
     job.start()
     scheduler = job._scheduler
@@ -96,8 +118,9 @@ async def test_a_real_run_on_an_empty_server_is_refused_and_recorded(tmp_path):
     await store.open()
     registry = ModelDistribution(tmp_path / "registry")
     try:
-        config = ServerConfig(clock=lambda: 1_700_000_000_000, retrain_pooled=True,
-                              retrain_families=("behaviour",))  # fmt: skip
+        config = ServerConfig(
+            clock=lambda: 1_700_000_000_000, retrain_pooled=True, retrain_families=("behaviour",)
+        )
         [run] = await RetrainJob(store, registry, config).run()
     finally:
         await store.close()

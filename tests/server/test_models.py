@@ -58,9 +58,14 @@ async def test_retraining_promotes_then_a_device_installs_it_and_rolls_back(tmp_
         await store.open()
         try:
             run = await retrain_once(
-                store, registry(server), now_ms=world.now_ms, epochs=2, tolerance=0.5,
-                confidence=1.01, base_world=SMALL_BASE,
-            )  # fmt: skip
+                store,
+                registry(server),
+                now_ms=world.now_ms,
+                epochs=2,
+                tolerance=0.5,
+                confidence=1.01,
+                base_world=SMALL_BASE,
+            )
         finally:
             await store.close()
         assert run.decision == "promoted", run.reason
@@ -68,9 +73,10 @@ async def test_retraining_promotes_then_a_device_installs_it_and_rolls_back(tmp_
         assert m["rows"] > 200 and m["rows_holdout"] > 20 and m["rows_base"] > 100
         # The candidate learned from the synced rows outside the holdout plus the base corpus
         # outside the shipped model's holdout; it is scored on both holdouts and pooled.
-        assert m["rows_train"] == m["rows"] - m["rows_holdout"] + m["rows_base"] - m[
-            "rows_base_holdout"
-        ]  # fmt: skip
+        assert (
+            m["rows_train"]
+            == m["rows"] - m["rows_holdout"] + m["rows_base"] - m["rows_base_holdout"]
+        )
         for who in ("candidate", "current"):
             assert {f"{who}.{part}p_convert.auc" for part in ("", "synced.", "base.")} <= set(m)
         assert 0 <= m["synced_worse_share"] <= 1
@@ -136,8 +142,12 @@ def test_the_decision_promotes_only_a_candidate_not_worse():
 def test_the_field_guard_refuses_only_a_candidate_worse_with_confidence():
     pooled = {"p_convert.auc": 0.71, "p_respond.auc": 0.60}
     cand = {**pooled, "synced.p_convert.auc": 0.60, "synced.p_respond.auc": 0.55}
-    curr = {"p_convert.auc": 0.70, "p_respond.auc": 0.60, "synced.p_convert.auc": 0.70,
-            "synced.p_respond.auc": 0.60}  # fmt: skip
+    curr = {
+        "p_convert.auc": 0.70,
+        "p_respond.auc": 0.60,
+        "synced.p_convert.auc": 0.70,
+        "synced.p_respond.auc": 0.60,
+    }
     ok, reason = decide(cand, curr, 0.0, synced_worse_share=0.80)
     assert ok and "worse in 80% of bootstrap resamples" in reason
     refused, reason = decide(cand, curr, 0.0, synced_worse_share=0.97)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from tests.server.test_advanced import A, client, synced_phone
 
-HEADLINE = ("looking for a 3 bedroom house in Bellevue under $900k. Must have a garage, near good "
-            "schools. We prefer texts after 6pm")  # fmt: skip
+HEADLINE = (
+    "looking for a 3 bedroom house in Bellevue under $900k. Must have a garage, near good "
+    "schools. We prefer texts after 6pm"
+)
 
 
 async def test_profile_create_learns_the_headline_and_recommendations_say_true_things(
@@ -14,8 +16,12 @@ async def test_profile_create_learns_the_headline_and_recommendations_say_true_t
 ):
     token = server.token()
     phone = await synced_phone(tmp_path, server, token)
-    body = {"lead_id": "lead-said-1", "name": "Sam", "language": "en",
-            "conversation_history": [HEADLINE]}  # fmt: skip
+    body = {
+        "lead_id": "lead-said-1",
+        "name": "Sam",
+        "language": "en",
+        "conversation_history": [HEADLINE],
+    }
     try:
         async with client(server, token) as http:
             p = (await http.post(f"{A}/personalization/profile/create", json=body)).json()

@@ -37,8 +37,10 @@ from sync.records import Channel, Event, EventType
 from tests.factories import lead, small_world
 
 A = "/api/v1/advanced"
-SHIPPED = {n: read_manifest(ARTIFACT_DIR, n).version for n in (
-    "behaviour", "intervention", "personalization_lead", "personalization_listing")}  # fmt: skip
+SHIPPED = {
+    n: read_manifest(ARTIFACT_DIR, n).version
+    for n in ("behaviour", "intervention", "personalization_lead", "personalization_listing")
+}
 SMALL_BASE = {"agents": 1, "leads": 120, "listings": 200, "seed": 5}
 #: Loose decision settings: these tests are about the plumbing, not about a small model's AUC.
 LOOSE = {"epochs": 2, "tolerance": 0.5, "confidence": 1.01}
@@ -94,9 +96,10 @@ async def test_the_training_export_on_disk_holds_no_name_email_phone_text_or_raw
     ]
     records = [
         msgspec.structs.replace(r, source="referral from Dr. Quint Zebulon")
-        if hasattr(r, "email") else r
+        if hasattr(r, "email")
+        else r
         for r in records
-    ]  # fmt: skip
+    ]
     leads = [r for r in records if hasattr(r, "email")]
     device = await synced_phone(tmp_path, server, "a", "team-a", records)
     await device.close()
@@ -104,9 +107,14 @@ async def test_the_training_export_on_disk_holds_no_name_email_phone_text_or_raw
     work = tmp_path / "work"
     async with open_store(server.config.database_url) as store:
         run = await retrain_once(
-            store, registry, now_ms=server.config.clock(), family="intervention",
-            team="team-a", work_dir=work, min_rows=10**6,
-        )  # fmt: skip
+            store,
+            registry,
+            now_ms=server.config.clock(),
+            family="intervention",
+            team="team-a",
+            work_dir=work,
+            min_rows=10**6,
+        )
     assert run.decision == "refused" and "need at least" in run.reason
     written = b"".join(p.read_bytes() for p in work.rglob("*") if p.is_file())
     assert len(written) > 1000
@@ -134,10 +142,12 @@ async def test_a_team_promotion_reaches_its_phones_and_the_api_not_the_other_tea
     from models.synthetic import generate_world
 
     world = generate_world(agents=1, leads=150, listings=200, seed=3)
-    phone_a = await synced_phone(tmp_path, server, "a", "team-a", of_team(world.records(),
-                                 "team-a"))  # fmt: skip
-    phone_b = await synced_phone(tmp_path, server, "b", "team-b",
-                                 of_team(small_world(3, 4), "team-b"))  # fmt: skip
+    phone_a = await synced_phone(
+        tmp_path, server, "a", "team-a", of_team(world.records(), "team-a")
+    )
+    phone_b = await synced_phone(
+        tmp_path, server, "b", "team-b", of_team(small_world(3, 4), "team-b")
+    )
     registry = ModelDistribution(server.config.registry_dir)
     erased = world.leads[-1].id
     sample = [le.id for le in world.leads[:8]]
@@ -150,8 +160,9 @@ async def test_a_team_promotion_reaches_its_phones_and_the_api_not_the_other_tea
         shipped_scores = scores()
         assert {v for v, _, _ in shipped_scores} == {SHIPPED["behaviour"]}
         async with open_store(server.config.database_url) as store:
-            run1 = await retrain_once(store, registry, now_ms=world.now_ms, team="team-a",
-                                      base_world=SMALL_BASE, **LOOSE)  # fmt: skip
+            run1 = await retrain_once(
+                store, registry, now_ms=world.now_ms, team="team-a", base_world=SMALL_BASE, **LOOSE
+            )
         assert run1.decision == "promoted", run1.reason
         assert run1.scope == team_scope("team-a") and run1.erased_since == 0
         assert 0 <= run1.metrics["candidate.ece"] <= 1 and "current.ece" in run1.metrics
@@ -181,16 +192,18 @@ async def test_a_team_promotion_reaches_its_phones_and_the_api_not_the_other_tea
 
         # Drift: unchanged data is stable; 150 new leads without any activity are not.
         async with open_store(server.config.database_url) as store:
-            calm = await drift_once(store, registry, now_ms=world.now_ms, family="behaviour",
-                                    team="team-a")  # fmt: skip
+            calm = await drift_once(
+                store, registry, now_ms=world.now_ms, family="behaviour", team="team-a"
+            )
         assert calm is not None and calm.status == "ok" and calm.psi < 0.1, calm
         assert health(server, "team-a")["features"]["behaviour"]["status"] == "ok"
         quiet = [lead(5000 + i, agent_id=world.leads[0].agent_id) for i in range(150)]
         await phone_a.ingest(encode_batch(quiet, Format.MSGPACK))
         assert (await phone_a.sync(server.url, server.token(team="team-a"))).status == "ok"
         async with open_store(server.config.database_url) as store:
-            moved = await drift_once(store, registry, now_ms=world.now_ms, family="behaviour",
-                                     team="team-a")  # fmt: skip
+            moved = await drift_once(
+                store, registry, now_ms=world.now_ms, family="behaviour", team="team-a"
+            )
         assert moved is not None and moved.status == "drifting", moved
         assert moved.psi >= PSI_THRESHOLD
         feature = health(server, "team-a")["features"]["behaviour"]
@@ -238,15 +251,21 @@ async def test_intervention_and_personalization_are_retrained_promoted_and_serve
     from models.synthetic import generate_world
 
     world = generate_world(agents=1, leads=150, listings=200, seed=3)
-    phone = await synced_phone(tmp_path, server, "a", "team-a", of_team(world.records(),
-                               "team-a"))  # fmt: skip
+    phone = await synced_phone(tmp_path, server, "a", "team-a", of_team(world.records(), "team-a"))
     registry = ModelDistribution(server.config.registry_dir)
     try:
         async with open_store(server.config.database_url) as store:
-            inter = await retrain_once(store, registry, now_ms=world.now_ms, team="team-a",
-                                       family="intervention", **LOOSE)  # fmt: skip
-            person = await retrain_once(store, registry, now_ms=world.now_ms, team="team-a",
-                                        family="personalization", **LOOSE)  # fmt: skip
+            inter = await retrain_once(
+                store, registry, now_ms=world.now_ms, team="team-a", family="intervention", **LOOSE
+            )
+            person = await retrain_once(
+                store,
+                registry,
+                now_ms=world.now_ms,
+                team="team-a",
+                family="personalization",
+                **LOOSE,
+            )
         assert inter.decision == "promoted", inter.reason
         assert person.decision == "promoted", person.reason
         m = inter.metrics
@@ -273,8 +292,9 @@ async def test_intervention_and_personalization_are_retrained_promoted_and_serve
         }, report
         assert [r.family for r in list_runs(registry)] == ["intervention", "personalization"]
         async with open_store(server.config.database_url) as store:
-            check = await drift_once(store, registry, now_ms=world.now_ms,
-                                     family="personalization", team="team-a")  # fmt: skip
+            check = await drift_once(
+                store, registry, now_ms=world.now_ms, family="personalization", team="team-a"
+            )
         assert check is not None and check.psi == pytest.approx(0.0, abs=1e-9)
     finally:
         await phone.close()
@@ -312,12 +332,17 @@ async def test_the_job_trains_each_team_apart_unless_pooled(monkeypatch, tmp_pat
         calls.append((kwargs["team"], kwargs["family"]))
         from server.retrain import RetrainRun
 
-        return RetrainRun(id="r", family=kwargs["family"], started_at=0, finished_at=0,
-                          decision="refused", reason="test")  # fmt: skip
+        return RetrainRun(
+            id="r",
+            family=kwargs["family"],
+            started_at=0,
+            finished_at=0,
+            decision="refused",
+            reason="test",
+        )
 
     for team in ("team-a", "team-b"):
-        device = await synced_phone(tmp_path, server, team, team, of_team(small_world(1, 1),
-                                    team))  # fmt: skip
+        device = await synced_phone(tmp_path, server, team, team, of_team(small_world(1, 1), team))
         await device.close()
     monkeypatch.setattr(jobs, "retrain_once", fake)
     registry = ModelDistribution(server.config.registry_dir)

@@ -154,13 +154,23 @@ async def test_scheduled_retraining_runs_once_per_cluster(tmp_path, monkeypatch)
 
     async def fake_retrain_once(store, registry, **kwargs):
         runs.append("ran")
-        return RetrainRun(id="r", family="behaviour", started_at=0, finished_at=1,
-                          decision="refused", reason="too few rows")  # fmt: skip
+        return RetrainRun(
+            id="r",
+            family="behaviour",
+            started_at=0,
+            finished_at=1,
+            decision="refused",
+            reason="too few rows",
+        )
 
     monkeypatch.setattr(jobs, "retrain_once", fake_retrain_once)
     now = [1_000_000]
-    config = ServerConfig(retrain_interval_s=60, clock=lambda: now[0], retrain_pooled=True,
-                          retrain_families=("behaviour",))  # fmt: skip
+    config = ServerConfig(
+        retrain_interval_s=60,
+        clock=lambda: now[0],
+        retrain_pooled=True,
+        retrain_families=("behaviour",),
+    )
     async with open_store(str(tmp_path / "s.db")) as store:
         web1, web2 = RetrainJob(store, None, config), RetrainJob(store, None, config)  # type: ignore[arg-type]
         web1.holder, web2.holder = "web1-1", "web2-1"
@@ -190,8 +200,21 @@ def test_serve_with_two_workers_on_one_port_shares_rate_limits_through_redis(
     env = {"REALTY_EDGE_DATABASE_URL": postgres_url, "REALTY_EDGE_DATA_DIR": str(tmp_path)}
     token = run("server", "token", "--agent", "a", "--team", "t", env=env).stdout.split()[-1]
     port = free_port()
-    args = ["serve", "--workers", "2", "--port", str(port), "--redis-url", redis_url,
-            "--rate-per-s", "0.001", "--rate-burst", "5", "--log-level", "warning"]  # fmt: skip
+    args = [
+        "serve",
+        "--workers",
+        "2",
+        "--port",
+        str(port),
+        "--redis-url",
+        redis_url,
+        "--rate-per-s",
+        "0.001",
+        "--rate-burst",
+        "5",
+        "--log-level",
+        "warning",
+    ]
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen([CLI, *args], env={**os.environ, **env}, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"

@@ -45,9 +45,15 @@ def test_bench_language_reports_errors_and_ratios_per_detector(tiny_lingua, monk
     def english():
         return lambda texts: ["en"] * len(texts)
 
-    monkeypatch.setattr(bench_language, "DETECTORS", {
-        "realty-edge": bench_language.ours, "broken": broken, "always-en": english,
-    })  # fmt: skip
+    monkeypatch.setattr(
+        bench_language,
+        "DETECTORS",
+        {
+            "realty-edge": bench_language.ours,
+            "broken": broken,
+            "always-en": english,
+        },
+    )
     lines = []
     res = bench_language.run(tiny_lingua, limit=1, progress=lines.append)
 

@@ -80,8 +80,11 @@ def test_a_lead_with_every_channel_blocked_gets_an_empty_plan_with_the_reason(tm
 
 
 def test_bench_edge_reports_every_key(tmp_path):
-    data = json.loads(invoke("bench", "edge", "--leads", "40", "--listings", "300", "--calls",
-                             "10", "--json").stdout)  # fmt: skip
+    data = json.loads(
+        invoke(
+            "bench", "edge", "--leads", "40", "--listings", "300", "--calls", "10", "--json"
+        ).stdout
+    )
     assert set(data["operations"]) == {
         "predict_behaviour",
         "analyze",
@@ -93,8 +96,13 @@ def test_bench_edge_reports_every_key(tmp_path):
     for row in data["operations"].values():
         assert set(row) == {"p50_ms", "p95_ms", "p99_ms", "n"} and row["n"] == 10
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
-    for key in ("language_texts_per_s", "vosk_rtf", "rss_mb", "energy_percent_per_hour",
-                "cache_hit_rate"):  # fmt: skip
+    for key in (
+        "language_texts_per_s",
+        "vosk_rtf",
+        "rss_mb",
+        "energy_percent_per_hour",
+        "cache_hit_rate",
+    ):
         assert key in data
     assert 0.8 < data["cache_hit_rate"] <= 1.0
     assert 0 < data["energy_percent_per_hour"] < 5

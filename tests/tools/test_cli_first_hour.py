@@ -90,9 +90,16 @@ def test_device_sync_against_a_silent_server_fails_fast_and_says_why(tmp_path):
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         started = time.monotonic()
         result = invoke(
-            "device", "sync", str(db), "--server", url, "--timeout", "0.2", code=1,
+            "device",
+            "sync",
+            str(db),
+            "--server",
+            url,
+            "--timeout",
+            "0.2",
+            code=1,
             env={"REALTY_EDGE_TOKEN": "from-the-environment", "REALTY_EDGE_SYNC_DEADLINE": "1"},
-        )  # fmt: skip
+        )
         assert time.monotonic() - started < 5
     finally:
         sock.close()
@@ -117,8 +124,9 @@ def test_device_today_says_what_to_do_in_words(device_db):
     async def make_due() -> None:
         rt = await EdgeRuntime.open(device_db, create=False)
         try:
-            await rt.update("intervention_step", first, channel="call",
-                            due_at=rt.store.now_ms() - 5 * 60_000)  # fmt: skip
+            await rt.update(
+                "intervention_step", first, channel="call", due_at=rt.store.now_ms() - 5 * 60_000
+            )
         finally:
             await rt.close()
 
@@ -148,8 +156,18 @@ def test_device_adapt_takes_the_path_first_and_lists_valid_values(device_db):
     assert draft["language"] == "en"
     bad = flat(invoke("device", "adapt", str(device_db), "lead-000002", "hello", code=1))
     assert "unknown intent 'hello'; one of: first_contact, showing_reminder" in bad
-    bad = flat(invoke("device", "adapt", str(device_db), "lead-000002", "first_contact",
-                      "--channel", "fax", code=1))  # fmt: skip
+    bad = flat(
+        invoke(
+            "device",
+            "adapt",
+            str(device_db),
+            "lead-000002",
+            "first_contact",
+            "--channel",
+            "fax",
+            code=1,
+        )
+    )
     assert "unknown channel 'fax'; one of: call, sms, email, whatsapp" in bad
     old = invoke("adapt", "lead-000002", "first_contact", "--device", str(device_db))
     assert "deprecated" in flat(old) and "Lead 2" in old.output
@@ -158,8 +176,9 @@ def test_device_adapt_takes_the_path_first_and_lists_valid_values(device_db):
 def test_device_ingest_says_what_it_wrote_skipped_and_left(tmp_path):
     db, newer, older = tmp_path / "d.db", tmp_path / "newer.jsonl", tmp_path / "older.jsonl"
     world = [*small_world(1, 1), *(lead(i) for i in range(2, 57))]  # 56 leads
-    updated = [msgspec.structs.replace(r, updated_at=NOW_MS) if isinstance(r, Lead) else r
-               for r in world]  # fmt: skip
+    updated = [
+        msgspec.structs.replace(r, updated_at=NOW_MS) if isinstance(r, Lead) else r for r in world
+    ]
     newer.write_bytes(encode_batch(updated, Format.JSON))
     older.write_bytes(encode_batch(world, Format.JSON))
     invoke("device", "init", str(db))

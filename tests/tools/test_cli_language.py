@@ -21,9 +21,13 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 
 
 def test_detect_language_writes_one_json_object_per_input_line():
-    texts = ["Is the house still available for a showing on Saturday?",
-             "¿La casa sigue disponible? Quisiera verla el sábado.", "", "4521",
-             "이 집을 토요일에 보고 싶습니다."]  # fmt: skip
+    texts = [
+        "Is the house still available for a showing on Saturday?",
+        "¿La casa sigue disponible? Quisiera verla el sábado.",
+        "",
+        "4521",
+        "이 집을 토요일에 보고 싶습니다.",
+    ]
     proc = run("detect-language", stdin="\n".join(texts) + "\n")
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -39,11 +43,21 @@ def device(tmp_path) -> Path:
         listing(1, price=615_000.0, sqft=1500.0),
         lead(1, language="es", locale="es_MX", timezone="America/Mexico_City", country="MX"),
         lead(2, language="ko", locale="ko_KR", timezone="Asia/Seoul", country="KR"),
-        Event(id="ev-1", lead_id="lead-000001", type=EventType.PROPERTY_SAVE,
-              ts=NOW_MS - 3_600_000, listing_id="lst-000001"),
-        Event(id="ev-2", lead_id="lead-000002", type=EventType.PROPERTY_VIEW,
-              ts=NOW_MS - 3_600_000, listing_id="lst-000001"),
-    ]  # fmt: skip
+        Event(
+            id="ev-1",
+            lead_id="lead-000001",
+            type=EventType.PROPERTY_SAVE,
+            ts=NOW_MS - 3_600_000,
+            listing_id="lst-000001",
+        ),
+        Event(
+            id="ev-2",
+            lead_id="lead-000002",
+            type=EventType.PROPERTY_VIEW,
+            ts=NOW_MS - 3_600_000,
+            listing_id="lst-000001",
+        ),
+    ]
     batch = tmp_path / "b.msgpack"
     batch.write_bytes(encode_batch(records, Format.MSGPACK))
     assert run("device", "ingest", str(db), str(batch)).returncode == 1  # not initialized

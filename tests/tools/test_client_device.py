@@ -16,8 +16,11 @@ def test_the_world_stops_at_the_present_with_leads_active_days_ago():
     assert all(e.ts <= PRESENT for e in events)
     assert all(r.created_at <= PRESENT and r.updated_at <= PRESENT for r in leads)
     assert all(li.updated_at <= PRESENT for r in records if isinstance(li := r, Listing))
-    last = sorted(max(e.ts for e in events if e.lead_id == lead.id) for lead in leads
-                  if any(e.lead_id == lead.id for e in events))  # fmt: skip
+    last = sorted(
+        max(e.ts for e in events if e.lead_id == lead.id)
+        for lead in leads
+        if any(e.lead_id == lead.id for e in events)
+    )
     median_days = (PRESENT - last[len(last) // 2]) / 86_400_000
     assert median_days < 5, f"the median lead was last seen {median_days:.1f} days ago"
     closed = {e.lead_id for e in events if e.type == "deal_closed"}

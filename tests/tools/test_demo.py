@@ -31,8 +31,14 @@ async def test_the_demo_runs_the_loop_and_both_devices_swap_to_the_promoted_mode
     assert after != before
     assert len(figures["installed"]) == 2
     assert all(new == {"behaviour": after} for new in figures["installed"].values())
-    for part in ("latency on the devices", "analyze", "sync", "modeled battery",
-                 "installed on the devices", "realty-edge app --device"):  # fmt: skip
+    for part in (
+        "latency on the devices",
+        "analyze",
+        "sync",
+        "modeled battery",
+        "installed on the devices",
+        "realty-edge app --device",
+    ):
         assert part in text
     # The devices' files are real and reopenable where the report says.
     assert (tmp_path / "demo" / "server.db").exists()

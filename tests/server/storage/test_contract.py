@@ -162,19 +162,34 @@ async def test_many_keys_are_read_in_one_call(store):
 
 async def test_a_device_row_keeps_its_owner_and_first_sight(store):
     first = DeviceRow(
-        device_id="phone-a", agent_id="agent-01", team_id=TEAM, acked_through=3, changes=3,
-        first_seen=10, last_seen=10,
-    )  # fmt: skip
+        device_id="phone-a",
+        agent_id="agent-01",
+        team_id=TEAM,
+        acked_through=3,
+        changes=3,
+        first_seen=10,
+        last_seen=10,
+    )
     await store.write(lambda tx: tx.save_device(first))
     later = DeviceRow(
-        device_id="phone-a", agent_id="someone", team_id="team-b", acked_through=9, changes=8,
-        first_seen=99, last_seen=20,
-    )  # fmt: skip
+        device_id="phone-a",
+        agent_id="someone",
+        team_id="team-b",
+        acked_through=9,
+        changes=8,
+        first_seen=99,
+        last_seen=20,
+    )
     await store.write(lambda tx: tx.save_device(later))
     expected = DeviceRow(
-        device_id="phone-a", agent_id="agent-01", team_id=TEAM, acked_through=9, changes=8,
-        first_seen=10, last_seen=20,
-    )  # fmt: skip
+        device_id="phone-a",
+        agent_id="agent-01",
+        team_id=TEAM,
+        acked_through=9,
+        changes=8,
+        first_seen=10,
+        last_seen=20,
+    )
     assert await store.device("phone-a") == expected
     assert await store.write(lambda tx: tx.device("phone-a")) == expected
     assert await store.write(lambda tx: tx.device("phone-z")) is None
@@ -217,9 +232,13 @@ async def test_a_lead_history_holds_its_records_changes_and_conflicts(store):
     lead, ev = record("lead", "lead-000001", name="Ana"), record("event", "ev-1", "lead-000001")
     other = record("lead", "lead-000002", name="Bo")
     change_ev = Change(
-        entity="event", entity_id="ev-1", fields={"lead_id": "lead-000001"},
-        hlc=hlc("phone-a"), device_id="phone-a", seq=2,
-    )  # fmt: skip
+        entity="event",
+        entity_id="ev-1",
+        fields={"lead_id": "lead-000001"},
+        hlc=hlc("phone-a"),
+        device_id="phone-a",
+        seq=2,
+    )
     changes = [lead_change(1, seq=1), change_ev, lead_change(2, seq=3)]
 
     def write(tx: ServerTx) -> None:
@@ -301,9 +320,13 @@ async def test_each_team_keeps_its_own_clock_mark(store):
 
 async def test_a_tombstone_round_trips_through_the_log(store):
     gone = Tombstone(
-        entity="lead", entity_id="lead-000001", hlc=hlc("phone-a"), device_id="phone-a", seq=1,
+        entity="lead",
+        entity_id="lead-000001",
+        hlc=hlc("phone-a"),
+        device_id="phone-a",
+        seq=1,
         hard_erase=True,
-    )  # fmt: skip
+    )
     await store.write(lambda tx: tx.append_log(TEAM, [gone]))
     assert await store.pull(TEAM, 0, 1) == [(1, gone)]
 
