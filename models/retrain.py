@@ -297,11 +297,10 @@ def retrain(
             cache=cache,
         )
     from models.artifact import build_manifest, save_artifact
-    from models.behaviour.train import held_out
     from models.export import tensor_specs
     from models.intervention import INTERVENTION_SPEC_HASH, LABELS
     from models.personalization import PERSONALIZATION_SPEC_HASH
-    from models.train_common import expected_calibration_error, golden_cases
+    from models.train_common import expected_calibration_error, golden_cases, held_out
 
     t0 = time.perf_counter()
     data = msgspec.msgpack.decode(data_path.read_bytes(), type=TrainingSet)

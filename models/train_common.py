@@ -19,6 +19,7 @@ Imports TensorFlow (lazily): training side only, never on the device path.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,13 @@ from sync.manifest import GoldenCase
 
 #: Standardized inputs are clipped to this many standard deviations.
 CLIP_SIGMA = 6.0
+
+
+def held_out(lead_ids: list[str], fraction: float, seed: int) -> np.ndarray:
+    """Rows whose lead falls in the held-out fraction, by a seeded hash of the lead id: every
+    row of a lead on one side, the same split on every run with the same seed."""
+    h = np.array([zlib.crc32(f"{seed}:{lid}".encode()) for lid in lead_ids], dtype=np.float64)
+    return (h / 2**32) < fraction
 
 
 def configure_tensorflow(threads: int = 2) -> None:
@@ -421,24 +429,3 @@ def save_int8_artifact(
         golden=golden_cases(blob, golden_x, n=golden_n, tolerance=golden_tolerance),
     )
     return save_artifact(Path(out), blob, manifest)
-
-
-def synthetic_world_main(train, default_world: dict, argv: list[str] | None, doc: str) -> None:
-    """The command line shared by trainers that learn from a generated world."""
-    import argparse
-
-    from models.artifact import ARTIFACT_DIR
-
-    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ARTIFACT_DIR, help="artifact directory")
-    ap.add_argument("--seed", type=int, default=0, help="training seed")
-    ap.add_argument("--leads", type=int, default=default_world["leads"])
-    ap.add_argument("--world-seed", type=int, default=default_world["seed"])
-    ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
-    train(
-        args.out,
-        world={"leads": args.leads, "seed": args.world_seed},
-        seed=args.seed,
-        verbose=not args.quiet,
-    )

@@ -45,3 +45,20 @@ def redis_url():
 
     with redis_server() as url:
         yield url
+
+
+@pytest.fixture
+def server_engine() -> str:
+    """The storage engine of the ``server`` fixture (parametrize it to run on both)."""
+    from tests.live_server import default_engine
+
+    return default_engine()
+
+
+@pytest.fixture
+def server(request, tmp_path, server_engine):
+    """A real server on a free loopback port, with its own database."""
+    from tests.live_server import engine_server
+
+    with engine_server(request, tmp_path, server_engine) as live:
+        yield live

@@ -36,8 +36,9 @@ import numpy as np
 from models.artifact import build_manifest, save_artifact
 from models.behaviour import LABELS, NAME
 from models.behaviour.dataset import BehaviourRows, LabelConfig, build_rows
-from models.behaviour.train import DEFAULT_WORLD, TEST_FRACTION, held_out, recipe
+from models.behaviour.train import DEFAULT_WORLD, TEST_FRACTION, recipe
 from models.features import FEATURE_SPEC_HASH
+from models.train_common import held_out
 from sync.records import Event, Lead, Listing
 
 #: Non-inferiority margin of the decision, in mean AUC: 0.002 is about what int8 rounding alone

@@ -1,6 +1,6 @@
 """Train, calibrate and export the behaviour model on a seeded synthetic world.
 
-    python -m models.behaviour.train --out models/artifacts
+    realty-edge train --family behaviour --out models/artifacts
 
 reproduces the shipped ``behaviour.tflite`` and its manifest (same seed, same world, same
 split; TensorFlow on CPU with two threads). Metrics are measured on leads held out of training,
@@ -11,7 +11,6 @@ on the same rows.
 from __future__ import annotations
 
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +26,11 @@ from models.train_common import (
     export_float,
     export_int8,
     fit_tabular,
+    held_out,
     parity_report,
     report_metrics,
     roc_auc,
     save_int8_artifact,
-    synthetic_world_main,
 )
 
 VERSION = "1.0.0"
@@ -55,12 +54,6 @@ def recipe(*, seed: int = 0, epochs: int = 80, verbose: bool = False) -> TrainCo
         patience=8,
         verbose=verbose,
     )
-
-
-def held_out(lead_ids: list[str], fraction: float, seed: int) -> np.ndarray:
-    """Rows whose lead falls in the held-out fraction (by a seeded hash of the lead id)."""
-    h = np.array([zlib.crc32(f"{seed}:{lid}".encode()) for lid in lead_ids], dtype=np.float64)
-    return (h / 2**32) < fraction
 
 
 def train_behaviour(
@@ -132,11 +125,3 @@ def train_behaviour(
         if verbose:
             print(f"saved {path} ({len(blob)} bytes, {N_FEATURES} features)")
     return metrics
-
-
-def main(argv: list[str] | None = None) -> None:
-    synthetic_world_main(train_behaviour, DEFAULT_WORLD, argv, __doc__ or "")
-
-
-if __name__ == "__main__":
-    main()

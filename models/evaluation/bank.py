@@ -1,7 +1,7 @@
 """Evaluation on the UCI Bank Marketing phone campaigns, with the split of SPLITS.md.
 
     from models.evaluation.bank import evaluate_bank
-    evaluate_bank(Path("../shared/data"))     # or: python -m models.evaluation.bank DATA_DIR
+    evaluate_bank(Path("../shared/data"))     # or: realty-edge eval
 
 The data is ``bank-additional/bank-additional-full.csv.gz`` (41,188 calls, target ``y``), with
 ``duration`` dropped (known only after the call). The split is exactly SPLITS.md's:
@@ -42,8 +42,6 @@ Imports TensorFlow (via ``train_common``): server / tools side only.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -346,22 +344,3 @@ def evaluate_bank(
         out.update(baselines(df, y, tr, te))
     out["seconds"] = time.perf_counter() - t0
     return out
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Bank Marketing evaluation (SPLITS.md split)")
-    ap.add_argument("data_dir", type=Path, help="the shared data folder")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--members", type=int, default=4)
-    ap.add_argument("--json", type=Path, help="also write the full result (with ROC) here")
-    args = ap.parse_args(argv)
-    res = evaluate_bank(args.data_dir, args.seed, members=args.members, verbose=True)
-    if args.json:
-        args.json.write_text(json.dumps(res, indent=1) + "\n")
-    for k, v in res.items():
-        if k != "roc":
-            print(f"  {k:24s} {v:.4f}" if isinstance(v, float) else f"  {k:24s} {v}")
-
-
-if __name__ == "__main__":
-    main()

@@ -8,15 +8,13 @@ and scoring in the int8 TFLite interpreter. The test rows are touched only for t
 scores: vocabularies, scaling, early stopping and calibration all come from the training rows.
 
     from models.evaluation.leads import evaluate_leads
-    evaluate_leads(Path("../shared/data"))      # or: python -m models.evaluation.leads DATA_DIR
+    evaluate_leads(Path("../shared/data"))      # or: realty-edge eval
 
 Imports TensorFlow (via ``train_common``): server / tools side only.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
@@ -359,21 +357,3 @@ def evaluate_leads(data_dir: Path, seed: int = 0) -> dict:
     result["curves"] = curves
     result["seconds"] = time.perf_counter() - t0
     return result
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Evaluate on X Education Leads.csv")
-    ap.add_argument("data_dir", type=Path, nargs="?", default=Path("../shared/data"))
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", type=Path, help="write the full result (with curves) here")
-    args = ap.parse_args(argv)
-    res = evaluate_leads(args.data_dir, args.seed)
-    if args.json:
-        args.json.write_text(json.dumps(res, indent=1))
-    for k, v in res.items():
-        if k != "curves":
-            print(f"{k:55s} {v:.4f}" if isinstance(v, float) else f"{k:55s} {v}")
-
-
-if __name__ == "__main__":
-    main()

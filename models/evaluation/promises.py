@@ -240,12 +240,12 @@ def personalization_ranking(
     from models.personalization.features import PERSONALIZATION_SPEC_HASH, listing_matrix
     from models.personalization.train import (
         content_scores,
-        held_out,
         popularity_scores,
         ranking_metrics,
     )
     from models.synthetic import generate_world
     from models.tflite import TFLiteModel
+    from models.train_common import held_out
 
     spec = dict(RANKING_WORLD, **(world or {}))
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """Train, calibrate and export the intervention model on a seeded synthetic world.
 
-    python -m models.intervention.train --out models/artifacts
+    realty-edge train --family intervention --out models/artifacts
 
 reproduces the shipped ``intervention.tflite`` and its manifest (same world, same split, same
 seeds; TensorFlow on CPU with one thread). The network is factored
@@ -26,7 +26,6 @@ probabilities
 from __future__ import annotations
 
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +47,10 @@ from models.train_common import (
     TrainConfig,
     configure_tensorflow,
     expected_calibration_error,
+    held_out,
     parity_report,
     report_metrics,
     roc_auc,
-    synthetic_world_main,
 )
 from sync.records import OUTREACH_CHANNELS
 
@@ -80,12 +79,6 @@ def recipe(*, seed: int = 0, epochs: int = 40, verbose: bool = False) -> TrainCo
         batch_size=256,
         verbose=verbose,
     )
-
-
-def held_out(lead_ids: list[str], fraction: float, seed: int) -> np.ndarray:
-    """Rows whose lead falls in the held-out fraction (by a seeded hash of the lead id)."""
-    h = np.array([zlib.crc32(f"{seed}:{lid}".encode()) for lid in lead_ids], dtype=np.float64)
-    return (h / 2**32) < fraction
 
 
 def _init_tensorflow(threads: int) -> None:
@@ -280,11 +273,3 @@ def save_factored_artifact(
         golden=golden_factored(blob, golden_x),
     )
     return save_artifact(Path(out), blob, manifest)
-
-
-def main(argv: list[str] | None = None) -> None:
-    synthetic_world_main(train_intervention, DEFAULT_WORLD, argv, __doc__ or "")
-
-
-if __name__ == "__main__":
-    main()

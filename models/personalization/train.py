@@ -1,6 +1,6 @@
 """Train and export the personalization models on a seeded synthetic world.
 
-    python -m models.personalization.train --out models/artifacts
+    realty-edge train --family personalization --out models/artifacts
 
 reproduces the shipped artifacts (same world, split and seeds; TensorFlow on CPU, one thread):
 
@@ -21,9 +21,7 @@ viewed, listing in standardized price / size / vertical / place).
 
 from __future__ import annotations
 
-import argparse
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -50,11 +48,6 @@ VERSION = "1.0.0"
 DEFAULT_WORLD = {"agents": 4, "leads": 2000, "listings": 4000, "seed": 13}
 EMBED = 32
 K = 10
-
-
-def held_out(lead_ids: list[str], fraction: float, seed: int) -> np.ndarray:
-    h = np.array([zlib.crc32(f"{seed}:{lid}".encode()) for lid in lead_ids], dtype=np.float64)
-    return (h / 2**32) < fraction
 
 
 def _tower(n_in: int, name: str, seed: int):
@@ -200,6 +193,7 @@ def train_personalization(
         export_int8,
         fit_tabular,
         golden_cases,
+        held_out,
         roc_auc,
         save_int8_artifact,
     )
@@ -330,25 +324,3 @@ def train_personalization(
         if verbose:
             print(f"saved {LEAD_NAME}, {LISTING_NAME}, {STYLE_NAME} to {out}")
     return m
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ARTIFACT_DIR, help="artifact directory")
-    ap.add_argument("--seed", type=int, default=0, help="training seed")
-    ap.add_argument("--leads", type=int, default=DEFAULT_WORLD["leads"])
-    ap.add_argument("--world-seed", type=int, default=DEFAULT_WORLD["seed"])
-    ap.add_argument("--epochs", type=int, default=25)
-    ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
-    train_personalization(
-        args.out,
-        world={"leads": args.leads, "seed": args.world_seed},
-        seed=args.seed,
-        epochs=args.epochs,
-        verbose=not args.quiet,
-    )
-
-
-if __name__ == "__main__":
-    main()

@@ -118,7 +118,7 @@ def test_style_follows_the_profile_consent_and_intent():
 async def test_a_full_disk_is_a_store_error_and_loses_nothing(device, monkeypatch):
     before = (await device.store.fetchone("SELECT count(*) FROM outbox"))[0]
 
-    def write_then_disk_full(conn, statements):
+    def write_then_disk_full(conn, statements, erasures=()):
         for sql, rows in statements:  # the rows are written inside the transaction...
             conn.executemany(sql, rows)
         raise sqlite3.OperationalError("database or disk is full")  # ...then the disk fills

@@ -167,12 +167,7 @@ def test_bank_cli_on_a_sample_scores_the_int8_model_and_writes_json(
         return cfg
 
     monkeypatch.setattr(bank, "_config", quick_config)
-    out = tmp_path / "bank.json"
-    bank.main([str(tmp_path), "--members", "1", "--json", str(out)])
-
-    res = json.loads(out.read_text())
-    printed = capsys.readouterr().out
-    assert "roc" not in printed and "bank.auc " in printed
+    res = json.loads(json.dumps(bank.evaluate_bank(tmp_path, 0, members=1, verbose=False)))
     assert res["rows_train"] == 2000 and res["rows_test"] == 500 and res["members"] == 1
     assert res["runtime"] == "tflite_runtime"
     for k in (
@@ -259,11 +254,7 @@ def test_leads_cli_on_a_sample_reports_both_settings_and_their_baselines(
             name,
             {**leads.SETTING_CONFIG[name], "epochs": 3, "patience": 2, "members": 1},
         )
-    out = tmp_path / "leads.json"
-    leads.main([str(tmp_path), "--seed", "1", "--json", str(out)])
-
-    res = json.loads(out.read_text())
-    assert "curves" not in capsys.readouterr().out
+    res = json.loads(json.dumps(leads.evaluate_leads(tmp_path, 1)))
     assert res["n_train"] == 800 and res["n_test"] == 200 and res["seed"] == 1
     for name in ("leads_all", "leads_behaviour"):
         for k in ("auc", "accuracy", "ece", "auc_float", "accuracy_float"):

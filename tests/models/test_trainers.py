@@ -85,9 +85,7 @@ def test_behaviour_cli_trains_a_tiny_world_into_an_artifact_the_device_runs(
     monkeypatch.setattr(behaviour_train, "recipe", tiny_recipe)
     monkeypatch.setitem(behaviour_train.DEFAULT_WORLD, "agents", 1)
     monkeypatch.setitem(behaviour_train.DEFAULT_WORLD, "listings", 300)
-    behaviour_train.main(
-        ["--out", str(tmp_path), "--leads", "150", "--world-seed", "7", "--seed", "3"]
-    )
+    behaviour_train.train_behaviour(tmp_path, world={"leads": 150, "seed": 7}, seed=3, verbose=True)
 
     assert seeds == [3]
     printed = capsys.readouterr().out
@@ -121,7 +119,7 @@ def test_behaviour_cli_trains_a_tiny_world_into_an_artifact_the_device_runs(
 
 
 def test_behaviour_held_out_split_is_seeded_by_lead_and_sized_by_fraction():
-    from models.behaviour.train import held_out
+    from models.train_common import held_out
 
     ids = [f"lead-{i}" for i in range(4000)]
     test = held_out(ids, 0.25, seed=0)
@@ -243,19 +241,8 @@ def test_personalization_cli_writes_three_artifacts_the_device_runs(
     monkeypatch.setattr(train_common, "TrainConfig", lambda **kw: tiny_config(seed=kw["seed"]))
     monkeypatch.setitem(pers_train.DEFAULT_WORLD, "agents", 1)
     monkeypatch.setitem(pers_train.DEFAULT_WORLD, "listings", 300)
-    pers_train.main(
-        [
-            "--out",
-            str(tmp_path),
-            "--leads",
-            "150",
-            "--world-seed",
-            "13",
-            "--epochs",
-            "1",
-            "--seed",
-            "1",
-        ]
+    pers_train.train_personalization(
+        tmp_path, world={"leads": 150, "seed": 13}, seed=1, epochs=1, verbose=True
     )
     printed = capsys.readouterr().out
     assert f"saved {LEAD_NAME}, {LISTING_NAME}, {STYLE_NAME} to {tmp_path}" in printed
