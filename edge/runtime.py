@@ -23,7 +23,6 @@ from edge.features_sql import events_snapshot
 from edge.inference import ModelRegistry
 from edge.ingest import IngestReport, ingest
 from edge.language import LanguageGuess, LanguageIdentifier
-from edge.models import SPEC_HASHES
 from edge.outreach.executor import Execution, Inbound, recover_sending
 from edge.personalization import (
     Recommendation,
@@ -43,6 +42,7 @@ from edge.scheduler import (
     due_tasks,
     run_due,
 )
+from edge.spec_hashes import SPEC_HASHES
 from edge.store import Clock, EdgeStore, StoreCounts
 from edge.vertical import VerticalGuess, keyword_hits
 from sync.clock import wall_clock_ms

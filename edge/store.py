@@ -20,7 +20,7 @@ import msgspec
 
 from edge import erasure, migrations
 from edge.errors import InvalidRecordError, NotFoundError, StoreError
-from edge.replica import ApplyReport, apply_changes
+from edge.remote_changes import ApplyReport, apply_changes
 from edge.rows import (
     EVENT_COLUMNS,
     TABLES,

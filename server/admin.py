@@ -123,7 +123,7 @@ async def retrain(
     """
     from models.behaviour.retrain import TOLERANCE
     from models.behaviour.train import DEFAULT_WORLD
-    from server.registry import ModelDistribution
+    from server.distribution import ModelDistribution
     from server.retrain import pseudonym_key as ensure_key
     from server.retrain import retrain_once
 
@@ -146,7 +146,7 @@ async def retrain(
 
 
 def _registry(database_url: str | Path, data_dir: Path | None, team: str | None):
-    from server.registry import ModelDistribution
+    from server.distribution import ModelDistribution
 
     registry = ModelDistribution(_config(database_url, data_dir).registry_dir)
     return registry if team is None else registry.for_team(team)
@@ -175,6 +175,6 @@ def rollback(
 
 def model_key(database_url: str | Path, *, data_dir: Path | None = None):
     """The model-signing public key (created when missing) that devices pin at enrollment."""
-    from server.registry import ModelDistribution
+    from server.distribution import ModelDistribution
 
     return ModelDistribution(_config(database_url, data_dir).registry_dir).signing_key_info()

@@ -45,12 +45,12 @@ from server.advanced_types import (
 )
 from server.auth import ROLE_OPT, SCORING_OPT, Principal, Role, verify_token
 from server.controllers import VERSION
+from server.distribution import FamilyInfo, ModelDistribution, Offer, SigningKeyInfo, team_scope
 from server.errors import NotFoundError, ServerError, UnauthorizedError
 from server.jobs import RetrainJob, RetrainRequested
 from server.lead_watch import lead_changed
 from server.notify import TeamNotifier
 from server.openapi import refusals
-from server.registry import FamilyInfo, ModelDistribution, Offer, SigningKeyInfo, team_scope
 from server.retrain import POOLED, RetrainRuns, list_runs
 from server.scores import round_scores
 from server.service import SyncService

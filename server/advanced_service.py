@@ -26,10 +26,10 @@ from edge.errors import NotFoundError as EdgeNotFoundError
 from edge.features_sql import LeadSnapshot, events_snapshot
 from edge.inference import ModelRegistry
 from edge.language import LanguageIdentifier
-from edge.models import SPEC_HASHES
 from edge.personalization import RecommendContext
 from edge.rows import record_from_row
 from edge.runtime import EdgeRuntime
+from edge.spec_hashes import SPEC_HASHES
 from models.features import FEATURE_INDEX
 from server.advanced_types import (
     AdvancedHealth,
@@ -55,6 +55,7 @@ from server.advanced_types import (
     VoiceResult,
 )
 from server.auth import Principal
+from server.distribution import FamilyInfo, ModelDistribution
 from server.errors import FeatureUnavailableError, InvalidRequestError, NotFoundError
 from server.outreach.service import OutreachService
 from server.parsing import (
@@ -64,12 +65,11 @@ from server.parsing import (
     parse_instant,
     parse_money,
 )
-from server.registry import FamilyInfo, ModelDistribution
-from server.replica import SERVED, TeamReplicas
 from server.retrain import drift_status
 from server.service import SyncService
 from server.speech import SpeechProcess
 from server.storage.port import LoggedConflict, StoredRecord
+from server.team_replicas import SERVED, TeamReplicas
 from sync.changes import AnyChange, Change
 from sync.clock import Hlc
 from sync.manifest import ModelManifest

@@ -21,6 +21,7 @@ from server.advanced_service import AdvancedService
 from server.auth import TokenAuthMiddleware, limit_scoring, require_role
 from server.config import ServerConfig, config_from_env, process_folder
 from server.controllers import VERSION, SyncController
+from server.distribution import ModelDistribution
 from server.errors import error_to_response
 from server.integrations.controller import IntegrationsController
 from server.integrations.highlevel import HighLevelService
@@ -37,10 +38,9 @@ from server.openapi import (
 from server.outreach.controller import OutreachController
 from server.outreach.service import OutreachService
 from server.ratelimit import rate_limiter
-from server.registry import ModelDistribution
-from server.replica import TeamReplicas, pid_alive, remove_stale_replica_folders
 from server.service import SyncService
 from server.storage import ServerStore, open_store
+from server.team_replicas import TeamReplicas, pid_alive, remove_stale_replica_folders
 
 PUBLIC = [
     "^/api/v1/advanced/health",

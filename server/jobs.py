@@ -17,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from server.config import ServerConfig, process_folder
-from server.registry import ModelDistribution
+from server.distribution import ModelDistribution
 from server.retrain import DriftCheck, RetrainRun, drift_once, retrain_once, teams
 from server.storage import ServerStore
 

@@ -37,7 +37,7 @@ from models.artifact import ARTIFACT_DIR, read_manifest
 from models.behaviour.retrain import TOLERANCE, TrainingSet
 from models.behaviour.train import DEFAULT_WORLD
 from models.drift import PSI_THRESHOLD
-from server.registry import ModelDistribution, team_scope
+from server.distribution import ModelDistribution, team_scope
 from server.storage import ServerStore
 from sync.clock import wall_clock_ms
 from sync.merge import is_visible, values
@@ -67,7 +67,7 @@ class RetrainRun(msgspec.Struct, kw_only=True):
     candidate: str | None = None
     current: str | None = None
     metrics: dict[str, float | None] = {}
-    #: ``pooled`` or the team's scope (``server.registry.team_scope``).
+    #: ``pooled`` or the team's scope (``server.distribution.team_scope``).
     scope: str = POOLED
     #: Leads of the scope erased at export time (a count, no ids).
     erasures: int = 0

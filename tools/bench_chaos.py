@@ -608,7 +608,7 @@ async def _device_view(
 
     import aiosqlite
 
-    from edge.replica import local_states
+    from edge.remote_changes import local_states
 
     async with aiosqlite.connect(path) as db:
         db.row_factory = sqlite3.Row

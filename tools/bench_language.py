@@ -16,7 +16,7 @@ from typing import Any
 
 from edge.inference import ModelRegistry
 from edge.language import LanguageIdentifier
-from edge.models import SPEC_HASHES
+from edge.spec_hashes import SPEC_HASHES
 from models.language.evaluate import KINDS, read_items
 from models.language.labels import LANGUAGES
 

@@ -264,7 +264,7 @@ def detect_language(
     """Read one text per line on stdin; write one JSON object per line (language, confidence)."""
     from edge.inference import ModelRegistry
     from edge.language import LanguageIdentifier
-    from edge.models import SPEC_HASHES
+    from edge.spec_hashes import SPEC_HASHES
 
     identifier = LanguageIdentifier(ModelRegistry(None, SPEC_HASHES).get("language"))
     encoder = msgspec.json.Encoder()
@@ -1311,7 +1311,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Reproduce the shipped int8 models (seeded), with progress bars."""
-    from models.training import FAMILIES
+    from models.families import FAMILIES
 
     if family is not None and family not in FAMILIES:
         err_console.print(

@@ -42,7 +42,7 @@ from server.outreach.provider import (
     verify,
     webhook_decoder,
 )
-from server.replica import TeamReplicas
+from server.team_replicas import TeamReplicas
 from sync.changes import AnyChange
 from sync.records import Channel, Event, StepStatus
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edge.inference import ModelRefusedError, ModelRegistry, canary
-from edge.models import SPEC_HASHES
+from edge.spec_hashes import SPEC_HASHES
 from models.artifact import ARTIFACT_DIR, load_verified, sha256_hex
 from models.errors import ArtifactError
 from models.tflite import TFLiteModel, runtime_name

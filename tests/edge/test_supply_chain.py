@@ -21,7 +21,7 @@ import pytest
 from edge.model_updates import UpdatePolicy, pin_key
 from edge.runtime import EdgeRuntime
 from models.artifact import ARTIFACT_DIR, read_manifest
-from server.registry import ModelDistribution
+from server.distribution import ModelDistribution
 from sync.codec import Format, encode_batch
 from sync.manifest import ModelManifest
 from tests.factories import small_world

@@ -304,7 +304,7 @@ def publish_shipped(live, version: str) -> Path:
     import msgspec
 
     from models.artifact import ARTIFACT_DIR, read_manifest
-    from server.registry import ModelDistribution
+    from server.distribution import ModelDistribution
 
     registry = ModelDistribution(live.config.registry_dir)
     blob = (ARTIFACT_DIR / "behaviour.tflite").read_bytes()

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from edge.inference import ModelRegistry
-from edge.models import SPEC_HASHES
+from edge.spec_hashes import SPEC_HASHES
 from models.artifact import ARTIFACT_DIR, load_verified, read_manifest
 from models.errors import ModelError, TrainingDataError
 from models.language import corpus

@@ -20,7 +20,7 @@ import pytest
 
 import models.train_common as train_common
 from edge.inference import ModelRegistry
-from edge.models import SPEC_HASHES
+from edge.spec_hashes import SPEC_HASHES
 from models.artifact import load_verified, read_manifest
 from models.features import FEATURE_SPEC_HASH, N_FEATURES
 from models.train_common import TrainConfig
@@ -400,7 +400,7 @@ def test_families_call_their_trainer_with_out_seed_and_verbosity(
 ):
     import importlib
 
-    from models.training import FAMILIES
+    from models.families import FAMILIES
 
     calls = []
     monkeypatch.setattr(
@@ -413,8 +413,8 @@ def test_families_call_their_trainer_with_out_seed_and_verbosity(
 
 
 def test_language_family_passes_seed_and_progress(monkeypatch, tmp_path):
+    from models.families import FAMILIES
     from models.language import train as language_train
-    from models.training import FAMILIES
 
     calls = []
     monkeypatch.setattr(

@@ -8,8 +8,8 @@ import logging
 
 import server.jobs as jobs
 from server.config import ServerConfig
+from server.distribution import ModelDistribution
 from server.jobs import RetrainJob
-from server.registry import ModelDistribution
 from server.retrain import RetrainRun
 
 

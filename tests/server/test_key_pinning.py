@@ -12,7 +12,7 @@ import pytest
 from edge.model_updates import NOT_ENROLLED, KeyPinnedError, UpdatePolicy, pinned_key
 from edge.runtime import EdgeRuntime
 from models.artifact import ARTIFACT_DIR, read_manifest
-from server.registry import ModelDistribution
+from server.distribution import ModelDistribution
 from tests.live_server import run_server
 
 SHIPPED = read_manifest(ARTIFACT_DIR, "behaviour").version

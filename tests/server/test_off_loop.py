@@ -20,9 +20,9 @@ from edge.runtime import EdgeRuntime
 from server.admin import mint_token
 from server.config import ServerConfig
 from server.lanes import Lanes
-from server.replica import TeamReplicas
 from server.service import SyncService
 from server.storage import open_store
+from server.team_replicas import TeamReplicas
 
 TEAM = "team-a"
 A = "/api/v1/advanced"

@@ -12,9 +12,9 @@ from edge.errors import NotFoundError
 from edge.runtime import EdgeRuntime
 from server.auth import Principal
 from server.config import ServerConfig
-from server.replica import TeamReplicas
 from server.service import SyncService
 from server.storage import open_store
+from server.team_replicas import TeamReplicas
 from sync.changes import ChangeBatch
 from sync.codec import Format, encode_batch
 from sync.version import SCHEMA_VERSION

@@ -21,8 +21,8 @@ from edge.runtime import EdgeRuntime
 from models.artifact import ARTIFACT_DIR, read_manifest
 from models.drift import PSI_THRESHOLD, psi, reference
 from server.config import ServerConfigError, config_from_env
+from server.distribution import ModelDistribution, team_scope
 from server.jobs import RetrainJob
-from server.registry import ModelDistribution, team_scope
 from server.retrain import (
     drift_once,
     erasure_count,

@@ -18,9 +18,9 @@ import server.jobs as jobs
 from server.config import ServerConfig, ServerConfigError, config_from_env, process_folder
 from server.jobs import RETRAIN_LEASE, RetrainJob
 from server.ratelimit import RedisTokenBucket, TokenBucket, rate_limiter
-from server.replica import pid_alive, remove_stale_replica_folders
 from server.retrain import RetrainRun
 from server.storage import open_store
+from server.team_replicas import pid_alive, remove_stale_replica_folders
 from tests.server.test_cli import CLI, free_port, run
 
 # --- settings from the environment ---------------------------------------------------------
@@ -303,8 +303,8 @@ async def test_a_redis_that_is_down_costs_notices_not_the_server(caplog):
 async def test_one_worker_of_all_claims_a_step_before_sending_it(tmp_path):
     from server.outreach.config import OutreachConfig
     from server.outreach.service import OutreachRejectedError, OutreachService
-    from server.replica import TeamReplicas
     from server.service import SyncService
+    from server.team_replicas import TeamReplicas
 
     config = ServerConfig(database_url=str(tmp_path / "s.db"))
     async with open_store(config.database_url) as store:

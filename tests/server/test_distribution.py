@@ -17,7 +17,7 @@ from edge.model_updates import UpdatePolicy, verify_signature
 from edge.runtime import EdgeRuntime
 from models.artifact import ARTIFACT_DIR, read_manifest
 from models.behaviour.retrain import base_corpus, decide, worse_share
-from server.registry import ModelDistribution, bucket
+from server.distribution import ModelDistribution, bucket
 from server.retrain import pseudonym, retrain_once, training_set
 from server.storage import open_store
 from sync.codec import Format, encode_batch
@@ -292,7 +292,7 @@ def test_the_api_process_runs_with_tensorflow_unimportable():
         "            raise ImportError(name + ' is blocked in the API process')\n"
         "sys.meta_path.insert(0, Block())\n"
         "from server.app import create_app\n"
-        "import server.retrain, server.jobs, server.registry, edge.model_updates\n"
+        "import server.retrain, server.jobs, server.distribution, edge.model_updates\n"
         "create_app()\n"
         "print('ok')\n"
     )

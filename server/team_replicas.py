@@ -4,7 +4,7 @@ The advanced API answers with the SAME code the phones run (:class:`edge.runtime
 Each team gets a replica: an ordinary device database under ``<db>.replicas/`` that is a
 member of the team's partition. Before it answers, a replica pulls the team's change log
 after its checkpoint straight from the :class:`~server.storage.ServerStore` (no HTTP), merged
-with the same :mod:`edge.replica` rules a phone uses; what it writes (a profile, a plan, a
+with the same :mod:`edge.remote_changes` rules a phone uses; what it writes (a profile, a plan, a
 lead created by the API, an erasure) goes to its outbox and is pushed through
 :meth:`server.service.SyncService.push` like any device's batch, so the log, conflicts and the
 other devices see it. The replica is a cache: deleting its folder loses nothing.
@@ -16,7 +16,7 @@ takes no lock and touches no replica, so reads never wait behind a writer; concu
 of one key share one computation.
 
 One version everywhere: before it answers, a replica runs the model versions the registry
-serves the team (:meth:`server.registry.ModelDistribution.serving`: the team's stable
+serves the team (:meth:`server.distribution.ModelDistribution.serving`: the team's stable
 version, else the pooled one, else the shipped model), installing or dropping a version the
 moment a promotion or a rollback changes them; the versions are part of every cache key, so
 no answer of the old model outlives the change. The key is bounded by a maximum age
@@ -46,8 +46,8 @@ import msgspec
 
 from edge.runtime import EdgeRuntime
 from server.auth import Principal
+from server.distribution import ModelDistribution
 from server.lanes import Lanes, on_loop
-from server.registry import ModelDistribution
 from server.service import SyncService
 from sync.changes import ChangeBatch
 from sync.version import SCHEMA_VERSION
