@@ -322,6 +322,11 @@ def test_the_model_button_downloads_verifies_installs_and_the_device_runs_it(cli
     lead = client.bridge.wait(rt.get("lead", client.screens["leads"].rows[0]["id"]))
     running = rt.model_versions()["behaviour"]
     with run_server(tmp_path / "server.db") as live:
+        from server.distribution import ModelDistribution
+
+        # enrollment pins the server's model-signing key (a device trusts no key offered)
+        key = ModelDistribution(live.config.registry_dir).public_key()
+        client.bridge.wait(rt.enroll_model_key(key))
         tap(client.tabs["sync"])
         sync.server.text = live.url
         sync.token.text = live.token(agent=lead.agent_id, team=lead.team_id)
