@@ -155,7 +155,7 @@ async def edit_offline(rt: EdgeRuntime, phone_number: str) -> None:
 
 @pytest.mark.parametrize("server_engine", ENGINES)
 async def test_an_erased_lead_leaves_nothing_anywhere(tmp_path, server, server_engine, request):
-    token = server.token()
+    token = server.token(role="team_admin")  # the export below needs a team admin
     devices = tmp_path / "devices"
     a = await EdgeRuntime.open(devices / "a.db")
     b = await EdgeRuntime.open(devices / "b.db")

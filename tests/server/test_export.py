@@ -41,7 +41,7 @@ def world() -> list:
 
 
 async def test_the_export_holds_every_kind_of_record_of_the_lead(tmp_path, server):
-    token = server.token()
+    token = server.token(role="team_admin")  # export needs a team admin
     a = await EdgeRuntime.open(tmp_path / "a.db")
     b = await EdgeRuntime.open(tmp_path / "b.db")
     try:
@@ -96,7 +96,7 @@ async def test_another_teams_lead_is_not_found(tmp_path, server):
     try:
         await phone.ingest(encode_batch(world(), Format.MSGPACK))
         assert (await phone.sync(server.url, server.token())).status == "ok"
-        foreign = server.token(agent="agent-09", team="team-b")
+        foreign = server.token(agent="agent-09", team="team-b", role="team_admin")
         async with httpx.AsyncClient(
             base_url=server.url, headers={"authorization": f"Bearer {foreign}"}, timeout=60
         ) as http:
