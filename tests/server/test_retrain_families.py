@@ -55,13 +55,15 @@ def of_team(records: list, team: str) -> list:
 
 async def synced_phone(tmp_path: Path, server, name: str, team: str, records: list):
     device = await EdgeRuntime.open(tmp_path / f"{name}.db")
+    # enrollment pins the server's model-signing key (a device trusts no key it is offered)
+    await device.enroll_model_key(ModelDistribution(server.config.registry_dir).public_key())
     await device.ingest(encode_batch(records, Format.MSGPACK))
     assert (await device.sync(server.url, server.token(team=team))).status == "ok"
     return device
 
 
-def client(server, team: str | None) -> httpx.Client:
-    headers = {"authorization": f"Bearer {server.token(team=team)}"} if team else {}
+def client(server, team: str | None, role: str = "agent") -> httpx.Client:
+    headers = {"authorization": f"Bearer {server.token(team=team, role=role)}"} if team else {}
     return httpx.Client(base_url=server.url, headers=headers, timeout=60)
 
 
@@ -211,7 +213,7 @@ async def test_a_team_promotion_reaches_its_phones_and_the_api_not_the_other_tea
         assert health(server, "team-b")["features"]["behaviour"]["status"] == "ok"
 
         # An erased lead: the next scheduled run replaces the model that learned from it.
-        with client(server, "team-a") as h:
+        with client(server, "team-a", role="team_admin") as h:  # erasure needs a team admin
             assert h.delete(f"{A}/privacy/leads/{erased}").status_code == 200
         async with open_store(server.config.database_url) as store:
             assert await erasure_count(store, "team-a") == 1
