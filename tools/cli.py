@@ -41,6 +41,17 @@ app.add_typer(server_app, name="server")
 console = Console()
 err_console = Console(stderr=True)
 
+
+def _progress(message: str) -> None:
+    """A long command's progress line, on standard error."""
+    err_console.print(message, highlight=False)
+
+
+def _error(message: object) -> None:
+    """A refusal in words, on standard error (the caller chooses the exit code)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
@@ -53,7 +64,7 @@ def cli_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except (EdgeError, ModelError, SyncError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            _error(exc)
             raise typer.Exit(1) from None
         except FileNotFoundError as exc:
             err_console.print(f"[bold red]error:[/] no such file: {exc.filename}", highlight=False)
@@ -459,7 +470,7 @@ def bench_language(
     result = run(
         data_dir / "lingua-langid-testdata",
         limit,
-        progress=lambda m: err_console.print(m, highlight=False),
+        progress=_progress,
     )
     if as_json:
         print_json(result)
@@ -668,7 +679,7 @@ def serve(
     try:
         OutreachConfig.from_env()  # checked here: a bad value exits 2, as a bad flag does
     except ValueError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        _error(exc)
         raise typer.Exit(2) from exc
     logs.configure(log_level.upper())
     settings = {
@@ -1000,7 +1011,7 @@ def bench_sync(
         rounds=rounds,
         processes=processes,
         think_s=think_s,
-        progress=lambda m: err_console.print(m, highlight=False),
+        progress=_progress,
     )
     if as_json:
         print_json(result)
@@ -1027,9 +1038,9 @@ def bench_chaos(
     from tools.bench_chaos import ChaosError, run
 
     try:
-        counts = run(runs, seed, progress=lambda m: err_console.print(m, highlight=False))
+        counts = run(runs, seed, progress=_progress)
     except ChaosError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        _error(exc)
         raise typer.Exit(1) from None
     if as_json:
         print_json(counts)
@@ -1084,10 +1095,10 @@ def bench_server(
             bisections=bisections,
             postgres_url=postgres_url,
             redis_url=redis_url,
-            progress=lambda m: err_console.print(m, highlight=False),
+            progress=_progress,
         )
     except ValueError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        _error(exc)
         raise typer.Exit(2) from None
     if as_json:
         print_json(result)
@@ -1264,7 +1275,7 @@ def bench_edge(
         calls=calls,
         seed=seed,
         workdir=workdir,
-        progress=lambda m: err_console.print(m, highlight=False),
+        progress=_progress,
     )
     if as_json:
         print_json(result)
@@ -1356,7 +1367,7 @@ def evaluate(
         result = evaluate_all(
             data_dir,
             seed,
-            progress=lambda m: err_console.print(m),
+            progress=_progress,
             profile_text=labelled,
             promise_worlds=worlds,
         )

@@ -19,27 +19,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from sync.languages import LANGUAGES
 from sync.records import Formality
 
 #: The 16 languages whose catalogs ship with the device (ISO 639-1).
-SUPPORTED_LANGUAGES: tuple[str, ...] = (
-    "en",
-    "es",
-    "zh",
-    "vi",
-    "ko",
-    "tl",
-    "ar",
-    "fr",
-    "ru",
-    "pt",
-    "hi",
-    "ja",
-    "de",
-    "it",
-    "th",
-    "tr",
-)
+SUPPORTED_LANGUAGES: tuple[str, ...] = LANGUAGES
 
 #: Languages with three written registers; every other language has ``formal`` and ``casual``.
 THREE_REGISTER_LANGUAGES: frozenset[str] = frozenset({"en", "ko", "ja", "vi"})

@@ -28,7 +28,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 import msgspec
 
@@ -512,17 +512,23 @@ async def import_leads(
     )
 
 
+class ImportSettings(TypedDict, total=False):
+    """:func:`import_leads`' keyword settings, as :func:`import_file` passes them on."""
+
+    team: Required[str]
+    layout: str
+    agent: str | None
+    region: str
+    dry_run: bool
+
+
 async def import_file(
     database_url: str,
     path: Path,
     *,
-    team: str,
-    layout: str = "generic",
     mapping_path: Path | None = None,
-    agent: str | None = None,
-    region: str = "US",
-    dry_run: bool = False,
     options: Mapping[str, Any] | None = None,
+    **settings: Unpack[ImportSettings],
 ) -> ImportReport:
     """:func:`import_leads` of a file into the server database at ``database_url``."""
     from server.config import ServerConfig
@@ -536,13 +542,4 @@ async def import_file(
     config = ServerConfig(database_url=database_url, **dict(options or {}))
     async with open_store(database_url, pool_size=1) as store:
         sync = SyncService(store, config)
-        return await import_leads(
-            sync,
-            text,
-            team=team,
-            layout=layout,
-            mapping=mapping,
-            agent=agent,
-            region=region,
-            dry_run=dry_run,
-        )
+        return await import_leads(sync, text, mapping=mapping, **settings)

@@ -12,12 +12,13 @@ import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import msgspec
 
 from server.integrations.highlevel_outbound import SendMessage
+from server.outreach.standin import serve_loopback
 
 MESSAGE_TYPES = {"SMS", "Email", "WhatsApp", "GMB", "IG", "FB", "Custom", "Live_Chat"}
 
@@ -106,13 +107,6 @@ def run_highlevel(
 ) -> Iterator[HighLevelStandIn]:
     """Serve a :class:`HighLevelStandIn` on a free loopback port until the block ends."""
     state = HighLevelStandIn(token, contacts or set())
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_loopback(_handler(state)) as url:
+        state.url = url
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -139,14 +139,23 @@ def run_provider(
 ) -> Iterator[ProviderStandIn]:
     """Serve a :class:`ProviderStandIn` on a free loopback port until the block ends."""
     state = ProviderStandIn(account, token, secret)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    with serve_loopback(_handler(state)) as url:
+        state.url = url
+        try:
+            yield state
+        finally:
+            state.release()
+
+
+@contextmanager
+def serve_loopback(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a free loopback port in a thread; yield its base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield state
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
-        state.release()
         httpd.shutdown()
         httpd.server_close()

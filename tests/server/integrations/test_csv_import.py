@@ -144,50 +144,18 @@ def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
 
 async def test_imported_leads_reach_a_phone_at_its_next_sync_scored(tmp_path):
     db = tmp_path / "server.db"
-    bad = cli(
-        "server",
-        "import-leads",
-        str(DATA / "highlevel_bad.csv"),
-        "--team",
-        "team-a",
-        "--layout",
-        "highlevel",
-        "--mapping",
-        str(DATA / "mapping.json"),
-        "--db",
-        str(db),
-        ok=False,
-    )
+
+    def import_leads(name: str, *extra: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        mapping = str(DATA / "mapping.json")
+        options = ["--team", "team-a", "--layout", "highlevel", "--mapping", mapping, "--db"]
+        return cli("server", "import-leads", str(DATA / name), *options, str(db), *extra, ok=ok)
+
+    bad = import_leads("highlevel_bad.csv", ok=False)
     assert bad.returncode == 1
     assert "line 3, column 'Phone'" in bad.stderr and "Traceback" not in bad.stderr
-    dry = cli(
-        "server",
-        "import-leads",
-        str(DATA / "highlevel_good.csv"),
-        "--team",
-        "team-a",
-        "--layout",
-        "highlevel",
-        "--mapping",
-        str(DATA / "mapping.json"),
-        "--db",
-        str(db),
-        "--dry-run",
-    )
+    dry = import_leads("highlevel_good.csv", "--dry-run")
     assert "would create 2" in dry.stdout
-    done = cli(
-        "server",
-        "import-leads",
-        str(DATA / "highlevel_good.csv"),
-        "--team",
-        "team-a",
-        "--layout",
-        "highlevel",
-        "--mapping",
-        str(DATA / "mapping.json"),
-        "--db",
-        str(db),
-    )
+    done = import_leads("highlevel_good.csv")
     assert "create 2" in done.stdout and "would" not in done.stdout
     with run_server(db, clock=clock) as server:
         phone = await EdgeRuntime.open(tmp_path / "phone.db", clock=clock)
