@@ -14,6 +14,9 @@ from sync.records import (
 )
 from tests.factories import HOUR_MS, NOW_MS, agent, event, lead, listing
 
+#: 10:00 on Monday 2025-11-24 in Los Angeles (lead-000002's zone): contact hours.
+OPEN_MS = NOW_MS + 2 * HOUR_MS
+
 AREAS = ("Fremont", "Ballard", "Wallingford", "Capitol Hill", "Queen Anne")
 
 

@@ -33,12 +33,10 @@ from sync.records import (
     PlanStatus,
     StepStatus,
 )
-from tests.edge.intel import open_device
+from tests.edge.intel import OPEN_MS, open_device
 from tests.factories import HOUR_MS, NOW_MS, event
 
 DAY_MS = 24 * HOUR_MS
-#: 10:00 on Monday 2025-11-24 in Los Angeles (lead-000002's zone): contact hours.
-OPEN_MS = NOW_MS + 2 * HOUR_MS
 
 
 class Recorder:
@@ -54,15 +52,6 @@ class Recorder:
         if self.fail is not None:
             raise self.fail
         return Delivery(status=self.status, channel=step.channel, detail="accepted as m-1")
-
-
-@pytest.fixture
-async def phone(tmp_path):
-    now = {"t": OPEN_MS}
-    rt = await open_device(tmp_path / "d.db", clock=lambda: now["t"])
-    rt.now = now  # type: ignore[attr-defined]
-    yield rt
-    await rt.close()
 
 
 async def a_step(

@@ -9,19 +9,8 @@ from edge.channels.base import DeliveryStatus
 from edge.channels.phone import PhoneChannel
 from edge.errors import OutreachRefusedError
 from sync.records import Channel, EventType, StepStatus
-from tests.edge.intel import open_device
 from tests.edge.test_outreach import OPEN_MS, Recorder, a_step, refused
 from tests.factories import HOUR_MS
-
-
-@pytest.fixture
-async def phone(tmp_path):
-    """A device at 10:00 in Los Angeles (contact hours) whose clock the test moves."""
-    now = {"t": OPEN_MS}
-    rt = await open_device(tmp_path / "d.db", clock=lambda: now["t"])
-    rt.now = now  # type: ignore[attr-defined]
-    yield rt
-    await rt.close()
 
 
 async def test_the_default_channel_on_a_desktop_is_a_task_said_so_never_a_success(phone):

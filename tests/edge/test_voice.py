@@ -29,6 +29,7 @@ from edge.voice.models import (
 )
 from edge.voice.normalize import normalize_transcript, sino_korean
 from edge.voice.transcribe import Partial, Transcriber, Transcript
+from tools.bench_voice import default_data_dir
 from tools.voice_accuracy import character_error_rate, evaluate, read_transcripts
 
 #: Mean per-clip CER on all 30 clips is 0.367 with the shipped settings (raw Vosk: 0.431);
@@ -36,15 +37,7 @@ from tools.voice_accuracy import character_error_rate, evaluate, read_transcript
 MAX_MEAN_CER = 0.39
 
 
-def _data_dir() -> Path:
-    env = os.environ.get("REALTY_EDGE_DATA_DIR")
-    if env:
-        base = Path(env)
-        return base / "korean-speech" if (base / "korean-speech").is_dir() else base
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "korean-speech"
-
-
-DATA = _data_dir()
+DATA = default_data_dir()
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ from edge.runtime import EdgeRuntime
 from sync.codec import Format, encode_batch
 from tests.factories import HOUR_MS, NOW_MS, small_world
 from tests.live_server import run_server
+from tools.bench_voice import default_data_dir
 
 
 async def synced_phone(tmp_path: Path, server, token: str) -> EdgeRuntime:
@@ -269,17 +269,9 @@ async def test_export_then_erase_reaches_the_phone(tmp_path, server):
 # --- WebSockets ----------------------------------------------------------------------------
 
 
-def _data_dir() -> Path:
-    env = os.environ.get("REALTY_EDGE_DATA_DIR")
-    if env:
-        base = Path(env)
-        return base / "korean-speech" if (base / "korean-speech").is_dir() else base
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "korean-speech"
-
-
 @pytest.fixture(scope="module")
 def korean_clip() -> Path:
-    clip = _data_dir() / "etts_avb00003.wav"
+    clip = default_data_dir() / "etts_avb00003.wav"
     if not clip.is_file():
         pytest.skip(f"Korean test clip not found at {clip}")
     from edge.voice import VoskModels

@@ -23,6 +23,7 @@ from server.lanes import Lanes
 from server.service import SyncService
 from server.storage import open_store
 from server.team_replicas import TeamReplicas
+from tools.bench_voice import default_data_dir
 
 TEAM = "team-a"
 A = "/api/v1/advanced"
@@ -87,11 +88,7 @@ async def _thread_name() -> str:
 
 
 def _korean_clip() -> Path:
-    env = os.environ.get("REALTY_EDGE_DATA_DIR")
-    base = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    clip = (base / "korean-speech" if (base / "korean-speech").is_dir() else base) / (
-        "etts_avb00003.wav"
-    )
+    clip = default_data_dir() / "etts_avb00003.wav"
     if not clip.is_file():
         pytest.skip(f"Korean test clip not found at {clip}")
     from edge.voice import VoskModels
@@ -158,7 +155,6 @@ async def test_health_and_pull_answer_while_a_transcription_runs(tmp_path: Path)
 
 def _measured_by_coverage() -> bool:
     """Whether `make test`'s coverage also runs in the server's processes (patch=subprocess)."""
-    import os
     import sys
 
     return sys.gettrace() is not None or any(k.startswith("COVERAGE_") for k in os.environ)
