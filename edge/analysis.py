@@ -23,9 +23,11 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 import numpy as np
+from numpy.typing import NDArray
 
 from edge.behaviour import NAME as BEHAVIOUR
 from edge.behaviour import BehaviourPrediction, BehaviourScorer
@@ -33,6 +35,7 @@ from edge.culture import MessageContext
 from edge.energy import EnergyMeter
 from edge.features_sql import LeadSnapshot, StoreReader, load_snapshot
 from edge.inference import ModelRegistry
+from edge.language import LanguageIdentifier
 from edge.personalization import (
     EMBED_BATCH,
     LISTINGS_VERSION_SQL,
@@ -67,6 +70,8 @@ STAMP_SQL = (
     "max(updated_at) AS changed, max(ts) AS latest FROM events WHERE lead_id = ?) e "
     "WHERE l.id = ?"
 )
+#: What a cached analysis was computed from: the row of ``STAMP_SQL`` and the listings version.
+Stamp = tuple[tuple[Any, ...], tuple[int, int]]
 _enc = msgspec.msgpack.Encoder()
 
 
@@ -104,7 +109,7 @@ class LeadAnalyst:
         self.energy = energy
         self._scorer: BehaviourScorer | None = None
         self._index: ListingIndex | None = None
-        self._cache: OrderedDict[str, tuple[tuple, Analysis]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[Stamp, Analysis]] = OrderedDict()
         self._cache_size = cache_size
         self._reader: StoreReader | None = None
         self.hits = self.misses = 0
@@ -135,13 +140,12 @@ class LeadAnalyst:
         """The embedded listings, rebuilt when the listings or the tower change."""
         tower = self.models.get(LISTING_NAME)
         index = self._index
-        fresh = (
+        if (
             index is not None
             and index.tower_version == tower.manifest.version
             and time.monotonic() - index.checked_at < VERSION_CHECK_S
-        )
-        if fresh:
-            return index  # type: ignore[return-value]
+        ):
+            return index
         row = self.reader.one(LISTINGS_VERSION_SQL)
         version = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
         if (
@@ -184,7 +188,9 @@ class LeadAnalyst:
         snap = snap or await self.snapshot(lead_id)
         return detect_vertical(snap.cols, snap.texts)
 
-    def _language(self, snap: LeadSnapshot, texts: Sequence[str], detector) -> tuple[str, float]:
+    def _language(
+        self, snap: LeadSnapshot, texts: Sequence[str], detector: LanguageIdentifier | None
+    ) -> tuple[str, float]:
         """The lead's stated language, unless their own texts say otherwise with confidence."""
         if texts and detector is not None:
             guess = detector.detect(" ".join(texts[-3:])[:1000])
@@ -197,8 +203,8 @@ class LeadAnalyst:
         snap: LeadSnapshot,
         *,
         texts: Sequence[str] | None = None,
-        features: np.ndarray | None = None,
-        detector=None,
+        features: NDArray[Any] | None = None,
+        detector: LanguageIdentifier | None = None,
         vertical: VerticalGuess | None = None,
         existing: Profile | None = None,
     ) -> Profile:
@@ -229,7 +235,7 @@ class LeadAnalyst:
 
     async def stored_profile(self, lead_id: str) -> Profile | None:
         row = self.reader.one("SELECT data FROM profiles WHERE lead_id = ?", (lead_id,))
-        return record_from_row("profile", row) if row else None  # type: ignore[return-value]
+        return record_from_row(Profile, row) if row else None
 
     async def save_profile(self, profile: Profile, *, previous: Profile | None = None) -> int:
         """Store the profile (an outbox change) unless it equals ``previous`` but for its time;
@@ -276,8 +282,8 @@ class LeadAnalyst:
         rows = self.reader.all(
             f"SELECT data FROM listings WHERE id IN ({', '.join('?' * len(ids))})", list(ids)
         )
-        found = [record_from_row("listing", r) for r in rows]
-        return {li.id: li for li in found}  # type: ignore[misc]
+        found = [record_from_row(Listing, r) for r in rows]
+        return {li.id: li for li in found}
 
     async def plan(
         self,
@@ -308,7 +314,7 @@ class LeadAnalyst:
 
     # --- analysis and its cache ----------------------------------------------------
 
-    async def _stamp(self, lead_id: str) -> tuple:
+    async def _stamp(self, lead_id: str) -> Stamp:
         row = self.reader.one(STAMP_SQL, (lead_id, lead_id))
         if row is None:
             await self.store.get_lead(lead_id)  # raises NotFoundError naming it
@@ -316,7 +322,7 @@ class LeadAnalyst:
         index = await self.listing_index()
         return (tuple(row), index.version)
 
-    async def cached(self, lead_id: str) -> tuple[tuple, Analysis | None]:
+    async def cached(self, lead_id: str) -> tuple[Stamp, Analysis | None]:
         stamp = await self._stamp(lead_id)
         entry = self._cache.get(lead_id)
         fresh = entry is not None and self.store.now_ms() - entry[1].computed_at < MAX_AGE_MS
@@ -327,7 +333,7 @@ class LeadAnalyst:
         self.misses += 1
         return stamp, None
 
-    def remember(self, lead_id: str, stamp: tuple, analysis: Analysis) -> None:
+    def remember(self, lead_id: str, stamp: Stamp, analysis: Analysis) -> None:
         self._cache[lead_id] = (stamp, analysis)
         self._cache.move_to_end(lead_id)
         while len(self._cache) > self._cache_size:
@@ -349,7 +355,12 @@ class LeadAnalyst:
         )
 
     async def compute(
-        self, snap: LeadSnapshot, context: MessageContext, detector, *, save_profile: bool = True
+        self,
+        snap: LeadSnapshot,
+        context: MessageContext,
+        detector: LanguageIdentifier | None,
+        *,
+        save_profile: bool = True,
     ) -> Analysis:
         """The analysis of ``snap``; ``save_profile=False`` stores nothing (a pure read)."""
         lead = snap.lead

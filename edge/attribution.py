@@ -11,24 +11,27 @@ from __future__ import annotations
 
 from functools import cache
 from math import factorial
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 #: The most players one exact game takes (2**6 = 64 rows).
 MAX_PLAYERS = 6
 
 
 @cache
-def coalitions(n: int) -> np.ndarray:
+def coalitions(n: int) -> NDArray[Any]:
     """(2**n, n) float32 0/1: row ``m`` holds the players in coalition ``m`` (bit i = player i)."""
     if not 0 < n <= MAX_PLAYERS:
         raise ValueError(f"{n} players: an exact game takes 1 to {MAX_PLAYERS}")
     m = np.arange(2**n)[:, None]
-    return ((m >> np.arange(n)) & 1).astype(np.float32)
+    bits: NDArray[np.float32] = ((m >> np.arange(n)) & 1).astype(np.float32)
+    return bits
 
 
 @cache
-def shapley_weights(n: int) -> np.ndarray:
+def shapley_weights(n: int) -> NDArray[Any]:
     """(2**n, n) float64 ``W`` with ``phi = W.T @ v`` for the values ``v`` of every coalition."""
     c = coalitions(n).astype(bool)
     size = c.sum(axis=1)
@@ -41,7 +44,9 @@ def shapley_weights(n: int) -> np.ndarray:
     return w
 
 
-def coalition_rows(x: np.ndarray, reference: np.ndarray, players: list[np.ndarray]) -> np.ndarray:
+def coalition_rows(
+    x: NDArray[Any], reference: NDArray[Any], players: list[NDArray[Any]]
+) -> NDArray[Any]:
     """The model inputs of every coalition: ``reference`` with the players' features from ``x``.
 
     ``players`` are disjoint index arrays; features in none of them stay at ``reference``.
@@ -54,7 +59,7 @@ def coalition_rows(x: np.ndarray, reference: np.ndarray, players: list[np.ndarra
     return np.where(take, x, reference).astype(np.float32)  # exact values, no arithmetic
 
 
-def shapley(values: np.ndarray) -> np.ndarray:
+def shapley(values: NDArray[Any]) -> NDArray[Any]:
     """Shapley values (n, outputs) from the model outputs (2**n, outputs) of every coalition."""
     n = round(float(np.log2(len(values))))
     if 2**n != len(values):

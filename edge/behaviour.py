@@ -13,9 +13,11 @@ driver's label is chosen from the lead's evidence, its verb from the sign of its
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 import numpy as np
+from numpy.typing import NDArray
 
 from edge.attribution import MAX_PLAYERS, coalition_rows, shapley
 from edge.drivers import GROUP_IDX, GROUP_KEYS, driver_text, evidence
@@ -86,7 +88,7 @@ class BehaviourScorer:
         self.reference = typical_lead()
 
     def predict(
-        self, lead: Lead, features: np.ndarray, events: int, drivers: int = 3
+        self, lead: Lead, features: NDArray[Any], events: int, drivers: int = 3
     ) -> BehaviourPrediction:
         x = np.asarray(features, dtype=np.float32)
         ref = self.reference
@@ -138,8 +140,8 @@ class BehaviourScorer:
         )
 
     def _attribute(
-        self, x: np.ndarray, ref: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+        self, x: NDArray[Any], ref: NDArray[Any]
+    ) -> tuple[NDArray[Any], NDArray[Any], list[list[int]]]:
         """Coalition outputs (row 0 the reference, last row the lead), Shapley values per
         player, and each player's groups."""
         moved = [g for g, idx in enumerate(GROUP_IDX) if np.any(x[idx] != ref[idx])]
@@ -155,7 +157,7 @@ class BehaviourScorer:
         y = self.model.predict1(coalition_rows(x, ref, idx))
         return y, shapley(y), players
 
-    def _rank(self, x: np.ndarray, ref: np.ndarray, moved: list[int]) -> list[int]:
+    def _rank(self, x: NDArray[Any], ref: NDArray[Any], moved: list[int]) -> list[int]:
         """``moved`` by a first-order estimate of each group's effect: the mean of taking it
         out of the lead and putting it into the reference (conversion first, replies next)."""
         n = len(moved)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from models.features import BLOCKS, FEATURE_INDEX, FEATURE_NAMES
 from models.features.spec import RECENCY_CAP_D
@@ -29,13 +30,13 @@ class Evidence(NamedTuple):
     fact: str  # e.g. "0 property views in the last 90 days"
 
 
-def count(x: np.ndarray, *types: str, window: str = "90d") -> int:
+def count(x: NDArray[Any], *types: str, window: str = "90d") -> int:
     """How many events of ``types`` in ``window``, read back from the log1p features."""
     total = sum(math.expm1(float(x[FEATURE_INDEX[f"log1p_count_{t}_{window}"]])) for t in types)
     return round(total)
 
 
-def days_since(x: np.ndarray, name: str) -> float | None:
+def days_since(x: NDArray[Any], name: str) -> float | None:
     """Days since the event of feature ``name``; None when it never happened (the cap)."""
     days = math.expm1(float(x[FEATURE_INDEX[name]]))
     return None if days >= RECENCY_CAP_D - 0.5 else days
@@ -45,20 +46,20 @@ def _n(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def _offers(x: np.ndarray) -> Evidence:
+def _offers(x: NDArray[Any]) -> Evidence:
     n = count(x, "offer")
     return Evidence(
         "made an offer" if n else "no offer yet", f"{_n(n, 'offer', 'offers')} in the last 90 days"
     )
 
 
-def _showings(x: np.ndarray) -> Evidence:
+def _showings(x: NDArray[Any]) -> Evidence:
     n = count(x, "showing_booked", "showing_attended")
     fact = f"{_n(n, 'showing', 'showings')} booked or attended in the last 90 days"
     return Evidence("books showings" if n else "no showings yet", fact)
 
 
-def _saves(x: np.ndarray) -> Evidence:
+def _saves(x: NDArray[Any]) -> Evidence:
     n = count(x, "property_save", "property_share")
     label = (
         "saves and shares listings"
@@ -70,7 +71,7 @@ def _saves(x: np.ndarray) -> Evidence:
     return Evidence(label, f"{_n(n, 'listing', 'listings')} saved or shared in the last 90 days")
 
 
-def _inquiries(x: np.ndarray) -> Evidence:
+def _inquiries(x: NDArray[Any]) -> Evidence:
     n = count(x, "inquiry")
     return Evidence(
         "asks about specific listings" if n else "no inquiries",
@@ -78,7 +79,7 @@ def _inquiries(x: np.ndarray) -> Evidence:
     )
 
 
-def _views(x: np.ndarray) -> Evidence:
+def _views(x: NDArray[Any]) -> Evidence:
     n = count(x, "property_view")
     label = (
         "steady property browsing"
@@ -92,7 +93,7 @@ def _views(x: np.ndarray) -> Evidence:
     return Evidence(label, f"{_n(n, 'property view', 'property views')} in the last 90 days")
 
 
-def _replies(x: np.ndarray) -> Evidence:
+def _replies(x: NDArray[Any]) -> Evidence:
     got, sent = count(x, "message_in", "call_in"), count(x, "message_out", "call_out")
     label = (
         "answers the agent"
@@ -108,7 +109,7 @@ def _replies(x: np.ndarray) -> Evidence:
     )
 
 
-def _outreach(x: np.ndarray) -> Evidence:
+def _outreach(x: NDArray[Any]) -> Evidence:
     n = count(x, "message_out", "call_out")
     label = (
         "a lot of outreach by the agent"
@@ -122,13 +123,13 @@ def _outreach(x: np.ndarray) -> Evidence:
     )
 
 
-def _email(x: np.ndarray) -> Evidence:
+def _email(x: NDArray[Any]) -> Evidence:
     n = count(x, "email_open", "email_click")
     fact = f"{_n(n, 'email open or click', 'email opens or clicks')} in the last 90 days"
     return Evidence("opens the agent's emails" if n else "does not open emails", fact)
 
 
-def _recency(x: np.ndarray) -> Evidence:
+def _recency(x: NDArray[Any]) -> Evidence:
     days = days_since(x, "log1p_days_since_last_inbound")
     if days is None:
         return Evidence("never active", "no activity by the lead on record")
@@ -140,7 +141,7 @@ def _recency(x: np.ndarray) -> Evidence:
     return Evidence(label, fact)
 
 
-def _budget(x: np.ndarray) -> Evidence:
+def _budget(x: NDArray[Any]) -> Evidence:
     if float(x[FEATURE_INDEX["has_budget"]]) < 0.5:
         return Evidence("no stated budget", "no budget on record")
     within = float(x[FEATURE_INDEX["viewed_frac_within_budget"]])
@@ -150,7 +151,7 @@ def _budget(x: np.ndarray) -> Evidence:
     return Evidence(label, f"{within:.0%} of the homes viewed are within the stated budget")
 
 
-def _timing(x: np.ndarray) -> Evidence:
+def _timing(x: NDArray[Any]) -> Evidence:
     hours = [float(x[FEATURE_INDEX[f"activity_frac_hour_{h:02d}"]]) for h in range(24)]
     if sum(hours) < 0.5:
         return Evidence("no activity pattern yet", "no activity by the lead on record")
@@ -166,7 +167,7 @@ def _timing(x: np.ndarray) -> Evidence:
     return Evidence(label, f"{work:.0%} of activity in working hours, {night:.0%} at night")
 
 
-def _details(_x: np.ndarray) -> Evidence:
+def _details(_x: NDArray[Any]) -> Evidence:
     return Evidence("the lead's details", "source, language, consent and other signals")
 
 
@@ -208,7 +209,7 @@ _RECENCY_BLOCKS = (
 
 #: (key, does a feature belong to it, the evidence in words). First match wins; the last
 #: group takes every feature left, so the groups partition the vector.
-GROUPS: list[tuple[str, Callable[[str], bool], Callable[[np.ndarray], Evidence]]] = [
+GROUPS: list[tuple[str, Callable[[str], bool], Callable[[NDArray[Any]], Evidence]]] = [
     ("budget", _in_block("price_extra"), _budget),
     ("offers", _has("offer"), _offers),
     ("showings", _has("showing_"), _showings),
@@ -233,7 +234,7 @@ GROUPS: list[tuple[str, Callable[[str], bool], Callable[[np.ndarray], Evidence]]
 GROUP_KEYS: tuple[str, ...] = tuple(g[0] for g in GROUPS)
 
 
-def _group_index() -> list[np.ndarray]:
+def _group_index() -> list[NDArray[Any]]:
     taken = np.zeros(len(FEATURE_NAMES), dtype=bool)
     out = []
     for _key, member, _evidence in GROUPS:
@@ -244,10 +245,10 @@ def _group_index() -> list[np.ndarray]:
 
 
 #: The features of each group, in :data:`GROUPS` order; together, every feature exactly once.
-GROUP_IDX: list[np.ndarray] = _group_index()
+GROUP_IDX: list[NDArray[Any]] = _group_index()
 
 
-def evidence(key: str, x: np.ndarray) -> Evidence:
+def evidence(key: str, x: NDArray[Any]) -> Evidence:
     """The evidence of group ``key`` in the lead's vector ``x``."""
     return GROUPS[GROUP_KEYS.index(key)][2](x)
 

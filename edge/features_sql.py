@@ -17,12 +17,12 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-import numpy as np
+from numpy.typing import NDArray
 
 from edge.errors import NotFoundError
-from edge.rows import TABLES, record_from_row
+from edge.rows import TABLES, R, kind_of_class, record_from_row
 from edge.store import EdgeStore
 from models.features import (
     EVENT_ROW_FIELDS,
@@ -31,7 +31,7 @@ from models.features import (
     columns_from_rows,
     extract,
 )
-from sync.records import Event, EventType, Lead, Listing
+from sync.records import AnyRecord, Event, EventType, Lead, Listing, Record
 
 _SELECT = {
     "ts": "e.ts",
@@ -74,12 +74,12 @@ class LeadSnapshot:
     listing_ids: list[str | None]  # per event, aligned with ``cols``
     cities: list[str | None]  # per event: the listing's city
     stamp: tuple[int, int, int]  # (events, max updated_at, max ts)
-    _features: np.ndarray | None = field(default=None, repr=False)
+    _features: NDArray[Any] | None = field(default=None, repr=False)
     #: What the lead said (texts of every event but the agent's outbound ones), oldest first.
     said: list[str] = field(default_factory=list)
 
     @property
-    def features(self) -> np.ndarray:
+    def features(self) -> NDArray[Any]:
         """The behavioural feature vector (float32), computed once."""
         if self._features is None:
             self._features = extract(self.lead, self.cols, self.now_ms)
@@ -108,11 +108,12 @@ class StoreReader:
     def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         cur = self._conn.execute(sql, params)
         try:
-            return cur.fetchone()
+            row: sqlite3.Row | None = cur.fetchone()
+            return row
         finally:
             cur.close()  # ends the statement, so no read transaction stays open
 
-    def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows as plain tuples (no ``sqlite3.Row``): for queries of many rows."""
         cur = self._conn.cursor()
         cur.row_factory = None
@@ -124,11 +125,18 @@ class StoreReader:
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         return self.one(sql, params)
 
-    async def get(self, kind: str, record_id: str) -> Any:
+    @overload
+    async def get(self, kind: type[R], record_id: str) -> R: ...
+
+    @overload
+    async def get(self, kind: str, record_id: str) -> AnyRecord: ...
+
+    async def get(self, kind: type[Record] | str, record_id: str) -> Record:
         """The stored record (NotFoundError naming it), as :meth:`EdgeStore.get`."""
-        row = self.one(f"SELECT data FROM {TABLES[kind]} WHERE id = ?", (record_id,))
+        tag = kind if isinstance(kind, str) else kind_of_class(kind)
+        row = self.one(f"SELECT data FROM {TABLES[tag]} WHERE id = ?", (record_id,))
         if row is None:
-            raise NotFoundError(f"no {kind} {record_id!r} on this device")
+            raise NotFoundError(f"no {tag} {record_id!r} on this device")
         return record_from_row(kind, row)
 
     def close(self) -> None:
@@ -145,7 +153,7 @@ async def load_snapshot(
     found = reader.one("SELECT data FROM leads WHERE id = ?", (lead_id,))
     if found is None:
         raise NotFoundError(f"no lead {lead_id!r} on this device")
-    lead: Lead = record_from_row("lead", found)  # type: ignore[assignment]
+    lead: Lead = record_from_row(Lead, found)
     rows = reader.tuples(LEAD_EVENTS_SQL, (lead_id,))
     now = reader.now_ms() if now_ms is None else now_ms
     cols = columns_from_rows([r[:_N] for r in rows])
@@ -180,8 +188,8 @@ async def events_snapshot(
             f"SELECT data FROM listings WHERE id IN ({', '.join('?' * len(chunk))})", chunk
         )
         for r in rows:
-            li = record_from_row("listing", r)
-            listings[li.id] = li  # type: ignore[assignment]
+            li = record_from_row(Listing, r)
+            listings[li.id] = li
     ordered = sorted(events, key=lambda e: e.ts)
     cols = columns_from_records(ordered, listings)
     return LeadSnapshot(

@@ -9,9 +9,11 @@ language of each script run is listed among the alternatives.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 import numpy as np
+from numpy.typing import NDArray
 
 from models.language.features import featurize_batch
 from models.tflite import TFLiteModel
@@ -62,7 +64,7 @@ for _k, (_lo, _hi, _name) in enumerate(_RANGES):
 _CJK, _KANA = SCRIPTS.index("CJK"), SCRIPTS.index("KANA")
 
 
-def script_counts(texts: Sequence[str]) -> np.ndarray:
+def script_counts(texts: Sequence[str]) -> NDArray[Any]:
     """Letters per script, shape ``(len(texts), len(SCRIPTS))``, vectorized over the batch."""
     n = len(texts)
     if n == 0:
@@ -99,7 +101,7 @@ class LanguageIdentifier:
         self.labels = tuple(model.manifest.labels)
         self.threshold = threshold
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+    def probabilities(self, texts: Sequence[str]) -> NDArray[Any]:
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return self.model.predict1(featurize_batch(list(texts)))
@@ -149,12 +151,14 @@ class LanguageIdentifier:
                     others[run_guess.language] = run_guess.confidence
             row += len(runs)
             results[i] = msgspec.structs.replace(whole_guess, mixed=True, alternatives=others)
-        return results  # type: ignore[return-value]
+        guesses = [g for g in results if g is not None]
+        assert len(guesses) == len(texts), "every text is guessed above"
+        return guesses
 
     def detect(self, text: str) -> LanguageGuess:
         return self.detect_batch([text])[0]
 
-    def _guesses(self, proba: np.ndarray) -> list[LanguageGuess]:
+    def _guesses(self, proba: NDArray[Any]) -> list[LanguageGuess]:
         """:meth:`_guess` for every row, with the sorting done once for the batch."""
         if len(proba) == 0:
             return []
@@ -174,7 +178,7 @@ class LanguageIdentifier:
             )
         return out
 
-    def _guess(self, p: np.ndarray) -> LanguageGuess:
+    def _guess(self, p: NDArray[Any]) -> LanguageGuess:
         order = np.argsort(-p)[:3]
         best = int(order[0])
         confidence = float(p[best])

@@ -24,9 +24,11 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import msgspec
 import numpy as np
+from numpy.typing import NDArray
 
 from edge.culture import Intent, default_formality
 from edge.profile_text import ProfileText, apply_stated, describe
@@ -72,7 +74,12 @@ LISTINGS_VERSION_SQL = "SELECT count(*), max(updated_at) FROM listings"
 class ListingIndex:
     """Embeddings and attributes of every listing on the device, in ``ids`` order."""
 
-    def __init__(self, pages: Iterable[Sequence], tower: TFLiteModel, version: tuple):
+    def __init__(
+        self,
+        pages: Iterable[Sequence[Sequence[Any]]],
+        tower: TFLiteModel,
+        version: tuple[int, int],
+    ):
         """Build from ``pages`` of rows whose first column is a listing's stored ``data``;
         pages of ``EMBED_BATCH`` rows keep the peak memory that of one page (or use
         :meth:`add_page` and :meth:`finish` to read pages as they come)."""
@@ -81,7 +88,7 @@ class ListingIndex:
         self.tower_version = tower.manifest.version
         self.checked_at = time.monotonic()
         self.ids: list[str] = []
-        self._cols: dict[str, list] = {
+        self._cols: dict[str, list[Any]] = {
             k: [] for k in ("price", "beds", "ptype", "vert", "active", "flags", "emb")
         }
         self._city: list[str] = []
@@ -91,7 +98,7 @@ class ListingIndex:
         if pages:
             self.finish()
 
-    def add_page(self, rows: Sequence) -> None:
+    def add_page(self, rows: Sequence[Sequence[Any]]) -> None:
         cols, city, area, tower = self._cols, self._city, self._area, self.tower
         chunk = [_listing_dec.decode(r[0]) for r in rows]
         if not chunk:
@@ -123,12 +130,12 @@ class ListingIndex:
         }
         for k, dtype in empty.items():
             setattr(self, k, np.concatenate(cols[k]) if cols[k] else np.zeros(0, dtype=dtype))
-        self.price: np.ndarray
-        self.beds: np.ndarray
-        self.ptype: np.ndarray
-        self.vert: np.ndarray
-        self.active: np.ndarray
-        self.flags: np.ndarray
+        self.price: NDArray[Any]
+        self.beds: NDArray[Any]
+        self.ptype: NDArray[Any]
+        self.vert: NDArray[Any]
+        self.active: NDArray[Any]
+        self.flags: NDArray[Any]
         self.emb = (
             np.ascontiguousarray(np.concatenate(cols["emb"]))
             if cols["emb"]
@@ -221,7 +228,7 @@ def profile_id(lead_id: str) -> str:
     return pid if len(pid) <= 64 else "prof-" + hashlib.sha1(lead_id.encode()).hexdigest()[:24]
 
 
-def _wquantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+def _wquantile(values: NDArray[Any], weights: NDArray[Any], q: float) -> float:
     order = np.argsort(values)
     cw = np.cumsum(weights[order])
     return float(values[order][np.searchsorted(cw, q * cw[-1])])
@@ -232,14 +239,14 @@ def _round_price(x: float) -> float:
     return float(max(step, round(x / step) * step))
 
 
-def style_labels(style_model: TFLiteModel, features: np.ndarray) -> dict[str, float]:
+def style_labels(style_model: TFLiteModel, features: NDArray[Any]) -> dict[str, float]:
     y = style_model.predict1(features.reshape(1, -1))[0]
     return {label: float(v) for label, v in zip(style_model.manifest.labels, y, strict=True)}
 
 
 def build_profile(
     lead: Lead,
-    features: np.ndarray,
+    features: NDArray[Any],
     cols: EventColumns,
     texts: Sequence[str],
     listing_ids: Sequence[str | None],
@@ -333,13 +340,14 @@ def build_profile(
     return profile if stated is None else apply_stated(profile, stated, consent=lead.consent)
 
 
-def lead_embedding(tower: TFLiteModel, lead: Lead, cols: EventColumns) -> np.ndarray:
-    return tower.predict1(lead_preference_vector(lead, cols).reshape(1, -1))[0]
+def lead_embedding(tower: TFLiteModel, lead: Lead, cols: EventColumns) -> NDArray[Any]:
+    embedding: NDArray[Any] = tower.predict1(lead_preference_vector(lead, cols).reshape(1, -1))[0]
+    return embedding
 
 
 def rank(
     index: ListingIndex,
-    embedding: np.ndarray,
+    embedding: NDArray[Any],
     profile: Profile,
     seen: Sequence[str | None],
     k: int = 10,

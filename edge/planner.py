@@ -26,9 +26,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import numpy as np
+from numpy.typing import NDArray
 
 from edge.culture import DraftMessage, Intent, MessageContext, adapt_message
 from edge.culture.contact import CONTACT_END_HOUR, CONTACT_START_HOUR, holiday_name
@@ -77,7 +79,7 @@ class PlanInputs:
 
     lead: Lead
     cols: EventColumns
-    features: np.ndarray
+    features: NDArray[Any]
     now_ms: int
     profile: Profile | None
     context: MessageContext  # agent name, recent listing, showing
@@ -131,10 +133,10 @@ SCORED_HOURS = np.array(
 
 def score_grid(
     model: TFLiteModel,
-    features: np.ndarray,
+    features: NDArray[Any],
     channels: Sequence[int] = range(len(OUTREACH_CHANNELS)),
-    history: np.ndarray | None = None,
-) -> np.ndarray:
+    history: NDArray[Any] | None = None,
+) -> NDArray[Any]:
     """P(response) for (4 channels, 168 local hours of week), one invoke; 0 outside
     :data:`SCORED_HOURS` and for channels not in ``channels`` (positions in OUTREACH_CHANNELS),
     which are not scored at all (a blocked channel costs nothing)."""
@@ -156,11 +158,11 @@ def score_grid(
 
 def score_candidates(
     model: TFLiteModel,
-    features: np.ndarray,
-    channels: np.ndarray,
-    hours: np.ndarray,
-    history: np.ndarray | None = None,
-) -> np.ndarray:
+    features: NDArray[Any],
+    channels: NDArray[Any],
+    hours: NDArray[Any],
+    history: NDArray[Any] | None = None,
+) -> NDArray[Any]:
     """P(response) of each (channel position in OUTREACH_CHANNELS, local hour of week) pair,
     in one invoke: each row is scored on its own, so its value is the one :func:`score_grid`
     gives that cell."""
@@ -169,12 +171,12 @@ def score_candidates(
     return score_slots(model, features, np.asarray(channels), np.asarray(hours), history)
 
 
-def plan_history(inputs: PlanInputs) -> np.ndarray:
+def plan_history(inputs: PlanInputs) -> NDArray[Any]:
     """The lead's own history for the intervention model (at the offset the features use)."""
     return lead_history(inputs.cols, utc_offset_ms(inputs.lead.timezone, inputs.now_ms))
 
 
-def _open(valid: np.ndarray, ts: np.ndarray, taken: Sequence[int]) -> np.ndarray:
+def _open(valid: NDArray[Any], ts: NDArray[Any], taken: Sequence[int]) -> NDArray[Any]:
     """``valid`` less the slots that the frequency caps close, given outreach at ``taken``."""
     ok = valid.copy()
     done = np.sort(np.asarray(taken, dtype=np.int64))
@@ -194,7 +196,7 @@ def _utc_offset(ts_ms: int, zone: dt.tzinfo) -> dt.timedelta:
     return dt.datetime.fromtimestamp(ts_ms / 1000, zone).utcoffset() or dt.timedelta(0)
 
 
-def _slots(lead: Lead, start_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _slots(lead: Lead, start_ms: int) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Absolute hour starts, their local hour-of-week and whether intrusive contact is quiet."""
     zone = time_zone(lead.timezone)
     ts = start_ms + HOUR_MS * np.arange(HORIZON_H, dtype=np.int64)
@@ -350,7 +352,7 @@ def make_plan(inputs: PlanInputs, model: TFLiteModel, plan_id: str) -> Intervent
 
 
 def next_allowed(
-    lead: Lead, channel: Channel, after_ms: int, model_grid: np.ndarray | None = None
+    lead: Lead, channel: Channel, after_ms: int, model_grid: NDArray[Any] | None = None
 ) -> int:
     """The first hour start at or after ``after_ms`` when ``channel`` may reach ``lead``."""
     start = (after_ms + HOUR_MS - 1) // HOUR_MS * HOUR_MS

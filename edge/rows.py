@@ -6,14 +6,16 @@ Each table keeps the columns the device queries on, plus the whole record as Mes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar, overload
 
 import msgspec
 
 from sync.changes import AnyChange
 from sync.records import (
     Agent,
+    AnyRecord,
     Event,
     InterventionPlan,
     InterventionStep,
@@ -23,9 +25,14 @@ from sync.records import (
     Record,
 )
 
+#: A stored row: an ``sqlite3.Row`` or a mapping of column to value.
+RowLike = sqlite3.Row | Mapping[str, Any]
+
+R = TypeVar("R", bound=Record)
+
 _enc = msgspec.msgpack.Encoder()
 _change_dec = msgspec.msgpack.Decoder(AnyChange)
-_decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {
+_decoders: dict[str, msgspec.msgpack.Decoder[AnyRecord]] = {
     kind: msgspec.msgpack.Decoder(cls)
     for kind, cls in (
         ("agent", Agent),
@@ -65,7 +72,16 @@ EVENT_COLUMNS = (
 
 
 def kind_of(record: Record) -> str:
-    return record.__struct_config__.tag  # type: ignore[return-value]
+    """The ``kind`` tag of ``record`` (``"lead"``, ``"event"``...)."""
+    return kind_of_class(type(record))
+
+
+def kind_of_class(cls: type[Record]) -> str:
+    """The ``kind`` tag of the record class ``cls`` (``Lead`` -> ``"lead"``)."""
+    tag = cls.__struct_config__.tag
+    if not isinstance(tag, str):
+        raise TypeError(f"no kind tag on {cls.__name__}")
+    return tag
 
 
 def record_to_row(record: Record) -> dict[str, Any]:
@@ -143,15 +159,27 @@ def upsert_sql(table: str, columns: Sequence[str]) -> str:
     return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
 
 
-def record_from_row(kind: str, row: Any) -> Record:
-    """The record stored in ``row`` (a mapping or ``sqlite3.Row``) of ``kind``'s table."""
-    if kind == "event":
+@overload
+def record_from_row(kind: type[R], row: RowLike) -> R: ...
+
+
+@overload
+def record_from_row(kind: str, row: RowLike) -> AnyRecord: ...
+
+
+def record_from_row(kind: type[Record] | str, row: RowLike) -> Record:
+    """The record stored in ``row`` (a mapping or ``sqlite3.Row``) of ``kind``'s table.
+
+    ``kind`` is the record class (``record_from_row(Lead, row) -> Lead``), or its tag where
+    the kind is data (a change's ``entity``): then the result is any record type.
+    """
+    tag = kind if isinstance(kind, str) else kind_of_class(kind)
+    if tag == "event":
         return event_from_row(row)
-    record: Record = _decoders[kind].decode(row["data"])
-    return record
+    return _decoders[tag].decode(row["data"])
 
 
-def event_from_row(row: Any) -> Event:
+def event_from_row(row: RowLike) -> Event:
     values = {k: row[k] for k in EVENT_COLUMNS}
     return msgspec.convert({k: v for k, v in values.items() if v is not None}, Event)
 
@@ -170,13 +198,13 @@ def change_to_row(change: AnyChange, created_at: int) -> dict[str, Any]:
     }
 
 
-def change_from_row(row: Any) -> AnyChange:
+def change_from_row(row: RowLike) -> AnyChange:
     return _change_dec.decode(row["payload"])
 
 
 def record_fields(record: Record) -> dict[str, Any]:
     """The fields of ``record`` as builtins, without its id and kind: a Change's payload."""
-    fields = msgspec.to_builtins(record)
+    fields: dict[str, Any] = msgspec.to_builtins(record)
     fields.pop("id", None)
     fields.pop("kind", None)
     return fields

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-import numpy as np
+from numpy.typing import NDArray
 
 from edge.agenda import LeadSummary, TodayStep, lead_summaries, local_zone, steps_today
 from edge.analysis import Analysis, CacheStats, LeadAnalyst
@@ -62,6 +62,7 @@ from sync.records import (
 
 if TYPE_CHECKING:  # httpx and its CLI extras cost ~10 MB: imported on the first sync only
     from edge.sync_client import SyncLoop, SyncReport
+    from edge.voice import Transcriber
 
 
 class LeadDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -160,7 +161,7 @@ class EdgeRuntime:
         """
         reader = self.analyst.reader
         try:
-            agent = await reader.get("agent", lead.agent_id)
+            agent = await reader.get(Agent, lead.agent_id)
             agent_name = agent.name if isinstance(agent, Agent) else lead.agent_id
         except NotFoundError:
             agent_name = lead.agent_id
@@ -172,7 +173,7 @@ class EdgeRuntime:
             (lead.id,),
         )
         if row is not None:
-            listing = record_from_row("listing", row)
+            listing = record_from_row(Listing, row)
         showing = reader.one(
             "SELECT max(ts) FROM events WHERE lead_id = ? AND type = 'showing_booked'", (lead.id,)
         )
@@ -193,7 +194,7 @@ class EdgeRuntime:
         **context: object,
     ) -> DraftMessage:
         """Draft ``intent`` for a lead: its language, register, locale formats, contact hours."""
-        lead: Lead = await self.analyst.reader.get("lead", lead_id)
+        lead: Lead = await self.analyst.reader.get(Lead, lead_id)
         ctx = await self.message_context(lead, **context)
         return adapt_message(
             lead,
@@ -294,13 +295,15 @@ class EdgeRuntime:
         """CPU time and bytes per operation in this process (see ``edge.energy``)."""
         if "_energy" not in self.__dict__:
             self.__dict__["_energy"] = EnergyMeter()
-        return self.__dict__["_energy"]
+        meter: EnergyMeter = self.__dict__["_energy"]
+        return meter
 
     @property
     def analyst(self) -> LeadAnalyst:
         if "_analyst" not in self.__dict__:
             self.__dict__["_analyst"] = LeadAnalyst(self.store, self.models, self.energy)
-        return self.__dict__["_analyst"]
+        analyst: LeadAnalyst = self.__dict__["_analyst"]
+        return analyst
 
     async def predict_behaviour(self, lead_id: str) -> BehaviourPrediction:
         """P(convert), P(respond), engagement tier and the drivers, from the device's SQLite."""
@@ -316,7 +319,7 @@ class EdgeRuntime:
         self,
         lead_id: str,
         conversation_history: Sequence[str] | None = None,
-        behavioural_data: np.ndarray | None = None,
+        behavioural_data: NDArray[Any] | None = None,
         property_interactions: Sequence[Event] | None = None,
     ) -> Profile:
         """Learn and store the lead's profile (its change goes to the outbox).
@@ -341,7 +344,7 @@ class EdgeRuntime:
         """The stored profile of a lead, created when there is none."""
         row = self.analyst.reader.one("SELECT data FROM profiles WHERE lead_id = ?", (lead_id,))
         if row is not None:
-            return record_from_row("profile", row)  # type: ignore[return-value]
+            return record_from_row(Profile, row)
         return await self.create_profile(lead_id)
 
     async def recommend(
@@ -447,7 +450,8 @@ class EdgeRuntime:
             scheduler = StepScheduler(self.store, self.run_due)
             await scheduler.start()
             self.__dict__["_scheduler"] = scheduler
-        return self.__dict__["_scheduler"]
+        started: StepScheduler = self.__dict__["_scheduler"]
+        return started
 
     async def stop_scheduler(self) -> None:
         scheduler = self.__dict__.pop("_scheduler", None)
@@ -494,7 +498,7 @@ class EdgeRuntime:
     async def leads(self) -> list[Lead]:
         """Every lead on the device, by name."""
         rows = await self.store.fetchall("SELECT data FROM leads ORDER BY name, id")
-        return [record_from_row("lead", r) for r in rows]  # type: ignore[misc]
+        return [record_from_row(Lead, r) for r in rows]
 
     async def record_event(
         self,
@@ -527,13 +531,14 @@ class EdgeRuntime:
         return event
 
     @property
-    def transcriber(self) -> Any:
+    def transcriber(self) -> Transcriber:
         """The offline :class:`edge.voice.Transcriber` (created on first use)."""
         if "_transcriber" not in self.__dict__:
             from edge.voice import Transcriber
 
             self.__dict__["_transcriber"] = Transcriber()
-        return self.__dict__["_transcriber"]
+        transcriber: Transcriber = self.__dict__["_transcriber"]
+        return transcriber
 
     def voice_languages(self) -> list[str]:
         """Languages with an installed speech model."""

@@ -22,6 +22,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 
@@ -84,7 +85,7 @@ async def store_plan(store: EdgeStore, plan: InterventionPlan) -> None:
         "SELECT data FROM intervention_plans WHERE lead_id = ? AND status = 'active' AND id != ?",
         (plan.lead_id, plan.id),
     )
-    old = [record_from_row("intervention_plan", r) for r in rows]
+    old = [record_from_row(InterventionPlan, r) for r in rows]
     steps = await _pending_steps(store, [p.id for p in old])
     async with store.transaction(plan.created_at) as tx:
         for p in old:
@@ -110,17 +111,15 @@ async def _pending_steps(store: EdgeStore, plan_ids: list[str]) -> list[Interven
         f"SELECT data FROM intervention_steps WHERE plan_id IN ({marks}) AND status = 'pending'",
         plan_ids,
     )
-    return [record_from_row("intervention_step", r) for r in rows]  # type: ignore[misc]
+    return [record_from_row(InterventionStep, r) for r in rows]
 
 
 async def load_plan(store: Reads, plan_id: str) -> InterventionPlan:
-    plan: InterventionPlan = await store.get("intervention_plan", plan_id)  # type: ignore[assignment]
+    plan: InterventionPlan = await store.get(InterventionPlan, plan_id)
     rows = await store.fetchall(
         "SELECT data FROM intervention_steps WHERE plan_id = ? ORDER BY seq", (plan_id,)
     )
-    return msgspec.structs.replace(
-        plan, steps=[record_from_row("intervention_step", r) for r in rows]
-    )
+    return msgspec.structs.replace(plan, steps=[record_from_row(InterventionStep, r) for r in rows])
 
 
 async def active_plan(store: Reads, lead_id: str) -> InterventionPlan | None:
@@ -167,16 +166,16 @@ async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
         "ORDER BY due_at, seq",
         (now,),
     )
-    steps: list[InterventionStep] = [record_from_row("intervention_step", r) for r in rows]  # type: ignore[misc]
+    steps: list[InterventionStep] = [record_from_row(InterventionStep, r) for r in rows]
     fired: list[AgentTask] = []
-    writes: list[tuple[object, dict]] = []
+    writes: list[tuple[InterventionStep | InterventionPlan, dict[str, Any]]] = []
     paused: list[str] = []
     rescheduled = cancelled = 0
     plans: dict[str, InterventionPlan] = {}
     leads: dict[str, Lead] = {}
     for step in steps:
         if step.plan_id not in plans:
-            plans[step.plan_id] = await store.get("intervention_plan", step.plan_id)  # type: ignore[assignment]
+            plans[step.plan_id] = await store.get(InterventionPlan, step.plan_id)
         plan = plans[step.plan_id]
         if step.lead_id not in leads:
             leads[step.lead_id] = await store.get_lead(step.lead_id)
@@ -238,7 +237,7 @@ async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
     if writes:
         async with store.transaction(now) as tx:
             for record, fields in writes:
-                tx.patch(record, fields)  # type: ignore[arg-type]
+                tx.patch(record, fields)
     return RunDueReport(
         fired=fired, rescheduled=rescheduled, cancelled=cancelled, paused_plans=paused
     )
@@ -253,8 +252,8 @@ async def due_tasks(store: EdgeStore) -> list[AgentTask]:
     )
     out = []
     for r in rows:
-        step: InterventionStep = record_from_row("intervention_step", r)  # type: ignore[assignment]
-        lead: Lead = record_from_row("lead", {"data": r["lead"]})  # type: ignore[assignment]
+        step: InterventionStep = record_from_row(InterventionStep, r)
+        lead: Lead = record_from_row(Lead, {"data": r["lead"]})
         out.append(_task(step, lead))
     return out
 

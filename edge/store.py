@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import aiosqlite
 import msgspec
@@ -24,10 +24,12 @@ from edge.remote_changes import ApplyReport, apply_changes
 from edge.rows import (
     EVENT_COLUMNS,
     TABLES,
+    R,
     change_from_row,
     change_to_row,
     event_from_row,
     kind_of,
+    kind_of_class,
     record_fields,
     record_from_row,
     record_to_row,
@@ -37,7 +39,7 @@ from sync.changes import AnyChange, Change, Tombstone
 from sync.clock import Hlc, receive, tick, wall_clock_ms, zero
 from sync.errors import ClockError
 from sync.merge import EntityState, apply_all, join
-from sync.records import Event, Lead, Record
+from sync.records import AnyRecord, Event, Lead, Record
 
 T = TypeVar("T")
 
@@ -283,7 +285,8 @@ async def on_db_thread(db: aiosqlite.Connection, fn: Callable[[sqlite3.Connectio
     difference between one scheduler wait and five. Uses aiosqlite's queue (``_execute``) and
     its sqlite3 connection (``_conn``): pinned to aiosqlite < 0.23 in pyproject.toml.
     """
-    return await db._execute(lambda: fn(db._conn))
+    result: T = await db._execute(lambda: fn(db._conn))
+    return result
 
 
 class EdgeStore:
@@ -430,15 +433,24 @@ class EdgeStore:
             found.update((r["id"], record_from_row(kind, r)) for r in rows)
         return found
 
-    async def get(self, kind: str, record_id: str) -> Record:
-        table = TABLES[kind]
+    @overload
+    async def get(self, kind: type[R], record_id: str) -> R: ...
+
+    @overload
+    async def get(self, kind: str, record_id: str) -> AnyRecord: ...
+
+    async def get(self, kind: type[Record] | str, record_id: str) -> Record:
+        """The record ``record_id``: ``get(Lead, id) -> Lead``, or by its ``kind`` tag where
+        the kind is data (then any record type); :class:`NotFoundError` if absent."""
+        tag = kind if isinstance(kind, str) else kind_of_class(kind)
+        table = TABLES[tag]
         row = await self.fetchone(f"SELECT * FROM {table} WHERE id = ?", (record_id,))
         if row is None:
-            raise NotFoundError(f"no {kind} {record_id!r} on this device")
+            raise NotFoundError(f"no {tag} {record_id!r} on this device")
         return record_from_row(kind, row)
 
     async def get_lead(self, lead_id: str) -> Lead:
-        return await self.get("lead", lead_id)  # type: ignore[return-value]
+        return await self.get(Lead, lead_id)
 
     async def recent_events(self, lead_id: str, limit: int = 20) -> list[Event]:
         rows = await self.fetchall(

@@ -180,7 +180,7 @@ class SyncClient:
         return SyncRefusedError(response.status_code, "unexpected", response.text[:200])
 
     @staticmethod
-    def _decode(decoder: msgspec.msgpack.Decoder, response: httpx.Response) -> Any:
+    def _decode(decoder: msgspec.msgpack.Decoder[Any], response: httpx.Response) -> Any:
         try:
             return decoder.decode(response.content)
         except msgspec.MsgspecError:

@@ -671,7 +671,7 @@ async def _snapshot(rt: EdgeRuntime, lead_id: str, extra: Sequence[Event]) -> Le
         return snap
     rows = rt.analyst.reader.all("SELECT * FROM events WHERE lead_id = ?", (lead_id,))
     given = {e.id for e in extra}
-    stored = [record_from_row("event", r) for r in rows]
+    stored = [record_from_row(Event, r) for r in rows]
     events = [e for e in stored if isinstance(e, Event) and e.id not in given] + list(extra)
     return await events_snapshot(rt.analyst.reader, snap, events)
 

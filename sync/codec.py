@@ -29,12 +29,12 @@ _msgpack_encoder = msgspec.msgpack.Encoder()
 
 
 @cache
-def _json_decoder(tp: Any) -> msgspec.json.Decoder:
+def _json_decoder(tp: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(tp)
 
 
 @cache
-def _msgpack_decoder(tp: Any) -> msgspec.msgpack.Decoder:
+def _msgpack_decoder(tp: Any) -> msgspec.msgpack.Decoder[Any]:
     return msgspec.msgpack.Decoder(tp)
 
 

@@ -324,7 +324,17 @@ IngestRecord = Agent | Listing | Lead | Event
 #: Every stored record type.
 AnyRecord = Agent | Listing | Lead | Event | Profile | InterventionPlan | InterventionStep
 
-RECORD_TYPES: dict[str, type[Record]] = {
-    cls.__struct_config__.tag: cls  # type: ignore[misc]
-    for cls in (Agent, Listing, Lead, Event, Profile, InterventionPlan, InterventionStep)
+_RECORD_CLASSES: tuple[type[AnyRecord], ...] = (
+    Agent,
+    Listing,
+    Lead,
+    Event,
+    Profile,
+    InterventionPlan,
+    InterventionStep,
+)
+
+#: Each record class by its ``kind`` tag.
+RECORD_TYPES: dict[str, type[AnyRecord]] = {
+    str(cls.__struct_config__.tag): cls for cls in _RECORD_CLASSES
 }

@@ -21,6 +21,8 @@ transaction, as a synced change.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import msgspec
 
 from edge.channels.base import Delivery, DeliveryStatus, OutboundMessage, Sender
@@ -40,6 +42,9 @@ from sync.records import (
     PlanStatus,
     StepStatus,
 )
+
+#: What :func:`_set` patches: a step or a plan, returned as the same type.
+StepOrPlan = TypeVar("StepOrPlan", InterventionStep, InterventionPlan)
 
 _RULE_EVENTS_SQL = (
     "SELECT ts, type, channel, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
@@ -83,8 +88,8 @@ class RuleInputs(msgspec.Struct, frozen=True, kw_only=True):
 
 async def rule_inputs(store: EdgeStore, step_id: str) -> RuleInputs:
     """What :func:`check_step` reads about one step, from the store."""
-    step: InterventionStep = await store.get("intervention_step", step_id)  # type: ignore[assignment]
-    plan: InterventionPlan = await store.get("intervention_plan", step.plan_id)  # type: ignore[assignment]
+    step: InterventionStep = await store.get(InterventionStep, step_id)
+    plan: InterventionPlan = await store.get(InterventionPlan, step.plan_id)
     lead = await store.get_lead(step.lead_id)
     rows = await store.fetchall(_RULE_EVENTS_SQL, (lead.id,))
     winner = winning_plan(await lead_plans(store, lead.id))
@@ -101,7 +106,7 @@ async def lead_plans(store: EdgeStore, lead_id: str) -> list[InterventionPlan]:
     rows = await store.fetchall(
         "SELECT data FROM intervention_plans WHERE lead_id = ? AND status = 'active'", (lead_id,)
     )
-    return [record_from_row("intervention_plan", r) for r in rows]  # type: ignore[misc]
+    return [record_from_row(InterventionPlan, r) for r in rows]
 
 
 def refused(refusal: Refusal) -> OutreachRefusedError:
@@ -147,7 +152,7 @@ def _outreach_event(step: InterventionStep, now: int) -> Event:
     )
 
 
-def _set(tx: Writer, step: InterventionStep, now: int, **fields: object) -> InterventionStep:
+def _set(tx: Writer, step: StepOrPlan, now: int, **fields: object) -> StepOrPlan:
     new = msgspec.structs.replace(step, updated_at=now, **fields)
     tx.patch(new, {k: getattr(v, "value", v) for k, v in fields.items()})
     return new
@@ -256,7 +261,7 @@ async def resolve_unknown(
     """The agent (or a delivery callback) settles an ``unknown`` step: sent or failed."""
     now = store.now_ms() if now_ms is None else now_ms
     async with store.transaction(now) as tx:
-        step: InterventionStep = await store.get("intervention_step", step_id)  # type: ignore[assignment]
+        step: InterventionStep = await store.get(InterventionStep, step_id)
         if step.status is not StepStatus.UNKNOWN:
             raise OutreachRefusedError("not_pending", f"step {step_id!r} is {step.status}")
         if reached:
@@ -271,7 +276,7 @@ async def delivery_update(
     """A provider's delivery callback: a failure after acceptance marks the step ``failed``;
     a delivery settles an ``unknown`` step as ``sent``. Other steps keep their status."""
     now = store.now_ms() if now_ms is None else now_ms
-    step: InterventionStep = await store.get("intervention_step", step_id)  # type: ignore[assignment]
+    step: InterventionStep = await store.get(InterventionStep, step_id)
     if step.status is StepStatus.UNKNOWN:
         return await resolve_unknown(store, step_id, delivered, now)
     if step.status in (StepStatus.SENT, StepStatus.SENDING) and not delivered:
@@ -286,8 +291,8 @@ async def delivery_update(
 async def recover_sending(store: EdgeStore, now_ms: int | None = None) -> list[str]:
     """Steps this device left in ``sending`` become ``unknown`` (see the module docstring)."""
     rows = await store.fetchall("SELECT data FROM intervention_steps WHERE status = 'sending'")
-    steps = [record_from_row("intervention_step", r) for r in rows]
-    mine: list[InterventionStep] = [s for s in steps if s.sent_by == store.device_id]  # type: ignore[attr-defined,misc]
+    steps = [record_from_row(InterventionStep, r) for r in rows]
+    mine: list[InterventionStep] = [s for s in steps if s.sent_by == store.device_id]
     if not mine:
         return []
     now = store.now_ms() if now_ms is None else now_ms
@@ -321,7 +326,7 @@ async def settle_plans(store: EdgeStore, now_ms: int | None = None) -> list[str]
     now = store.now_ms() if now_ms is None else now_ms
     async with store.transaction(now) as tx:
         for plan in losers:
-            _set(tx, plan, now, status=PlanStatus.CANCELLED)  # type: ignore[arg-type]
+            _set(tx, plan, now, status=PlanStatus.CANCELLED)
             await _close_steps(store, tx, plan.id, now)
     return [p.id for p in losers]
 
@@ -332,7 +337,7 @@ async def _close_steps(store: EdgeStore, tx: Writer, plan_id: str, now: int) -> 
         (plan_id,),
     )
     for r in rows:
-        _set(tx, record_from_row("intervention_step", r), now, status=StepStatus.CANCELLED)  # type: ignore[arg-type]
+        _set(tx, record_from_row(InterventionStep, r), now, status=StepStatus.CANCELLED)
 
 
 async def find_lead(store: EdgeStore, channel: Channel, address: str) -> Lead:
@@ -340,7 +345,7 @@ async def find_lead(store: EdgeStore, channel: Channel, address: str) -> Lead:
     want = _address_key(channel, address)
     if want:
         for r in await store.fetchall("SELECT data FROM leads"):
-            lead: Lead = record_from_row("lead", r)  # type: ignore[assignment]
+            lead: Lead = record_from_row(Lead, r)
             if _address_key(channel, lead.address(channel)) == want:
                 return lead
     raise NotFoundError(f"no lead with {channel} address {address!r} on this device")
@@ -396,7 +401,7 @@ async def record_inbound(
             tx.patch(revoked, {"consent": msgspec.to_builtins(revoked.consent)})
         for plan in plans:
             why = "opted out" if stop else "the lead replied"
-            _set(tx, plan, now, status=PlanStatus.PAUSED, reason=f"paused: {why} on {channel}")  # type: ignore[arg-type]
+            _set(tx, plan, now, status=PlanStatus.PAUSED, reason=f"paused: {why} on {channel}")
             await _close_steps(store, tx, plan.id, now)
     return Inbound(
         lead_id=lead_id, event_id=reply.id, opted_out=stop, paused_plans=[p.id for p in plans]

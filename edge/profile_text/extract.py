@@ -148,7 +148,7 @@ def extract_all(
     return ProfileText(**out, **lists)
 
 
-def as_labels(found: ProfileText) -> dict:
+def as_labels(found: ProfileText) -> dict[str, Any]:
     """The fields in the shape of the labelled set (``tests/data/profile_text``)."""
     return {
         "price_min": found.price_min,
@@ -164,7 +164,7 @@ def as_labels(found: ProfileText) -> dict:
     }
 
 
-def labelled(text: str, language: str | None, known_places: Sequence[str]) -> dict:
+def labelled(text: str, language: str | None, known_places: Sequence[str]) -> dict[str, Any]:
     """:func:`extract` in the labelled set's shape: the extractor ``realty-edge eval`` scores."""
     return as_labels(extract(text, language, known_places))
 

@@ -13,6 +13,8 @@ it. Contact hours: only ever stated.
 
 from __future__ import annotations
 
+from typing import Any
+
 from msgspec import structs
 
 from edge.profile_text.extract import ProfileText
@@ -28,7 +30,7 @@ def apply_stated(
     """``profile`` with the criteria the lead stated merged in (see the module's precedence)."""
     if stated.is_empty():
         return profile
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     amounts = (stated.price_min, stated.price_max)
     if stated.currency in (None, currency) and all(
         a is None or 0 <= a <= MAX_MONEY for a in amounts

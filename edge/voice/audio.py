@@ -14,8 +14,10 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from edge.errors import AudioFormatError
 
@@ -34,7 +36,7 @@ _SUBFORMAT_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 class Pcm:
     """Mono 16-bit samples at :data:`SAMPLE_RATE`, and what the source was."""
 
-    samples: np.ndarray  # int16, one channel
+    samples: NDArray[Any]  # int16, one channel
     source_rate: int
     source_channels: int
     source_bits: int
@@ -67,7 +69,7 @@ def read_wav(source: bytes | bytearray | memoryview | str | os.PathLike[str]) ->
     return Pcm(samples=pcm16, source_rate=rate, source_channels=channels, source_bits=bits)
 
 
-def pcm_from_bytes(data: bytes) -> np.ndarray:
+def pcm_from_bytes(data: bytes) -> NDArray[Any]:
     """Raw 16 kHz mono 16-bit little-endian PCM (a streaming chunk) as int16 samples."""
     if len(data) % 2:
         raise AudioFormatError(
@@ -148,7 +150,7 @@ def _parse_riff(data: bytes) -> tuple[int, int, int, int, bytes]:
     return fmt, channels, rate, bits, payload
 
 
-def _decode(fmt: int, bits: int, channels: int, payload: bytes) -> np.ndarray:
+def _decode(fmt: int, bits: int, channels: int, payload: bytes) -> NDArray[Any]:
     """Samples as float64 in [-1, 1), shape (frames, channels)."""
     width = bits // 8
     usable = len(payload) - len(payload) % (width * channels)
@@ -166,7 +168,7 @@ def _decode(fmt: int, bits: int, channels: int, payload: bytes) -> np.ndarray:
     return np.asarray(x, dtype=np.float64).reshape(-1, channels)
 
 
-def resample(x: np.ndarray, src_rate: int, dst_rate: int, *, zeros: int = 16) -> np.ndarray:
+def resample(x: NDArray[Any], src_rate: int, dst_rate: int, *, zeros: int = 16) -> NDArray[Any]:
     """Band-limited resampling (Kaiser-windowed sinc, ``zeros`` crossings each side), numpy only.
 
     The low-pass sits at 95 % of the lower Nyquist frequency, so downsampling does not alias.

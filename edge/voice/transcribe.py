@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+from numpy.typing import NDArray
 
 from edge.errors import VoiceError
 from edge.voice.audio import SAMPLE_RATE, Pcm, pcm_from_bytes, read_wav
@@ -82,19 +83,22 @@ class DecoderSettings(msgspec.Struct, frozen=True, kw_only=True):
     vad: VadSettings | None = None
 
 
-def _segment_text(result: str) -> tuple[str, list[dict]]:
+def _segment_text(result: str) -> tuple[str, list[dict[str, Any]]]:
     data = json.loads(result)
     return data.get("text", ""), data.get("result", [])
 
 
-def _scaled(samples: np.ndarray, gain: float) -> np.ndarray:
+def _scaled(samples: NDArray[Any], gain: float) -> NDArray[Any]:
     """``samples`` times ``gain``, rounded and clipped to 16 bits."""
     if gain == 1.0:
         return samples
-    return np.clip(np.round(samples.astype(np.float64) * gain), -32768, 32767).astype(np.int16)
+    scaled: NDArray[np.int16] = np.clip(
+        np.round(samples.astype(np.float64) * gain), -32768, 32767
+    ).astype(np.int16)
+    return scaled
 
 
-def _level(samples: np.ndarray, settings: DecoderSettings) -> np.ndarray:
+def _level(samples: NDArray[Any], settings: DecoderSettings) -> NDArray[Any]:
     """Whole-clip level: to ``target_rms`` if set, else times ``input_gain``."""
     if settings.target_rms is None or len(samples) == 0:
         return _scaled(samples, settings.input_gain)
@@ -123,7 +127,7 @@ class TranscriptionStream:
         self._time_map: TimeMap | None = None  # set when the audio fed was shortened
         self._source_samples: int | None = None  # the original length, when shortened
         self._segments: list[str] = []
-        self._words: list[dict] = []
+        self._words: list[dict[str, Any]] = []
         self._last_partial = ""
         self._samples = 0
         self._utterance = 0  # samples since the recognizer last started an utterance
@@ -140,7 +144,7 @@ class TranscriptionStream:
         samples = _scaled(pcm_from_bytes(pcm_chunk), self._settings.input_gain)
         return self._accept(samples, partial=True)
 
-    def _accept(self, samples: np.ndarray, *, partial: bool) -> Partial | None:
+    def _accept(self, samples: NDArray[Any], *, partial: bool) -> Partial | None:
         with self._lock:
             if self._finished:
                 raise VoiceError("this transcription stream is finished; start a new one")

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import numpy as np
+from numpy.typing import NDArray
 
 from edge.voice.audio import SAMPLE_RATE
 
@@ -53,7 +55,9 @@ class TimeMap:
         return original + (t - kept)
 
 
-def frame_features(samples: np.ndarray, settings: VadSettings) -> tuple[np.ndarray, np.ndarray]:
+def frame_features(
+    samples: NDArray[Any], settings: VadSettings
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """Per frame: energy in dB (re one 16-bit step, DC removed) and zero-crossing rate."""
     frame = max(1, round(settings.frame_s * SAMPLE_RATE))
     hop = max(1, round(settings.hop_s * SAMPLE_RATE))
@@ -68,7 +72,7 @@ def frame_features(samples: np.ndarray, settings: VadSettings) -> tuple[np.ndarr
     return energy, zcr
 
 
-def speech_frames(samples: np.ndarray, settings: VadSettings | None = None) -> np.ndarray:
+def speech_frames(samples: NDArray[Any], settings: VadSettings | None = None) -> NDArray[Any]:
     """One bool per hop: speech (with hangover) or not; all True when no silence is found."""
     settings = settings or VadSettings()
     energy, zcr = frame_features(samples, settings)
@@ -91,7 +95,9 @@ def speech_frames(samples: np.ndarray, settings: VadSettings | None = None) -> n
     return speech
 
 
-def speech_spans(samples: np.ndarray, settings: VadSettings | None = None) -> list[tuple[int, int]]:
+def speech_spans(
+    samples: NDArray[Any], settings: VadSettings | None = None
+) -> list[tuple[int, int]]:
     """Sample ranges ``[start, end)`` to keep: speech plus padding, close spans merged."""
     settings = settings or VadSettings()
     speech = speech_frames(samples, settings)
@@ -113,7 +119,9 @@ def speech_spans(samples: np.ndarray, settings: VadSettings | None = None) -> li
     return spans
 
 
-def compact(samples: np.ndarray, settings: VadSettings | None = None) -> tuple[np.ndarray, TimeMap]:
+def compact(
+    samples: NDArray[Any], settings: VadSettings | None = None
+) -> tuple[NDArray[Any], TimeMap]:
     """``samples`` without the silence outside :func:`speech_spans`, and the way back in time.
 
     A clip too short to judge, or with no silence to cut, comes back unchanged.
