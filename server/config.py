@@ -8,6 +8,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from server.errors import ServerError
 from server.integrations.config import HighLevelConfig
@@ -164,7 +165,8 @@ def config_from_env(environ: Mapping[str, str] | None = None, **overrides: objec
     A value that does not parse is refused naming the variable; an empty one is unset.
     """
     environ = os.environ if environ is None else environ
-    values: dict[str, object] = {}
+    # Each setting by its field name, of that field's type: the constructor checks the names.
+    values: dict[str, Any] = {}
     for name, kind in ENV_SETTINGS.items():
         raw = environ.get(env_name(name), "").strip()
         if not raw:
@@ -192,4 +194,4 @@ def config_from_env(environ: Mapping[str, str] | None = None, **overrides: objec
         raise ServerConfigError(str(exc)) from None
     known = {f.name for f in fields(ServerConfig)}
     values.update({k: v for k, v in overrides.items() if k in known and v is not None})
-    return ServerConfig(**values)  # type: ignore[arg-type]
+    return ServerConfig(**values)

@@ -7,7 +7,7 @@ answer (nested Structs, lists, dicts); prices, sizes and other measures are left
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 
@@ -60,6 +60,8 @@ def round_scores(answer: T) -> T:
     if isinstance(answer, dict):
         rounded = {k: round_scores(v) for k, v in answer.items()}
         if any(rounded[k] is not v for k, v in answer.items()):
-            return rounded  # type: ignore[return-value]
+            # A plain dict of the same items stands for the mapping ``answer`` was (mypy
+            # cannot tie the narrowed ``T`` to a new dict).
+            return cast(T, rounded)
         return answer
     return answer

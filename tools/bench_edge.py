@@ -333,6 +333,8 @@ def _bench_child(path: Path, now_ms: int, truth: bytes, calls: int, seed: int) -
     """
     import sys
 
+    # None in sys.modules makes `import pandas` raise ImportError (the documented way to hide
+    # a module); typeshed types sys.modules' values as ModuleType only, hence the ignore.
     sys.modules["pandas"] = None  # type: ignore[assignment]
     return asyncio.run(
         _bench(path, now_ms, truth, calls, seed, lambda m: print(m, file=sys.stderr, flush=True))

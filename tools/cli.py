@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -52,15 +52,16 @@ def _error(message: object) -> None:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 T = TypeVar("T")
 
 
-def cli_errors(fn: F) -> F:
+def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn library errors into a one-line message and exit code 1 (never a traceback)."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except (EdgeError, ModelError, SyncError) as exc:
@@ -75,7 +76,7 @@ def cli_errors(fn: F) -> F:
             )
             raise typer.Exit(1) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def print_json(obj: Any) -> None:

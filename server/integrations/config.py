@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -87,7 +87,8 @@ class HighLevelConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> HighLevelConfig:
         """Settings from ``REALTY_EDGE_HIGHLEVEL_*``; a bad value is refused naming its name."""
         env = os.environ if env is None else env
-        values: dict[str, object] = {}
+        # Each setting by its field name, of that field's type: the constructor checks the names.
+        values: dict[str, Any] = {}
         name = ENV_PREFIX + "HIGHLEVEL_PUBLIC_KEY"
         raw = env.get(name, "").strip()
         if raw:
@@ -124,4 +125,4 @@ class HighLevelConfig:
             if isinstance(value, int | float) and not value >= 0:
                 raise ValueError(f"{name}={raw!r} is out of range")
             values[setting] = value
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 ENV_PREFIX = "REALTY_EDGE_"
 
@@ -48,7 +49,8 @@ class OutreachConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> OutreachConfig:
         """Settings from ``REALTY_EDGE_SMTP_HOST`` and friends; a bad value names its name."""
         env = os.environ if env is None else env
-        values: dict[str, object] = {}
+        # Each setting by its field name, of that field's type: the constructor checks the names.
+        values: dict[str, Any] = {}
         for f in fields(cls):
             name = ENV_PREFIX + f.name.upper()
             if name not in env:
@@ -67,4 +69,4 @@ class OutreachConfig:
                     values[f.name] = raw
             except ValueError as exc:
                 raise ValueError(f"{name}={raw!r} is not a valid {f.type}") from exc
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
