@@ -83,7 +83,7 @@ async def lead_summaries(store: EdgeStore) -> list[LeadSummary]:
     """Every lead, most recently active first."""
     out = []
     for row in await store.fetchall(_LEADS_SQL):
-        lead: Lead = record_from_row(Lead, row)
+        lead = record_from_row(Lead, row)
         out.append(
             LeadSummary(
                 id=lead.id,
@@ -151,8 +151,8 @@ async def steps_today(store: EdgeStore, now_ms: int, zone: tzinfo) -> list[Today
     every step whose send outcome is ``unknown`` whenever it was due."""
     out = []
     for row in await store.fetchall(_TODAY_SQL, (end_of_day_ms(now_ms, zone),)):
-        step: InterventionStep = record_from_row(InterventionStep, row)
-        lead: Lead = record_from_row(Lead, {"data": row["lead"]})
+        step = record_from_row(InterventionStep, row)
+        lead = record_from_row(Lead, {"data": row["lead"]})
         out.append(_today(step, lead, now_ms, zone))
     return out
 

@@ -153,7 +153,7 @@ async def load_snapshot(
     found = reader.one("SELECT data FROM leads WHERE id = ?", (lead_id,))
     if found is None:
         raise NotFoundError(f"no lead {lead_id!r} on this device")
-    lead: Lead = record_from_row(Lead, found)
+    lead = record_from_row(Lead, found)
     rows = reader.tuples(LEAD_EVENTS_SQL, (lead_id,))
     now = reader.now_ms() if now_ms is None else now_ms
     cols = columns_from_rows([r[:_N] for r in rows])

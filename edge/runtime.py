@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import msgspec
 from numpy.typing import NDArray
@@ -32,7 +32,7 @@ from edge.personalization import (
     adapt_style,
     text_flags,
 )
-from edge.rows import record_from_row
+from edge.rows import R, record_from_row
 from edge.scheduler import (
     AgentTask,
     RunDueReport,
@@ -48,6 +48,7 @@ from edge.vertical import VerticalGuess, keyword_hits
 from sync.clock import wall_clock_ms
 from sync.records import (
     Agent,
+    AnyRecord,
     Channel,
     Event,
     Formality,
@@ -194,7 +195,7 @@ class EdgeRuntime:
         **context: object,
     ) -> DraftMessage:
         """Draft ``intent`` for a lead: its language, register, locale formats, contact hours."""
-        lead: Lead = await self.analyst.reader.get(Lead, lead_id)
+        lead = await self.analyst.reader.get(Lead, lead_id)
         ctx = await self.message_context(lead, **context)
         return adapt_message(
             lead,
@@ -277,7 +278,14 @@ class EdgeRuntime:
             if scheduler is not None:
                 await scheduler.reschedule()
 
-    async def get(self, kind: str, record_id: str) -> Record:
+    @overload
+    async def get(self, kind: type[R], record_id: str) -> R: ...
+
+    @overload
+    async def get(self, kind: str, record_id: str) -> AnyRecord: ...
+
+    async def get(self, kind: type[Record] | str, record_id: str) -> Record:
+        """The stored record, by class (``get(Lead, id) -> Lead``) or by its ``kind`` tag."""
         return await self.store.get(kind, record_id)
 
     async def quarantined(self) -> int:

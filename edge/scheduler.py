@@ -115,7 +115,7 @@ async def _pending_steps(store: EdgeStore, plan_ids: list[str]) -> list[Interven
 
 
 async def load_plan(store: Reads, plan_id: str) -> InterventionPlan:
-    plan: InterventionPlan = await store.get(InterventionPlan, plan_id)
+    plan = await store.get(InterventionPlan, plan_id)
     rows = await store.fetchall(
         "SELECT data FROM intervention_steps WHERE plan_id = ? ORDER BY seq", (plan_id,)
     )
@@ -252,8 +252,8 @@ async def due_tasks(store: EdgeStore) -> list[AgentTask]:
     )
     out = []
     for r in rows:
-        step: InterventionStep = record_from_row(InterventionStep, r)
-        lead: Lead = record_from_row(Lead, {"data": r["lead"]})
+        step = record_from_row(InterventionStep, r)
+        lead = record_from_row(Lead, {"data": r["lead"]})
         out.append(_task(step, lead))
     return out
 

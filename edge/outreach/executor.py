@@ -88,8 +88,8 @@ class RuleInputs(msgspec.Struct, frozen=True, kw_only=True):
 
 async def rule_inputs(store: EdgeStore, step_id: str) -> RuleInputs:
     """What :func:`check_step` reads about one step, from the store."""
-    step: InterventionStep = await store.get(InterventionStep, step_id)
-    plan: InterventionPlan = await store.get(InterventionPlan, step.plan_id)
+    step = await store.get(InterventionStep, step_id)
+    plan = await store.get(InterventionPlan, step.plan_id)
     lead = await store.get_lead(step.lead_id)
     rows = await store.fetchall(_RULE_EVENTS_SQL, (lead.id,))
     winner = winning_plan(await lead_plans(store, lead.id))
@@ -261,7 +261,7 @@ async def resolve_unknown(
     """The agent (or a delivery callback) settles an ``unknown`` step: sent or failed."""
     now = store.now_ms() if now_ms is None else now_ms
     async with store.transaction(now) as tx:
-        step: InterventionStep = await store.get(InterventionStep, step_id)
+        step = await store.get(InterventionStep, step_id)
         if step.status is not StepStatus.UNKNOWN:
             raise OutreachRefusedError("not_pending", f"step {step_id!r} is {step.status}")
         if reached:
@@ -276,7 +276,7 @@ async def delivery_update(
     """A provider's delivery callback: a failure after acceptance marks the step ``failed``;
     a delivery settles an ``unknown`` step as ``sent``. Other steps keep their status."""
     now = store.now_ms() if now_ms is None else now_ms
-    step: InterventionStep = await store.get(InterventionStep, step_id)
+    step = await store.get(InterventionStep, step_id)
     if step.status is StepStatus.UNKNOWN:
         return await resolve_unknown(store, step_id, delivered, now)
     if step.status in (StepStatus.SENT, StepStatus.SENDING) and not delivered:
@@ -345,7 +345,7 @@ async def find_lead(store: EdgeStore, channel: Channel, address: str) -> Lead:
     want = _address_key(channel, address)
     if want:
         for r in await store.fetchall("SELECT data FROM leads"):
-            lead: Lead = record_from_row(Lead, r)
+            lead = record_from_row(Lead, r)
             if _address_key(channel, lead.address(channel)) == want:
                 return lead
     raise NotFoundError(f"no lead with {channel} address {address!r} on this device")

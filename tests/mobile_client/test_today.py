@@ -17,7 +17,7 @@ import pytest
 
 from edge.channels.base import Delivery, DeliveryStatus
 from edge.culture.contact import holiday_name
-from sync.records import Consent, StepStatus
+from sync.records import Consent, InterventionStep, StepStatus
 from tests.mobile_client.conftest import pump
 from tests.mobile_client.test_client import idle, tap, visible_text
 
@@ -98,8 +98,8 @@ def due_step(
         await rt.update("intervention_step", step.id, channel=channel, due_at=due)
         if fire:
             await rt.run_due()
-            fired = await rt.get("intervention_step", step.id)
-            assert fired.status is StepStatus.DUE, fired  # type: ignore[attr-defined]
+            fired = await rt.get(InterventionStep, step.id)
+            assert fired.status is StepStatus.DUE, fired
         return step.id, lead.name  # type: ignore[attr-defined]
 
     return client.bridge.wait(make())
