@@ -21,7 +21,7 @@ MAX_PLAYERS = 6
 
 
 @cache
-def coalitions(n: int) -> NDArray[Any]:
+def coalitions(n: int) -> NDArray[np.float32]:
     """(2**n, n) float32 0/1: row ``m`` holds the players in coalition ``m`` (bit i = player i)."""
     if not 0 < n <= MAX_PLAYERS:
         raise ValueError(f"{n} players: an exact game takes 1 to {MAX_PLAYERS}")
@@ -31,7 +31,7 @@ def coalitions(n: int) -> NDArray[Any]:
 
 
 @cache
-def shapley_weights(n: int) -> NDArray[Any]:
+def shapley_weights(n: int) -> NDArray[np.float64]:
     """(2**n, n) float64 ``W`` with ``phi = W.T @ v`` for the values ``v`` of every coalition."""
     c = coalitions(n).astype(bool)
     size = c.sum(axis=1)
@@ -45,8 +45,8 @@ def shapley_weights(n: int) -> NDArray[Any]:
 
 
 def coalition_rows(
-    x: NDArray[Any], reference: NDArray[Any], players: list[NDArray[Any]]
-) -> NDArray[Any]:
+    x: NDArray[Any], reference: NDArray[Any], players: list[NDArray[np.integer[Any]]]
+) -> NDArray[np.float32]:
     """The model inputs of every coalition: ``reference`` with the players' features from ``x``.
 
     ``players`` are disjoint index arrays; features in none of them stay at ``reference``.
@@ -59,7 +59,7 @@ def coalition_rows(
     return np.where(take, x, reference).astype(np.float32)  # exact values, no arithmetic
 
 
-def shapley(values: NDArray[Any]) -> NDArray[Any]:
+def shapley(values: NDArray[Any]) -> NDArray[np.float64]:
     """Shapley values (n, outputs) from the model outputs (2**n, outputs) of every coalition."""
     n = round(float(np.log2(len(values))))
     if 2**n != len(values):

@@ -36,7 +36,7 @@ _SUBFORMAT_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 class Pcm:
     """Mono 16-bit samples at :data:`SAMPLE_RATE`, and what the source was."""
 
-    samples: NDArray[Any]  # int16, one channel
+    samples: NDArray[np.int16]  # one channel
     source_rate: int
     source_channels: int
     source_bits: int
@@ -69,7 +69,7 @@ def read_wav(source: bytes | bytearray | memoryview | str | os.PathLike[str]) ->
     return Pcm(samples=pcm16, source_rate=rate, source_channels=channels, source_bits=bits)
 
 
-def pcm_from_bytes(data: bytes) -> NDArray[Any]:
+def pcm_from_bytes(data: bytes) -> NDArray[np.int16]:
     """Raw 16 kHz mono 16-bit little-endian PCM (a streaming chunk) as int16 samples."""
     if len(data) % 2:
         raise AudioFormatError(
@@ -150,7 +150,7 @@ def _parse_riff(data: bytes) -> tuple[int, int, int, int, bytes]:
     return fmt, channels, rate, bits, payload
 
 
-def _decode(fmt: int, bits: int, channels: int, payload: bytes) -> NDArray[Any]:
+def _decode(fmt: int, bits: int, channels: int, payload: bytes) -> NDArray[np.float64]:
     """Samples as float64 in [-1, 1), shape (frames, channels)."""
     width = bits // 8
     usable = len(payload) - len(payload) % (width * channels)
@@ -168,7 +168,9 @@ def _decode(fmt: int, bits: int, channels: int, payload: bytes) -> NDArray[Any]:
     return np.asarray(x, dtype=np.float64).reshape(-1, channels)
 
 
-def resample(x: NDArray[Any], src_rate: int, dst_rate: int, *, zeros: int = 16) -> NDArray[Any]:
+def resample(
+    x: NDArray[np.floating[Any]], src_rate: int, dst_rate: int, *, zeros: int = 16
+) -> NDArray[np.float64]:
     """Band-limited resampling (Kaiser-windowed sinc, ``zeros`` crossings each side), numpy only.
 
     The low-pass sits at 95 % of the lower Nyquist frequency, so downsampling does not alias.

@@ -88,7 +88,7 @@ def _segment_text(result: str) -> tuple[str, list[dict[str, Any]]]:
     return data.get("text", ""), data.get("result", [])
 
 
-def _scaled(samples: NDArray[Any], gain: float) -> NDArray[Any]:
+def _scaled(samples: NDArray[np.int16], gain: float) -> NDArray[np.int16]:
     """``samples`` times ``gain``, rounded and clipped to 16 bits."""
     if gain == 1.0:
         return samples
@@ -98,7 +98,7 @@ def _scaled(samples: NDArray[Any], gain: float) -> NDArray[Any]:
     return scaled
 
 
-def _level(samples: NDArray[Any], settings: DecoderSettings) -> NDArray[Any]:
+def _level(samples: NDArray[np.int16], settings: DecoderSettings) -> NDArray[np.int16]:
     """Whole-clip level: to ``target_rms`` if set, else times ``input_gain``."""
     if settings.target_rms is None or len(samples) == 0:
         return _scaled(samples, settings.input_gain)
@@ -144,7 +144,7 @@ class TranscriptionStream:
         samples = _scaled(pcm_from_bytes(pcm_chunk), self._settings.input_gain)
         return self._accept(samples, partial=True)
 
-    def _accept(self, samples: NDArray[Any], *, partial: bool) -> Partial | None:
+    def _accept(self, samples: NDArray[np.int16], *, partial: bool) -> Partial | None:
         with self._lock:
             if self._finished:
                 raise VoiceError("this transcription stream is finished; start a new one")

@@ -56,7 +56,7 @@ class TimeMap:
 
 
 def frame_features(
-    samples: NDArray[Any], settings: VadSettings
+    samples: NDArray[np.int16], settings: VadSettings
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """Per frame: energy in dB (re one 16-bit step, DC removed) and zero-crossing rate."""
     frame = max(1, round(settings.frame_s * SAMPLE_RATE))
@@ -72,7 +72,7 @@ def frame_features(
     return energy, zcr
 
 
-def speech_frames(samples: NDArray[Any], settings: VadSettings | None = None) -> NDArray[Any]:
+def speech_frames(samples: NDArray[np.int16], settings: VadSettings | None = None) -> NDArray[Any]:
     """One bool per hop: speech (with hangover) or not; all True when no silence is found."""
     settings = settings or VadSettings()
     energy, zcr = frame_features(samples, settings)
@@ -96,7 +96,7 @@ def speech_frames(samples: NDArray[Any], settings: VadSettings | None = None) ->
 
 
 def speech_spans(
-    samples: NDArray[Any], settings: VadSettings | None = None
+    samples: NDArray[np.int16], settings: VadSettings | None = None
 ) -> list[tuple[int, int]]:
     """Sample ranges ``[start, end)`` to keep: speech plus padding, close spans merged."""
     settings = settings or VadSettings()
@@ -120,7 +120,7 @@ def speech_spans(
 
 
 def compact(
-    samples: NDArray[Any], settings: VadSettings | None = None
+    samples: NDArray[np.int16], settings: VadSettings | None = None
 ) -> tuple[NDArray[Any], TimeMap]:
     """``samples`` without the silence outside :func:`speech_spans`, and the way back in time.
 
