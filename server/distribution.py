@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from msgspec import Meta
 
-from models.artifact import atomic_write, sha256_hex, signing_bytes, verify_blob
+from models.artifact import atomic_write, signing_bytes, verify_blob
 from models.errors import ArtifactError
 from server.errors import InvalidRequestError, NotFoundError
 from server.storage import ModelFamilyRow, ModelVersionRow, ServerStore, ServerTx
@@ -471,15 +471,20 @@ class ModelDistribution:
 
     async def materialize(self, name: str, version: str) -> Path:
         """A local file of ``version``'s blob (``cache/<sha256>.tflite``), checked against
-        its signed manifest (signature, size, sha256) before it is handed out."""
+        its signed manifest (signature, size, sha256) before it is handed out; raises
+        :class:`~models.errors.ArtifactError` naming what does not match."""
         manifest = await self.manifest(name, version)
         public = await self.public_key()
         path = self.cache_dir / f"{manifest.sha256}.tflite"
 
         def check(blob: bytes) -> None:
+            from edge.inference import ModelRefusedError
             from edge.model_updates import verify_signature
 
-            verify_signature(manifest, public)
+            try:
+                verify_signature(manifest, public)
+            except ModelRefusedError as exc:
+                raise ArtifactError(str(exc)) from exc
             verify_blob(blob, manifest, manifest.feature_spec_hash)
 
         def cached() -> bool:
@@ -487,7 +492,7 @@ class ModelDistribution:
                 return False
             try:
                 check(path.read_bytes())
-            except Exception:  # a damaged cache file is fetched again
+            except ArtifactError:  # a damaged cache file is fetched again
                 return False
             return True
 
@@ -496,10 +501,6 @@ class ModelDistribution:
         blob = await self.blob(name, version)
 
         def store() -> None:
-            if sha256_hex(blob) != manifest.sha256:
-                raise ArtifactError(
-                    f"model {name} {version}: the stored blob does not match its manifest"
-                )
             check(blob)
             atomic_write(path, blob)
 
