@@ -62,11 +62,17 @@ def old_registry(folder, key: Ed25519PrivateKey) -> None:
     (team / "state.json").write_text(
         '{"families": {"behaviour": {"stable": "2.0.0", "versions": ["2.0.0"]}}}'
     )
-    (team / "drift.json").write_text(
-        '{"behaviour": {"family": "behaviour", "scope": "%s", "version": "2.0.0", "psi": 0.4,'
-        ' "threshold": 0.25, "rows": 9, "status": "drifting", "checked_at": 7}}'
-        % team_scope("team-a")
-    )
+    check = {
+        "family": "behaviour",
+        "scope": team_scope("team-a"),
+        "version": "2.0.0",
+        "psi": 0.4,
+        "threshold": 0.25,
+        "rows": 9,
+        "status": "drifting",
+        "checked_at": 7,
+    }
+    (team / "drift.json").write_bytes(msgspec.json.encode({"behaviour": check}))
     (folder / "retrain-runs.jsonl").write_text(
         '{"id": "run-1", "family": "behaviour", "started_at": 1, "finished_at": 2,'
         ' "decision": "promoted", "reason": "ok", "candidate": "2.0.0",'
