@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -342,7 +343,8 @@ class ModelDistribution:
         await self._write(publish)
         return signed
 
-    async def _write(self, fn) -> None:
+    async def _write(self, fn: Callable[[ServerTx], None]) -> None:
+        """Run a registry change in one transaction; this process's cache is read again."""
         await self.ready()
         try:
             await self.store.write(fn)

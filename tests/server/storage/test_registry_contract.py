@@ -14,7 +14,7 @@ import msgspec
 import pytest
 
 from models.artifact import ARTIFACT_DIR, read_manifest
-from server.distribution import ModelDistribution
+from server.distribution import ModelDistribution, team_scope
 from server.errors import NotFoundError
 from server.storage import (
     DriftCheckRow,
@@ -204,3 +204,32 @@ async def test_a_change_by_one_worker_is_seen_by_the_other_at_once(database_url,
         assert path.read_bytes() == BLOB and path.name == f"{MANIFEST.sha256}.tflite"
         with pytest.raises(NotFoundError, match="no version"):
             await b.blob("behaviour", "0.0.0")
+
+
+async def test_served_versions_are_read_once_until_the_registry_changes(database_url, tmp_path):
+    """What a team is served is cached per process: a question costs one read of the change
+    counter, and the families are read again only after a change (by any worker)."""
+    async with (
+        open_store(database_url, pool_size=2) as one,
+        open_store(database_url, pool_size=2) as two,
+    ):
+        reader = ModelDistribution(one, tmp_path / "a")
+        writer = ModelDistribution(two, tmp_path / "b")
+        await writer.publish(BLOB, manifest("9.1.0"))
+        reads: list[str] = []
+        real = one.model_families
+
+        async def counted(scope: str):
+            reads.append(scope)
+            return await real(scope)
+
+        one.model_families = counted  # type: ignore[method-assign]
+        for _ in range(5):
+            served = await reader.served("team-x", ("behaviour", "intervention"))
+            assert served["behaviour"] is not None and served["behaviour"][1] == "9.1.0"
+            assert served["intervention"] is None
+        assert sorted(reads) == ["pooled", team_scope("team-x")]  # once each, not per question
+        await writer.for_team("team-x").publish(BLOB, manifest("9.2.0"))
+        served = await reader.served("team-x", ("behaviour",))
+        assert served["behaviour"] is not None and served["behaviour"][1] == "9.2.0"
+        assert len(reads) == 4
