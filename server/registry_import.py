@@ -14,6 +14,7 @@ kept (and the mismatch logged: devices pinned the folder's key). The folder is t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -180,7 +181,7 @@ async def import_folder(store: ServerStore, folder: Path) -> ImportReport | None
     before or holds none; what was imported (``None``: nothing to do)."""
     if not has_old_registry(folder):
         return None
-    families, versions, devices, records, keys = _prepare(folder)
+    families, versions, devices, records, keys = await asyncio.to_thread(_prepare, folder)
     now = wall_clock_ms()
 
     def copy(tx: ServerTx) -> tuple[ImportReport, list[str]]:
