@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
 
 from server.auth import Role, issue_token, verify_token
 from server.config import DEFAULT_DATABASE_URL, ServerConfig
+from server.distribution import FamilyInfo, ModelDistribution, SigningKeyInfo
 from server.errors import InvalidRequestError, UnauthorizedError
 from server.storage import RevokedToken, ServerTx, open_store
 from sync.clock import wall_clock_ms
@@ -123,14 +126,13 @@ async def retrain(
     """
     from models.behaviour.retrain import TOLERANCE
     from models.behaviour.train import DEFAULT_WORLD
-    from server.distribution import ModelDistribution
     from server.retrain import pseudonym_key as ensure_key
     from server.retrain import retrain_once
 
     config = _config(database_url, data_dir)
-    registry = ModelDistribution(config.registry_dir)
-    ensure_key(registry, pseudonym_key)
     async with open_store(config.database_url, pool_size=2) as store:
+        registry = ModelDistribution(store, config.registry_dir)
+        await ensure_key(registry, pseudonym_key)
         return await retrain_once(
             store,
             registry,
@@ -145,36 +147,45 @@ async def retrain(
         )
 
 
-def _registry(database_url: str | Path, data_dir: Path | None, team: str | None):
-    from server.distribution import ModelDistribution
+@contextlib.asynccontextmanager
+async def registry(
+    database_url: str | Path = DEFAULT_DATABASE_URL,
+    *,
+    data_dir: Path | None = None,
+    team: str | None = None,
+) -> AsyncIterator[ModelDistribution]:
+    """The model registry of the server's database (``team``'s own scope, or the pooled
+    one), open for the block."""
+    config = _config(database_url, data_dir)
+    async with open_store(config.database_url, pool_size=2) as store:
+        pooled = ModelDistribution(store, config.registry_dir)
+        yield pooled if team is None else pooled.for_team(team)
 
-    registry = ModelDistribution(_config(database_url, data_dir).registry_dir)
-    return registry if team is None else registry.for_team(team)
 
-
-def rollout(
+async def rollout(
     database_url: str | Path,
     name: str,
     percent: int,
     *,
     data_dir: Path | None = None,
     team: str | None = None,
-):
+) -> FamilyInfo:
     """Widen (or narrow) the rollout of ``name``'s latest version (of ``team``'s own models;
     ``None``: the pooled ones); 100 makes it stable."""
-    return _registry(database_url, data_dir, team).set_rollout(name, percent)
+    async with registry(database_url, data_dir=data_dir, team=team) as scope:
+        return await scope.set_rollout(name, percent)
 
 
-def rollback(
+async def rollback(
     database_url: str | Path, name: str, *, data_dir: Path | None = None, team: str | None = None
-):
+) -> FamilyInfo:
     """Withdraw ``name``'s version in rollout (or its stable version), of ``team``'s own
-    models (``None``: the pooled ones); the API's replicas follow at their next answer."""
-    return _registry(database_url, data_dir, team).rollback(name)
+    models (``None``: the pooled ones); every worker's replicas follow at their next answer."""
+    async with registry(database_url, data_dir=data_dir, team=team) as scope:
+        return await scope.rollback(name)
 
 
-def model_key(database_url: str | Path, *, data_dir: Path | None = None):
+async def model_key(database_url: str | Path, *, data_dir: Path | None = None) -> SigningKeyInfo:
     """The model-signing public key (created when missing) that devices pin at enrollment."""
-    from server.distribution import ModelDistribution
-
-    return ModelDistribution(_config(database_url, data_dir).registry_dir).signing_key_info()
+    async with registry(database_url, data_dir=data_dir) as pooled:
+        return await pooled.signing_key_info()

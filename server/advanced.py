@@ -85,15 +85,14 @@ class AdvancedController(Controller):
     @get(
         "/health",
         exclude_from_auth=True,
-        sync_to_thread=False,
         security=[{}],
         responses=refusals(public=True),
     )
-    def health(self, request: AnyRequest, advanced: Advanced) -> AdvancedHealth:
+    async def health(self, request: AnyRequest, advanced: Advanced) -> AdvancedHealth:
         """Liveness, each feature's status (``drifting`` when a retrained family's live
         scores moved away from its training scores) and the model versions the server computes
         with: no token needed; with a valid bearer token, those of the caller's team."""
-        return advanced.health(VERSION, _optional_team(request))
+        return await advanced.health(VERSION, _optional_team(request))
 
     @post(
         "/analyze/comprehensive",
@@ -244,25 +243,25 @@ class ModelsController(Controller):
     tags: Sequence[str] | None = ("models",)
     opt: Mapping[str, Any] | None = {ROLE_OPT: Role.AGENT}
 
-    @get("/", sync_to_thread=True, responses=refusals())
-    def families(
+    @get("/", responses=refusals())
+    async def families(
         self, request: AnyRequest, advanced: Advanced, distribution: Distribution
     ) -> list[FamilyInfo]:
         """Every model of the caller's team: the version the server computes with, the stable
         version offered to its devices, the version in rollout and its percentage."""
-        return advanced.model_families(distribution, request.user.team)
+        return await advanced.model_families(distribution, request.user.team)
 
-    @get("/signing-key", sync_to_thread=True, responses=refusals())
-    def signing_key(self, distribution: Distribution) -> SigningKeyInfo:
+    @get("/signing-key", responses=refusals())
+    async def signing_key(self, distribution: Distribution) -> SigningKeyInfo:
         """The Ed25519 public key that signs manifests (devices pin it)."""
-        return distribution.signing_key_info()
+        return await distribution.signing_key_info()
 
-    @get("/retrain-runs", sync_to_thread=True, responses=refusals())
-    def retrain_runs(self, request: AnyRequest, distribution: Distribution) -> RetrainRuns:
+    @get("/retrain-runs", responses=refusals())
+    async def retrain_runs(self, request: AnyRequest, distribution: Distribution) -> RetrainRuns:
         """Every retraining run of the caller's team and the pooled ones: metrics (with the
         calibration on the synced holdout), decision (promoted, refused, failed) and reason."""
         mine = {POOLED, team_scope(request.user.team)}
-        return RetrainRuns(runs=[r for r in list_runs(distribution) if r.scope in mine])
+        return RetrainRuns(runs=await list_runs(distribution, mine))
 
     @post("/retrain", status_code=202, responses=refusals(403), opt={ROLE_OPT: Role.OPERATOR})
     async def retrain(
@@ -276,26 +275,24 @@ class ModelsController(Controller):
     @post(
         "/{name:str}/rollout",
         status_code=200,
-        sync_to_thread=True,
         responses=refusals(403, 404, 422),
         opt={ROLE_OPT: Role.OPERATOR},
     )
-    def rollout(
+    async def rollout(
         self, distribution: Distribution, name: FromPath[str], data: JSONBody[RolloutRequest]
     ) -> FamilyInfo:
         """Offer the latest version of ``name`` to ``percent`` % of devices (operator)."""
-        return distribution.set_rollout(name, data.percent)
+        return await distribution.set_rollout(name, data.percent)
 
     @post(
         "/{name:str}/rollback",
         status_code=200,
-        sync_to_thread=True,
         responses=refusals(403, 404, 422),
         opt={ROLE_OPT: Role.OPERATOR},
     )
-    def rollback(self, distribution: Distribution, name: FromPath[str]) -> FamilyInfo:
+    async def rollback(self, distribution: Distribution, name: FromPath[str]) -> FamilyInfo:
         """Withdraw the version of ``name`` in rollout, or the stable one (operator)."""
-        return distribution.rollback(name)
+        return await distribution.rollback(name)
 
     @get("/{name:str}/offer", responses=refusals(404))
     async def offer(
@@ -313,12 +310,10 @@ class ModelsController(Controller):
             raise NotFoundError(
                 f"device {device_id!r} is not in your partition", path="query.device_id"
             )
-        return await asyncio.to_thread(
-            distribution.offer_for, request.user.team, name, device_id, running
-        )
+        return await distribution.offer_for(request.user.team, name, device_id, running)
 
-    @get("/{name:str}/{version:str}/manifest", sync_to_thread=True, responses=refusals(404))
-    def manifest(
+    @get("/{name:str}/{version:str}/manifest", responses=refusals(404))
+    async def manifest(
         self,
         request: AnyRequest,
         advanced: Advanced,
@@ -327,15 +322,14 @@ class ModelsController(Controller):
         version: FromPath[str],
     ) -> ModelManifest:
         """The signed manifest of one version (published, or the one running here)."""
-        return advanced.model_manifest(distribution, name, version, request.user.team)
+        return await advanced.model_manifest(distribution, name, version, request.user.team)
 
     @get(
         "/{name:str}/{version:str}/blob",
-        sync_to_thread=True,
         media_type=OCTET,
         responses=refusals(404),
     )
-    def blob(
+    async def blob(
         self,
         request: AnyRequest,
         advanced: Advanced,
@@ -344,7 +338,7 @@ class ModelsController(Controller):
         version: FromPath[str],
     ) -> bytes:
         """The .tflite bytes of one version (check them against the signed manifest)."""
-        return advanced.model_blob(distribution, name, version, request.user.team)
+        return await advanced.model_blob(distribution, name, version, request.user.team)
 
 
 # --- WebSockets ------------------------------------------------------------------------

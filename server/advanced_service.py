@@ -192,7 +192,7 @@ class AdvancedService:
 
     # --- health ----------------------------------------------------------------------
 
-    def health(self, version: str, team: str | None = None) -> AdvancedHealth:
+    async def health(self, version: str, team: str | None = None) -> AdvancedHealth:
         """Cached for ``health_ttl_s``: probing the speech models is not free. The model
         versions are those the server computes with for ``team`` (``None``: the pooled or
         shipped ones), and a family whose last drift check is above its threshold is
@@ -206,17 +206,17 @@ class AdvancedService:
         if distribution is None:
             return probe
         features = dict(probe.features)
-        for family, check in drift_status(distribution, team).items():
+        for family, check in (await drift_status(distribution, team)).items():
             if check.status == "drifting" and features.get(family, _OK).status == "ok":
                 features[family] = FeatureStatus(
                     status="drifting",
                     detail=f"{family} {check.version}: score PSI {check.psi:.3f} >= "
                     f"{check.threshold} since {check.checked_at} (epoch ms)",
                 )
-        models = {**probe.models, **self.served_versions(team)}
+        models = {**probe.models, **(await self.served_versions(team))}
         return msgspec.structs.replace(probe, features=features, models=models)
 
-    def served_versions(self, team: str | None) -> dict[str, str]:
+    async def served_versions(self, team: str | None) -> dict[str, str]:
         """name -> version of each retrained model the server computes with for ``team``
         (``None``: the pooled versions); models still shipped are left out."""
         distribution = self.replicas.distribution
@@ -224,11 +224,10 @@ class AdvancedService:
         if distribution is None:
             return served
         if team is not None:
-            return {n: v for n, v in self.replicas.serving(team) if v is not None}
-        for name in SERVED:
-            folder = distribution.current_dir(name)
-            if folder is not None:
-                served[name] = folder.name
+            return {n: v for n, v in await self.replicas.serving(team) if v is not None}
+        for name, serving in (await distribution.served(None, SERVED)).items():
+            if serving is not None:
+                served[name] = serving[1]
         return served
 
     def _probe(self, version: str) -> AdvancedHealth:
@@ -270,15 +269,16 @@ class AdvancedService:
                 continue
         return running
 
-    def model_families(
+    async def model_families(
         self, distribution: ModelDistribution, team: str | None = None
     ) -> list[FamilyInfo]:
         """The registry's families as ``team`` sees them (its own scope over the pooled one),
         with the version the server computes with for it (shipped ones included)."""
-        running = {**self.running_models(), **self.served_versions(team)}
-        families = {f.name: f for f in distribution.families()}
+        shipped = await asyncio.to_thread(self.running_models)
+        running = {**shipped, **(await self.served_versions(team))}
+        families = {f.name: f for f in await distribution.families()}
         if team is not None:
-            families.update({f.name: f for f in distribution.for_team(team).families()})
+            families.update({f.name: f for f in await distribution.for_team(team).families()})
         for name, version in running.items():
             family = families.get(name)
             if family is None:
@@ -296,26 +296,26 @@ class AdvancedService:
             return None
         return self.models.manifest(name)
 
-    def model_manifest(
+    async def model_manifest(
         self, distribution: ModelDistribution, name: str, version: str, team: str | None = None
     ) -> ModelManifest:
         """A published version's signed manifest (the team's scope first), or the running
         one's (signed here)."""
-        scope = distribution if team is None else distribution.holding(team, name, version)
-        running = self._running_manifest(name, version)
-        if running is not None and not scope.has_version(name, version):
-            return distribution.sign(running)
-        return scope.manifest(name, version)
+        scope = distribution if team is None else await distribution.holding(team, name, version)
+        running = await asyncio.to_thread(self._running_manifest, name, version)
+        if running is not None and not await scope.has_version(name, version):
+            return await distribution.sign(running)
+        return await scope.manifest(name, version)
 
-    def model_blob(
+    async def model_blob(
         self, distribution: ModelDistribution, name: str, version: str, team: str | None = None
     ) -> bytes:
         """A published version's bytes (the team's scope first), or the shipped model's."""
-        scope = distribution if team is None else distribution.holding(team, name, version)
-        running = self._running_manifest(name, version)
-        if running is not None and not scope.has_version(name, version):
+        scope = distribution if team is None else await distribution.holding(team, name, version)
+        running = await asyncio.to_thread(self._running_manifest, name, version)
+        if running is not None and not await scope.has_version(name, version):
             return (self.models.shipped_dir / f"{name}.tflite").read_bytes()
-        return scope.blob(name, version)
+        return await scope.blob(name, version)
 
     # --- analysis ----------------------------------------------------------------------
 

@@ -62,7 +62,7 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
     config = config or ServerConfig()
     store = store or open_store(config.database_url, pool_size=config.database_pool_size)
     service = SyncService(store, config)
-    distribution = ModelDistribution(config.registry_dir)
+    distribution = ModelDistribution(store, config.registry_dir)
     replicas = TeamReplicas(config.replica_dir, service, distribution=distribution)
     outreach = OutreachService(config.outreach, replicas, config.highlevel)
     advanced = AdvancedService(service, replicas, config.replica_dir / "models", outreach=outreach)
@@ -96,6 +96,7 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
             remove_stale_replica_folders(config.replica_dir.parent, host, pid_alive)
         await store.open()
         app.state.signing_key = await store.signing_key()
+        await distribution.ready()  # an older version's registry folder is imported here
         await service.start()
         retrain_job.start()
 

@@ -32,7 +32,7 @@ class ServerConfig:
 
     #: A file path or ``sqlite:///path`` (SQLite, one process) or ``postgresql://...``.
     database_url: str = DEFAULT_DATABASE_URL
-    #: Folder of the files beside the database (team replicas, model registry). Default for
+    #: Folder of the files beside the database (team replicas, model caches). Default for
     #: SQLite: ``<db>.replicas`` and ``<db>.registry`` beside the file; required for PostgreSQL.
     data_dir: Path | None = None
     #: Most connections one worker holds to PostgreSQL.
@@ -111,7 +111,10 @@ class ServerConfig:
 
     @property
     def registry_dir(self) -> Path:
-        """Where the model registry keeps its blobs, state and run records."""
+        """This host's folder of the model registry: blobs materialized from the store for the
+        training process (a cache) and the base-corpus cache. The registry itself (versions,
+        rollouts, run records, keys) is in the database; a registry folder written here by an
+        older version is imported into it once."""
         return self._beside_db("registry")
 
 

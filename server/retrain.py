@@ -9,13 +9,13 @@ source and every free text dropped before anything is written; erased leads are 
 store, so they are absent), starts ``python -m models.retrain`` as a subprocess (the API
 process never imports TensorFlow), reads its decision and, when the candidate is not worse
 than the current model on the holdout of synced data, publishes it (signed) to the registry.
-Each run, promoted, refused or failed, is appended to ``retrain-runs.jsonl`` in the registry
-folder, with the calibration (ECE) of candidate and current on the synced holdout.
+Each run, promoted, refused or failed, is recorded in the store (``retrain_runs``), with the
+calibration (ECE) of candidate and current on the synced holdout, so every worker lists it.
 
 :func:`drift_once` scores the team's current data with the version the team is served and
 compares that score distribution with the one the version was trained on (population
 stability index, :mod:`models.drift`); above the threshold the family is ``drifting`` in
-``health``.
+``health``. The training reference is stored with the version; the checks in ``drift_checks``.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from models.artifact import ARTIFACT_DIR, read_manifest
 from models.behaviour.retrain import TOLERANCE, TrainingSet
 from models.behaviour.train import DEFAULT_WORLD
 from models.drift import PSI_THRESHOLD
-from server.distribution import ModelDistribution, team_scope
-from server.storage import ServerStore
+from server.distribution import POOLED, PSEUDONYM_KEY, ModelDistribution, team_scope
+from server.storage import DriftCheckRow, RetrainRunRow, ServerStore
 from sync.clock import wall_clock_ms
 from sync.merge import is_visible, values
 from sync.records import Event, Lead, Listing
@@ -50,8 +50,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "intervention": ("intervention",),
     "personalization": ("personalization_lead", "personalization_listing"),
 }
-#: The scope name of runs trained on every team's data.
-POOLED = "pooled"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -80,18 +78,16 @@ class RetrainRuns(msgspec.Struct, kw_only=True):
     runs: list[RetrainRun]
 
 
-def pseudonym_key(registry: ModelDistribution, initial: bytes | None = None) -> bytes:
-    """The server's pseudonymization key, created on first use (random unless ``initial``).
+async def pseudonym_key(registry: ModelDistribution, initial: bytes | None = None) -> bytes:
+    """The server's pseudonymization key, created in the store on first use (random unless
+    ``initial``); every worker and host uses the same one.
 
     ``initial`` is for a throwaway server that must repeat a run (the demo): an existing key
     is never replaced, since that would change every pseudonym of a running server.
     """
-    path = registry.directory / "pseudonym.key"
-    if not path.exists():
-        registry.directory.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(initial if initial is not None else secrets.token_bytes(32))
-        path.chmod(0o600)
-    return path.read_bytes()
+    await registry.ready()  # an older registry folder's key is imported first
+    first = initial if initial is not None else secrets.token_bytes(32)
+    return await registry.store.named_key(PSEUDONYM_KEY, first)
 
 
 def pseudonym(salt: bytes, kind: str, team: str, value: str) -> str:
@@ -154,22 +150,29 @@ async def training_set(
     return TrainingSet(leads=leads, events=events, listings=listings, now_ms=now_ms)
 
 
-def runs_path(registry: ModelDistribution) -> Path:
-    return registry.directory / "retrain-runs.jsonl"
+_run_dec = msgspec.json.Decoder(RetrainRun)
 
 
-def list_runs(registry: ModelDistribution) -> list[RetrainRun]:
-    path = runs_path(registry)
-    if not path.exists():
-        return []
-    dec = msgspec.json.Decoder(RetrainRun)
-    return [dec.decode(line) for line in path.read_bytes().splitlines() if line.strip()]
+async def list_runs(
+    registry: ModelDistribution, scopes: set[str] | None = None
+) -> list[RetrainRun]:
+    """The recorded runs of ``scopes`` (``None``: every scope), in the order they finished."""
+    await registry.ready()
+    rows = await registry.store.retrain_runs(None if scopes is None else sorted(scopes))
+    return [_run_dec.decode(r.record) for r in rows]
 
 
-def _record(registry: ModelDistribution, run: RetrainRun) -> None:
-    registry.directory.mkdir(parents=True, exist_ok=True)
-    with runs_path(registry).open("ab") as f:
-        f.write(msgspec.json.encode(run) + b"\n")
+async def _record(registry: ModelDistribution, run: RetrainRun) -> None:
+    row = RetrainRunRow(
+        id=run.id,
+        scope=run.scope,
+        family=run.family,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        outcome=run.decision,
+        record=msgspec.json.encode(run),
+    )
+    await registry.store.write(lambda tx: tx.add_retrain_run(row))
 
 
 def scope_name(team: str | None) -> str:
@@ -181,9 +184,11 @@ async def erasure_count(store: ServerStore, team: str | None) -> int:
     return sum(1 for _, r in await store.team_records(team, "lead") if r.state.erased)
 
 
-def _trained_with(registry: ModelDistribution, family: str, scope: str, version: str | None):
+async def _trained_with(
+    registry: ModelDistribution, family: str, scope: str, version: str | None
+) -> RetrainRun | None:
     """The promoted run that made ``version`` (``None``: a shipped or unknown version)."""
-    for run in reversed(list_runs(registry)):
+    for run in reversed(await list_runs(registry, {scope})):
         if (run.family, run.scope, run.candidate, run.decision) == (
             family,
             scope,
@@ -194,18 +199,14 @@ def _trained_with(registry: ModelDistribution, family: str, scope: str, version:
     return None
 
 
-def _current(registry: ModelDistribution, team: str | None, name: str) -> tuple[str, bytes]:
-    """(version, blob) the scope's devices get now for ``name``: the team's stable version,
+async def _current(registry: ModelDistribution, team: str | None, name: str) -> tuple[str, Path]:
+    """(version, file) the scope's devices get now for ``name``: the team's stable version,
     else the pooled one, else the shipped model."""
-    if team is not None:
-        serving = registry.serving(team, name)
-    else:
-        folder = registry.current_dir(name)
-        serving = (registry, folder.name) if folder is not None else None
+    serving = (await registry.served(team, (name,)))[name]
     if serving is not None:
         scope, version = serving
-        return version, scope.blob(name, version)
-    return read_manifest(ARTIFACT_DIR, name).version, (ARTIFACT_DIR / f"{name}.tflite").read_bytes()
+        return version, await scope.materialize(name, version)
+    return read_manifest(ARTIFACT_DIR, name).version, ARTIFACT_DIR / f"{name}.tflite"
 
 
 async def _run_process(cmd: list[str], timeout_s: float) -> tuple[int | None, bytes]:
@@ -257,15 +258,15 @@ async def retrain_once(
     scope = scope_name(team)
     run_id = f"run-{started}-{secrets.token_hex(3)}"
     target = registry.for_team(team) if team is not None else registry
-    currents = {name: _current(registry, team, name) for name in names}
+    currents = {name: await _current(registry, team, name) for name in names}
     current = currents[names[0]][0]
     version = f"{current.split('+')[0]}+{run_id[4:]}"[:64]
     erasures = await erasure_count(store, team)
-    made_current = _trained_with(registry, family, scope, current)
+    made_current = await _trained_with(registry, family, scope, current)
     erased_since = max(0, erasures - made_current.erasures) if made_current else 0
-    data = await training_set(store, pseudonym_key(registry), now_ms, team)
+    data = await training_set(store, await pseudonym_key(registry), now_ms, team)
 
-    def record(**outcome: Any) -> RetrainRun:
+    async def record(**outcome: Any) -> RetrainRun:
         run = RetrainRun(
             id=run_id,
             family=family,
@@ -277,14 +278,14 @@ async def retrain_once(
             erased_since=erased_since,
             **outcome,
         )
-        _record(registry, run)
+        await _record(registry, run)
         return run
 
     with tempfile.TemporaryDirectory(prefix="realty-edge-retrain-") as tmp:
         work = work_dir or Path(tmp)
         (work / "current").mkdir(parents=True, exist_ok=True)
-        for name, (_, blob) in currents.items():
-            (work / "current" / f"{name}.tflite").write_bytes(blob)
+        for name, (_, path) in currents.items():
+            (work / "current" / f"{name}.tflite").write_bytes(path.read_bytes())
         (work / "data.msgpack").write_bytes(msgspec.msgpack.encode(data))
         out = work / "out"
         cmd = [
@@ -317,7 +318,7 @@ async def retrain_once(
         code, err = await _run_process(cmd, timeout_s)
         result_file = out / "result.json"
         if code != 0 or not result_file.exists():
-            return record(
+            return await record(
                 decision="failed",
                 reason=f"training process exited {code}: "
                 f"{err.decode(errors='replace').strip()[-500:]}",
@@ -336,20 +337,19 @@ async def retrain_once(
                 f"since, and no candidate could be trained without them: {reason}"
             )
         if promote:
+            ref = out / "reference.json"
+            reference = ref.read_bytes() if ref.exists() else None
             for name in names:
                 if erased_since:  # no rollback may return to a model that learned from them
-                    known = target._state().families.get(name)
-                    target.withdraw(name, list(known.versions) if known else [])
+                    await target.withdraw(name)
                 manifest = read_manifest(out, name)
-                target.publish(
-                    (out / f"{name}.tflite").read_bytes(), manifest, percent=rollout_percent
+                await target.publish(
+                    (out / f"{name}.tflite").read_bytes(),
+                    manifest,
+                    percent=rollout_percent,
+                    reference=reference,
                 )
-                ref = out / "reference.json"
-                if ref.exists():
-                    (target.directory / name / version / "reference.json").write_bytes(
-                        ref.read_bytes()
-                    )
-    return record(
+    return await record(
         decision="promoted" if promote else "refused",
         reason=reason,
         candidate=result.get("candidate"),
@@ -373,21 +373,22 @@ class DriftCheck(msgspec.Struct, frozen=True, kw_only=True):
     checked_at: int
 
 
-def _drift_path(scope: ModelDistribution) -> Path:
-    return scope.directory / "drift.json"
+_check_dec = msgspec.json.Decoder(DriftCheck)
 
 
-def drift_status(registry: ModelDistribution, team: str | None) -> dict[str, DriftCheck]:
+async def drift_status(registry: ModelDistribution, team: str | None) -> dict[str, DriftCheck]:
     """The last drift check of each family serving ``team`` (``None``: the pooled ones)."""
     checks: dict[str, DriftCheck] = {}
-    scopes = [registry] if team is None else [registry, registry.for_team(team)]
+    scopes = [POOLED] if team is None else [POOLED, team_scope(team)]
+    await registry.ready()
     for scope in scopes:  # the team's own checks override the pooled ones
-        path = _drift_path(scope)
-        if path.exists():
-            checks.update(msgspec.json.decode(path.read_bytes(), type=dict[str, DriftCheck]))
-    if team is not None:
+        for row in await registry.store.drift_checks(scope):
+            checks[row.family] = _check_dec.decode(row.record)
+    checks = {f: c for f, c in checks.items() if f in FAMILIES}
+    if team is not None and checks:
+        served = await registry.served(team, tuple(FAMILIES[f][0] for f in checks))
         for family in list(checks):
-            serving = registry.serving(team, FAMILIES[family][0])
+            serving = served[FAMILIES[family][0]]
             if serving is None or serving[1] != checks[family].version:
                 del checks[family]  # checked on a version this team is not served
     return checks
@@ -404,25 +405,24 @@ async def drift_once(
     timeout_s: float = 300,
 ) -> DriftCheck | None:
     """Check the version serving ``team`` (``None``: the pooled one) for drift; ``None`` when
-    it has no training reference (the shipped model). Recorded in the scope's ``drift.json``."""
+    it has no training reference (the shipped model). Recorded in the store (``drift_checks``)."""
     name = FAMILIES[family][0]
-    if team is None:
-        stable = registry.current_dir(name)
-        serving = (registry, stable.name) if stable is not None else None
-    else:
-        serving = registry.serving(team, name)
+    serving = (await registry.served(team, (name,)))[name]
     if serving is None:
         return None
     scope, version = serving
-    ref = scope.directory / name / version / "reference.json"
-    if not ref.exists():
+    reference = await scope.reference(name, version)
+    if reference is None:
         return None
-    data = await training_set(store, pseudonym_key(registry), now_ms, team)
+    data = await training_set(store, await pseudonym_key(registry), now_ms, team)
     with tempfile.TemporaryDirectory(prefix="realty-edge-drift-") as tmp:
         work = Path(tmp)
         (work / "current").mkdir()
+        ref = work / "reference.json"
+        ref.write_bytes(reference)
         for n in FAMILIES[family]:
-            (work / "current" / f"{n}.tflite").write_bytes(scope.blob(n, version))
+            blob = (await scope.materialize(n, version)).read_bytes()
+            (work / "current" / f"{n}.tflite").write_bytes(blob)
         (work / "data.msgpack").write_bytes(msgspec.msgpack.encode(data))
         cmd = [
             sys.executable,
@@ -456,16 +456,14 @@ async def drift_once(
         status=status,
         checked_at=now_ms,
     )
-    own = registry.for_team(team) if team is not None else registry  # the team's data, its file
-    with own._lock():
-        path = _drift_path(own)
-        checks = (
-            msgspec.json.decode(path.read_bytes(), type=dict[str, DriftCheck])
-            if path.exists()
-            else {}
-        )
-        checks[family] = check
-        path.write_bytes(msgspec.json.encode(checks))
+    row = DriftCheckRow(  # in the scope of the team's data
+        scope=check.scope,
+        family=family,
+        version=version,
+        checked_at=now_ms,
+        record=msgspec.json.encode(check),
+    )
+    await registry.store.write(lambda tx: tx.save_drift_check(row))
     return check
 
 

@@ -115,35 +115,43 @@ class TeamReplicas:
             self._runtimes[team] = runtime
         return runtime
 
-    def serving(self, team: str) -> Stamp:
-        """The version of each served model the registry gives ``team`` now."""
+    async def serving(self, team: str) -> Stamp:
+        """The version of each served model the registry gives ``team`` now.
+
+        Read from the registry's per-process cache of the families, which one small read of
+        the store's change counter validates: a promotion or rollback by any worker (or the
+        CLI) is seen at the next call, and no registry rows are read per request otherwise.
+        """
         if self.distribution is None:
             return ()
-        out: list[tuple[str, str | None]] = []
-        for name in SERVED:
-            serving = self.distribution.serving(team, name)
-            out.append((name, serving[1] if serving else None))
-        return tuple(out)
+        served = await self.distribution.served(team, SERVED)
+        return tuple((name, s[1] if s else None) for name, s in served.items())
 
     async def align_models(self, team: str, runtime: EdgeRuntime) -> Stamp:
         """Make the replica run the versions the team is served (install or drop to shipped);
         called on the team's lane, so the install runs off the server's loop."""
-        stamp = self.serving(team)
+        stamp = await self._on_server(lambda: self.serving(team))
         if self.distribution is not None and self._aligned.get(team) != stamp:
-            self._install(team, runtime, stamp)
+            await self._install(team, runtime, stamp)
             runtime.reload_models()
             self._aligned[team] = stamp
         return stamp
 
-    def _install(self, team: str, runtime: EdgeRuntime, stamp: Stamp) -> None:
-        assert self.distribution is not None
+    async def _install(self, team: str, runtime: EdgeRuntime, stamp: Stamp) -> None:
+        distribution = self.distribution
+        assert distribution is not None
         for name, version in stamp:
             running = runtime.models.manifest(name).version
             if version is None:
                 runtime.models.use_shipped(name)
             elif running != version:
-                scope = self.distribution.holding(team, name, version)
-                runtime.models.install(scope.blob(name, version), scope.manifest(name, version))
+
+                async def fetch(name: str = name, version: str = version):
+                    scope = await distribution.holding(team, name, version)
+                    return await scope.blob(name, version), await scope.manifest(name, version)
+
+                blob, manifest = await self._on_server(fetch)
+                runtime.models.install(blob, manifest)
 
     async def _on_server(self, make: Callable[[], Awaitable[T]]) -> T:
         """``make()`` on the server's loop (the store and notifier live there)."""
@@ -217,7 +225,7 @@ class TeamReplicas:
         ``fn`` may write (e.g. a profile created on first use); the answer is cached at the
         position after its own writes.
         """
-        slot = (team, (key, self.serving(team)))  # an answer is of its models too
+        slot = (team, (key, await self.serving(team)))  # an answer is of its models too
         position = await self.service.store.last_seq(team)
         cached = self._answers.get(slot)
         fresh = cached is not None and self._monotonic() - cached[1] < self.max_age_s

@@ -782,7 +782,7 @@ def server_model_key(
     from server.admin import model_key
 
     with server_errors():
-        print_json(model_key(database_url, data_dir=data_dir))
+        print_json(asyncio.run(model_key(database_url, data_dir=data_dir)))
 
 
 @server_app.command("revoke-token")
@@ -861,7 +861,7 @@ def server_rollout(
     from server.admin import rollout
 
     with server_errors():
-        print_json(rollout(database_url, name, percent, data_dir=data_dir, team=team))
+        print_json(asyncio.run(rollout(database_url, name, percent, data_dir=data_dir, team=team)))
 
 
 @server_app.command("rollback")
@@ -878,7 +878,7 @@ def server_rollback(
     from server.admin import rollback
 
     with server_errors():
-        print_json(rollback(database_url, name, data_dir=data_dir, team=team))
+        print_json(asyncio.run(rollback(database_url, name, data_dir=data_dir, team=team)))
 
 
 @server_app.command("import-leads")

@@ -309,7 +309,7 @@ async def retrain_and_distribute(
         run = await retrain(db, now_ms=now_ms, pseudonym_key=key)
     console.print(f"[green]✓[/] retraining run {run.id}: [bold]{run.decision}[/] ({run.reason})")
     figures["retrain"], figures["installed"] = run.decision, {}
-    signing_key = model_key(db).public_key  # what each phone is given at enrollment
+    signing_key = (await model_key(db)).public_key  # what each phone is given at enrollment
     for agent_id, rt in devices.items():
         await rt.enroll_model_key(signing_key)
         update = await rt.check_model_updates(

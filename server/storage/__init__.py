@@ -10,9 +10,13 @@ from pathlib import Path
 
 from server.storage.port import (
     DeviceRow,
+    DriftCheckRow,
     Key,
     LoggedConflict,
+    ModelFamilyRow,
+    ModelVersionRow,
     NewerDatabaseError,
+    RetrainRunRow,
     RevokedToken,
     ServerStore,
     ServerTx,
@@ -63,9 +67,13 @@ def open_store(database_url: str | Path, *, pool_size: int = 8) -> ServerStore:
 
 __all__ = [
     "DeviceRow",
+    "DriftCheckRow",
     "Key",
     "LoggedConflict",
+    "ModelFamilyRow",
+    "ModelVersionRow",
     "NewerDatabaseError",
+    "RetrainRunRow",
     "RevokedToken",
     "ServerStore",
     "ServerTx",

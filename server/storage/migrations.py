@@ -181,6 +181,63 @@ _WEBHOOK_DELIVERIES = (
     "team_id TEXT NOT NULL, received_at BIGINT NOT NULL, PRIMARY KEY (source, delivery_id))",
 )
 
+# The model registry (issue 13): versions with their blobs and signed manifests, what each
+# scope offers of each model, what devices run, retraining runs and drift checks, and the
+# server's other secrets (model-signing key, pseudonym key). Every host reads the same
+# registry; ``registry_changes`` is one row that each registry change moves on (and locks,
+# so changes apply one after the other) and that a worker's cache of the registry checks.
+_MODEL_REGISTRY = """
+CREATE TABLE model_versions (
+    scope TEXT NOT NULL,
+    family TEXT NOT NULL,
+    version TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    manifest {blob} NOT NULL,
+    sha256 TEXT NOT NULL,
+    blob {blob} NOT NULL,
+    reference {blob},
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (scope, family, version)
+);
+CREATE TABLE model_families (
+    scope TEXT NOT NULL,
+    family TEXT NOT NULL,
+    stable TEXT,
+    latest TEXT,
+    percent INTEGER NOT NULL DEFAULT 0,
+    rolled_back TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (scope, family)
+);
+CREATE TABLE device_models (
+    device_id TEXT NOT NULL,
+    family TEXT NOT NULL,
+    version TEXT NOT NULL,
+    reported_at BIGINT NOT NULL,
+    PRIMARY KEY (device_id, family)
+);
+CREATE TABLE retrain_runs (
+    id TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    family TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    finished_at BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    record {blob} NOT NULL
+);
+CREATE INDEX retrain_runs_scope ON retrain_runs(scope, finished_at);
+CREATE TABLE drift_checks (
+    scope TEXT NOT NULL,
+    family TEXT NOT NULL,
+    version TEXT NOT NULL,
+    checked_at BIGINT NOT NULL,
+    record {blob} NOT NULL,
+    PRIMARY KEY (scope, family)
+);
+CREATE TABLE server_keys (name TEXT PRIMARY KEY, key {blob} NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE registry_changes (id INTEGER PRIMARY KEY, changes BIGINT NOT NULL);
+INSERT INTO registry_changes (id, changes) VALUES (1, 0)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         name="0001_initial",
@@ -194,6 +251,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         name="0007_webhook_deliveries", sqlite=_WEBHOOK_DELIVERIES, postgres=_WEBHOOK_DELIVERIES
+    ),
+    Migration(
+        name="0008_model_registry",
+        sqlite=_split(_MODEL_REGISTRY.format(blob="BLOB")),
+        postgres=_split(_MODEL_REGISTRY.format(blob="BYTEA")),
     ),
 )
 

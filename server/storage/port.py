@@ -87,6 +87,59 @@ class RevokedToken(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class ModelVersionRow(msgspec.Struct, kw_only=True):
+    """One published model version: its signed manifest (JSON) and, when read with it, its bytes.
+
+    ``scope`` is ``pooled`` (the server's own models) or a team's scope; ``family`` is the
+    model's name (``behaviour``, ``personalization_lead``...); ``reference`` is the training
+    score distribution a drift check compares with (JSON, ``None`` for a version without one).
+    """
+
+    scope: str
+    family: str
+    version: str
+    manifest: bytes
+    sha256: str
+    created_at: int
+    blob: bytes | None = None
+    reference: bytes | None = None
+
+
+class ModelFamilyRow(msgspec.Struct, kw_only=True):
+    """What one scope offers of one model: ``stable`` to every device, ``latest`` to
+    ``percent`` % of them; ``versions`` (in publish order) is read, never saved."""
+
+    scope: str
+    family: str
+    stable: str | None = None
+    latest: str | None = None
+    percent: int = 0
+    rolled_back: list[str] = []
+    versions: list[str] = []
+
+
+class RetrainRunRow(msgspec.Struct, kw_only=True):
+    """One retraining run's record; ``record`` is the run's JSON (metrics, decision, reason)."""
+
+    id: str
+    scope: str
+    family: str
+    started_at: int
+    finished_at: int
+    outcome: str
+    record: bytes
+
+
+class DriftCheckRow(msgspec.Struct, kw_only=True):
+    """The last drift check of a retrained family in a scope; ``record`` is its JSON."""
+
+    scope: str
+    family: str
+    version: str
+    checked_at: int
+    record: bytes
+
+
 class ServerTx(Protocol):
     """One write transaction of the sync service: plain (blocking) calls, run by ``write``."""
 
@@ -142,6 +195,41 @@ class ServerTx(Protocol):
         """Drop the entries of tokens expired by ``now_ms`` (they are refused anyway); how many."""
         ...
 
+    # --- the model registry ----------------------------------------------------------
+
+    def lock_registry(self) -> int:
+        """Serialize this transaction with every other change of the model registry until it
+        ends, and move the registry's change counter on by one; the new count.
+
+        Every promotion, rollout change and rollback calls it first, so two of them at once
+        (two workers, two hosts, the CLI) apply one after the other and lose nothing.
+        """
+        ...
+
+    def model_family(self, scope: str, family: str) -> ModelFamilyRow | None:
+        """The family's state in ``scope`` with its versions in publish order."""
+        ...
+
+    def save_model_family(self, row: ModelFamilyRow) -> None:
+        """Store stable, latest, percent and rolled-back versions (``versions`` is ignored)."""
+
+    def add_model_version(self, row: ModelVersionRow) -> None:
+        """Store a version with its blob; publishing one again replaces its manifest, blob
+        and reference but keeps its place in the publish order."""
+
+    def report_model(self, device_id: str, family: str, version: str, now_ms: int) -> None:
+        """Note the version a device says it runs (an older report never replaces a newer)."""
+
+    def add_retrain_run(self, row: RetrainRunRow) -> None:
+        """Record a run; a run recorded before (same id) is kept as it was."""
+
+    def save_drift_check(self, row: DriftCheckRow) -> None:
+        """Keep the scope's last check of the family (an older one never replaces a newer)."""
+
+    def named_key(self, name: str, initial: bytes, now_ms: int) -> bytes:
+        """The secret stored under ``name``, ``initial`` if there was none (first one wins)."""
+        ...
+
 
 class ServerStore(Protocol):
     """The server's database."""
@@ -195,4 +283,35 @@ class ServerStore(Protocol):
 
     async def revocations(self) -> list[RevokedToken]:
         """The whole revocation list, oldest first."""
+        ...
+
+    async def named_key(self, name: str, initial: bytes) -> bytes:
+        """The secret stored under ``name`` (the model-signing key, the pseudonym key),
+        created from ``initial`` on first use (once, even by two workers at once)."""
+        ...
+
+    async def registry_changes(self) -> int:
+        """How many changes the model registry has seen (a cache of it checks this)."""
+        ...
+
+    async def model_families(self, scope: str) -> list[ModelFamilyRow]:
+        """Every family of ``scope`` with its versions in publish order."""
+        ...
+
+    async def model_version(
+        self, scope: str, family: str, version: str, *, blob: bool = False
+    ) -> ModelVersionRow | None:
+        """One version's manifest and reference, its bytes too with ``blob``."""
+        ...
+
+    async def device_models(self, device_id: str) -> dict[str, str]:
+        """family -> the version ``device_id`` last said it runs."""
+        ...
+
+    async def retrain_runs(self, scopes: Sequence[str] | None = None) -> list[RetrainRunRow]:
+        """The runs of ``scopes`` (``None``: all), in the order they finished."""
+        ...
+
+    async def drift_checks(self, scope: str) -> list[DriftCheckRow]:
+        """The last drift check of each family of ``scope``."""
         ...

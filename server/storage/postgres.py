@@ -29,16 +29,22 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from server.auth import new_signing_key
+from server.storage import registry
 from server.storage.migrations import migrate_postgres
 from server.storage.port import (
     DeviceRow,
+    DriftCheckRow,
     Key,
     LoggedConflict,
+    ModelFamilyRow,
+    ModelVersionRow,
+    RetrainRunRow,
     RevokedToken,
     StorageError,
     StoredRecord,
     redact,
 )
+from server.storage.registry import RegistryTx
 from server.storage.rows import (
     CONFLICT_COLUMNS,
     DEVICE_COLUMNS,
@@ -66,13 +72,18 @@ def _device(conn: psycopg.Connection[Any], device_id: str) -> DeviceRow | None:
     return None if row is None else device_from_row(row)
 
 
-class PostgresTx:
+class PostgresTx(RegistryTx):
     """A write transaction on one pooled connection (runs in one of the store's threads)."""
+
+    _pg = True
 
     def __init__(self, conn: psycopg.Connection[Any]):
         self._conn = conn
         self._last: dict[str, int] = {}
         self._clock: dict[str, str] = {}
+
+    def _run(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self._conn.execute(statement, params)
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._conn.execute(sql, params).fetchall()
@@ -448,3 +459,31 @@ class PostgresServerStore:
             f"SELECT {REVOCATION_COLUMNS} FROM token_revocations ORDER BY revoked_at, jti"
         )
         return [revocation_from_row(r) for r in rows]
+
+    # --- the model registry ----------------------------------------------------------
+
+    async def named_key(self, name: str, initial: bytes) -> bytes:
+        now = int(time.time() * 1000)
+        return await self.write(lambda tx: tx.named_key(name, initial, now))
+
+    async def registry_changes(self) -> int:
+        return await self._read(lambda conn: registry.registry_changes(conn, True))
+
+    async def model_families(self, scope: str) -> list[ModelFamilyRow]:
+        return await self._read(lambda conn: registry.model_families(conn, True, scope))
+
+    async def model_version(
+        self, scope: str, family: str, version: str, *, blob: bool = False
+    ) -> ModelVersionRow | None:
+        return await self._read(
+            lambda conn: registry.model_version(conn, True, scope, family, version, blob)
+        )
+
+    async def device_models(self, device_id: str) -> dict[str, str]:
+        return await self._read(lambda conn: registry.device_models(conn, True, device_id))
+
+    async def retrain_runs(self, scopes: Sequence[str] | None = None) -> list[RetrainRunRow]:
+        return await self._read(lambda conn: registry.retrain_runs(conn, True, scopes))
+
+    async def drift_checks(self, scope: str) -> list[DriftCheckRow]:
+        return await self._read(lambda conn: registry.drift_checks(conn, True, scope))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,8 +18,20 @@ from typing import Any, Self, TypeVar
 
 from edge.erasure import checkpoint
 from server.auth import new_signing_key
+from server.storage import registry
 from server.storage.migrations import migrate_sqlite
-from server.storage.port import DeviceRow, Key, LoggedConflict, RevokedToken, StoredRecord
+from server.storage.port import (
+    DeviceRow,
+    DriftCheckRow,
+    Key,
+    LoggedConflict,
+    ModelFamilyRow,
+    ModelVersionRow,
+    RetrainRunRow,
+    RevokedToken,
+    StoredRecord,
+)
+from server.storage.registry import RegistryTx
 from server.storage.rows import (
     DEVICE_COLUMNS,
     REVOCATION_COLUMNS,
@@ -56,13 +69,16 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-class SqliteTx:
+class SqliteTx(RegistryTx):
     """A write transaction on the writer connection (runs in the writer thread)."""
 
     def __init__(self, db: sqlite3.Connection):
         self._db = db
         #: Whether this transaction erased records (the WAL is checkpointed after it commits).
         self.erased = False
+
+    def _run(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self._db.execute(statement, params)
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._db.execute(sql, params).fetchall()
@@ -468,3 +484,31 @@ class SqliteServerStore:
             ).fetchall()
         )
         return [revocation_from_row(r) for r in rows]
+
+    # --- the model registry ----------------------------------------------------------
+
+    async def named_key(self, name: str, initial: bytes) -> bytes:
+        now = int(time.time() * 1000)
+        return await self.write(lambda tx: tx.named_key(name, initial, now))
+
+    async def registry_changes(self) -> int:
+        return await self._read(lambda db: registry.registry_changes(db, False))
+
+    async def model_families(self, scope: str) -> list[ModelFamilyRow]:
+        return await self._read(lambda db: registry.model_families(db, False, scope))
+
+    async def model_version(
+        self, scope: str, family: str, version: str, *, blob: bool = False
+    ) -> ModelVersionRow | None:
+        return await self._read(
+            lambda db: registry.model_version(db, False, scope, family, version, blob)
+        )
+
+    async def device_models(self, device_id: str) -> dict[str, str]:
+        return await self._read(lambda db: registry.device_models(db, False, device_id))
+
+    async def retrain_runs(self, scopes: Sequence[str] | None = None) -> list[RetrainRunRow]:
+        return await self._read(lambda db: registry.retrain_runs(db, False, scopes))
+
+    async def drift_checks(self, scope: str) -> list[DriftCheckRow]:
+        return await self._read(lambda db: registry.drift_checks(db, False, scope))

@@ -12,7 +12,7 @@ unspoiled is installed (so each refusal is the check's doing, not a broken path)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
@@ -22,45 +22,48 @@ from edge.model_updates import UpdatePolicy, pin_key
 from edge.runtime import EdgeRuntime
 from models.artifact import ARTIFACT_DIR, read_manifest
 from server.distribution import ModelDistribution
+from server.storage import open_store
 from sync.codec import Format, encode_batch
 from sync.manifest import ModelManifest
 from tests.factories import small_world
-from tests.live_server import default_engine, engine_server
+from tests.live_server import default_engine, engine_server, registry_of, spoil_version
 
 SHIPPED = read_manifest(ARTIFACT_DIR, "behaviour").version
 NEW = "9.9.0-supply"
 LEAD = "lead-000001"
 
-Spoil = Callable[[ModelDistribution, Path, ModelManifest], None]
+Spoil = Callable[[ModelDistribution, Path, ModelManifest], Awaitable[None]]
+BLOB = (ARTIFACT_DIR / "behaviour.tflite").read_bytes()
 
 
-def tamper_blob(reg: ModelDistribution, folder: Path, signed: ModelManifest) -> None:
-    data = bytearray((folder / "model.tflite").read_bytes())
+async def tamper_blob(reg: ModelDistribution, tmp: Path, signed: ModelManifest) -> None:
+    data = bytearray(BLOB)
     data[len(data) // 2] ^= 0xFF
-    (folder / "model.tflite").write_bytes(bytes(data))
+    await spoil_version(reg, "behaviour", NEW, blob=bytes(data))
 
 
-def truncate_blob(reg: ModelDistribution, folder: Path, signed: ModelManifest) -> None:
-    data = (folder / "model.tflite").read_bytes()
-    (folder / "model.tflite").write_bytes(data[: len(data) // 2])
+async def truncate_blob(reg: ModelDistribution, tmp: Path, signed: ModelManifest) -> None:
+    await spoil_version(reg, "behaviour", NEW, blob=BLOB[: len(BLOB) // 2])
 
 
-def _resign(reg: ModelDistribution, folder: Path, manifest: ModelManifest) -> None:
-    (folder / "manifest.json").write_bytes(msgspec.json.encode(reg.sign(manifest)))
+async def _resign(reg: ModelDistribution, signer: ModelDistribution, manifest: ModelManifest):
+    resigned = msgspec.json.encode(await signer.sign(manifest))
+    await spoil_version(reg, "behaviour", NEW, manifest=resigned)
 
 
-def wrong_hash(reg: ModelDistribution, folder: Path, signed: ModelManifest) -> None:
+async def wrong_hash(reg: ModelDistribution, tmp: Path, signed: ModelManifest) -> None:
     other = hashlib.sha256(b"another model").hexdigest()
-    _resign(reg, folder, msgspec.structs.replace(signed, sha256=other))
+    await _resign(reg, reg, msgspec.structs.replace(signed, sha256=other))
 
 
-def wrong_spec_hash(reg: ModelDistribution, folder: Path, signed: ModelManifest) -> None:
+async def wrong_spec_hash(reg: ModelDistribution, tmp: Path, signed: ModelManifest) -> None:
     other = hashlib.sha256(b"another feature spec").hexdigest()
-    _resign(reg, folder, msgspec.structs.replace(signed, feature_spec_hash=other))
+    await _resign(reg, reg, msgspec.structs.replace(signed, feature_spec_hash=other))
 
 
-def other_key(reg: ModelDistribution, folder: Path, signed: ModelManifest) -> None:
-    _resign(ModelDistribution(folder.parent.parent.parent / "intruder"), folder, signed)
+async def other_key(reg: ModelDistribution, tmp: Path, signed: ModelManifest) -> None:
+    async with open_store(tmp / "intruder.db") as store:
+        await _resign(reg, ModelDistribution(store, tmp / "intruder"), signed)
 
 
 ATTACKS: dict[str, tuple[Spoil, str]] = {
@@ -81,18 +84,17 @@ async def _offer_spoiled(request, tmp_path: Path, spoil: Spoil | None):
     """Enroll a device, publish NEW spoiled by ``spoil``, check for updates; the report and
     the device's scores before, right after, and after a restart."""
     with engine_server(request, tmp_path, default_engine()) as server:
-        reg = ModelDistribution(server.config.registry_dir)
         path = tmp_path / "device.db"
         device = await EdgeRuntime.open(path)
         try:
-            await device.ingest(encode_batch(small_world(3, 6), Format.MSGPACK))
-            await pin_key(device.store, reg.public_key())  # the key given at enrollment
-            before = await _score(device)
-            blob = (ARTIFACT_DIR / "behaviour.tflite").read_bytes()
-            manifest = read_manifest(ARTIFACT_DIR, "behaviour")
-            signed = reg.publish(blob, msgspec.structs.replace(manifest, version=NEW))
-            if spoil is not None:
-                spoil(reg, reg.directory / "behaviour" / NEW, signed)
+            async with registry_of(server) as reg:
+                await device.ingest(encode_batch(small_world(3, 6), Format.MSGPACK))
+                await pin_key(device.store, await reg.public_key())  # given at enrollment
+                before = await _score(device)
+                manifest = read_manifest(ARTIFACT_DIR, "behaviour")
+                signed = await reg.publish(BLOB, msgspec.structs.replace(manifest, version=NEW))
+                if spoil is not None:
+                    await spoil(reg, tmp_path, signed)
             report = await device.check_model_updates(
                 server.url, server.token(), UpdatePolicy(), families=("behaviour",)
             )

@@ -298,19 +298,28 @@ def test_going_online_syncs_the_outbox_to_a_server(client, tmp_path):
     assert not client.online
 
 
-def publish_shipped(live, version: str) -> Path:
+def publish_shipped(live, version: str, *, tamper: bool = False) -> None:
     """The shipped behaviour model published on ``live`` under ``version`` (no training);
-    the folder of its files on the server."""
+    with ``tamper``, its stored blob is then altered on the server."""
+    import asyncio
+
     import msgspec
 
     from models.artifact import ARTIFACT_DIR, read_manifest
-    from server.distribution import ModelDistribution
+    from tests.live_server import registry_of, spoil_version
 
-    registry = ModelDistribution(live.config.registry_dir)
     blob = (ARTIFACT_DIR / "behaviour.tflite").read_bytes()
     manifest = msgspec.structs.replace(read_manifest(ARTIFACT_DIR, "behaviour"), version=version)
-    registry.publish(blob, manifest)
-    return registry.directory / "behaviour" / version
+
+    async def publish() -> None:
+        async with registry_of(live) as registry:
+            await registry.publish(blob, manifest)
+            if tamper:
+                altered = bytearray(blob)
+                altered[len(altered) // 2] ^= 0xFF
+                await spoil_version(registry, "behaviour", version, blob=bytes(altered))
+
+    asyncio.run(publish())
 
 
 def test_the_model_button_downloads_verifies_installs_and_the_device_runs_it(client, tmp_path):
@@ -322,10 +331,12 @@ def test_the_model_button_downloads_verifies_installs_and_the_device_runs_it(cli
     lead = client.bridge.wait(rt.get("lead", client.screens["leads"].rows[0]["id"]))
     running = rt.model_versions()["behaviour"]
     with run_server(tmp_path / "server.db") as live:
-        from server.distribution import ModelDistribution
+        import asyncio
+
+        from server.admin import model_key
 
         # enrollment pins the server's model-signing key (a device trusts no key offered)
-        key = ModelDistribution(live.config.registry_dir).public_key()
+        key = asyncio.run(model_key(live.config.database_url)).public_key
         client.bridge.wait(rt.enroll_model_key(key))
         tap(client.tabs["sync"])
         sync.server.text = live.url
@@ -353,10 +364,7 @@ def test_the_model_button_downloads_verifies_installs_and_the_device_runs_it(cli
         idle(client)
         assert f"model {new}" in detail.analysis.plain, detail.analysis.plain
         # a newer version whose blob was altered on the server is refused, and the old one runs
-        folder = publish_shipped(live, "9.8.0-tampered")
-        blob = bytearray((folder / "model.tflite").read_bytes())
-        blob[len(blob) // 2] ^= 0xFF
-        (folder / "model.tflite").write_bytes(bytes(blob))
+        publish_shipped(live, "9.8.0-tampered", tamper=True)
         tap(client.tabs["sync"])
         tap(sync.check)
         idle(client)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -106,8 +107,9 @@ def test_server_retrain_refuses_an_empty_database_and_records_it(tmp_path):
     run("server", "token", "--agent", "a", "--team", "t", "--db", db, "--create")
     first = json.loads(run("server", "retrain", "--db", db).stdout)
     assert first["decision"] == "refused" and "need at least 50" in first["reason"]
-    runs = (tmp_path / "s.db.registry" / "retrain-runs.jsonl").read_text().splitlines()
-    assert [json.loads(r)["id"] for r in runs] == [first["id"]]
+    with sqlite3.connect(db) as conn:  # recorded in the database, as every worker sees it
+        runs = conn.execute("SELECT id, outcome FROM retrain_runs").fetchall()
+    assert runs == [(first["id"], "refused")]
     proc = run("server", "rollback", "behaviour", "--db", db, ok=False)
     assert proc.returncode == 1 and "no model family 'behaviour'" in proc.stderr
 

@@ -12,16 +12,19 @@ from pathlib import Path
 import httpx
 import msgspec
 import numpy as np
+import pytest
 
 from edge.model_updates import UpdatePolicy, verify_signature
 from edge.runtime import EdgeRuntime
 from models.artifact import ARTIFACT_DIR, read_manifest
 from models.behaviour.retrain import base_corpus, decide, worse_share
+from models.errors import ArtifactError
 from server.distribution import ModelDistribution, bucket
 from server.retrain import pseudonym, retrain_once, training_set
 from server.storage import open_store
 from sync.codec import Format, encode_batch
 from tests.factories import small_world
+from tests.live_server import registry_of, spoil_version
 
 A = "/api/v1/advanced"
 SHIPPED = read_manifest(ARTIFACT_DIR, "behaviour").version
@@ -29,19 +32,15 @@ SHIPPED = read_manifest(ARTIFACT_DIR, "behaviour").version
 SMALL_BASE = {"agents": 1, "leads": 120, "listings": 200, "seed": 5}
 
 
-def registry(server) -> ModelDistribution:
-    return ModelDistribution(server.config.registry_dir)
-
-
 async def phone(tmp_path: Path, name: str) -> EdgeRuntime:
     return await EdgeRuntime.open(tmp_path / f"{name}.db")
 
 
-def publish_shipped(reg: ModelDistribution, version: str, percent: int = 100):
+async def publish_shipped(reg: ModelDistribution, version: str, percent: int = 100):
     """The shipped behaviour model republished under a new version (no training needed)."""
     blob = (ARTIFACT_DIR / "behaviour.tflite").read_bytes()
     manifest = msgspec.structs.replace(read_manifest(ARTIFACT_DIR, "behaviour"), version=version)
-    return reg.publish(blob, manifest, percent=percent)
+    return await reg.publish(blob, manifest, percent=percent)
 
 
 async def test_retraining_promotes_then_a_device_installs_it_and_rolls_back(tmp_path, server):
@@ -50,24 +49,22 @@ async def test_retraining_promotes_then_a_device_installs_it_and_rolls_back(tmp_
     world = generate_world(agents=1, leads=150, listings=200, seed=3)
     token = server.token()
     device = await phone(tmp_path, "a")
-    await device.enroll_model_key(registry(server).public_key())
+    store = open_store(server.config.database_url)
+    await store.open()
+    registry = ModelDistribution(store, server.config.registry_dir)
+    await device.enroll_model_key(await registry.public_key())
     try:
         await device.ingest(encode_batch(world.records(), Format.MSGPACK))
         assert (await device.sync(server.url, token)).status == "ok"
-        store = open_store(server.config.database_url)
-        await store.open()
-        try:
-            run = await retrain_once(
-                store,
-                registry(server),
-                now_ms=world.now_ms,
-                epochs=2,
-                tolerance=0.5,
-                confidence=1.01,
-                base_world=SMALL_BASE,
-            )
-        finally:
-            await store.close()
+        run = await retrain_once(
+            store,
+            registry,
+            now_ms=world.now_ms,
+            epochs=2,
+            tolerance=0.5,
+            confidence=1.01,
+            base_world=SMALL_BASE,
+        )
         assert run.decision == "promoted", run.reason
         m = run.metrics
         assert m["rows"] > 200 and m["rows_holdout"] > 20 and m["rows_base"] > 100
@@ -80,7 +77,7 @@ async def test_retraining_promotes_then_a_device_installs_it_and_rolls_back(tmp_
         for who in ("candidate", "current"):
             assert {f"{who}.{part}p_convert.auc" for part in ("", "synced.", "base.")} <= set(m)
         assert 0 <= m["synced_worse_share"] <= 1
-        assert (registry(server).directory / "base-corpus").is_dir()  # cached for the next run
+        assert (registry.directory / "base-corpus").is_dir()  # cached for the next run
         assert "tensorflow" not in sys.modules  # training ran in its own process
         with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as h:
             runs = h.get(f"{A}/models/retrain-runs").json()["runs"]
@@ -98,14 +95,15 @@ async def test_retraining_promotes_then_a_device_installs_it_and_rolls_back(tmp_
         assert (await device.predict_behaviour(world.leads[0].id)).p_convert >= 0
         # The device reports what it runs at its next check.
         await device.check_model_updates(server.url, token, UpdatePolicy())
-        assert registry(server).device_versions(device.device_id)["behaviour"] == run.candidate
+        assert (await registry.device_versions(device.device_id))["behaviour"] == run.candidate
 
-        registry(server).rollback("behaviour")
+        await registry.rollback("behaviour")
         back = await device.check_model_updates(server.url, token, UpdatePolicy())
         assert back.rolled_back == {"behaviour": SHIPPED}
         assert device.models.get("behaviour").manifest.version == SHIPPED
     finally:
         await device.close()
+        await store.close()
 
 
 async def test_a_run_without_enough_outcomes_is_refused_and_recorded(tmp_path, server):
@@ -116,16 +114,12 @@ async def test_a_run_without_enough_outcomes_is_refused_and_recorded(tmp_path, s
         assert (await device.sync(server.url, token)).status == "ok"
     finally:
         await device.close()
-    store = open_store(server.config.database_url)
-    await store.open()
-    try:
-        run = await retrain_once(store, registry(server), now_ms=server.config.clock())
-    finally:
-        await store.close()
+    async with registry_of(server) as registry:
+        run = await retrain_once(registry.store, registry, now_ms=server.config.clock())
+        with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as h:
+            assert h.get(f"{A}/models/retrain-runs").json()["runs"][0]["decision"] == "refused"
+        assert await registry.families() == []  # nothing was published
     assert run.decision == "refused" and "need at least 50" in run.reason
-    with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as h:
-        assert h.get(f"{A}/models/retrain-runs").json()["runs"][0]["decision"] == "refused"
-    assert registry(server).families() == []  # nothing was published
 
 
 def test_the_decision_promotes_only_a_candidate_not_worse():
@@ -184,58 +178,63 @@ async def test_tampered_blob_and_bad_signature_are_refused_and_the_device_keeps_
     tmp_path, server
 ):
     token = server.token()
-    reg = registry(server)
     device = await phone(tmp_path, "a")
-    await device.enroll_model_key(reg.public_key())
-    try:
-        signed = publish_shipped(reg, "9.0.0-tampered")
-        blob_file = reg.directory / "behaviour" / signed.version / "model.tflite"
-        data = bytearray(blob_file.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        blob_file.write_bytes(bytes(data))
-        report = await device.check_model_updates(server.url, token, UpdatePolicy())
-        assert "sha256" in report.rejected["behaviour"], report
-        assert device.models.get("behaviour").manifest.version == SHIPPED
+    async with registry_of(server) as reg, open_store(tmp_path / "other.db") as other_store:
+        await device.enroll_model_key(await reg.public_key())
+        try:
+            signed = await publish_shipped(reg, "9.0.0-tampered")
+            data = bytearray((ARTIFACT_DIR / "behaviour.tflite").read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            await spoil_version(reg, "behaviour", signed.version, blob=bytes(data))
+            report = await device.check_model_updates(server.url, token, UpdatePolicy())
+            assert "sha256" in report.rejected["behaviour"], report
+            assert device.models.get("behaviour").manifest.version == SHIPPED
+            with pytest.raises(ArtifactError, match="sha256"):  # nor used on the server
+                await reg.materialize("behaviour", signed.version)
 
-        signed = publish_shipped(reg, "9.0.1-forged")
-        manifest_file = reg.directory / "behaviour" / signed.version / "manifest.json"
-        forged = msgspec.structs.replace(signed, metrics={"p_convert.auc": 0.99})
-        manifest_file.write_bytes(msgspec.json.encode(forged))
-        report = await device.check_model_updates(server.url, token, UpdatePolicy())
-        assert "bad manifest signature" in report.rejected["behaviour"], report
-        assert device.models.get("behaviour").manifest.version == SHIPPED
+            signed = await publish_shipped(reg, "9.0.1-forged")
+            forged = msgspec.structs.replace(signed, metrics={"p_convert.auc": 0.99})
+            await spoil_version(
+                reg, "behaviour", signed.version, manifest=msgspec.json.encode(forged)
+            )
+            report = await device.check_model_updates(server.url, token, UpdatePolicy())
+            assert "bad manifest signature" in report.rejected["behaviour"], report
+            assert device.models.get("behaviour").manifest.version == SHIPPED
+            with pytest.raises(ArtifactError, match="bad manifest signature"):
+                await reg.materialize("behaviour", signed.version)
 
-        # A manifest validly signed, but by another key than the one pinned at enrollment.
-        other = ModelDistribution(tmp_path / "other-registry")
-        signed = publish_shipped(reg, "9.0.2-other-key")
-        manifest_file = reg.directory / "behaviour" / signed.version / "manifest.json"
-        manifest_file.write_bytes(msgspec.json.encode(other.sign(signed)))
-        report = await device.check_model_updates(server.url, token, UpdatePolicy())
-        assert "the pinned key is" in report.rejected["behaviour"], report
-        assert device.models.get("behaviour").manifest.version == SHIPPED
+            # A manifest validly signed, but by another key than the one pinned at enrollment.
+            other = ModelDistribution(other_store, tmp_path / "other-registry")
+            signed = await publish_shipped(reg, "9.0.2-other-key")
+            resigned = msgspec.json.encode(await other.sign(signed))
+            await spoil_version(reg, "behaviour", signed.version, manifest=resigned)
+            report = await device.check_model_updates(server.url, token, UpdatePolicy())
+            assert "the pinned key is" in report.rejected["behaviour"], report
+            assert device.models.get("behaviour").manifest.version == SHIPPED
 
-        signed = publish_shipped(reg, "9.0.3-good")
-        report = await device.check_model_updates(server.url, token, UpdatePolicy())
-        assert report.installed == {"behaviour": "9.0.3-good"}
-        verify_signature(signed, reg.public_key())
-    finally:
-        await device.close()
+            signed = await publish_shipped(reg, "9.0.3-good")
+            report = await device.check_model_updates(server.url, token, UpdatePolicy())
+            assert report.installed == {"behaviour": "9.0.3-good"}
+            verify_signature(signed, await reg.public_key())
+        finally:
+            await device.close()
 
 
 async def test_staged_rollout_offers_the_new_version_to_a_stable_share_of_devices(tmp_path, server):
-    reg = registry(server)
-    publish_shipped(reg, "9.1.0")
-    publish_shipped(reg, "9.2.0", percent=30)
-    ids = [f"dev-{i:04d}" for i in range(400)]
-    offered = [reg.offer("behaviour", d).version for d in ids]
-    share = offered.count("9.2.0") / len(ids)
-    assert 0.2 < share < 0.4 and set(offered) == {"9.1.0", "9.2.0"}
-    assert offered == [reg.offer("behaviour", d).version for d in ids]  # deterministic
-    assert all(
-        (v == "9.2.0") == (bucket("behaviour", d) < 30) for d, v in zip(ids, offered, strict=True)
-    )
-    reg.set_rollout("behaviour", 100)
-    assert {reg.offer("behaviour", d).version for d in ids} == {"9.2.0"}
+    async with registry_of(server) as reg:
+        await publish_shipped(reg, "9.1.0")
+        await publish_shipped(reg, "9.2.0", percent=30)
+        ids = [f"dev-{i:04d}" for i in range(400)]
+        offered = [(await reg.offer("behaviour", d)).version for d in ids]
+        share = offered.count("9.2.0") / len(ids)
+        assert 0.2 < share < 0.4 and set(offered) == {"9.1.0", "9.2.0"}
+        assert offered == [(await reg.offer("behaviour", d)).version for d in ids]  # stable
+        assert all(
+            (v == "9.2.0") == (bucket("behaviour", d) < 30)
+            for d, v in zip(ids, offered, strict=True)
+        )
+        await reg.set_rollout("behaviour", 100)
+        assert {(await reg.offer("behaviour", d)).version for d in ids} == {"9.2.0"}
     token = server.token()
     with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as h:
         offer = h.get(f"{A}/models/behaviour/offer", params={"device_id": "dev-1"}).json()
@@ -303,24 +302,20 @@ def test_the_api_process_runs_with_tensorflow_unimportable():
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 
 
-def test_two_registries_on_one_folder_lose_no_update(tmp_path):
-    """Two workers (two instances, each with its own thread lock) record devices at once."""
-    import threading
+async def test_two_registries_on_one_database_lose_no_device_report(tmp_path):
+    """Two workers (two stores on one database) record devices at once."""
+    import asyncio
 
-    first, second = ModelDistribution(tmp_path / "reg"), ModelDistribution(tmp_path / "reg")
+    db = tmp_path / "server.db"
+    async with open_store(db) as one, open_store(db) as two:
+        first = ModelDistribution(one, tmp_path / "a")
+        second = ModelDistribution(two, tmp_path / "b")
 
-    def report(registry: ModelDistribution, prefix: str) -> None:
-        for i in range(150):
-            registry.offer("behaviour", f"{prefix}-{i}", running="1.0.0")
+        async def report(registry: ModelDistribution, prefix: str) -> None:
+            for i in range(150):
+                await registry.offer("behaviour", f"{prefix}-{i}", running="1.0.0")
 
-    threads = [
-        threading.Thread(target=report, args=(first, "a")),
-        threading.Thread(target=report, args=(second, "b")),
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    devices = {f"{p}-{i}" for p in "ab" for i in range(150)}
-    assert {d for d in devices if first.device_versions(d)} == devices
-    assert first.public_key() == second.public_key()  # one signing key for both
+        await asyncio.gather(report(first, "a"), report(second, "b"))
+        devices = {f"{p}-{i}" for p in "ab" for i in range(150)}
+        assert {d for d in devices if await first.device_versions(d)} == devices
+        assert await first.public_key() == await second.public_key()  # one signing key

@@ -116,16 +116,17 @@ async def test_a_real_run_on_an_empty_server_is_refused_and_recorded(tmp_path):
 
     store = open_store(tmp_path / "server.db")
     await store.open()
-    registry = ModelDistribution(tmp_path / "registry")
+    registry = ModelDistribution(store, tmp_path / "registry")
     try:
         config = ServerConfig(
             clock=lambda: 1_700_000_000_000, retrain_pooled=True, retrain_families=("behaviour",)
         )
         [run] = await RetrainJob(store, registry, config).run()
+        recorded = await store.retrain_runs()
+        assert await registry.families() == []  # nothing was published
     finally:
         await store.close()
     assert run.decision == "refused" and "need at least 50" in run.reason
     assert run.started_at == 1_700_000_000_000 and run.family == "behaviour"
-    recorded = (tmp_path / "registry" / "retrain-runs.jsonl").read_text().splitlines()
-    assert [json.loads(line)["id"] for line in recorded] == [run.id]
-    assert registry.families() == []  # nothing was published
+    assert [(r.id, r.outcome) for r in recorded] == [(run.id, "refused")]
+    assert json.loads(recorded[0].record)["reason"] == run.reason

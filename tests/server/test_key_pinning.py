@@ -13,16 +13,17 @@ from edge.model_updates import NOT_ENROLLED, KeyPinnedError, UpdatePolicy, pinne
 from edge.runtime import EdgeRuntime
 from models.artifact import ARTIFACT_DIR, read_manifest
 from server.distribution import ModelDistribution
-from tests.live_server import run_server
+from server.storage import open_store
+from tests.live_server import registry_of, run_server
 
 SHIPPED = read_manifest(ARTIFACT_DIR, "behaviour").version
 
 
-def publish(reg: ModelDistribution, version: str):
+async def publish(reg: ModelDistribution, version: str):
     """The shipped behaviour model republished (and signed by ``reg``) under ``version``."""
     blob = (ARTIFACT_DIR / "behaviour.tflite").read_bytes()
     manifest = msgspec.structs.replace(read_manifest(ARTIFACT_DIR, "behaviour"), version=version)
-    return reg.publish(blob, manifest)
+    return await reg.publish(blob, manifest)
 
 
 async def test_a_server_with_another_signing_key_is_refused_and_the_model_kept(tmp_path):
@@ -30,43 +31,44 @@ async def test_a_server_with_another_signing_key_is_refused_and_the_model_kept(t
         run_server(tmp_path / "ours.db") as ours,
         run_server(tmp_path / "impostor.db") as impostor,
     ):
-        our_reg = ModelDistribution(ours.config.registry_dir)
-        their_reg = ModelDistribution(impostor.config.registry_dir)
-        assert our_reg.public_key() != their_reg.public_key()
-        publish(their_reg, "9.5.0-impostor")
-        device = await EdgeRuntime.open(tmp_path / "phone.db")
-        try:
-            # Not enrolled: nothing is downloaded, and the key the server offers is not pinned.
-            report = await device.check_model_updates(impostor.url, impostor.token())
-            assert report.skipped == NOT_ENROLLED and not report.installed
-            assert await pinned_key(device.store) is None
-
-            signer = await device.enroll_model_key(base64.b64encode(our_reg.public_key()).decode())
-            assert signer == our_reg.signer()
-            report = await device.check_model_updates(
-                impostor.url, impostor.token(), UpdatePolicy()
-            )
-            assert "the pinned key is" in report.rejected["behaviour"], report
-            assert not report.installed
-            assert device.models.get("behaviour").manifest.version == SHIPPED
-            # Handing the other key at a later check is refused too: the pin stays.
-            with pytest.raises(KeyPinnedError, match="re-enroll"):
-                await device.check_model_updates(
-                    impostor.url, impostor.token(), public_key=their_reg.public_key()
-                )
-            assert await pinned_key(device.store) == our_reg.public_key()
-
-            publish(our_reg, "9.5.1-ours")  # the enrolled server's model installs
-            report = await device.check_model_updates(ours.url, ours.token(), UpdatePolicy())
-            assert report.installed == {"behaviour": "9.5.1-ours"}, report
-            # A deliberate re-enrollment may change the key.
-            await device.enroll_model_key(their_reg.public_key(), replace=True)
-            assert await pinned_key(device.store) == their_reg.public_key()
-        finally:
-            await device.close()
+        async with registry_of(ours) as our_reg, registry_of(impostor) as their_reg:
+            await _refused_then_installed(tmp_path, ours, impostor, our_reg, their_reg)
 
 
-def test_the_cli_prints_the_key_and_enrolls_a_device_with_it(tmp_path):
+async def _refused_then_installed(tmp_path, ours, impostor, our_reg, their_reg) -> None:
+    """Refused from the impostor, installed from ours, whatever key the phone is handed."""
+    our_key, their_key = await our_reg.public_key(), await their_reg.public_key()
+    assert our_key != their_key
+    await publish(their_reg, "9.5.0-impostor")
+    device = await EdgeRuntime.open(tmp_path / "phone.db")
+    try:
+        # Not enrolled: nothing is downloaded, and the key the server offers is not pinned.
+        report = await device.check_model_updates(impostor.url, impostor.token())
+        assert report.skipped == NOT_ENROLLED and not report.installed
+        assert await pinned_key(device.store) is None
+
+        signer = await device.enroll_model_key(base64.b64encode(our_key).decode())
+        assert signer == await our_reg.signer()
+        report = await device.check_model_updates(impostor.url, impostor.token(), UpdatePolicy())
+        assert "the pinned key is" in report.rejected["behaviour"], report
+        assert not report.installed
+        assert device.models.get("behaviour").manifest.version == SHIPPED
+        # Handing the other key at a later check is refused too: the pin stays.
+        with pytest.raises(KeyPinnedError, match="re-enroll"):
+            await device.check_model_updates(impostor.url, impostor.token(), public_key=their_key)
+        assert await pinned_key(device.store) == our_key
+
+        await publish(our_reg, "9.5.1-ours")  # the enrolled server's model installs
+        report = await device.check_model_updates(ours.url, ours.token(), UpdatePolicy())
+        assert report.installed == {"behaviour": "9.5.1-ours"}, report
+        # A deliberate re-enrollment may change the key.
+        await device.enroll_model_key(their_key, replace=True)
+        assert await pinned_key(device.store) == their_key
+    finally:
+        await device.close()
+
+
+async def test_the_cli_prints_the_key_and_enrolls_a_device_with_it(tmp_path):
     from tests.server.test_cli import run
 
     db = str(tmp_path / "s.db")
@@ -75,7 +77,8 @@ def test_the_cli_prints_the_key_and_enrolls_a_device_with_it(tmp_path):
     run("device", "init", phone)
     out = run("device", "enroll", phone, "--model-key", info["public_key"]).stdout
     assert info["signer"] in out
-    other = ModelDistribution(tmp_path / "other").signing_key_info().public_key
+    async with open_store(tmp_path / "other.db") as store:
+        other = (await ModelDistribution(store, tmp_path / "o").signing_key_info()).public_key
     refused = run("device", "enroll", phone, "--model-key", other, ok=False)
     assert refused.returncode == 1 and "re-enroll" in refused.stderr
     bad = run("device", "enroll", phone, "--model-key", "not-a-key", ok=False)

@@ -21,7 +21,7 @@ from edge.runtime import EdgeRuntime
 from models.artifact import ARTIFACT_DIR, read_manifest
 from models.drift import PSI_THRESHOLD, psi, reference
 from server.config import ServerConfigError, config_from_env
-from server.distribution import ModelDistribution, team_scope
+from server.distribution import team_scope
 from server.jobs import RetrainJob
 from server.retrain import (
     drift_once,
@@ -31,10 +31,10 @@ from server.retrain import (
     pseudonym_key,
     retrain_once,
 )
-from server.storage import open_store
 from sync.codec import Format, encode_batch
 from sync.records import Channel, Event, EventType
 from tests.factories import lead, small_world
+from tests.live_server import registry_of
 
 A = "/api/v1/advanced"
 SHIPPED = {
@@ -56,7 +56,8 @@ def of_team(records: list, team: str) -> list:
 async def synced_phone(tmp_path: Path, server, name: str, team: str, records: list):
     device = await EdgeRuntime.open(tmp_path / f"{name}.db")
     # enrollment pins the server's model-signing key (a device trusts no key it is offered)
-    await device.enroll_model_key(ModelDistribution(server.config.registry_dir).public_key())
+    async with registry_of(server) as registry:
+        await device.enroll_model_key(await registry.public_key())
     await device.ingest(encode_batch(records, Format.MSGPACK))
     assert (await device.sync(server.url, server.token(team=team))).status == "ok"
     return device
@@ -105,11 +106,10 @@ async def test_the_training_export_on_disk_holds_no_name_email_phone_text_or_raw
     leads = [r for r in records if hasattr(r, "email")]
     device = await synced_phone(tmp_path, server, "a", "team-a", records)
     await device.close()
-    registry = ModelDistribution(server.config.registry_dir)
     work = tmp_path / "work"
-    async with open_store(server.config.database_url) as store:
+    async with registry_of(server) as registry:
         run = await retrain_once(
-            store,
+            registry.store,
             registry,
             now_ms=server.config.clock(),
             family="intervention",
@@ -117,6 +117,7 @@ async def test_the_training_export_on_disk_holds_no_name_email_phone_text_or_raw
             work_dir=work,
             min_rows=10**6,
         )
+        salt = await pseudonym_key(registry)
     assert run.decision == "refused" and "need at least" in run.reason
     written = b"".join(p.read_bytes() for p in work.rglob("*") if p.is_file())
     assert len(written) > 1000
@@ -129,7 +130,6 @@ async def test_the_training_export_on_disk_holds_no_name_email_phone_text_or_raw
     found = [f for f in forbidden if f.encode() in written]
     assert found == [], f"identifiers on disk: {found}"
     # The search can fail: what must be there is there (the keyed pseudonym, a listing id).
-    salt = pseudonym_key(registry)
     assert pseudonym(salt, "lead", "team-a", leads[0].id).encode() in written
     assert b"lst-000001" in written
     # The same search over an export that kept the e-mail would have found it.
@@ -150,7 +150,6 @@ async def test_a_team_promotion_reaches_its_phones_and_the_api_not_the_other_tea
     phone_b = await synced_phone(
         tmp_path, server, "b", "team-b", of_team(small_world(3, 4), "team-b")
     )
-    registry = ModelDistribution(server.config.registry_dir)
     erased = world.leads[-1].id
     sample = [le.id for le in world.leads[:8]]
 
@@ -161,7 +160,8 @@ async def test_a_team_promotion_reaches_its_phones_and_the_api_not_the_other_tea
     try:
         shipped_scores = scores()
         assert {v for v, _, _ in shipped_scores} == {SHIPPED["behaviour"]}
-        async with open_store(server.config.database_url) as store:
+        async with registry_of(server) as registry:
+            store = registry.store
             run1 = await retrain_once(
                 store, registry, now_ms=world.now_ms, team="team-a", base_world=SMALL_BASE, **LOOSE
             )
@@ -193,7 +193,8 @@ async def test_a_team_promotion_reaches_its_phones_and_the_api_not_the_other_tea
             assert [r["candidate"] for r in runs] == [run1.candidate]
 
         # Drift: unchanged data is stable; 150 new leads without any activity are not.
-        async with open_store(server.config.database_url) as store:
+        async with registry_of(server) as registry:
+            store = registry.store
             calm = await drift_once(
                 store, registry, now_ms=world.now_ms, family="behaviour", team="team-a"
             )
@@ -202,7 +203,8 @@ async def test_a_team_promotion_reaches_its_phones_and_the_api_not_the_other_tea
         quiet = [lead(5000 + i, agent_id=world.leads[0].agent_id) for i in range(150)]
         await phone_a.ingest(encode_batch(quiet, Format.MSGPACK))
         assert (await phone_a.sync(server.url, server.token(team="team-a"))).status == "ok"
-        async with open_store(server.config.database_url) as store:
+        async with registry_of(server) as registry:
+            store = registry.store
             moved = await drift_once(
                 store, registry, now_ms=world.now_ms, family="behaviour", team="team-a"
             )
@@ -215,7 +217,8 @@ async def test_a_team_promotion_reaches_its_phones_and_the_api_not_the_other_tea
         # An erased lead: the next scheduled run replaces the model that learned from it.
         with client(server, "team-a", role="team_admin") as h:  # erasure needs a team admin
             assert h.delete(f"{A}/privacy/leads/{erased}").status_code == 200
-        async with open_store(server.config.database_url) as store:
+        async with registry_of(server) as registry:
+            store = registry.store
             assert await erasure_count(store, "team-a") == 1
             config = dataclasses.replace(server.config, retrain_families=("behaviour",))
             job = RetrainJob(store, registry, config, base_world=SMALL_BASE, **LOOSE)
@@ -229,7 +232,8 @@ async def test_a_team_promotion_reaches_its_phones_and_the_api_not_the_other_tea
         assert {v for v, _, _ in scores()} == {run2.candidate}
 
         # Rollback reaches both, and never back to the model that learned from the erased lead.
-        family = registry.for_team("team-a").rollback("behaviour")
+        async with registry_of(server) as registry:
+            family = await registry.for_team("team-a").rollback("behaviour")
         assert family.stable is None and run1.candidate in family.rolled_back
         assert health(server, "team-a")["models"]["behaviour"] == SHIPPED["behaviour"]
         back = scores()
@@ -254,9 +258,9 @@ async def test_intervention_and_personalization_are_retrained_promoted_and_serve
 
     world = generate_world(agents=1, leads=150, listings=200, seed=3)
     phone = await synced_phone(tmp_path, server, "a", "team-a", of_team(world.records(), "team-a"))
-    registry = ModelDistribution(server.config.registry_dir)
     try:
-        async with open_store(server.config.database_url) as store:
+        async with registry_of(server) as registry:
+            store = registry.store
             inter = await retrain_once(
                 store, registry, now_ms=world.now_ms, team="team-a", family="intervention", **LOOSE
             )
@@ -274,10 +278,13 @@ async def test_intervention_and_personalization_are_retrained_promoted_and_serve
         assert m["rows_holdout"] > 50 and 0 <= m["candidate.ece"] <= 1
         assert {"candidate.synced.auc", "current.synced.auc", "synced_worse_share"} <= set(m)
         assert 0 <= person.metrics["candidate.synced.ranking_auc"] <= 1
-        scoped = registry.for_team("team-a")
-        for name in ("personalization_lead", "personalization_listing"):
-            assert scoped.family(name).stable == person.candidate
-            assert (scoped.directory / name / person.candidate / "reference.json").exists()
+        async with registry_of(server) as registry:
+            scoped = registry.for_team("team-a")
+            for name in ("personalization_lead", "personalization_listing"):
+                assert (await scoped.family(name)).stable == person.candidate
+                assert await scoped.reference(name, person.candidate)
+            runs = await list_runs(registry)
+        assert [r.family for r in runs] == ["intervention", "personalization"]
         models = health(server, "team-a")["models"]
         assert models["intervention"] == inter.candidate
         assert models["personalization_lead"] == person.candidate
@@ -292,8 +299,8 @@ async def test_intervention_and_personalization_are_retrained_promoted_and_serve
             "personalization_lead": person.candidate,
             "personalization_listing": person.candidate,
         }, report
-        assert [r.family for r in list_runs(registry)] == ["intervention", "personalization"]
-        async with open_store(server.config.database_url) as store:
+        async with registry_of(server) as registry:
+            store = registry.store
             check = await drift_once(
                 store, registry, now_ms=world.now_ms, family="personalization", team="team-a"
             )
@@ -347,8 +354,8 @@ async def test_the_job_trains_each_team_apart_unless_pooled(monkeypatch, tmp_pat
         device = await synced_phone(tmp_path, server, team, team, of_team(small_world(1, 1), team))
         await device.close()
     monkeypatch.setattr(jobs, "retrain_once", fake)
-    registry = ModelDistribution(server.config.registry_dir)
-    async with open_store(server.config.database_url) as store:
+    async with registry_of(server) as registry:
+        store = registry.store
         await RetrainJob(store, registry, server.config).run()
         per_team = list(calls)
         calls.clear()
