@@ -140,22 +140,3 @@ def test_help_lists_every_command():
     device = run("device", "--help").stdout
     for command in ("init", "ingest", "show"):
         assert command in device
-
-
-def test_demo_runs_the_loop_and_prints_the_report(tmp_path):
-    proc = run("demo", "--workdir", str(tmp_path / "demo"), "--leads", "40", "--listings", "300")
-    out = proc.stdout
-    for words in (
-        "ingested",
-        "analyses",
-        "synced",
-        "conflict on",
-        "latency on the devices",
-        "modeled battery",
-        "bytes synced",
-        "models after",
-    ):
-        assert words in out, words
-    assert "Traceback" not in proc.stderr
-    for agent in ("agent-01", "agent-02"):
-        assert (tmp_path / "demo" / f"{agent}.db").exists()

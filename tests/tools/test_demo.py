@@ -31,7 +31,15 @@ async def test_the_demo_runs_the_loop_and_both_devices_swap_to_the_promoted_mode
     assert after != before
     assert len(figures["installed"]) == 2
     assert all(new == {"behaviour": after} for new in figures["installed"].values())
+    # What `make demo` prints (the command passes its console to run_demo; its wiring is
+    # checked by --help in test_cli, the loop once, here).
     for part in (
+        "ingested",
+        "analyses",
+        "synced",
+        "conflict on",
+        "bytes synced",
+        "models after",
         "latency on the devices",
         "analyze",
         "sync",
