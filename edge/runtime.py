@@ -156,6 +156,11 @@ class EdgeRuntime:
         """The device clock (ms since the epoch)."""
         return self._store.now_ms()
 
+    @property
+    def database_path(self) -> Path:
+        """The device's SQLite file (for backups and outside checks; write through here)."""
+        return self._store.path
+
     async def ingest(self, data: bytes) -> IngestReport:
         """Validate and write a batch (JSON lines or MessagePack): all of it or nothing."""
         return await ingest(self._store, data)
@@ -512,6 +517,15 @@ class EdgeRuntime:
             cost.bytes_sent += await self._analyst.store_plan(plan)
         await self._reschedule()
         return plan
+
+    async def save_plan(self, plan: InterventionPlan) -> None:
+        """Store a plan made elsewhere (by hand, by a test) with its steps, as the lead's
+        active plan (its earlier active plans are superseded), and schedule its steps."""
+        from edge.scheduler import store_plan
+
+        await self._store.get_lead(plan.lead_id)
+        await store_plan(self._store, plan)
+        await self._reschedule()
 
     async def plan(self, lead_id: str) -> InterventionPlan | None:
         """The lead's active plan with its steps, if any."""

@@ -86,7 +86,7 @@ async def _offer_spoiled(request, tmp_path: Path, spoil: Spoil | None):
         device = await EdgeRuntime.open(path)
         try:
             await device.ingest(encode_batch(small_world(3, 6), Format.MSGPACK))
-            await pin_key(device.store, reg.public_key())  # the key given at enrollment
+            await pin_key(device._store, reg.public_key())  # the key given at enrollment
             before = await _score(device)
             blob = (ARTIFACT_DIR / "behaviour.tflite").read_bytes()
             manifest = read_manifest(ARTIFACT_DIR, "behaviour")
