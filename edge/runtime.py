@@ -17,7 +17,7 @@ import numpy.typing as npt
 from edge.agenda import LeadSummary, TodayStep, lead_summaries, local_zone, steps_today
 from edge.analysis import Analysis, CacheStats, LeadAnalyst
 from edge.behaviour import BehaviourPrediction
-from edge.channels.base import Sender
+from edge.channels.base import Delivery, Sender
 from edge.culture import DraftMessage, Intent, MessageContext, adapt_message
 from edge.energy import EnergyMeter
 from edge.errors import NotFoundError
@@ -66,7 +66,6 @@ from sync.records import (
 if TYPE_CHECKING:  # httpx and its CLI extras cost ~10 MB: imported on the first sync only
     import httpx
 
-    from edge.channels.base import Delivery
     from edge.model_updates import UpdatePolicy, UpdateReport
     from edge.sync_client import Progress, SyncLoop, SyncReport
     from edge.voice import Partial, Transcriber, Transcript

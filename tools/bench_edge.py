@@ -30,10 +30,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
+
+if TYPE_CHECKING:
+    from edge.runtime import EdgeRuntime
 
 TARGETS_MS = {
     "predict_behaviour": 5.0,
@@ -226,7 +229,9 @@ async def _bench(
     }
 
 
-async def _quality(rt: Any, truth_blob: bytes, rng: np.random.Generator, n: int = 300) -> dict:
+async def _quality(
+    rt: EdgeRuntime, truth_blob: bytes, rng: np.random.Generator, n: int = 300
+) -> dict:
     from models.synthetic import LeadTruth, response_probability
     from sync.records import OUTREACH_CHANNELS, LeadStatus
 
