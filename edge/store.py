@@ -39,7 +39,7 @@ from sync.changes import AnyChange, Change, Tombstone
 from sync.clock import Hlc, receive, tick, wall_clock_ms, zero
 from sync.errors import ClockError
 from sync.merge import EntityState, apply_all, join
-from sync.records import AnyRecord, Event, Lead, Record
+from sync.records import AnyRecord, Event, Lead, Listing, Record
 
 T = TypeVar("T")
 
@@ -628,3 +628,73 @@ class EdgeStore:
     async def integrity_check(self) -> str:
         row = await self.fetchone("PRAGMA integrity_check")
         return str(row[0]) if row else "no answer"
+
+    # --- queries used by the runtime facade (EdgeRuntime) ----------------------------------
+
+    async def latest_engaged_listing(self, lead_id: str) -> Listing | None:
+        """The listing the lead engaged with most recently (saved, asked, viewed, booked)."""
+        row = await self.fetchone(
+            "SELECT l.data FROM events e JOIN listings l ON l.id = e.listing_id "
+            "WHERE e.lead_id = ? AND e.type IN ('property_save', 'inquiry', 'property_view', "
+            "'showing_booked', 'offer') ORDER BY e.ts DESC LIMIT 1",
+            (lead_id,),
+        )
+        listing = record_from_row("listing", row) if row is not None else None
+        return listing if isinstance(listing, Listing) else None
+
+    async def latest_showing_at(self, lead_id: str) -> int | None:
+        """When the lead's latest showing was booked for (ms), if any."""
+        row = await self.fetchone(
+            "SELECT max(ts) FROM events WHERE lead_id = ? AND type = 'showing_booked'", (lead_id,)
+        )
+        return int(row[0]) if row is not None and row[0] is not None else None
+
+    async def leads_by_name(self) -> list[Lead]:
+        """Every lead, by name (then id)."""
+        rows = await self.fetchall("SELECT data FROM leads ORDER BY name, id")
+        return [lead for r in rows if isinstance(lead := record_from_row("lead", r), Lead)]
+
+    async def lead_events(self, lead_id: str) -> list[Event]:
+        """Every stored event of the lead, in no particular order."""
+        rows = await self.fetchall("SELECT * FROM events WHERE lead_id = ?", (lead_id,))
+        return [event_from_row(r) for r in rows]
+
+    async def record_ids(self, kind: str) -> list[str]:
+        """The ids of every stored record of ``kind``, sorted."""
+        if kind not in TABLES:
+            raise InvalidRecordError(f"unknown record kind {kind!r}")
+        rows = await self.fetchall(f"SELECT id FROM {TABLES[kind]} ORDER BY id")
+        return [str(r[0]) for r in rows]
+
+    async def event_texts(self, limit: int) -> list[str]:
+        """Up to ``limit`` event texts (messages, notes), in storage order."""
+        rows = await self.fetchall(
+            "SELECT text FROM events WHERE text IS NOT NULL LIMIT ?", (limit,)
+        )
+        return [str(r[0]) for r in rows]
+
+    async def incoming_text_per_language(self, limit: int) -> list[str]:
+        """One incoming message text per stated language, by language (at most ``limit``)."""
+        rows = await self.fetchall(
+            "SELECT text, language FROM events WHERE type = 'message_in' AND text IS NOT NULL "
+            "GROUP BY language ORDER BY language LIMIT ?",
+            (limit,),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def conflict_count(self) -> int:
+        """How many field conflicts sync has logged."""
+        row = await self.fetchone("SELECT count(*) FROM sync_conflicts")
+        return int(row[0]) if row else 0
+
+    async def outbox_head(self) -> int:
+        """The highest outbox sequence number written so far (0: none)."""
+        row = await self.fetchone("SELECT coalesce(max(seq), 0) FROM outbox")
+        return int(row[0]) if row else 0
+
+    async def unsent_outbox_bytes(self) -> int:
+        """The payload bytes of the changes not yet sent."""
+        row = await self.fetchone(
+            "SELECT coalesce(sum(length(payload)), 0) FROM outbox WHERE sent_at IS NULL"
+        )
+        return int(row[0]) if row else 0

@@ -18,16 +18,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-import numpy as np
 
 from edge.analysis import Analysis
 from edge.culture import Intent, MessageContext, adapt_message
 from edge.errors import NotFoundError as EdgeNotFoundError
-from edge.features_sql import LeadSnapshot, events_snapshot
 from edge.inference import ModelRegistry
 from edge.language import LanguageIdentifier
 from edge.personalization import RecommendContext
-from edge.rows import record_from_row
 from edge.runtime import EdgeRuntime
 from edge.spec_hashes import SPEC_HASHES
 from models.features import FEATURE_INDEX
@@ -80,7 +77,6 @@ from sync.records import (
     EventType,
     InterventionPlan,
     Lead,
-    Profile,
 )
 from sync.version import PROTOCOL_VERSION
 
@@ -173,9 +169,9 @@ class AdvancedService:
         wrote to the replica's outbox is a bug, raised as :class:`ReadWroteError`."""
 
         async def guarded(rt: EdgeRuntime) -> Any:
-            before = await _outbox_head(rt)
+            before = await rt.outbox_head()
             value = await fn(rt)
-            if await _outbox_head(rt) != before:
+            if await rt.outbox_head() != before:
                 raise ReadWroteError(f"a read ({getattr(fn, '__qualname__', fn)}) wrote")
             return value
 
@@ -188,7 +184,7 @@ class AdvancedService:
 
     @staticmethod
     async def _lead(runtime: EdgeRuntime, lead_id: str) -> Lead:
-        return await runtime.store.get_lead(lead_id)
+        return await runtime.get_lead(lead_id)
 
     # --- health ----------------------------------------------------------------------
 
@@ -325,11 +321,7 @@ class AdvancedService:
         _same_lead(ask.events, ask.lead_id, [f"$.events[{i}]" for i in range(len(ask.events))])
 
         async def go(rt: EdgeRuntime) -> Analysis:
-            snap = await _snapshot(rt, ask.lead_id, ask.events)
-            context = await rt.message_context(snap.lead)
-            return await rt.analyst.compute(
-                snap, context, rt.language_identifier, save_profile=False
-            )
+            return await rt.preview_analysis(ask.lead_id, ask.events)
 
         key = ("analysis", ask.lead_id) if not ask.events else None
         return await self._read(who, go, cache_key=key)
@@ -348,7 +340,7 @@ class AdvancedService:
         async def go(rt: EdgeRuntime) -> None:
             await self._lead(rt, lead_id)
             await _known_listings(rt, plain, paths)
-            await rt.store.put(plain)
+            await rt.put(plain)
 
         await self._run(who, go)
 
@@ -396,14 +388,14 @@ class AdvancedService:
 
             async def note(rt: EdgeRuntime) -> str:
                 event = Event(
-                    id=f"voice-{rt.store.now_ms()}-{len(transcript.text)}",
+                    id=f"voice-{rt.now_ms()}-{len(transcript.text)}",
                     lead_id=lead_id,
                     type=EventType.VOICE_NOTE,
-                    ts=rt.store.now_ms(),
+                    ts=rt.now_ms(),
                     text=transcript.text[:4000],
                     language=transcript.language,
                 )
-                await rt.store.put([event])
+                await rt.put([event])
                 return event.id
 
             event_id = await self._run(who, note)
@@ -423,7 +415,7 @@ class AdvancedService:
         from edge.errors import CultureError
 
         async def inputs(rt: EdgeRuntime) -> tuple[Lead, MessageContext]:
-            lead = await rt.store.get_lead(ask.lead_id)
+            lead = await rt.get_lead(ask.lead_id)
             return lead, await rt.message_context(lead)
 
         lead, base = await self._read(who, inputs, cache_key=("message_context", ask.lead_id))
@@ -448,13 +440,8 @@ class AdvancedService:
         """The lead's behaviour and the plan the planner would make now; stores nothing."""
 
         async def go(rt: EdgeRuntime) -> PredictResult:
-            snap = await rt.analyst.snapshot(ask.lead_id)
-            behaviour = await rt.analyst.predict_behaviour(ask.lead_id, snap)
-            profile = await _profile(rt, snap)
-            recs = await rt.analyst.recommend(profile, None, 3, snap)
-            context = await rt.message_context(snap.lead)
-            plan = await rt.analyst.plan(snap, profile, context, recs)
-            return _prediction(ask.lead_id, behaviour, plan, saved=False)
+            preview = await rt.preview_plan(ask.lead_id)
+            return _prediction(ask.lead_id, preview.behaviour, preview.plan, saved=False)
 
         return await self._read(who, go)
 
@@ -494,7 +481,7 @@ class AdvancedService:
         async def go(rt: EdgeRuntime) -> Any:
             new = None
             try:
-                lead = await rt.store.get_lead(ask.lead_id)
+                lead = await rt.get_lead(ask.lead_id)
             except EdgeNotFoundError:  # new here; another team's lead of that id stays theirs
                 lead = new = Lead(
                     id=ask.lead_id,
@@ -502,7 +489,7 @@ class AdvancedService:
                     team_id=who.team,
                     name=ask.name or ask.lead_id,
                     language=ask.language or "en",
-                    created_at=rt.store.now_ms(),
+                    created_at=rt.now_ms(),
                 )
             try:
                 zone: tzinfo | None = ZoneInfo(lead.timezone)
@@ -511,14 +498,13 @@ class AdvancedService:
             # every value is read before anything is written: a refusal stores nothing
             texts = conversation_texts(ask.conversation_history, zone)
             interactions = interaction_events(
-                ask.property_interactions, ask.lead_id, zone, rt.store.now_ms()
+                ask.property_interactions, ask.lead_id, zone, rt.now_ms()
             )
             if new is not None:
-                await rt.store.put([new])
+                await rt.put([new])
             features = None
             if features_given:
-                snap = await rt.analyst.snapshot(ask.lead_id)
-                features = np.array(snap.features, dtype=np.float32, copy=True)
+                features = await rt.behavioural_features(ask.lead_id)
                 for name, value in features_given.items():
                     features[FEATURE_INDEX[name]] = value
             return await rt.create_profile(
@@ -537,9 +523,7 @@ class AdvancedService:
         ctx = recommend_context(context) if context else None
 
         async def go(rt: EdgeRuntime) -> Recommendations:
-            snap = await rt.analyst.snapshot(lead_id)
-            profile = await _profile(rt, snap)
-            recs = await rt.analyst.recommend(profile, ctx, k, snap)
+            recs = await rt.preview_recommendations(lead_id, ctx, k)
             return Recommendations(lead_id=lead_id, recommendations=recs)
 
         key = ("recommendations", lead_id, ctx, k)
@@ -629,11 +613,6 @@ def lead_export(
 # --- the pieces of reads ------------------------------------------------------------------
 
 
-async def _outbox_head(rt: EdgeRuntime) -> int:
-    row = await rt.store.fetchone("SELECT coalesce(max(seq), 0) FROM outbox")
-    return int(row[0]) if row else 0
-
-
 def _same_lead(events: Sequence[Event], lead_id: str, paths: list[str]) -> None:
     for e, path in zip(events, paths, strict=True):
         if e.lead_id != lead_id:
@@ -648,40 +627,13 @@ async def _known_listings(rt: EdgeRuntime, events: list[Event], paths: list[str]
     ids = sorted({e.listing_id for e in events if e.listing_id})
     if not ids:
         return
-    rows = rt.analyst.reader.all(
-        f"SELECT id FROM listings WHERE id IN ({', '.join('?' * len(ids))})", ids
-    )
-    known = {r[0] for r in rows}
+    known = await rt.known_listings(ids)
     for e, path in zip(events, paths, strict=True):
         if e.listing_id and e.listing_id not in known:
             raise InvalidRequestError(
                 f"listing {e.listing_id!r} is not among your team's listings (sync it first)",
                 path=f"{path}.listing_id",
             )
-
-
-async def _snapshot(rt: EdgeRuntime, lead_id: str, extra: Sequence[Event]) -> LeadSnapshot:
-    """The lead's snapshot, with ``extra`` events beside the stored ones (none stored).
-
-    An extra event may name a listing the team does not hold: it counts as an event
-    without that listing's attributes.
-    """
-    snap = await rt.analyst.snapshot(lead_id)
-    if not extra:
-        return snap
-    rows = rt.analyst.reader.all("SELECT * FROM events WHERE lead_id = ?", (lead_id,))
-    given = {e.id for e in extra}
-    stored = [record_from_row(Event, r) for r in rows]
-    events = [e for e in stored if isinstance(e, Event) and e.id not in given] + list(extra)
-    return await events_snapshot(rt.analyst.reader, snap, events)
-
-
-async def _profile(rt: EdgeRuntime, snap: LeadSnapshot) -> Profile:
-    """The lead's stored profile, or one learned now and not stored."""
-    stored = await rt.analyst.stored_profile(snap.lead.id)
-    if stored is not None:
-        return stored
-    return await rt.analyst.build_profile(snap, detector=rt.language_identifier)
 
 
 def _prediction(

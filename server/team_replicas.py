@@ -141,9 +141,9 @@ class TeamReplicas:
         distribution = self.distribution
         assert distribution is not None
         for name, version in stamp:
-            running = runtime.models.manifest(name).version
+            running = runtime.model_manifest(name).version
             if version is None:
-                runtime.models.use_shipped(name)
+                runtime.use_shipped_model(name)
             elif running != version:
 
                 async def fetch(name: str = name, version: str = version):
@@ -151,7 +151,7 @@ class TeamReplicas:
                     return await scope.blob(name, version), await scope.manifest(name, version)
 
                 blob, manifest = await self._on_server(fetch)
-                runtime.models.install(blob, manifest)
+                runtime.install_model(blob, manifest)
 
     async def _on_server(self, make: Callable[[], Awaitable[T]]) -> T:
         """``make()`` on the server's loop (the store and notifier live there)."""
@@ -162,13 +162,13 @@ class TeamReplicas:
         store = self.service.store
         applied = 0
         while True:
-            after = await runtime.store.sync_checkpoint()
+            after = await runtime.sync_checkpoint()
             if await self._on_server(lambda: store.last_seq(team)) <= after:
                 return applied
             rows = await self._on_server(lambda: store.pull(team, after, _PAGE))  # noqa: B023
             if not rows:
                 return applied
-            await runtime.store.apply_remote([c for _, c in rows], rows[-1][0])
+            await runtime.apply_pulled([c for _, c in rows], rows[-1][0])
             applied += len(rows)
             if runtime.forget_erased():  # an erasure: no cached answer of the team survives it
                 self.drop_answers(team)
@@ -177,15 +177,15 @@ class TeamReplicas:
         """Push the replica's outbox into the server store (as a device of the team)."""
         who = Principal(agent=REPLICA_AGENT, team=team, iat=0, exp=0, jti="replica")
         pushed = 0
-        while changes := await runtime.store.outbox_to_push(500):
+        while changes := await runtime.pending_changes(500):
             batch = ChangeBatch(
                 device_id=runtime.device_id, changes=changes, schema_version=SCHEMA_VERSION
             )
             await self._on_server(lambda: self.service.push(who, batch))  # noqa: B023
-            await runtime.store.mark_sent([c.seq for c in changes])
+            await runtime.mark_sent([c.seq for c in changes])
             pushed += len(changes)
         if pushed:  # the store holds them now: the replica keeps no copy (retention 0)
-            await runtime.store.prune_outbox(0)
+            await runtime.prune_outbox(0)
         return pushed
 
     async def run(self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]) -> T:
@@ -206,15 +206,15 @@ class TeamReplicas:
         runtime = await self._runtime(team)
         await self.align_models(team, runtime)
         await self.catch_up(team, runtime)
-        before = await runtime.store.sync_checkpoint()
+        before = await runtime.sync_checkpoint()
         pushed = 0
         try:
             value = await fn(runtime)
         finally:
-            if await runtime.store.outbox_to_push(1):
+            if await runtime.pending_changes(1):
                 pushed = await self.push(team, runtime)
                 await self.catch_up(team, runtime)
-        after = await runtime.store.sync_checkpoint()
+        after = await runtime.sync_checkpoint()
         # The answer saw the log up to ``before`` plus its own writes; it holds at ``after``
         # only when nothing else was logged in between.
         return value, after if after == before + pushed else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -245,3 +246,174 @@ def test_the_extras_check_sees_an_undeclared_import():
         assert any("pandas" in line for line in undeclared(modules("edge"), "edge"))
     finally:
         bad.unlink()
+
+
+# --- EdgeRuntime is the only door into the device ------------------------------------------
+
+INTERNALS = {"store", "analyst", "models"}
+PRIVATE_INTERNALS = {f"_{name}" for name in INTERNALS}
+RUNTIME_NAME = re.compile(r"^(rt|runtime|phone|device|replica)(_[a-z0-9]+|\d+)?$")
+
+
+def outside_edge() -> list[Path]:
+    """The modules that must use the device through EdgeRuntime's public methods."""
+    packages = ("server", "tools", "mobile_client", "models", "sync")
+    paths = [p for pkg in packages for p in modules(pkg)]
+    return paths + [p for p in modules("tests") if p.relative_to(ROOT).parts[1] != "edge"]
+
+
+def _is_runtime_type(node: ast.expr | None) -> bool:
+    """An annotation naming EdgeRuntime (``EdgeRuntime``, ``EdgeRuntime | None``, a string)."""
+    if node is None:
+        return False
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return "EdgeRuntime" in node.value
+    return any(
+        (isinstance(n, ast.Name) and n.id == "EdgeRuntime")
+        or (isinstance(n, ast.Attribute) and n.attr == "EdgeRuntime")
+        for n in ast.walk(node)
+    )
+
+
+def _makes_runtime(node: ast.expr | None) -> bool:
+    """``EdgeRuntime.open(...)``, ``EdgeRuntime(...)``, either awaited."""
+    if isinstance(node, ast.Await):
+        node = node.value
+    if not isinstance(node, ast.Call):
+        return False
+    fn = node.func
+    if isinstance(fn, ast.Attribute) and fn.attr == "open":
+        fn = fn.value
+    return (isinstance(fn, ast.Name) and fn.id == "EdgeRuntime") or (
+        isinstance(fn, ast.Attribute) and fn.attr == "EdgeRuntime"
+    )
+
+
+def runtime_names(tree: ast.AST) -> set[str]:
+    """Names the module binds to an EdgeRuntime: by annotation, or from EdgeRuntime.open."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and _is_runtime_type(node.annotation):
+            names.add(node.arg)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if _is_runtime_type(node.annotation) or _makes_runtime(node.value):
+                names.add(node.target.id)
+        elif isinstance(node, ast.Assign) and _makes_runtime(node.value):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.withitem) and _makes_runtime(node.context_expr):
+            target = node.optional_vars
+            names.update([target.id] if isinstance(target, ast.Name) else [])
+    return names
+
+
+def _receiver_name(node: ast.expr) -> str | None:
+    """The last name of an attribute's receiver: ``rt`` in ``rt.x``, ``runtime`` in
+    ``client.bridge.runtime.x``; None for a call or a subscript."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _reach(node: ast.AST, bound: set[str]) -> str | None:
+    """What ``node`` reaches into, if it reaches past a runtime."""
+    if isinstance(node, ast.Attribute):
+        if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+            return None
+        if node.attr in PRIVATE_INTERNALS:
+            return f".{node.attr} on {ast.unparse(node.value)}"
+        receiver = _receiver_name(node.value)
+        named = receiver is not None and (receiver in bound or RUNTIME_NAME.match(receiver))
+        if node.attr in INTERNALS and named:
+            return f"{ast.unparse(node)} (a runtime's {node.attr})"
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in {"getattr", "setattr", "delattr"}
+        and len(node.args) >= 2
+        and isinstance(node.args[1], ast.Constant)
+        and node.args[1].value in PRIVATE_INTERNALS
+    ):
+        return f"{node.func.id}(..., {node.args[1].value!r})"
+    return None
+
+
+def reaches_into_a_runtime(path: Path) -> list[str]:
+    """Where ``path`` reaches past EdgeRuntime into its store, analyst or models, by line."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    bound = runtime_names(tree)
+    found = [
+        (node.lineno, what)
+        for node in ast.walk(tree)
+        if (what := _reach(node, bound)) is not None and isinstance(node, ast.expr)
+    ]
+    return [f"{path.relative_to(ROOT)}:{line}: {what}" for line, what in sorted(found)]
+
+
+def edge_runtime_public_internals() -> list[str]:
+    """Public ``store``/``analyst``/``models`` that EdgeRuntime itself would offer."""
+    tree = ast.parse((ROOT / "edge" / "runtime.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "EdgeRuntime")
+    found = []
+    for node in ast.walk(cls):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if node.name in INTERNALS | {"__getattr__", "__getattribute__"}:
+                found.append(f"def {node.name}")
+        elif isinstance(node, ast.Attribute) and node.attr in INTERNALS:
+            found += [f"{ast.unparse(node)} ="] if isinstance(node.ctx, ast.Store) else []
+    for stmt in cls.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+        targets += [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+        found += [f"{t.id} =" for t in targets if isinstance(t, ast.Name) and t.id in INTERNALS]
+    return found
+
+
+def test_edge_runtime_is_the_only_door_into_the_device():
+    """Outside ``edge/`` nothing reaches past EdgeRuntime into its store, analyst or models.
+
+    The rule, checked on the AST (sound for this codebase):
+
+    1. EdgeRuntime offers no public ``store``, ``analyst`` or ``models`` (no ``self.store =``,
+       no such method, property or class attribute, no ``__getattr__`` that could forward);
+    2. outside ``edge/`` (server, tools, mobile_client, models, sync, and tests but
+       tests/edge, which test edge itself), no attribute ``_store``, ``_analyst`` or
+       ``_models`` is read or written on anything but ``self``/``cls``, nor through
+       ``getattr``/``setattr``: with 1, that closes every way to a runtime's internals
+       whatever the variable is called;
+    3. and, so that a reintroduced public attribute is caught where it is used too,
+       ``.store``/``.analyst``/``.models`` on a name bound to a runtime is refused: a name
+       annotated ``EdgeRuntime``, bound from ``EdgeRuntime.open(...)``/``EdgeRuntime(...)``
+       (assignment or ``async with ... as``), or named as runtimes are here (``rt``,
+       ``runtime``, ``phone``, ``device``, ``replica``, with a suffix such as ``_a`` or
+       ``2``; also the last part of ``client.bridge.runtime``). ``sync.store`` (the server's
+       store) or ``self.models`` (the server's registry) are other objects and pass.
+    """
+    assert edge_runtime_public_internals() == []
+    found = [line for path in outside_edge() for line in reaches_into_a_runtime(path)]
+    assert found == [], "\n".join(found)
+
+
+def test_the_door_check_sees_a_runtime_reached_into(tmp_path):
+    """The check above can fail: each way in of the old code is caught."""
+    probe = ROOT / "tools" / "_door_probe_tmp.py"
+    probe.write_text(
+        "from edge.runtime import EdgeRuntime\n"
+        "async def f(path, client, x):\n"
+        "    rt = await EdgeRuntime.open(path)\n"
+        "    async with await EdgeRuntime.open(path) as a:\n"
+        "        await a.store.put([])\n"
+        "    await rt.store.put([])\n"
+        "    rt.analyst.invalidate()\n"
+        "    client.bridge.runtime.models.versions()\n"
+        "    x._store.now_ms()\n"
+        "    getattr(x, '_analyst')\n"
+        "    def g(phone_b: EdgeRuntime, other):\n"
+        "        return phone_b.models, other.store\n"
+    )
+    try:
+        found = reaches_into_a_runtime(probe)
+    finally:
+        probe.unlink()
+    assert [line.split(":")[1] for line in found] == ["5", "6", "7", "8", "9", "10", "12"], found
+    assert not any("other.store" in line for line in found)

@@ -259,12 +259,13 @@ async def device_round(runtime: EdgeRuntime, plan: DevicePlan, tell: Tell) -> No
 
     rng = random.Random(plan.seed)
     if plan.create_leads:
-        async with runtime.store.transaction() as tx:
-            for lead_id in plan.create_leads:
-                name = f"{lead_id} on {runtime.device_id}"
-                tx.put(Lead(id=lead_id, agent_id=AGENT, team_id=plan.team, name=name))
+        me = runtime.device_id
+        await runtime.put(
+            Lead(id=lead_id, agent_id=AGENT, team_id=plan.team, name=f"{lead_id} on {me}")
+            for lead_id in plan.create_leads
+        )
         tell("wrote", "leads")
-    leads = [r[0] for r in await runtime.store.fetchall("SELECT id FROM leads ORDER BY id")]
+    leads = await runtime.record_ids("lead")
     for op in plan.ops:
         if not leads:
             break
@@ -284,9 +285,9 @@ async def device_round(runtime: EdgeRuntime, plan: DevicePlan, tell: Tell) -> No
             await runtime.update("lead", lead_id, **{name: value})
             tell("wrote", f"update:{lead_id}")
         elif op == "delete":
-            rows = await runtime.store.fetchall("SELECT id FROM events ORDER BY id")
-            if rows:
-                await runtime.delete("event", rng.choice(rows)[0])
+            events = await runtime.record_ids("event")
+            if events:
+                await runtime.delete("event", rng.choice(events))
                 tell("wrote", "delete")
     options: dict[str, Any] = {"attempts": 60, "base_s": 0.05, "cap_s": 0.4}
     options["batch_size"] = rng.choice((4, 500))

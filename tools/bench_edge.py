@@ -30,10 +30,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
+
+if TYPE_CHECKING:
+    from edge.runtime import EdgeRuntime
 
 TARGETS_MS = {
     "predict_behaviour": 5.0,
@@ -111,13 +114,13 @@ async def _bench(
     rng = np.random.default_rng(seed)
     rt = await EdgeRuntime.open(path, clock=lambda: now_ms)
     try:
-        ids = [r[0] for r in await rt.store.fetchall("SELECT id FROM leads ORDER BY id")]
-        n_listings = (await rt.store.fetchall("SELECT count(*) FROM listings"))[0][0]
+        ids = await rt.record_ids("lead")
+        n_listings = (await rt.counts()).listings
         progress(f"device: {len(ids)} leads, {n_listings} listings; warming up")
         t0 = time.perf_counter()
-        await rt.analyst.listing_index()
+        await rt.warm_listing_index()
         index_s = time.perf_counter() - t0
-        leads = [await rt.store.get_lead(lid) for lid in ids]
+        leads = [await rt.get_lead(lid) for lid in ids]
         warm_caches(leads)  # catalogs, locales, holiday calendars: what app start-up loads
         for lead in {lead.locale: lead for lead in leads}.values():
             await rt.adapt_message(lead.id, Intent.FOLLOW_UP_AFTER_SILENCE)  # locale data
@@ -140,7 +143,7 @@ async def _bench(
         await record("predict_behaviour", lambda: rt.predict_behaviour(pick()))
 
         async def analyze_miss() -> None:
-            rt.analyst.invalidate()
+            rt.clear_analysis_cache()
             await rt.analyze(pick())
 
         await record("analyze", analyze_miss)
@@ -158,29 +161,22 @@ async def _bench(
         rss = _rss_mb()
 
         # Language ID throughput on the device's own texts.
-        texts = [
-            r[0]
-            for r in await rt.store.fetchall(
-                "SELECT text FROM events WHERE text IS NOT NULL LIMIT 4096"
-            )
-        ]
+        texts = await rt.event_texts(4096)
         t0 = time.perf_counter()
         rt.detect_languages(texts)
         lang_tps = len(texts) / (time.perf_counter() - t0) if texts else 0.0
 
         # The access trace (cache) and the active agent hour (energy).
         meter = EnergyMeter()
-        rt.__dict__["_energy"] = meter
-        rt.analyst.energy = meter
-        rt.analyst.invalidate()
-        rt.analyst.hits = rt.analyst.misses = 0
+        rt.use_energy_meter(meter)
+        rt.clear_analysis_cache(reset_stats=True)
         pipeline = rng.choice(ids, size=min(TRACE_PIPELINE, len(ids)), replace=False)
         weights = 1.0 / np.arange(1, len(pipeline) + 1) ** TRACE_ZIPF
         opens = rng.choice(pipeline, size=TRACE_OPENS, p=weights / weights.sum())
         trace_wall = []
         for i, lid in enumerate(opens.tolist()):
             if rng.random() < TRACE_NEW_EVENT:
-                await rt.store.put(
+                await rt.put(
                     [
                         Event(
                             id=f"bench-ev-{i}",
@@ -201,11 +197,9 @@ async def _bench(
                 await rt.adapt_message(lid, Intent.FOLLOW_UP_AFTER_SILENCE)
         for lid in opens[:5].tolist():
             await rt.plan_interventions(lid)  # metered by the runtime
-        (outbox,) = await rt.store.fetchall(
-            "SELECT coalesce(sum(length(payload)), 0) FROM outbox WHERE sent_at IS NULL"
-        )
+        outbox = await rt.unsent_outbox_bytes()
         # The hour's opens are 60 of the trace's 2,000: scale the outbox bytes of the trace.
-        hour_bytes = int(outbox[0] * 60 / TRACE_OPENS)
+        hour_bytes = int(outbox * 60 / TRACE_OPENS)
         energy = meter.active_agent_hour(sync_bytes=hour_bytes)
         quality = await _quality(rt, truth_blob, rng)
     finally:
@@ -235,13 +229,15 @@ async def _bench(
     }
 
 
-async def _quality(rt: Any, truth_blob: bytes, rng: np.random.Generator, n: int = 300) -> dict:
+async def _quality(
+    rt: EdgeRuntime, truth_blob: bytes, rng: np.random.Generator, n: int = 300
+) -> dict:
     from models.synthetic import LeadTruth, response_probability
     from sync.records import OUTREACH_CHANNELS, LeadStatus
 
     truth = {t.lead_id: t for t in msgspec.msgpack.decode(truth_blob, type=list[LeadTruth])}
-    b = rt.models.get("behaviour").manifest.metrics
-    iv = rt.models.get("intervention").manifest.metrics
+    b = rt.model_manifest("behaviour").metrics
+    iv = rt.model_manifest("intervention").metrics
     out: dict[str, Any] = {
         "behaviour_p_convert_auc": round(b.get("p_convert.auc", float("nan")), 4),
         "behaviour_p_convert_auc_bayes": round(b.get("p_convert.auc_bayes", float("nan")), 4),
@@ -256,22 +252,22 @@ async def _quality(rt: Any, truth_blob: bytes, rng: np.random.Generator, n: int 
     plan_p_all: list[float] = []
     ids = list(truth)
     for lid in rng.choice(ids, size=min(n, len(ids)), replace=False).tolist():
-        snap = await rt.analyst.snapshot(lid)
-        if snap.lead.status in (LeadStatus.CONVERTED, LeadStatus.LOST):
+        lead = await rt.get_lead(lid)
+        if lead.status in (LeadStatus.CONVERTED, LeadStatus.LOST):
             continue
-        plan = await rt.analyst.plan(snap, None, await rt.message_context(snap.lead))
+        plan = (await rt.preview_plan(lid, personalized=False)).plan
         if not plan.steps:
             continue
         t = truth[lid]
         p = [response_probability(t, s.channel, s.hour_of_week) for s in plan.steps]
         plan_p_all.extend(p)
-        if not snap.lead.consent.call:
+        if not lead.consent.call:
             continue  # like for like: the baseline must be allowed to call
         plan_p.extend(p)
         noon_p.extend(
             response_probability(t, "call", (s.hour_of_week // 24) * 24 + 12) for s in plan.steps
         )
-        allowed = [c for c in OUTREACH_CHANNELS if snap.lead.consent.allows(c)]
+        allowed = [c for c in OUTREACH_CHANNELS if lead.consent.allows(c)]
         best = max(
             response_probability(t, c, d * 24 + h)
             for c in allowed

@@ -156,12 +156,12 @@ async def seed(
             who = Principal(agent="bench-seed", team=team, iat=0, exp=0, jti="seed")
             async with await EdgeRuntime.open(scratch / f"seed-{t}.db") as phone:
                 await phone.ingest(encode_batch(records, Format.MSGPACK))
-                while changes := await phone.store.outbox_to_push(5000):
+                while changes := await phone.pending_changes(5000):
                     batch = ChangeBatch(
                         device_id=phone.device_id, changes=changes, schema_version=SCHEMA_VERSION
                     )
                     await service.push(who, batch)
-                    await phone.store.mark_sent([c.seq for c in changes])
+                    await phone.mark_sent([c.seq for c in changes])
             (scratch / f"seed-{t}.db").unlink(missing_ok=True)
             heads[team] = await store.last_seq(team)
             progress(

@@ -142,11 +142,7 @@ async def offline_work(
             when,
         )
     console.print(table)
-    rows = await rt.store.fetchall(
-        "SELECT text, language FROM events WHERE type = 'message_in' AND text IS NOT NULL "
-        "GROUP BY language ORDER BY language LIMIT 8"
-    )
-    texts = [r[0] for r in rows]
+    texts = await rt.incoming_text_per_language(8)
     t0 = time.perf_counter()
     guesses = rt.detect_languages(texts)
     timer.samples["detect_language (batch)"].append((time.perf_counter() - t0) * 1000)
@@ -215,7 +211,7 @@ async def run_demo(
                 )
                 own = [lead for lead in world.leads if lead.agent_id == agent_id]
                 await offline_work(rt, own, clip, timer, console)
-                figures.setdefault("versions_before", rt.models.versions())
+                figures.setdefault("versions_before", rt.model_versions())
 
             tokens = {a: server.token(agent=a, team="team-a") for a in devices}
             sent = received = 0
@@ -241,7 +237,7 @@ async def run_demo(
                 now_ms=world.now_ms,
                 seed=seed,
             )
-            figures["versions_after"] = next(iter(devices.values())).models.versions()
+            figures["versions_after"] = next(iter(devices.values())).model_versions()
             meter = next(iter(devices.values())).energy  # as the client's Perf screen says it
             figures["energy"] = meter.active_agent_hour(assume_speech=True)
             figures["energy_measured_speech"] = meter.active_agent_hour()
@@ -262,8 +258,7 @@ async def conflict(
 ) -> int:
     """Both phones edit one lead offline, then sync; the later clock wins, the loser is logged."""
     (a, rt_a), (b, rt_b) = list(devices.items())[:2]
-    rows = await rt_a.store.fetchall("SELECT id FROM leads WHERE agent_id = ? LIMIT 1", (a,))
-    lead_id = rows[0][0]
+    lead_id = next(lead.id for lead in await rt_a.leads() if lead.agent_id == a)
     await rt_a.update("lead", lead_id, budget_max=900_000.0)
     await rt_b.update("lead", lead_id, budget_max=875_000.0)
     rep_a = await rt_a.sync(url, tokens[a])

@@ -125,7 +125,7 @@ async def outreach_tour(workdir: Path, console: Console) -> dict[str, Any]:
                 provider.webhook_url = f"{server.url}/api/v1/outreach/webhook/team-a"
                 phone = await EdgeRuntime.open(workdir / "outreach-phone.db", clock=lambda: NOON_MS)
                 try:
-                    await phone.store.put(tour_records())
+                    await phone.put(tour_records())
                     await phone.sync(server.url, server.token())
                     # a team admin's token: the tour also reads Ana's export
                     headers = {"authorization": f"Bearer {server.token(role='team_admin')}"}

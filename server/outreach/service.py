@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 
@@ -44,7 +44,7 @@ from server.outreach.provider import (
 )
 from server.team_replicas import TeamReplicas
 from sync.changes import AnyChange
-from sync.records import Channel, Event, StepStatus
+from sync.records import Channel, Event, InterventionStep, StepStatus
 
 T = TypeVar("T")
 
@@ -122,22 +122,22 @@ class OutreachService:
         self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]], path: str
     ) -> tuple[T, list[AnyChange]]:
         async def go(rt: EdgeRuntime) -> tuple[T, list[AnyChange]]:
-            before = await rt.store.fetchone("SELECT coalesce(max(seq), 0) FROM outbox")
+            before = await rt.outbox_head()
             value = await fn(rt)
-            rows = await rt.store.outbox_to_push(1000)
-            return value, [c for c in rows if c.seq > int(before[0] if before else 0)]
+            rows = await rt.pending_changes(1000)
+            return value, [c for c in rows if c.seq > before]
 
         return await self._run(team, go, path)
 
     async def execute(self, who: Principal, step_id: str) -> Executed:
         """Send ``step_id`` through the team's channel for it, at most once."""
         ins, first = await self._with_outbox(
-            who.team, lambda rt: executor.begin_send(rt.store, step_id), "$.step_id"
+            who.team, lambda rt: rt.begin_send(step_id), "$.step_id"
         )
         await self._claim(who.team, step_id)
         delivery = await executor.deliver(self.router(who.team), ins)
         done, second = await self._with_outbox(
-            who.team, lambda rt: executor.finish_send(rt.store, ins.step, delivery), "$.step_id"
+            who.team, lambda rt: rt.finish_send(ins.step, delivery), "$.step_id"
         )
         return Executed(
             step_id=step_id,
@@ -167,7 +167,7 @@ class OutreachService:
     async def complete(self, who: Principal, step_id: str) -> Executed:
         """The agent reached the lead by hand: checked by the same rules, then recorded."""
         event, outbox = await self._with_outbox(
-            who.team, lambda rt: executor.complete_step(rt.store, step_id), "$.step_id"
+            who.team, lambda rt: rt.complete_step(step_id), "$.step_id"
         )
         return Executed(step_id=step_id, status=StepStatus.DONE, event=event, outbox=outbox)
 
@@ -203,19 +203,17 @@ class OutreachService:
             return WebhookResult(type="status", step_id=cb.reference)  # queued, sent: no news
         detail = f"provider {cb.message_id}: {status}" + (f" ({cb.error})" if cb.error else "")
 
-        async def go(rt: EdgeRuntime) -> Any:
-            return await executor.delivery_update(
-                rt.store, cb.reference, status in DELIVERED_STATUSES, detail
-            )
+        async def go(rt: EdgeRuntime) -> InterventionStep:
+            return await rt.record_delivery(cb.reference, status in DELIVERED_STATUSES, detail)
 
         step = await self._run(team, go, "$.reference")
         return WebhookResult(type="status", step_id=step.id, step_status=step.status)
 
     async def _inbound(self, team: str, msg: InboundMessage) -> WebhookResult:
         async def go(rt: EdgeRuntime) -> executor.Inbound:
-            lead = await executor.find_lead(rt.store, msg.channel, msg.from_)
-            return await executor.record_inbound(
-                rt.store, lead.id, msg.channel, msg.body, message_id=msg.message_id
+            lead = await rt.find_lead(msg.channel, msg.from_)
+            return await rt.record_inbound(
+                lead.id, msg.channel, msg.body, message_id=msg.message_id
             )
 
         got = await self._run(team, go, "$.from")

@@ -125,5 +125,5 @@ def records() -> list:
 
 async def open_device(path, recs: list | None = None, clock=lambda: NOW_MS) -> EdgeRuntime:
     rt = await EdgeRuntime.open(path, clock=clock)
-    await rt.store.put(records() if recs is None else recs)
+    await rt.put(records() if recs is None else recs)
     return rt

@@ -25,7 +25,7 @@ async def test_cache_hits_until_a_new_event_for_that_lead(device):
     other = await device.analyze("lead-000003")
     assert await device.analyze("lead-000001") is first
     assert device.cache_stats().hits == 1 and device.cache_stats().misses == 2
-    await device.store.put(
+    await device.put(
         [
             event(
                 950,
@@ -70,11 +70,11 @@ async def test_a_stored_plan_is_the_one_analysis_shows(device):
 
 async def test_profile_is_rewritten_only_when_it_changes(device):
     await device.analyze("lead-000001")
-    n = len(await device.store.pending_outbox())
-    device.analyst.invalidate()
+    n = len(await device._store.pending_outbox())
+    device._analyst.invalidate()
     await device.analyze("lead-000001")
-    assert len(await device.store.pending_outbox()) == n
-    await device.store.put(
+    assert len(await device._store.pending_outbox()) == n
+    await device.put(
         [
             event(
                 951,
@@ -90,5 +90,5 @@ async def test_profile_is_rewritten_only_when_it_changes(device):
     )
     a = await device.analyze("lead-000001")
     assert "garage" in a.profile.must_haves
-    profiles = [c for c in await device.store.pending_outbox() if c.entity == "profile"]
+    profiles = [c for c in await device._store.pending_outbox() if c.entity == "profile"]
     assert len(profiles) == 2

@@ -15,7 +15,7 @@ async def test_behaviour_gives_probabilities_a_tier_and_drivers_in_words(device)
     assert 0.0 <= b.p_convert <= 1.0 and 0.0 <= b.p_respond <= 1.0
     assert b.events == 12
     assert b.tier in (EngagementTier.HOT, EngagementTier.WARM, EngagementTier.COLD)
-    assert b.model_version == device.models.get("behaviour").manifest.version
+    assert b.model_version == device._models.get("behaviour").manifest.version
     assert b.drivers, "an active lead has at least one driver"
     for d in b.drivers:
         assert d.factor in GROUP_KEYS

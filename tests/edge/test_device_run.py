@@ -27,7 +27,7 @@ async def test_steps_pulled_by_sync_get_jobs_at_once(tmp_path):
     with run_server(tmp_path / "server.db") as server:
         token = server.token()
         phone = await EdgeRuntime.open(tmp_path / "phone.db")
-        await phone.store.put(small_world(3, 4))
+        await phone.put(small_world(3, 4))
         assert (await phone.sync(server.url, token)).status == "ok"
         await (await EdgeRuntime.open(tmp_path / "tablet.db")).close()
         started: asyncio.Future[DeviceRun] = asyncio.get_running_loop().create_future()
@@ -57,7 +57,7 @@ async def test_steps_pulled_by_sync_get_jobs_at_once(tmp_path):
 
 async def test_a_fired_job_makes_a_task_and_the_rest_keep_their_jobs(tmp_path):
     rt = await EdgeRuntime.open(tmp_path / "d.db")
-    await rt.store.put(small_world(1, 2))
+    await rt.put(small_world(1, 2))
     now = wall_clock_ms()
     steps = [
         InterventionStep(
@@ -73,9 +73,9 @@ async def test_a_fired_job_makes_a_task_and_the_rest_keep_their_jobs(tmp_path):
         for i, due in enumerate((now + 700, now + 30 * 86_400_000))
     ]
     await store_plan(
-        rt.store,
+        rt._store,
         InterventionPlan(
-            id="p", lead_id="lead-000001", created_at=now, steps=steps, executor=rt.store.device_id
+            id="p", lead_id="lead-000001", created_at=now, steps=steps, executor=rt.device_id
         ),
     )
     run = DeviceRun(rt)
@@ -106,7 +106,7 @@ def test_realty_edge_device_run_runs_until_sigterm(tmp_path):
 
     async def make() -> None:
         rt = await EdgeRuntime.open(tmp_path / "d.db")
-        await rt.store.put(small_world(1, 1))
+        await rt.put(small_world(1, 1))
         await rt.close()
 
     asyncio.run(make())

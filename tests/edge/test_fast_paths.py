@@ -19,11 +19,11 @@ from tests.factories import HOUR_MS, NOW_MS, event
 
 
 async def test_the_reader_sees_each_committed_write_at_once(device):
-    reader = device.analyst.reader
+    reader = device._analyst.reader
     count = "SELECT count(*) FROM events WHERE lead_id = ?"
     before = reader.one(count, ("lead-000002",))[0]
     first = await device.predict_behaviour("lead-000002")
-    await device.store.put(
+    await device.put(
         [
             event(
                 990,
@@ -38,20 +38,20 @@ async def test_the_reader_sees_each_committed_write_at_once(device):
         ]
     )
     assert reader.one(count, ("lead-000002",))[0] == before + 1
-    assert len((await device.analyst.snapshot("lead-000002")).cols) == before + 1
+    assert len((await device._analyst.snapshot("lead-000002")).cols) == before + 1
     again = await device.predict_behaviour("lead-000002")
     assert (first.events, again.events) == (before, before + 1)
 
 
 async def test_the_reader_cannot_write(device):
     with pytest.raises(sqlite3.OperationalError):
-        device.analyst.reader.all("DELETE FROM events")
-    assert device.analyst.reader.one("SELECT count(*) FROM events")[0] > 0
+        device._analyst.reader.all("DELETE FROM events")
+    assert device._analyst.reader.one("SELECT count(*) FROM events")[0] > 0
 
 
 async def test_closing_the_runtime_closes_its_reader(tmp_path):
     rt = await open_device(tmp_path / "d.db")
-    reader = rt.analyst.reader
+    reader = rt._analyst.reader
     await rt.close()
     with pytest.raises(sqlite3.ProgrammingError):
         reader.one("SELECT 1")
@@ -74,7 +74,7 @@ class CountingModel:
 
 async def test_a_plan_scores_only_open_slots_with_the_full_grids_values(device):
     # Outreach an hour ago closes the next day's slots (MIN_GAP_H) on every channel.
-    await device.store.put(
+    await device.put(
         [
             event(
                 991,
@@ -87,8 +87,8 @@ async def test_a_plan_scores_only_open_slots_with_the_full_grids_values(device):
             )
         ]
     )
-    snap = await device.analyst.snapshot("lead-000002")
-    model = CountingModel(device.models.get("intervention"))
+    snap = await device._analyst.snapshot("lead-000002")
+    model = CountingModel(device._models.get("intervention"))
     inputs = PlanInputs(
         lead=snap.lead,
         cols=snap.cols,

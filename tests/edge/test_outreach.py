@@ -79,9 +79,9 @@ async def a_step(
         lead_id=lead_id,
         created_at=created_at,
         steps=[step],
-        executor=rt.store.device_id if executor is None else executor,
+        executor=rt.device_id if executor is None else executor,
     )
-    await store_plan(rt.store, plan)
+    await store_plan(rt._store, plan)
     return step
 
 
@@ -126,11 +126,11 @@ async def test_a_channel_that_raises_leaves_the_step_unknown_not_retried(phone):
     assert done.status is StepStatus.UNKNOWN and "read timed out" in done.delivery.detail
     assert (await refused(phone.execute_step(step.id, channel))).reason == "not_pending"
     assert len(channel.sent) == 1
-    settled = await resolve_unknown(phone.store, step.id, reached=True)
+    settled = await resolve_unknown(phone._store, step.id, reached=True)
     assert settled.status is StepStatus.SENT
     assert (await phone.get("event", f"ev-{step.id}")).type is EventType.MESSAGE_OUT
     with pytest.raises(OutreachRefusedError):
-        await resolve_unknown(phone.store, step.id, reached=False)
+        await resolve_unknown(phone._store, step.id, reached=False)
 
 
 async def test_a_manual_task_says_so_and_the_agent_completes_it(phone):
@@ -165,7 +165,7 @@ async def test_every_rule_refuses_its_bad_case_and_nothing_is_sent(phone):
     assert why.reason == "holiday" and "Thanksgiving" in why.detail
     # opted out by an opt_out event on the channel
     phone.now["t"] = OPEN_MS
-    await phone.store.put(
+    await phone.put(
         [
             event(
                 900,
@@ -227,7 +227,7 @@ async def test_firing_skips_what_is_never_allowed_and_moves_what_is_not_allowed_
     assert report.fired == [] and report.cancelled == 1
     skipped = await phone.get("intervention_step", sms.id)
     assert skipped.status is StepStatus.SKIPPED and "sms" in skipped.outcome
-    await phone.store.put(
+    await phone.put(
         [
             event(
                 901,
@@ -252,7 +252,7 @@ async def test_a_send_cut_short_becomes_unknown_on_reopen_and_is_never_resent(tm
     step = await a_step(rt)
     from edge.outreach.executor import begin_send
 
-    await begin_send(rt.store, step.id)  # committed as sending; the process dies here
+    await begin_send(rt._store, step.id)  # committed as sending; the process dies here
     other = await a_step(rt, plan_id="plan-other", lead_id="lead-000001")
     await rt.update("intervention_step", other.id, status="sending", sent_by="dev-elsewhere")
     await rt.close()
@@ -265,7 +265,7 @@ async def test_a_send_cut_short_becomes_unknown_on_reopen_and_is_never_resent(tm
         # another party's send is theirs to recover
         assert (await rt.get("intervention_step", other.id)).status is StepStatus.SENDING
         assert (await refused(rt.execute_step(step.id, Recorder()))).reason == "not_pending"
-        assert await recover_sending(rt.store) == []
+        assert await recover_sending(rt._store) == []
     finally:
         await rt.close()
 
@@ -273,16 +273,16 @@ async def test_a_send_cut_short_becomes_unknown_on_reopen_and_is_never_resent(tm
 async def test_delivery_callbacks_settle_steps(phone):
     step = await a_step(phone)
     await phone.execute_step(step.id, Recorder())
-    kept = await delivery_update(phone.store, step.id, True, "delivered")
+    kept = await delivery_update(phone._store, step.id, True, "delivered")
     assert kept.status is StepStatus.SENT and kept.outcome == "delivered"
-    lost = await delivery_update(phone.store, step.id, False, "undelivered: 30003")
+    lost = await delivery_update(phone._store, step.id, False, "undelivered: 30003")
     assert lost.status is StepStatus.FAILED
-    again = await delivery_update(phone.store, step.id, True, "late")
+    again = await delivery_update(phone._store, step.id, True, "late")
     assert again.status is StepStatus.FAILED
     unknown = await a_step(phone, Channel.EMAIL, plan_id="u1")
     phone.now["t"] += DAY_MS  # the cap: one outreach per 24 h
     await phone.execute_step(unknown.id, Recorder(DeliveryStatus.UNKNOWN))
-    assert (await delivery_update(phone.store, unknown.id, True, "ok")).status is StepStatus.SENT
+    assert (await delivery_update(phone._store, unknown.id, True, "ok")).status is StepStatus.SENT
 
 
 async def test_a_reply_pauses_the_plan_at_once(phone):
@@ -292,7 +292,7 @@ async def test_a_reply_pauses_the_plan_at_once(phone):
     assert (await phone.get("intervention_plan", "plan-t")).status is PlanStatus.PAUSED
     assert (await phone.get("intervention_step", step.id)).status is StepStatus.CANCELLED
     assert (await refused(phone.execute_step(step.id, Recorder()))).reason == "not_pending"
-    assert (await phone.store.get_lead("lead-000002")).consent.sms is True
+    assert (await phone.get_lead("lead-000002")).consent.sms is True
 
 
 def test_every_supported_language_has_opt_out_keywords():
@@ -304,12 +304,12 @@ async def test_an_opt_out_keyword_revokes_the_channel_at_once_and_syncs(phone, l
     keyword = OPT_OUT_KEYWORDS[language][0]
     step = await a_step(phone, Channel.SMS)
     mail = await a_step(phone, Channel.EMAIL, plan_id="plan-mail")
-    seq = (await phone.store.fetchone("SELECT max(seq) FROM outbox"))[0]
+    seq = (await phone._store.fetchone("SELECT max(seq) FROM outbox"))[0]
     got = await phone.record_inbound("lead-000002", Channel.SMS, f" {keyword.lower()}! ")
     assert got.opted_out
-    consent = (await phone.store.get_lead("lead-000002")).consent
+    consent = (await phone.get_lead("lead-000002")).consent
     assert consent.sms is False and consent.email is True  # only that channel
-    synced = [c for c in await phone.store.pending_outbox() if c.seq > seq]
+    synced = [c for c in await phone._store.pending_outbox() if c.seq > seq]
     assert any(
         c.entity == "lead" and c.fields.get("consent", {}).get("sms") is False for c in synced
     )
@@ -340,10 +340,10 @@ def test_opt_out_detection(text, stop):
 
 
 async def test_inbound_finds_the_lead_by_address(phone):
-    assert (await find_lead(phone.store, Channel.SMS, "+525512340002")).id == "lead-000002"
-    assert (await find_lead(phone.store, Channel.EMAIL, "LEAD2@example.com")).id == "lead-000002"
+    assert (await find_lead(phone._store, Channel.SMS, "+525512340002")).id == "lead-000002"
+    assert (await find_lead(phone._store, Channel.EMAIL, "LEAD2@example.com")).id == "lead-000002"
     with pytest.raises(NotFoundError, match="5550000"):
-        await find_lead(phone.store, Channel.SMS, "5550000")
+        await find_lead(phone._store, Channel.SMS, "5550000")
 
 
 def plan(i: int, created_at: int, device: str) -> InterventionPlan:
@@ -391,11 +391,11 @@ async def test_settle_plans_cancels_the_losers_in_the_store(phone):
     await phone.update("intervention_plan", "plan-a", status="active")
     await phone.update("intervention_step", older.id, status="pending")
     assert (await refused(phone.execute_step(older.id, Recorder()))).reason == "not_pending"
-    assert await settle_plans(phone.store) == ["plan-a"]
+    assert await settle_plans(phone._store) == ["plan-a"]
     assert (await phone.get("intervention_step", older.id)).status is StepStatus.CANCELLED
     assert (await phone.plan("lead-000002")).id == "plan-b"
     assert (await phone.get("intervention_step", newer.id)).status is StepStatus.PENDING
-    assert await settle_plans(phone.store) == []
+    assert await settle_plans(phone._store) == []
 
 
 async def test_the_phone_channel_on_a_desktop_is_a_manual_task(phone):
@@ -426,7 +426,7 @@ async def test_the_phone_channel_hands_each_channel_to_the_phone(phone):
     base = await a_step(phone)
     from edge.outreach.executor import outbound_message
 
-    lead = await phone.store.get_lead("lead-000002")
+    lead = await phone.get_lead("lead-000002")
     for ch, status in [
         (Channel.SMS, "sent"),
         (Channel.CALL, "sent"),

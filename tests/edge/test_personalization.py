@@ -33,7 +33,7 @@ async def test_profile_is_learned_from_behaviour_and_stored_with_its_outbox_chan
     assert set(p.areas) <= {"Fremont", "Ballard", "Wallingford", "Capitol Hill", "Queen Anne"}
     stored = await device.get("profile", p.id)
     assert stored == p
-    pending = [c for c in await device.store.pending_outbox() if c.entity == "profile"]
+    pending = [c for c in await device._store.pending_outbox() if c.entity == "profile"]
     assert [c.entity_id for c in pending] == [p.id]
 
 
@@ -116,7 +116,7 @@ def test_style_follows_the_profile_consent_and_intent():
 
 
 async def test_a_full_disk_is_a_store_error_and_loses_nothing(device, monkeypatch):
-    before = (await device.store.fetchone("SELECT count(*) FROM outbox"))[0]
+    before = (await device._store.fetchone("SELECT count(*) FROM outbox"))[0]
 
     def write_then_disk_full(conn, statements, erasures=()):
         for sql, rows in statements:  # the rows are written inside the transaction...
@@ -127,8 +127,8 @@ async def test_a_full_disk_is_a_store_error_and_loses_nothing(device, monkeypatc
     with pytest.raises(StoreError, match="nothing was written: database or disk is full"):
         await device.create_profile("lead-000001")
     monkeypatch.undo()
-    assert (await device.store.fetchone("SELECT count(*) FROM outbox"))[0] == before
-    assert await device.store.fetchone("SELECT 1 FROM profiles") is None
+    assert (await device._store.fetchone("SELECT count(*) FROM outbox"))[0] == before
+    assert await device._store.fetchone("SELECT 1 FROM profiles") is None
     assert (await device.predict_behaviour("lead-000001")).events == 12  # nothing lost
     assert (await device.create_profile("lead-000001")).lead_id == "lead-000001"
 

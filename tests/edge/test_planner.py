@@ -40,7 +40,7 @@ async def test_plan_respects_consent_quiet_hours_holidays_and_caps(device):
         assert s.intent == "first_contact" if s.seq == 0 else True
     stored = await device.plan("lead-000002")
     assert stored == plan
-    outbox = {c.entity for c in await device.store.pending_outbox()}
+    outbox = {c.entity for c in await device._store.pending_outbox()}
     assert {"intervention_plan", "intervention_step"} <= outbox
 
     es = await device.plan_interventions("lead-000001")  # no call consent, Mexico City
@@ -61,7 +61,7 @@ async def test_every_channel_opted_out_gives_an_empty_plan_with_the_reason(devic
 
 
 async def test_an_opt_out_event_blocks_contact(device):
-    await device.store.put(
+    await device.put(
         [
             event(
                 900,
@@ -114,7 +114,7 @@ async def test_run_due_fires_a_task_reschedules_missed_and_pauses_on_reply(tmp_p
         if moved.channel in INTRUSIVE:
             assert 8 <= local(moved.due_at, "America/Los_Angeles").hour < 21
 
-        await rt.store.put(
+        await rt.put(
             [
                 event(
                     901,
@@ -163,7 +163,7 @@ async def test_the_outcome_of_a_step_feeds_the_next_plan(tmp_path):
         nxt = await rt.plan_interventions("lead-000002")
         assert nxt.steps[0].intent != "first_contact"  # the lead has been contacted now
         assert all(s.due_at - done.ts >= MIN_GAP_H * HOUR_MS for s in nxt.steps)
-        features = (await rt.analyst.snapshot("lead-000002")).cols
+        features = (await rt._analyst.snapshot("lead-000002")).cols
         assert len(features) == 1
     finally:
         await rt.close()

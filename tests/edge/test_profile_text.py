@@ -306,7 +306,7 @@ async def test_behaviour_reasons_stay_for_a_lead_who_engaged(device):
 
 
 async def test_the_agents_own_messages_are_not_what_the_lead_said(device):
-    snap = await device.analyst.snapshot("lead-000001")
+    snap = await device._analyst.snapshot("lead-000001")
     assert "¿Le gustaría ver la casa?" in snap.texts
     assert snap.said == ["Sí, me interesa mucho, con piscina"]
 

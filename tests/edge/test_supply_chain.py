@@ -89,7 +89,7 @@ async def _offer_spoiled(request, tmp_path: Path, spoil: Spoil | None):
         try:
             async with registry_of(server) as reg:
                 await device.ingest(encode_batch(small_world(3, 6), Format.MSGPACK))
-                await pin_key(device.store, await reg.public_key())  # given at enrollment
+                await pin_key(device._store, await reg.public_key())  # given at enrollment
                 before = await _score(device)
                 manifest = read_manifest(ARTIFACT_DIR, "behaviour")
                 signed = await reg.publish(BLOB, msgspec.structs.replace(manifest, version=NEW))

@@ -180,8 +180,8 @@ async def test_an_erased_lead_leaves_nothing_anywhere(tmp_path, server, server_e
         assert await b.conflicts() + await a.conflicts() > 0
         # A change the server refused, kept aside on phone b (quarantine).
         await b.update("lead", GONE, email=ERASED["quarantined edit"])
-        pending = await b.store.outbox_to_push(10)
-        await b.store.quarantine([c.seq for c in pending], "schema_version: refused")
+        pending = await b.pending_changes(10)
+        await b.quarantine([c.seq for c in pending], "schema_version: refused")
         assert await b.quarantined() == 1
         # The team's replica on the server analyses both leads.
         async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as http:
@@ -193,7 +193,7 @@ async def test_an_erased_lead_leaves_nothing_anywhere(tmp_path, server, server_e
 
         # The erasure, on phone a; then a syncs, b syncs, the replica catches up.
         await a.delete("lead", GONE, hard_erase=True)
-        assert a.analyst.cache_stats().entries == 0
+        assert a.cache_stats().entries == 0
         assert (await a.sync(server.url, token)).status == "ok"
         # Phone b, not synced yet, dictates one more note about the lead: its sync pushes it
         # (the server erases it as it arrives) before it pulls the erasure.

@@ -18,7 +18,7 @@ async def test_a_first_sync_does_not_pull_back_what_it_pushed(tmp_path, server):
         first = await a.sync(server.url, token)
         assert (first.status, first.pushed, first.pulled, first.checkpoint) == ("ok", 18, 0, 18)
         assert first.bytes_received < first.bytes_sent
-        assert await a.store.sync_checkpoint() == 18
+        assert await a.sync_checkpoint() == 18
         # Another phone of the team still gets all of it, and a's next pull is empty.
         other = await b.sync(server.url, token)
         assert (other.pulled, other.checkpoint) == (18, 18)
@@ -27,7 +27,7 @@ async def test_a_first_sync_does_not_pull_back_what_it_pushed(tmp_path, server):
         await b.sync(server.url, token)
         again = await a.sync(server.url, token)
         assert (again.pulled, again.checkpoint) == (1, 19)
-        assert (await a.store.get_lead("lead-000001")).name == "Ana from b"
+        assert (await a.get_lead("lead-000001")).name == "Ana from b"
     finally:
         await a.close()
         await b.close()

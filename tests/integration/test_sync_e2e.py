@@ -21,6 +21,7 @@ from server.storage import sqlite_path
 from sync.clock import wall_clock_ms
 from sync.codec import Format, encode_batch
 from sync.version import SCHEMA_VERSION
+from tests.device_db import device_rows, device_value
 from tests.factories import small_world
 from tests.live_server import ENGINES
 
@@ -153,7 +154,7 @@ async def test_a_pull_interrupted_mid_way_resumes_from_its_checkpoint(tmp_path, 
         await a.sync(server.url, token)
         report = await b.sync(server.url, token, transport=transport, page_size=4, attempts=1)
         assert report.status == "unavailable"
-        assert await b.store.sync_checkpoint() == 8  # two pages of four were applied
+        assert await b.sync_checkpoint() == 8  # two pages of four were applied
         done = await b.sync(server.url, token, page_size=4)
         assert (done.status, done.pulled, done.checkpoint) == ("ok", 10, 18)
         assert (await b.counts()).events == (await a.counts()).events == 12
@@ -390,7 +391,7 @@ async def test_three_phones_with_random_offline_edits_converge(tmp_path, server,
             assert (await device.sync(server.url, token)).status == "ok"
         views = []
         for device in phones:
-            rows = await device.store.fetchall("SELECT id, data FROM leads ORDER BY id")
+            rows = device_rows(device, "SELECT id, data FROM leads ORDER BY id")
             views.append([(r[0], bytes(r[1])) for r in rows])
         assert views[0] == views[1] == views[2]
         shown = {lead_id for lead_id, _ in views[0]}
@@ -466,8 +467,7 @@ async def test_a_pull_page_cut_mid_body_is_not_applied_and_is_fetched_again(tmp_
         )
         assert report.status == "ok" and transport.pulls >= 5
         assert report.checkpoint == 18
-        rows = await b.store.fetchall("SELECT count(*) FROM sync_entities")
-        assert rows[0][0] == 18
+        assert device_value(b, "SELECT count(*) FROM sync_entities") == 18
         assert (await b.counts()).events == 12
     finally:
         await transport.aclose()

@@ -26,6 +26,7 @@ from edge.runtime import EdgeRuntime
 from server.admin import mint_token
 from server.storage import open_store
 from sync.codec import Format, encode_batch
+from tests.device_db import device_rows, device_value
 from tests.factories import small_world
 from tests.server.test_cli import CLI
 from tests.services import free_port
@@ -158,8 +159,7 @@ async def sync_until_done(phone: EdgeRuntime, url: str, token: str, tries: int =
 
 
 async def leads_of(phone: EdgeRuntime) -> list[tuple]:
-    rows = await phone.store.fetchall("SELECT id, data FROM leads ORDER BY id")
-    return [tuple(r) for r in rows]
+    return device_rows(phone, "SELECT id, data FROM leads ORDER BY id")
 
 
 @pytest.mark.skipif(not Path(NGINX).exists(), reason="make test installs nginx (Debian)")
@@ -213,14 +213,11 @@ async def test_two_servers_behind_nginx_converge_through_a_sigkill(
                 await sync_until_done(phone, cluster.lb, token)
             pushed = 0
             for phone in phones:
-                rows = await phone.store.fetchall("SELECT count(*) FROM outbox")
-                pushed += rows[0][0]
+                pushed += device_value(phone, "SELECT count(*) FROM outbox")
             assert await store.last_seq(TEAM) == pushed  # every change once: none lost, none twice
         states = [await leads_of(phone) for phone in phones]
         assert len(states[0]) == LEADS and states[0] == states[1] == states[2]
-        events = [
-            (await phone.store.fetchall("SELECT count(*) FROM events"))[0][0] for phone in phones
-        ]
+        events = [(await phone.counts()).events for phone in phones]
         assert events[0] == events[1] == events[2] == LEADS * 4 + 1 + 3 * 3 * LEADS
     finally:
         for phone in phones:

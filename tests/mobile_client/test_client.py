@@ -356,7 +356,7 @@ def test_the_model_button_downloads_verifies_installs_and_the_device_runs_it(cli
             f"installed behaviour {new} (was {running}): signature, hash"
         ), sync.message.plain
         assert f"behaviour: {new}" in sync.versions.plain
-        assert rt.models.get("behaviour").manifest.version == new
+        assert rt.model_manifest("behaviour").version == new
         # the device runs it: the lead screen's scores come from the new version
         client.go("leads")
         pump(lambda: True)
@@ -371,7 +371,7 @@ def test_the_model_button_downloads_verifies_installs_and_the_device_runs_it(cli
         said = sync.message.plain
         assert said.startswith("refused behaviour: ") and "sha256" in said, said
         assert said.endswith(f"still running {new}")
-        assert rt.models.get("behaviour").manifest.version == new
+        assert rt.model_manifest("behaviour").version == new
         tap(sync.online)
         idle(client)
     assert not client.online

@@ -18,6 +18,7 @@ import pytest
 from edge.channels.base import Delivery, DeliveryStatus
 from edge.culture.contact import holiday_name
 from sync.records import Consent, InterventionStep, StepStatus
+from tests.device_db import device_rows, device_value
 from tests.mobile_client.conftest import pump
 from tests.mobile_client.test_client import idle, tap, visible_text
 
@@ -60,14 +61,13 @@ def leads_free_to_contact(client) -> list[str]:
     last 25 hours, so no cap applies before the test's own outreach (no generated lead has
     the weekly cap's three outreaches in a week)."""
     rt = client.bridge.runtime
-    since = rt.store.now_ms() - 25 * 3_600_000
-    rows = client.bridge.wait(
-        rt.store.fetchall(
-            "SELECT id FROM leads WHERE id NOT IN (SELECT lead_id FROM events "
-            "WHERE type = 'opt_out' OR (type IN ('message_out', 'call_out') AND ts > ?)) "
-            "ORDER BY id",
-            (since,),
-        )
+    since = rt.now_ms() - 25 * 3_600_000
+    rows = device_rows(
+        rt,
+        "SELECT id FROM leads WHERE id NOT IN (SELECT lead_id FROM events "
+        "WHERE type = 'opt_out' OR (type IN ('message_out', 'call_out') AND ts > ?)) "
+        "ORDER BY id",
+        (since,),
     )
     return [r[0] for r in rows if r[0] != client.current_lead]
 
@@ -94,7 +94,7 @@ def due_step(
         plan = await rt.plan_interventions(lead_id)
         assert plan.steps, plan.reason
         step = plan.steps[0]
-        due = rt.store.now_ms() + (-5 if fire else 2) * 60_000
+        due = rt.now_ms() + (-5 if fire else 2) * 60_000
         await rt.update("intervention_step", step.id, channel=channel, due_at=due)
         if fire:
             await rt.run_due()
@@ -120,10 +120,8 @@ def stored(client, step_id: str):
 
 def outreach_events(client, step_id: str) -> int:
     rt = client.bridge.runtime
-    row = client.bridge.wait(
-        rt.store.fetchone("SELECT count(*) FROM events WHERE id = ?", (f"ev-{step_id}"[:64],))
-    )
-    return row[0]
+    event_id = f"ev-{step_id}"[:64]
+    return int(device_value(rt, "SELECT count(*) FROM events WHERE id = ?", (event_id,)))
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +227,7 @@ def test_skip_and_snooze_by_tap(client, leads):
     tap(screen.card(step_id).buttons["snooze"])
     idle(client)
     snoozed = stored(client, step_id)
-    now = rt.store.now_ms()
+    now = rt.now_ms()
     assert now + 55 * 60_000 < snoozed.due_at <= now + 60 * 60_000
     assert screen.message.plain.startswith(f"Snoozed: {name} comes back at ")
     assert snoozed.status is StepStatus.DUE  # still a task, an hour later

@@ -13,6 +13,7 @@ import websockets
 
 from edge.runtime import EdgeRuntime
 from sync.codec import Format, encode_batch
+from tests.device_db import device_rows
 from tests.factories import HOUR_MS, NOW_MS, small_world
 from tests.live_server import run_server
 from tools.bench_voice import default_data_dir
@@ -257,11 +258,12 @@ async def test_export_then_erase_reaches_the_phone(tmp_path, server):
             gone = await http.post(f"{A}/analyze/comprehensive", json={"lead_id": "lead-000001"})
             assert gone.status_code == 404
         assert (await phone.sync(server.url, token)).status == "ok"
-        rows = await phone.store.fetchone(
+        rows = device_rows(
+            phone,
             "SELECT (SELECT count(*) FROM leads WHERE id = 'lead-000001'), "
-            "(SELECT count(*) FROM events WHERE lead_id = 'lead-000001')"
+            "(SELECT count(*) FROM events WHERE lead_id = 'lead-000001')",
         )
-        assert tuple(rows) == (0, 0)
+        assert rows == [(0, 0)]
     finally:
         await phone.close()
 

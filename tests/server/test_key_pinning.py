@@ -9,7 +9,7 @@ import json
 import msgspec
 import pytest
 
-from edge.model_updates import NOT_ENROLLED, KeyPinnedError, UpdatePolicy, pinned_key
+from edge.model_updates import NOT_ENROLLED, KeyPinnedError, UpdatePolicy
 from edge.runtime import EdgeRuntime
 from models.artifact import ARTIFACT_DIR, read_manifest
 from server.distribution import ModelDistribution
@@ -45,25 +45,25 @@ async def _refused_then_installed(tmp_path, ours, impostor, our_reg, their_reg) 
         # Not enrolled: nothing is downloaded, and the key the server offers is not pinned.
         report = await device.check_model_updates(impostor.url, impostor.token())
         assert report.skipped == NOT_ENROLLED and not report.installed
-        assert await pinned_key(device.store) is None
+        assert await device.pinned_model_key() is None
 
         signer = await device.enroll_model_key(base64.b64encode(our_key).decode())
         assert signer == await our_reg.signer()
         report = await device.check_model_updates(impostor.url, impostor.token(), UpdatePolicy())
         assert "the pinned key is" in report.rejected["behaviour"], report
         assert not report.installed
-        assert device.models.get("behaviour").manifest.version == SHIPPED
+        assert device.model_manifest("behaviour").version == SHIPPED
         # Handing the other key at a later check is refused too: the pin stays.
         with pytest.raises(KeyPinnedError, match="re-enroll"):
             await device.check_model_updates(impostor.url, impostor.token(), public_key=their_key)
-        assert await pinned_key(device.store) == our_key
+        assert await device.pinned_model_key() == our_key
 
         await publish(our_reg, "9.5.1-ours")  # the enrolled server's model installs
         report = await device.check_model_updates(ours.url, ours.token(), UpdatePolicy())
         assert report.installed == {"behaviour": "9.5.1-ours"}, report
         # A deliberate re-enrollment may change the key.
         await device.enroll_model_key(their_key, replace=True)
-        assert await pinned_key(device.store) == their_key
+        assert await device.pinned_model_key() == their_key
     finally:
         await device.close()
 

@@ -23,12 +23,12 @@ from aiosmtpd.smtp import AuthResult
 
 from edge.channels.base import DeliveryStatus, OutboundMessage
 from edge.runtime import EdgeRuntime
-from edge.scheduler import store_plan
 from server.outreach.config import OutreachConfig
 from server.outreach.email import SmtpChannel
 from server.outreach.provider import ProviderChannel, sign, verify
 from server.outreach.standin import run_provider
 from sync.records import Channel, Consent, InterventionPlan, InterventionStep, StepStatus
+from tests.device_db import device_rows, device_value
 from tests.factories import HOUR_MS, NOW_MS, agent, event, lead, listing
 from tests.live_server import run_server
 
@@ -166,7 +166,7 @@ def outreach_config(smtp=None, provider=None, **kw) -> OutreachConfig:
 
 async def open_phone(path: Path, server) -> EdgeRuntime:
     phone = await EdgeRuntime.open(path, clock=clock)
-    await phone.store.put(world())
+    await phone.put(world())
     assert (await phone.sync(server.url, server.token())).status == "ok"
     return phone
 
@@ -258,7 +258,7 @@ async def test_sms_through_the_provider_callbacks_and_an_opt_out(tmp_path):
             assert (await phone.sync(server.url, server.token())).status == "ok"
             stored = await phone.get("intervention_step", first["id"])
             assert stored.status is StepStatus.SENT and "delivered" in stored.outcome
-            lead2 = await phone.store.get_lead("lead-000002")
+            lead2 = await phone.get_lead("lead-000002")
             assert lead2.consent.sms is False  # the STOP revoked it, and it synced
             later = await phone.get("intervention_step", steps[1]["id"]) if len(steps) > 1 else None
             assert later is None or later.status is StepStatus.CANCELLED
@@ -451,7 +451,7 @@ asyncio.run(main())
 async def test_killed_between_acceptance_and_commit_the_message_went_once(tmp_path):
     db = tmp_path / "phone.db"
     rt = await EdgeRuntime.open(db, clock=clock)
-    await rt.store.put(world())
+    await rt.put(world())
     step = InterventionStep(
         id="kill-s0",
         plan_id="kill",
@@ -462,14 +462,13 @@ async def test_killed_between_acceptance_and_commit_the_message_went_once(tmp_pa
         hour_of_week=10,
         message="Hola, ¿sigue buscando?",
     )
-    await store_plan(
-        rt.store,
+    await rt.save_plan(
         InterventionPlan(
             id="kill",
             lead_id="lead-000002",
             created_at=NOW_MS,
             steps=[step],
-            executor=rt.store.device_id,
+            executor=rt.device_id,
         ),
     )
     await rt.close()
@@ -522,12 +521,10 @@ async def test_two_phones_planning_one_lead_offline_converge_to_one_plan(tmp_pat
             for phone in (a, b):
                 assert (await phone.plan("lead-000002")).id == winner
                 assert (await phone.get("intervention_plan", loser)).status.value == "cancelled"
-                rows = await phone.store.fetchall(
-                    "SELECT count(*) FROM intervention_plans WHERE status = 'active'"
-                )
-                assert rows[0][0] == 1
-                lost = await phone.store.fetchall(
-                    "SELECT status FROM intervention_steps WHERE plan_id = ?", (loser,)
+                active = "SELECT count(*) FROM intervention_plans WHERE status = 'active'"
+                assert device_value(phone, active) == 1
+                lost = device_rows(
+                    phone, "SELECT status FROM intervention_steps WHERE plan_id = ?", (loser,)
                 )
                 assert {r[0] for r in lost} == {"cancelled"}
         finally:
@@ -673,11 +670,11 @@ async def test_the_intervention_socket_replans_only_when_its_lead_changes(tmp_pa
                 await asyncio.sleep(2.0)  # idle: four polls of the log
                 assert (await phone.sync(server.url, token)).pulled == 0  # no writes
                 await phone.update("lead", "lead-000003", name="Someone Else")
-                await phone.store.put([event(990, lead_id="lead-000003", ts=OPEN_MS - 60_000)])
+                await phone.put([event(990, lead_id="lead-000003", ts=OPEN_MS - 60_000)])
                 assert (await phone.sync(server.url, token)).status == "ok"
                 with pytest.raises(TimeoutError):
                     await asyncio.wait_for(ws.recv(), 1.2)  # another lead: no new plan
-                await phone.store.put([event(991, lead_id="lead-000002", ts=OPEN_MS - 60_000)])
+                await phone.put([event(991, lead_id="lead-000002", ts=OPEN_MS - 60_000)])
                 assert (await phone.sync(server.url, token)).status == "ok"
                 second = json.loads(await asyncio.wait_for(ws.recv(), 30))
                 assert second["type"] == "plan" and second["plan"]["id"] != first["plan"]["id"]

@@ -18,7 +18,7 @@ async def test_a_read_that_writes_is_refused(tmp_path):
     who = Principal(agent="agent-01", team="team-a", iat=0, exp=0, jti="test")
 
     async def writes(rt: EdgeRuntime) -> None:
-        await rt.store.put([lead(1)])
+        await rt.put([lead(1)])
 
     async def reads(rt: EdgeRuntime) -> int:
         return (await rt.counts()).leads

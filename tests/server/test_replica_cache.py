@@ -26,12 +26,12 @@ PHONE = Principal(agent="agent-001", team=TEAM, iat=0, exp=0, jti="phone")
 
 async def push_outbox(service: SyncService, phone: EdgeRuntime) -> None:
     """What a phone's sync push does, without HTTP."""
-    while changes := await phone.store.outbox_to_push(500):
+    while changes := await phone.pending_changes(500):
         batch = ChangeBatch(
             device_id=phone.device_id, changes=changes, schema_version=SCHEMA_VERSION
         )
         await service.push(PHONE, batch)
-        await phone.store.mark_sent([c.seq for c in changes])
+        await phone.mark_sent([c.seq for c in changes])
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ async def test_a_phones_push_invalidates_the_cached_answer(team):
     replicas, service, phone = team
     leads = Counting()
     assert await replicas.read(TEAM, "leads", leads) == 2
-    await phone.store.put([lead(3)])
+    await phone.put([lead(3)])
     await push_outbox(service, phone)
     assert await replicas.read(TEAM, "leads", leads) == 3
     assert leads.calls == 2
@@ -103,10 +103,10 @@ async def test_a_write_through_the_api_invalidates_the_cached_answer(team):
 
     async def count_events(rt: EdgeRuntime) -> int:
         events.calls += 1
-        return len(await rt.store.recent_events("lead-000001", 100))
+        return len((await rt.lead_detail("lead-000001", 100)).recent_events)
 
     assert await replicas.read(TEAM, "events", count_events) == 3
-    await replicas.run(TEAM, lambda rt: rt.store.put([event(99, lead_id="lead-000001")]))
+    await replicas.run(TEAM, lambda rt: rt.put([event(99, lead_id="lead-000001")]))
     assert await replicas.read(TEAM, "events", count_events) == 4
     assert events.calls == 2
 
@@ -119,7 +119,7 @@ async def test_an_answer_that_writes_is_cached_after_its_own_writes(team):
         nonlocal calls
         calls += 1
         if calls == 1:
-            await rt.store.put([lead(7)])
+            await rt.put([lead(7)])
         return len(await rt.leads())
 
     assert await replicas.read(TEAM, "k", add_lead_once) == 3
@@ -135,8 +135,8 @@ async def test_an_answer_overtaken_by_another_devices_push_is_not_cached(team):
         nonlocal calls
         calls += 1
         if calls == 1:  # the API writes while a phone's push lands
-            await rt.store.put([lead(8)])
-            await phone.store.put([lead(4)])
+            await rt.put([lead(8)])
+            await phone.put([lead(4)])
             await push_outbox(service, phone)
         return len(await rt.leads())
 
@@ -148,7 +148,7 @@ async def test_an_answer_overtaken_by_another_devices_push_is_not_cached(team):
 async def test_a_stale_answer_is_never_served(team):
     replicas, service, phone = team
     for n in range(3, 6):
-        await phone.store.put([lead(n)])
+        await phone.put([lead(n)])
         await push_outbox(service, phone)
         assert await replicas.read(TEAM, "leads", Counting()) == n
 
@@ -188,7 +188,7 @@ async def test_a_refusal_reaches_every_caller_and_is_not_cached(team):
     async def missing(rt: EdgeRuntime) -> None:
         nonlocal calls
         calls += 1
-        await rt.store.get_lead("lead-nope")
+        await rt.get_lead("lead-nope")
 
     results = await asyncio.gather(
         *(replicas.read(TEAM, "nope", missing) for _ in range(3)), return_exceptions=True

@@ -243,7 +243,7 @@ async def test_a_team_promotion_reaches_its_phones_and_the_api_not_the_other_tea
         undo = await phone_a.check_model_updates(
             server.url, server.token(team="team-a"), UpdatePolicy()
         )
-        assert phone_a.models.get("behaviour").manifest.version == SHIPPED["behaviour"], undo
+        assert phone_a.model_manifest("behaviour").version == SHIPPED["behaviour"], undo
     finally:
         await phone_a.close()
         await phone_b.close()

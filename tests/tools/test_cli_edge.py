@@ -42,7 +42,7 @@ def test_device_plan_and_run_due(device_db):
         rt = await EdgeRuntime.open(device_db, create=False)
         try:  # an email step five minutes overdue: runs whatever the hour
             await rt.update(
-                "intervention_step", first, channel="email", due_at=rt.store.now_ms() - 5 * 60_000
+                "intervention_step", first, channel="email", due_at=rt.now_ms() - 5 * 60_000
             )
         finally:
             await rt.close()

@@ -125,7 +125,7 @@ def test_device_today_says_what_to_do_in_words(device_db):
         rt = await EdgeRuntime.open(device_db, create=False)
         try:
             await rt.update(
-                "intervention_step", first, channel="call", due_at=rt.store.now_ms() - 5 * 60_000
+                "intervention_step", first, channel="call", due_at=rt.now_ms() - 5 * 60_000
             )
         finally:
             await rt.close()

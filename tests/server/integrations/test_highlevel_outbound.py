@@ -135,7 +135,7 @@ async def test_a_planned_step_for_a_highlevel_contact_goes_out_through_highlevel
     ):
         phone = await EdgeRuntime.open(tmp_path / "phone.db", clock=clock)
         try:
-            await phone.store.put(world)
+            await phone.put(world)
             assert (await phone.sync(server.url, server.token())).status == "ok"
             headers = {"authorization": f"Bearer {server.token()}"}
             async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as http:

@@ -121,7 +121,7 @@ async def test_a_dnd_opt_out_revokes_consent_on_that_channel_only(hl_server, sig
         assert (await phone.sync(hl_server.url, hl_server.token())).status == "ok"
         lead = {x.id: x for x in await phone.leads()}[LEAD]
         granted = Consent(sms=True, email=True)  # as the lead said on the phone
-        await phone.store.put([msgspec.structs.replace(lead, consent=granted)])
+        await phone.put([msgspec.structs.replace(lead, consent=granted)])
         assert (await phone.sync(hl_server.url, hl_server.token())).status == "ok"
         answer = deliver(hl_server.url, dnd_update(), signing_key)
         assert answer.status_code == 200, answer.text
