@@ -6,7 +6,6 @@ Each table keeps the columns the device queries on, plus the whole record as Mes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -132,15 +131,6 @@ def record_to_row(record: Record) -> dict[str, Any]:
         case _:
             raise TypeError(f"no table for {type(record).__name__}")
     return {"id": record.id, **cols, "updated_at": record.updated_at, "data": _enc.encode(record)}
-
-
-def upsert_sql(table: str, columns: Sequence[str]) -> str:
-    """Insert a row or update its columns in place (keyed by ``id``)."""
-    cols = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-    # Never INSERT OR REPLACE: a replace deletes the row first and cascades to its children.
-    return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
 
 
 def record_from_row(kind: str, row: Any) -> Record:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
+from edge import queries
 from edge.agenda import LeadSummary, TodayStep, lead_summaries, local_zone, steps_today
 from edge.analysis import Analysis, CacheStats, LeadAnalyst
 from edge.behaviour import BehaviourPrediction
@@ -165,17 +166,10 @@ class EdgeRuntime:
         except NotFoundError:
             agent_name = lead.agent_id
         listing = None
-        row = reader.one(
-            "SELECT l.data FROM events e JOIN listings l ON l.id = e.listing_id "
-            "WHERE e.lead_id = ? AND e.type IN ('property_save', 'inquiry', 'property_view', "
-            "'showing_booked', 'offer') ORDER BY e.ts DESC LIMIT 1",
-            (lead.id,),
-        )
+        row = await reader.fetchone(queries.LATEST_ENGAGED_LISTING, (lead.id,))
         if row is not None:
             listing = record_from_row("listing", row)
-        showing = reader.one(
-            "SELECT max(ts) FROM events WHERE lead_id = ? AND type = 'showing_booked'", (lead.id,)
-        )
+        showing = await reader.fetchone(queries.LATEST_SHOWING, (lead.id,))
         return MessageContext(
             agent_name=agent_name,
             listing=listing if isinstance(listing, Listing) else None,
@@ -339,7 +333,7 @@ class EdgeRuntime:
 
     async def profile(self, lead_id: str) -> Profile:
         """The stored profile of a lead, created when there is none."""
-        row = self.analyst.reader.one("SELECT data FROM profiles WHERE lead_id = ?", (lead_id,))
+        row = await self.analyst.reader.fetchone(queries.PROFILE_OF_LEAD, (lead_id,))
         if row is not None:
             return record_from_row("profile", row)  # type: ignore[return-value]
         return await self.create_profile(lead_id)
@@ -493,7 +487,7 @@ class EdgeRuntime:
 
     async def leads(self) -> list[Lead]:
         """Every lead on the device, by name."""
-        rows = await self.store.fetchall("SELECT data FROM leads ORDER BY name, id")
+        rows = await self.store.fetchall(queries.LEADS_BY_NAME)
         return [record_from_row("lead", r) for r in rows]  # type: ignore[misc]
 
     async def record_event(
@@ -582,7 +576,7 @@ class EdgeRuntime:
 
     async def conflicts(self) -> int:
         """How many field conflicts sync has logged on this device."""
-        row = await self.store.fetchone("SELECT count(*) FROM sync_conflicts")
+        row = await self.store.fetchone(queries.CONFLICT_COUNT)
         return int(row[0]) if row else 0
 
     async def sync_checkpoint(self) -> int:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import numpy as np
 
+from edge import queries
 from edge.analysis import Analysis
 from edge.culture import Intent, MessageContext, adapt_message
 from edge.errors import NotFoundError as EdgeNotFoundError
@@ -648,9 +649,7 @@ async def _known_listings(rt: EdgeRuntime, events: list[Event], paths: list[str]
     ids = sorted({e.listing_id for e in events if e.listing_id})
     if not ids:
         return
-    rows = rt.analyst.reader.all(
-        f"SELECT id FROM listings WHERE id IN ({', '.join('?' * len(ids))})", ids
-    )
+    rows = await rt.analyst.reader.fetchall(queries.ids_in("listings", len(ids)), ids)
     known = {r[0] for r in rows}
     for e, path in zip(events, paths, strict=True):
         if e.listing_id and e.listing_id not in known:
@@ -669,7 +668,7 @@ async def _snapshot(rt: EdgeRuntime, lead_id: str, extra: Sequence[Event]) -> Le
     snap = await rt.analyst.snapshot(lead_id)
     if not extra:
         return snap
-    rows = rt.analyst.reader.all("SELECT * FROM events WHERE lead_id = ?", (lead_id,))
+    rows = await rt.analyst.reader.fetchall(queries.EVENTS_OF_LEAD, (lead_id,))
     given = {e.id for e in extra}
     stored = [record_from_row("event", r) for r in rows]
     events = [e for e in stored if isinstance(e, Event) and e.id not in given] + list(extra)
