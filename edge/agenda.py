@@ -10,6 +10,7 @@ from datetime import tzinfo
 
 import msgspec
 
+from edge import queries
 from edge.culture.formatter import time_zone
 from edge.culture.message import Intent
 from edge.errors import CultureError
@@ -71,18 +72,10 @@ class LeadSummary(msgspec.Struct, frozen=True, kw_only=True):
     p_convert: float | None = None
 
 
-_LEADS_SQL = (
-    "SELECT l.data, count(e.id) AS n, max(e.ts) AS last, "
-    "(SELECT type FROM events WHERE lead_id = l.id ORDER BY ts DESC, id DESC LIMIT 1) AS kind "
-    "FROM leads l LEFT JOIN events e ON e.lead_id = l.id "
-    "GROUP BY l.id ORDER BY last IS NULL, last DESC, l.name, l.id"
-)
-
-
 async def lead_summaries(store: EdgeStore) -> list[LeadSummary]:
     """Every lead, most recently active first."""
     out = []
-    for row in await store.fetchall(_LEADS_SQL):
+    for row in await store.fetchall(queries.LEAD_SUMMARIES):
         lead = record_from_row(Lead, row)
         out.append(
             LeadSummary(
@@ -138,19 +131,11 @@ def end_of_day_ms(now_ms: int, zone: tzinfo) -> int:
     return int(tomorrow.timestamp() * 1000)
 
 
-_TODAY_SQL = (
-    "SELECT s.data, l.data AS lead FROM intervention_steps s "
-    "JOIN intervention_plans p ON p.id = s.plan_id JOIN leads l ON l.id = s.lead_id "
-    "WHERE s.status = 'unknown' OR ((s.status = 'due' OR (s.status = 'pending' "
-    "AND p.status = 'active')) AND s.due_at < ?) ORDER BY s.due_at, s.id"
-)
-
-
 async def steps_today(store: EdgeStore, now_ms: int, zone: tzinfo) -> list[TodayStep]:
     """Steps due before the end of today in ``zone`` (overdue ones first), said in words, and
     every step whose send outcome is ``unknown`` whenever it was due."""
     out = []
-    for row in await store.fetchall(_TODAY_SQL, (end_of_day_ms(now_ms, zone),)):
+    for row in await store.fetchall(queries.STEPS_TODAY, (end_of_day_ms(now_ms, zone),)):
         step = record_from_row(InterventionStep, row)
         lead = record_from_row(Lead, {"data": row["lead"]})
         out.append(_today(step, lead, now_ms, zone))

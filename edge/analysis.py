@@ -29,6 +29,7 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
+from edge import queries
 from edge.behaviour import NAME as BEHAVIOUR
 from edge.behaviour import BehaviourPrediction, BehaviourScorer
 from edge.culture import MessageContext
@@ -38,7 +39,6 @@ from edge.inference import ModelRegistry
 from edge.language import LanguageIdentifier
 from edge.personalization import (
     EMBED_BATCH,
-    LISTINGS_VERSION_SQL,
     VERSION_CHECK_S,
     ListingIndex,
     Recommendation,
@@ -64,13 +64,8 @@ from sync.records import InterventionPlan, Listing, Profile
 INTERVENTION = "intervention"
 #: A cached analysis older than this (device clock) is computed again.
 MAX_AGE_MS = 15 * 60_000
-#: The lead's own version and its events' count, latest change and latest time, in one query.
-STAMP_SQL = (
-    "SELECT l.updated_at, e.n, e.changed, e.latest FROM leads l, (SELECT count(*) AS n, "
-    "max(updated_at) AS changed, max(ts) AS latest FROM events WHERE lead_id = ?) e "
-    "WHERE l.id = ?"
-)
-#: What a cached analysis was computed from: the row of ``STAMP_SQL`` and the listings version.
+#: What a cached analysis was computed from: the row of ``queries.LEAD_STAMP`` and the listings
+#: version.
 Stamp = tuple[tuple[Any, ...], tuple[int, int]]
 _enc = msgspec.msgpack.Encoder()
 
@@ -146,7 +141,7 @@ class LeadAnalyst:
             and time.monotonic() - index.checked_at < VERSION_CHECK_S
         ):
             return index
-        row = self.reader.one(LISTINGS_VERSION_SQL)
+        row = await self.reader.fetchone(queries.LISTINGS_VERSION)
         version = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
         if (
             index is None
@@ -158,10 +153,7 @@ class LeadAnalyst:
             while True:
                 # On the reader: the listing pages then share one page cache with the reads
                 # of leads instead of filling the writer's too.
-                page = self.reader.all(
-                    "SELECT data, id FROM listings WHERE id > ? ORDER BY id LIMIT ?",
-                    (last, EMBED_BATCH),
-                )
+                page = await self.reader.fetchall(queries.LISTINGS_PAGE, (last, EMBED_BATCH))
                 if not page:
                     break
                 last = page[-1][1]
@@ -234,7 +226,7 @@ class LeadAnalyst:
         )
 
     async def stored_profile(self, lead_id: str) -> Profile | None:
-        row = self.reader.one("SELECT data FROM profiles WHERE lead_id = ?", (lead_id,))
+        row = await self.reader.fetchone(queries.PROFILE_OF_LEAD, (lead_id,))
         return record_from_row(Profile, row) if row else None
 
     async def save_profile(self, profile: Profile, *, previous: Profile | None = None) -> int:
@@ -279,9 +271,7 @@ class LeadAnalyst:
     async def listings(self, ids: Sequence[str]) -> dict[str, Listing]:
         if not ids:
             return {}
-        rows = self.reader.all(
-            f"SELECT data FROM listings WHERE id IN ({', '.join('?' * len(ids))})", list(ids)
-        )
+        rows = await self.reader.fetchall(queries.listings_in(len(ids)), list(ids))
         found = [record_from_row(Listing, r) for r in rows]
         return {li.id: li for li in found}
 
@@ -315,7 +305,7 @@ class LeadAnalyst:
     # --- analysis and its cache ----------------------------------------------------
 
     async def _stamp(self, lead_id: str) -> Stamp:
-        row = self.reader.one(STAMP_SQL, (lead_id, lead_id))
+        row = await self.reader.fetchone(queries.LEAD_STAMP, (lead_id, lead_id))
         if row is None:
             await self.store.get_lead(lead_id)  # raises NotFoundError naming it
             raise AssertionError(f"no stamp for the stored lead {lead_id!r}")

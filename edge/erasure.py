@@ -30,6 +30,7 @@ from typing import TypeVar
 
 import msgspec
 
+from edge import queries
 from edge.rows import TABLES, change_from_row
 from sync.changes import Change, Tombstone
 from sync.merge import EntityState
@@ -41,7 +42,7 @@ log_ = logging.getLogger(__name__)
 CHILD_KINDS = ("event", "profile", "intervention_plan", "intervention_step")
 #: Run after the erasing transaction commits: the WAL's frames (old page images) folded into
 #: the database file, whose freed bytes ``secure_delete`` zeroed, and the WAL cut to 0 bytes.
-CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
+CHECKPOINT = queries.WAL_CHECKPOINT_TRUNCATE
 
 
 def checkpoint(conn: sqlite3.Connection, tries: int = 50, wait_s: float = 0.02) -> bool:
@@ -55,9 +56,9 @@ def checkpoint(conn: sqlite3.Connection, tries: int = 50, wait_s: float = 0.02) 
     beyond SQLite's busy wait).
     """
     try:
-        conn.execute("VACUUM")
+        conn.execute(queries.VACUUM)
     except sqlite3.OperationalError as exc:  # busy: the checkpoint still runs
-        log_.warning("VACUUM after an erasure failed: %s", exc)
+        log_.warning("the VACUUM after an erasure failed: %s", exc)
     for _ in range(tries):
         busy, log, done = conn.execute(CHECKPOINT).fetchone()
         if not busy and log == done:
@@ -78,31 +79,20 @@ def _chunks(items: Sequence[T]) -> Iterable[Sequence[T]]:
         yield items[start : start + _CHUNK]
 
 
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
-
-
 def records_of_lead(conn: sqlite3.Connection, lead_id: str) -> set[Key]:
     """The lead's key and every child record's key this device knows of, in any table."""
     keys: set[Key] = {("lead", lead_id)}
     for kind in CHILD_KINDS:
-        rows = conn.execute(f"SELECT id FROM {TABLES[kind]} WHERE lead_id = ?", (lead_id,))
+        rows = conn.execute(queries.children_of_lead(TABLES[kind]), (lead_id,))
         keys.update((kind, r[0]) for r in rows)
     needle = lead_id.encode()
-    kinds = _marks(len(CHILD_KINDS))
     for entity, entity_id, blob in conn.execute(
-        f"SELECT entity, entity_id, state FROM sync_entities WHERE entity IN ({kinds}) "
-        "AND instr(state, ?) > 0",
-        (*CHILD_KINDS, needle),
+        queries.synced_states_naming(len(CHILD_KINDS)), (*CHILD_KINDS, needle)
     ):
         named = _state_dec.decode(blob).fields.get("lead_id")
         if named is not None and named.value == lead_id:
             keys.add((entity, entity_id))
-    for row in conn.execute(
-        f"SELECT entity, entity_id, payload FROM outbox WHERE entity IN ({kinds}) "
-        "AND instr(payload, ?) > 0",
-        (*CHILD_KINDS, needle),
-    ):
+    for row in conn.execute(queries.outbox_naming(len(CHILD_KINDS)), (*CHILD_KINDS, needle)):
         change = change_from_row(row)
         if isinstance(change, Change) and change.fields.get("lead_id") == lead_id:
             keys.add((row["entity"], row["entity_id"]))
@@ -118,21 +108,15 @@ def purge(conn: sqlite3.Connection, keys: Iterable[Key], hlc: str) -> None:
     # Children before the lead, so no foreign key is left dangling on the way.
     for kind in (*reversed(CHILD_KINDS), "lead"):
         for chunk in _chunks(by_kind.get(kind, [])):
-            conn.execute(f"DELETE FROM {TABLES[kind]} WHERE id IN ({_marks(len(chunk))})", chunk)
+            conn.execute(queries.delete_ids_in(TABLES[kind], len(chunk)), chunk)
     for kind, ids in by_kind.items():
         for chunk in _chunks(ids):
-            marks = _marks(len(chunk))
             previous = {
                 r[0]: _state_dec.decode(r[1]).deleted_hlc
-                for r in conn.execute(
-                    f"SELECT entity_id, state FROM sync_entities WHERE entity = ? "
-                    f"AND entity_id IN ({marks})",
-                    (kind, *chunk),
-                )
+                for r in conn.execute(queries.synced_states(len(chunk)), (kind, *chunk))
             }
             conn.executemany(
-                "INSERT INTO sync_entities (entity, entity_id, state, pending) VALUES (?, ?, ?, 0) "
-                "ON CONFLICT(entity, entity_id) DO UPDATE SET state = excluded.state, pending = 0",
+                queries.ERASE_MARKER,
                 [
                     (
                         kind,
@@ -146,19 +130,12 @@ def purge(conn: sqlite3.Connection, keys: Iterable[Key], hlc: str) -> None:
             )
             drop = [
                 r["seq"]
-                for r in conn.execute(
-                    f"SELECT seq, sent_at, payload FROM outbox WHERE entity = ? "
-                    f"AND entity_id IN ({marks})",
-                    (kind, *chunk),
-                )
+                for r in conn.execute(queries.outbox_entries_of(len(chunk)), (kind, *chunk))
                 if not _unsent_erase(r)
             ]
             for seqs in _chunks(drop):
-                conn.execute(f"DELETE FROM outbox WHERE seq IN ({_marks(len(seqs))})", seqs)
-            conn.execute(
-                f"DELETE FROM sync_conflicts WHERE entity = ? AND entity_id IN ({marks})",
-                (kind, *chunk),
-            )
+                conn.execute(queries.delete_outbox_seqs(len(seqs)), seqs)
+            conn.execute(queries.delete_conflicts_of(len(chunk)), (kind, *chunk))
 
 
 def _unsent_erase(row: sqlite3.Row) -> bool:

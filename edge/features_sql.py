@@ -4,26 +4,27 @@ One indexed query (events LEFT JOIN listings, ``events_lead_ts``) returns every 
 feature spec needs, in ``models.features.EVENT_ROW_FIELDS`` order, plus the event's text and the
 listing's city, so feature extraction, the profile and the vertical read the database once.
 
-:class:`StoreReader` runs these small indexed reads on a second, query-only connection in the
-caller's thread. Writes stay on the store's one writer connection; in WAL mode a reader sees
-every committed transaction and never blocks the writer. A read of one lead takes tens to
-hundreds of microseconds, less than the two thread switches of a hop to aiosqlite's thread,
-which on a busy CPU can each wait a scheduler time slice.
+:class:`StoreReader` runs these small indexed reads on a second, query-only connection with
+its own thread (:class:`~edge.db_thread.DbThread`), so the event loop never waits on SQLite.
+Writes stay on the store's one writer connection; in WAL mode a reader sees every committed
+transaction and never blocks the writer. A lead's snapshot is one hop to the reader's thread.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from numpy.typing import NDArray
 
+from edge import queries
+from edge.db_thread import DbThread
 from edge.errors import NotFoundError
 from edge.rows import TABLES, R, kind_of_class, record_from_row
-from edge.store import EdgeStore
+from edge.store import EdgeStore, StoreReads
 from models.features import (
     EVENT_ROW_FIELDS,
     EventColumns,
@@ -33,34 +34,13 @@ from models.features import (
 )
 from sync.records import AnyRecord, Event, EventType, Lead, Listing, Record
 
-_SELECT = {
-    "ts": "e.ts",
-    "type": "e.type",
-    "channel": "e.channel",
-    "dwell_s": "e.dwell_s",
-    "duration_s": "e.duration_s",
-    "amount": "e.amount",
-    "language": "e.language",
-    "listing_id": "e.listing_id",
-    "price": "l.price",
-    "beds": "l.beds",
-    "baths": "l.baths",
-    "sqft": "l.sqft",
-    "property_type": "l.property_type",
-    "vertical": "l.vertical",
-    "lat": "l.lat",
-    "lon": "l.lon",
-}
+T = TypeVar("T")
 _N = len(EVENT_ROW_FIELDS)
 #: Events whose text is the agent's, not the lead's.
 _OUTBOUND = frozenset({EventType.MESSAGE_OUT.value, EventType.CALL_OUT.value})
 #: The one query: feature columns, then the event's text, the listing's city and the event's
 #: updated_at (whose maximum, with the count, stamps the lead's event history for caches).
-LEAD_EVENTS_SQL = (
-    f"SELECT {', '.join(_SELECT[f] for f in EVENT_ROW_FIELDS)}, e.text, l.city, e.updated_at "
-    "FROM events e LEFT JOIN listings l ON l.id = e.listing_id "
-    "WHERE e.lead_id = ? ORDER BY e.ts"
-)
+LEAD_EVENTS_SQL = queries.lead_events(EVENT_ROW_FIELDS)
 
 
 @dataclass(slots=True)
@@ -86,44 +66,60 @@ class LeadSnapshot:
         return self._features
 
 
-class StoreReader:
-    """Reads of the device database on a query-only connection, in the caller's thread.
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """A query-only connection to the device database at ``path``."""
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    for pragma in queries.READER_PRAGMAS:
+        conn.execute(pragma)
+    return conn
 
-    Offers the read half of :class:`EdgeStore` (``fetchall``, ``fetchone``, ``get``, ``now_ms``)
-    for code written against the store, plus the synchronous :meth:`all` and :meth:`one`.
+
+def first(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+    """The first row of ``sql``; the statement is then ended, so no read transaction stays
+    open."""
+    cur = conn.execute(sql, params)
+    try:
+        row: sqlite3.Row | None = cur.fetchone()
+        return row
+    finally:
+        cur.close()
+
+
+def tuples(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows as plain tuples (no ``sqlite3.Row``): for queries of many rows."""
+    cur = conn.cursor()
+    cur.row_factory = None
+    return cur.execute(sql, params).fetchall()
+
+
+class StoreReader(StoreReads):
+    """Reads of the device database on a query-only connection with its own thread.
+
+    The read half of :class:`EdgeStore` (:class:`~edge.store.StoreReads`: ``fetchall``,
+    ``fetchone``, ``get``, ``now_ms``), plus :meth:`run` for several reads in one hop.
     """
 
     def __init__(self, store: EdgeStore):
-        conn = sqlite3.connect(str(store.path), isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA query_only = ON")
-        conn.execute("PRAGMA busy_timeout = 5000")
-        self._conn = conn
-        self.path: Path = store.path
+        path = store.path
+        self._db = DbThread(lambda: connect_reader(path), name=f"edge-reader {path.name}")
+        self.path: Path = path
         self.now_ms = store.now_ms
 
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self._conn.execute(sql, params).fetchall()
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        cur = self._conn.execute(sql, params)
-        try:
-            row: sqlite3.Row | None = cur.fetchone()
-            return row
-        finally:
-            cur.close()  # ends the statement, so no read transaction stays open
-
-    def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows as plain tuples (no ``sqlite3.Row``): for queries of many rows."""
-        cur = self._conn.cursor()
-        cur.row_factory = None
-        return cur.execute(sql, params).fetchall()
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(connection)`` on the reader's thread (reads only: the connection is
+        query-only)."""
+        return await self._db.run(fn)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self.all(sql, params)
+        return await self._db.fetchall(sql, params)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        return self.one(sql, params)
+        return await self._db.run(lambda conn: first(conn, sql, params))
+
+    async def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples (no ``sqlite3.Row``): for queries of many rows."""
+        return await self._db.run(lambda conn: tuples(conn, sql, params))
 
     @overload
     async def get(self, kind: type[R], record_id: str) -> R: ...
@@ -134,27 +130,34 @@ class StoreReader:
     async def get(self, kind: type[Record] | str, record_id: str) -> Record:
         """The stored record (NotFoundError naming it), as :meth:`EdgeStore.get`."""
         tag = kind if isinstance(kind, str) else kind_of_class(kind)
-        row = self.one(f"SELECT data FROM {TABLES[tag]} WHERE id = ?", (record_id,))
+        row = await self.fetchone(queries.data_by_id(TABLES[tag]), (record_id,))
         if row is None:
             raise NotFoundError(f"no {tag} {record_id!r} on this device")
         return record_from_row(kind, row)
 
     def close(self) -> None:
-        self._conn.close()
+        """Stop taking reads; the reads already asked for still run, then the connection
+        closes."""
+        self._db.close_nowait()
 
 
-Reads = EdgeStore | StoreReader
+#: What reading code needs of the device database: the store or the analyst's reader.
+Reads = StoreReads
 
 
 async def load_snapshot(
     reader: StoreReader, lead_id: str, now_ms: int | None = None
 ) -> LeadSnapshot:
     """The lead (NotFoundError for an unknown id) and its events as columns."""
-    found = reader.one("SELECT data FROM leads WHERE id = ?", (lead_id,))
+    found, rows = await reader.run(
+        lambda conn: (
+            first(conn, queries.data_by_id("leads"), (lead_id,)),
+            tuples(conn, LEAD_EVENTS_SQL, (lead_id,)),
+        )
+    )
     if found is None:
         raise NotFoundError(f"no lead {lead_id!r} on this device")
     lead = record_from_row(Lead, found)
-    rows = reader.tuples(LEAD_EVENTS_SQL, (lead_id,))
     now = reader.now_ms() if now_ms is None else now_ms
     cols = columns_from_rows([r[:_N] for r in rows])
     texts = [r[_N] for r in rows if r[_N]]
@@ -182,14 +185,17 @@ async def events_snapshot(
     """``snap`` with its events replaced by ``events`` (their listings read from the store)."""
     ids = sorted({e.listing_id for e in events if e.listing_id})
     listings: dict[str, Listing] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = reader.all(
-            f"SELECT data FROM listings WHERE id IN ({', '.join('?' * len(chunk))})", chunk
-        )
-        for r in rows:
-            li = record_from_row(Listing, r)
-            listings[li.id] = li
+
+    def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows += conn.execute(queries.listings_in(len(chunk)), chunk).fetchall()
+        return rows
+
+    for r in await reader.run(read):
+        li = record_from_row(Listing, r)
+        listings[li.id] = li
     ordered = sorted(events, key=lambda e: e.ts)
     cols = columns_from_records(ordered, listings)
     return LeadSnapshot(

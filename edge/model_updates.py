@@ -23,6 +23,7 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from edge import queries
 from edge.errors import EdgeError
 from edge.inference import ModelRefusedError, ModelRegistry
 from edge.store import EdgeStore
@@ -116,7 +117,7 @@ def verify_signature(manifest: ModelManifest, public_key: bytes) -> None:
 
 
 async def pinned_key(store: EdgeStore) -> bytes | None:
-    row = await store.fetchone("SELECT value FROM settings WHERE key = ?", (PINNED_KEY,))
+    row = await store.fetchone(queries.SETTING, (PINNED_KEY,))
     return base64.b64decode(row[0]) if row else None
 
 
@@ -133,12 +134,8 @@ async def pin_key(store: EdgeStore, public_key: bytes, *, replace: bool = False)
             f"the device has pinned the model-signing key {signer_of(pinned)}; "
             f"{signer_of(public_key)} is another (re-enroll the device to change it)"
         )
-    async with store.transaction():
-        await store._db.execute(  # one settings row, in the store's write transaction
-            "INSERT INTO settings (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (PINNED_KEY, base64.b64encode(public_key).decode()),
-        )
+    async with store.transaction() as tx:
+        tx.set_setting(PINNED_KEY, base64.b64encode(public_key).decode())
     return public_key
 
 

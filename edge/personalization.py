@@ -68,7 +68,6 @@ _VT = {v: i for i, v in enumerate(VERTICALS)}
 _FLAG_RE = re.compile(
     "|".join(re.escape(f) for f in sorted(FEATURE_FLAGS, key=len, reverse=True)), re.IGNORECASE
 )
-LISTINGS_VERSION_SQL = "SELECT count(*), max(updated_at) FROM listings"
 
 
 class ListingIndex:

@@ -5,6 +5,9 @@ page, the local state is the join of what was merged before (``sync_entities``) 
 local change in the outbox for that record; the remote changes are merged into it with
 :mod:`sync.merge`, and the row is written (or deleted) from the result. Nothing is appended
 to the outbox, so a pulled change never travels back.
+
+Everything here is synchronous, on the caller's connection, inside the caller's transaction:
+the store runs a pulled page as one call on its database thread.
 """
 
 from __future__ import annotations
@@ -13,11 +16,10 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-import aiosqlite
 import msgspec
 
-from edge import erasure
-from edge.rows import TABLES, change_from_row, record_to_row, upsert_sql
+from edge import erasure, queries
+from edge.rows import TABLES, change_from_row, record_to_row
 from sync.changes import AnyChange, Tombstone
 from sync.merge import Conflict, EntityState, apply_all, apply_change, is_visible, join, values
 from sync.records import RECORD_TYPES
@@ -54,11 +56,7 @@ class ApplyReport(msgspec.Struct, frozen=True, kw_only=True):
 _CHUNK = 400
 
 
-async def _rows(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
-    return list(await db.execute_fetchall(sql, params))
-
-
-async def local_states(db: aiosqlite.Connection, keys: Sequence[Key]) -> dict[Key, EntityState]:
+def local_states(db: sqlite3.Connection, keys: Sequence[Key]) -> dict[Key, EntityState]:
     """The merged state of each record on this device (synced state joined with its outbox),
     two queries per kind and chunk of keys, not per record."""
     by_kind: dict[str, list[str]] = {}
@@ -69,20 +67,9 @@ async def local_states(db: aiosqlite.Connection, keys: Sequence[Key]) -> dict[Ke
     for kind, ids in by_kind.items():
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            for row in await _rows(
-                db,
-                f"SELECT entity_id, state FROM sync_entities WHERE entity = ? "
-                f"AND entity_id IN ({marks})",
-                (kind, *chunk),
-            ):
+            for row in db.execute(queries.synced_states(len(chunk)), (kind, *chunk)):
                 synced[(kind, row[0])] = _state_dec.decode(row[1])
-            for row in await _rows(
-                db,
-                f"SELECT entity_id, payload FROM outbox WHERE entity = ? "
-                f"AND entity_id IN ({marks}) ORDER BY seq",
-                (kind, *chunk),
-            ):
+            for row in db.execute(queries.outbox_of(len(chunk)), (kind, *chunk)):
                 mine.setdefault((kind, row[0]), []).append(change_from_row(row))
     out: dict[Key, EntityState] = {}
     for key in keys:
@@ -101,25 +88,25 @@ def _row_of(key: Key, state: EntityState) -> dict[str, Any] | None:
     return record_to_row(record)
 
 
-async def materialize(db: aiosqlite.Connection, key: Key, state: EntityState) -> bool:
+def materialize(db: sqlite3.Connection, key: Key, state: EntityState) -> bool:
     """Write the record row for ``state`` (or delete it); False when it cannot be built yet."""
     kind, entity_id = key
     table = TABLES[kind]
     if not is_visible(state):
-        await db.execute(f"DELETE FROM {table} WHERE id = ?", (entity_id,))
+        db.execute(queries.delete_by_id(table), (entity_id,))
         return True
     row = _row_of(key, state)
     if row is None:
         return False
     try:
-        await db.execute(upsert_sql(table, list(row)), tuple(row.values()))
+        db.execute(queries.upsert(table, list(row)), tuple(row.values()))
     except sqlite3.IntegrityError:
         return False  # its lead or listing has not arrived yet
     return True
 
 
-async def _materialize_many(
-    db: aiosqlite.Connection, keys: Sequence[Key], states: dict[Key, EntityState]
+def _materialize_many(
+    db: sqlite3.Connection, keys: Sequence[Key], states: dict[Key, EntityState]
 ) -> dict[Key, bool]:
     """:func:`materialize` of visible records, one statement per table and column set.
 
@@ -139,35 +126,31 @@ async def _materialize_many(
             groups.append((table, columns, []))
         groups[-1][2].append((key, tuple(row.values())))
     for table, columns, rows in groups:
-        sql = upsert_sql(table, columns)
-        await db.execute("SAVEPOINT materialize")
+        sql = queries.upsert(table, columns)
+        db.execute(queries.SAVEPOINT_MATERIALIZE)
         try:
-            await db.executemany(sql, [params for _, params in rows])
+            db.executemany(sql, [params for _, params in rows])
         except sqlite3.IntegrityError:
-            await db.execute("ROLLBACK TO materialize")
-            await db.execute("RELEASE materialize")
+            db.execute(queries.ROLLBACK_TO_MATERIALIZE)
+            db.execute(queries.RELEASE_MATERIALIZE)
             for key, params in rows:
                 try:
-                    await db.execute(sql, params)
+                    db.execute(sql, params)
                     written[key] = True
                 except sqlite3.IntegrityError:
                     written[key] = False  # its lead or listing has not arrived yet
             continue
-        await db.execute("RELEASE materialize")
+        db.execute(queries.RELEASE_MATERIALIZE)
         written.update((key, True) for key, _ in rows)
     return written
 
 
-async def retry_pending(db: aiosqlite.Connection, exclude: set[Key], limit: int = 1000) -> int:
+def retry_pending(db: sqlite3.Connection, exclude: set[Key], limit: int = 1000) -> int:
     """Show records held back because their parent had not arrived; returns how many still wait.
 
     A child can come before its parent when they were written on different devices.
     """
-    rows = await _rows(
-        db,
-        "SELECT entity, entity_id, state FROM sync_entities WHERE pending = 1 LIMIT ?",
-        (limit,),
-    )
+    rows = db.execute(queries.PENDING_STATES, (limit,)).fetchall()
     order = {kind: i for i, kind in enumerate(KIND_ORDER)}
     waiting = 0
     for row in sorted(rows, key=lambda r: order.get(r[0], 99)):
@@ -175,17 +158,15 @@ async def retry_pending(db: aiosqlite.Connection, exclude: set[Key], limit: int 
         if key in exclude:
             waiting += 1
             continue
-        if await materialize(db, key, _state_dec.decode(row[2])):
-            await db.execute(
-                "UPDATE sync_entities SET pending = 0 WHERE entity = ? AND entity_id = ?", key
-            )
+        if materialize(db, key, _state_dec.decode(row[2])):
+            db.execute(queries.CLEAR_PENDING, key)
         else:
             waiting += 1
     return waiting
 
 
-async def apply_changes(
-    db: aiosqlite.Connection, device_id: str, changes: Sequence[AnyChange], now_ms: int
+def apply_changes(
+    db: sqlite3.Connection, device_id: str, changes: Sequence[AnyChange], now_ms: int
 ) -> tuple[int, int, int, list[Conflict], set[Key]]:
     """Merge ``changes`` into the device inside the caller's transaction.
 
@@ -201,7 +182,7 @@ async def apply_changes(
             continue
         by_key.setdefault((c.entity, c.entity_id), []).append(c)
     conflicts: list[Conflict] = []
-    states = await local_states(db, list(by_key))
+    states = local_states(db, list(by_key))
     for key, items in by_key.items():
         state = states[key]
         for c in items:
@@ -211,38 +192,28 @@ async def apply_changes(
     order = {kind: i for i, kind in enumerate(KIND_ORDER)}
     keys = sorted(states, key=lambda k: order.get(k[0], 99))
     visible = [k for k in keys if is_visible(states[k])]
-    pending = {k: not ok for k, ok in (await _materialize_many(db, visible, states)).items()}
+    pending = {k: not ok for k, ok in _materialize_many(db, visible, states).items()}
     gone = list(reversed([k for k in keys if not is_visible(states[k])]))
     for start in range(0, len(gone), _CHUNK):
         chunk = gone[start : start + _CHUNK]
         kinds = list(dict.fromkeys(k[0] for k in chunk))  # children first, as sorted
         for kind in kinds:
             ids = [k[1] for k in chunk if k[0] == kind]
-            await db.execute(
-                f"DELETE FROM {TABLES[kind]} WHERE id IN ({', '.join('?' * len(ids))})", ids
-            )
+            db.execute(queries.delete_ids_in(TABLES[kind], len(ids)), ids)
         pending.update((k, False) for k in chunk)
-    await db.executemany(
-        "INSERT INTO sync_entities (entity, entity_id, state, pending) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT(entity, entity_id) DO UPDATE SET state = excluded.state, "
-        "pending = excluded.pending",
+    db.executemany(
+        queries.MERGE_STATE,
         [(k[0], k[1], _enc.encode(s), int(pending[k])) for k, s in states.items()],
     )
     purged: set[Key] = set()
     for key in {(c.entity, c.entity_id) for c in changes if _hard_erase(c, device_id)}:
-        hlc = states[key].deleted_hlc
-
-        def run(conn: sqlite3.Connection, key: Key = key, hlc: str = hlc) -> set[Key]:
-            return erasure.erase(conn, key[0], key[1], hlc)
-
-        purged |= await db._execute(lambda run=run: run(db._conn))  # one hop, as on_db_thread
+        purged |= erasure.erase(db, key[0], key[1], states[key].deleted_hlc)
     if purged:
         conflicts = [c for c in conflicts if (c.entity, c.entity_id) not in purged]
-    missing = await retry_pending(db, exclude=set(states))
+    missing = retry_pending(db, exclude=set(states))
     if conflicts:
-        await db.executemany(
-            "INSERT INTO sync_conflicts (entity, entity_id, field, data, logged_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+        db.executemany(
+            queries.LOG_CONFLICT,
             [(c.entity, c.entity_id, c.field, _enc.encode(c), now_ms) for c in conflicts],
         )
     return len(changes) - own, own, missing, conflicts, purged

@@ -7,7 +7,7 @@ Each table keeps the columns the device queries on, plus the whole record as Mes
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TypeVar, overload
 
 import msgspec
@@ -148,15 +148,6 @@ def record_to_row(record: Record) -> dict[str, Any]:
         case _:
             raise TypeError(f"no table for {type(record).__name__}")
     return {"id": record.id, **cols, "updated_at": record.updated_at, "data": _enc.encode(record)}
-
-
-def upsert_sql(table: str, columns: Sequence[str]) -> str:
-    """Insert a row or update its columns in place (keyed by ``id``)."""
-    cols = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-    # Never INSERT OR REPLACE: a replace deletes the row first and cascades to its children.
-    return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
 
 
 @overload

@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from edge import queries
 from edge.features_sql import Reads
 from edge.outreach import executor
 from edge.outreach.executor import rule_inputs, settle_plans
@@ -81,10 +82,7 @@ class RunDueReport(msgspec.Struct, frozen=True, kw_only=True):
 
 async def store_plan(store: EdgeStore, plan: InterventionPlan) -> None:
     """Write a plan and its steps; the lead's earlier active plans are superseded."""
-    rows = await store.fetchall(
-        "SELECT data FROM intervention_plans WHERE lead_id = ? AND status = 'active' AND id != ?",
-        (plan.lead_id, plan.id),
-    )
+    rows = await store.fetchall(queries.OTHER_ACTIVE_PLANS, (plan.lead_id, plan.id))
     old = [record_from_row(InterventionPlan, r) for r in rows]
     steps = await _pending_steps(store, [p.id for p in old])
     async with store.transaction(plan.created_at) as tx:
@@ -106,39 +104,24 @@ async def store_plan(store: EdgeStore, plan: InterventionPlan) -> None:
 async def _pending_steps(store: EdgeStore, plan_ids: list[str]) -> list[InterventionStep]:
     if not plan_ids:
         return []
-    marks = ", ".join("?" * len(plan_ids))
-    rows = await store.fetchall(
-        f"SELECT data FROM intervention_steps WHERE plan_id IN ({marks}) AND status = 'pending'",
-        plan_ids,
-    )
+    rows = await store.fetchall(queries.pending_steps_of_plans(len(plan_ids)), plan_ids)
     return [record_from_row(InterventionStep, r) for r in rows]
 
 
 async def load_plan(store: Reads, plan_id: str) -> InterventionPlan:
     plan = await store.get(InterventionPlan, plan_id)
-    rows = await store.fetchall(
-        "SELECT data FROM intervention_steps WHERE plan_id = ? ORDER BY seq", (plan_id,)
-    )
+    rows = await store.fetchall(queries.STEPS_OF_PLAN, (plan_id,))
     return msgspec.structs.replace(plan, steps=[record_from_row(InterventionStep, r) for r in rows])
 
 
 async def active_plan(store: Reads, lead_id: str) -> InterventionPlan | None:
-    rows = await store.fetchall(
-        "SELECT id FROM intervention_plans WHERE lead_id = ? AND status = 'active' "
-        "ORDER BY created_at DESC, id DESC LIMIT 1",  # edge.outreach.rules.winning_plan
-        (lead_id,),
-    )
+    rows = await store.fetchall(queries.ACTIVE_PLAN_ID, (lead_id,))
     row = rows[0] if rows else None
     return await load_plan(store, row[0]) if row else None
 
 
 #: Refusals that no later time will lift: the step is cancelled or skipped, not moved.
 _NEVER = frozenset({Reason.NOT_PENDING, Reason.OPTED_OUT, Reason.NO_CONSENT, Reason.NO_ADDRESS})
-
-_PAUSE_SQL = (
-    "SELECT type FROM events WHERE lead_id = ? AND ts > ? AND type IN "
-    "('message_in', 'call_in', 'showing_booked') ORDER BY type = 'showing_booked' DESC LIMIT 1"
-)
 
 
 def _task(step: InterventionStep, lead: Lead) -> AgentTask:
@@ -161,11 +144,7 @@ async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
     """Fire every pending step due by ``now_ms`` (see the module docstring for the rules)."""
     now = store.now_ms() if now_ms is None else now_ms
     await settle_plans(store, now)  # plans made apart (offline) converge to one per lead
-    rows = await store.fetchall(
-        "SELECT data FROM intervention_steps WHERE status = 'pending' AND due_at <= ? "
-        "ORDER BY due_at, seq",
-        (now,),
-    )
+    rows = await store.fetchall(queries.DUE_STEPS, (now,))
     steps: list[InterventionStep] = [record_from_row(InterventionStep, r) for r in rows]
     fired: list[AgentTask] = []
     writes: list[tuple[InterventionStep | InterventionPlan, dict[str, Any]]] = []
@@ -181,7 +160,7 @@ async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
             leads[step.lead_id] = await store.get_lead(step.lead_id)
         lead = leads[step.lead_id]
         if plan.status is PlanStatus.ACTIVE:
-            why = await store.fetchone(_PAUSE_SQL, (lead.id, plan.created_at))
+            why = await store.fetchone(queries.PAUSE_REASON, (lead.id, plan.created_at))
             if why is not None:
                 reason = (
                     "the lead booked a showing"
@@ -246,10 +225,7 @@ async def run_due(store: EdgeStore, now_ms: int | None = None) -> RunDueReport:
 async def due_tasks(store: EdgeStore) -> list[AgentTask]:
     """Steps waiting for the agent, oldest first: tasks (``due``) and sends whose outcome is
     ``unknown`` (shown so that a person checks them; they are never sent again by themselves)."""
-    rows = await store.fetchall(
-        "SELECT s.data, l.data AS lead FROM intervention_steps s JOIN leads l ON l.id = s.lead_id "
-        "WHERE s.status IN ('due', 'unknown') ORDER BY s.due_at"
-    )
+    rows = await store.fetchall(queries.AGENT_TASKS)
     out = []
     for r in rows:
         step = record_from_row(InterventionStep, r)
@@ -290,9 +266,7 @@ class StepScheduler:
     async def reschedule(self) -> int:
         """(Re)add one date job per pending step; returns how many."""
         assert self._scheduler is not None, "start() first"
-        rows = await self.store.fetchall(
-            "SELECT id, due_at FROM intervention_steps WHERE status = 'pending'"
-        )
+        rows = await self.store.fetchall(queries.PENDING_STEP_TIMES)
         for job in self._scheduler.get_jobs():
             job.remove()
         for step_id, due in rows:

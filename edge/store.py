@@ -3,6 +3,10 @@
 Every record written through :class:`Writer` appends a :class:`~sync.changes.Change` to the
 outbox in the same transaction, stamped with the device's hybrid logical clock and the next
 device sequence number, so a crash loses either both or neither.
+
+The connection belongs to one thread (:class:`~edge.db_thread.DbThread`): the event loop only
+awaits it, so no read or write blocks the loop. Its SQL is in :mod:`edge.queries`; the read
+half of the store is :class:`StoreReads`, the write half :class:`StoreWrites`.
 """
 
 from __future__ import annotations
@@ -11,14 +15,14 @@ import asyncio
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, Protocol, overload
 
-import aiosqlite
 import msgspec
 
-from edge import erasure, migrations
+from edge import erasure, migrations, queries
+from edge.db_thread import DbThread
 from edge.errors import InvalidRecordError, NotFoundError, StoreError
 from edge.remote_changes import ApplyReport, apply_changes
 from edge.rows import (
@@ -33,15 +37,12 @@ from edge.rows import (
     record_fields,
     record_from_row,
     record_to_row,
-    upsert_sql,
 )
 from sync.changes import AnyChange, Change, Tombstone
 from sync.clock import Hlc, receive, tick, wall_clock_ms, zero
 from sync.errors import ClockError
 from sync.merge import EntityState, apply_all, join
 from sync.records import AnyRecord, Event, Lead, Listing, Record
-
-T = TypeVar("T")
 
 Clock = Callable[[], int]
 
@@ -59,28 +60,58 @@ class StoreCounts(msgspec.Struct, frozen=True, kw_only=True):
     outbox_pending: int
 
 
-_COUNT_SQL = {
-    "agents": "SELECT count(*) FROM agents",
-    "leads": "SELECT count(*) FROM leads",
-    "listings": "SELECT count(*) FROM listings",
-    "events": "SELECT count(*) FROM events",
-    "profiles": "SELECT count(*) FROM profiles",
-    "plans": "SELECT count(*) FROM intervention_plans",
-    "steps": "SELECT count(*) FROM intervention_steps",
-    "outbox_pending": "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
-}
+class StoreReads(Protocol):
+    """The read half of the device database: what reading code needs (an :class:`EdgeStore`,
+    or the analyst's query-only :class:`~edge.features_sql.StoreReader`). Every read runs on
+    the connection's own thread; the caller's loop only awaits it."""
+
+    now_ms: Clock
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Every row of ``sql`` (a statement of :mod:`edge.queries`)."""
+        ...
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """The first row of ``sql``, or None."""
+        ...
+
+    @overload
+    async def get(self, kind: type[R], record_id: str) -> R: ...
+
+    @overload
+    async def get(self, kind: str, record_id: str) -> AnyRecord: ...
+
+    async def get(self, kind: type[Record] | str, record_id: str) -> Record:
+        """The stored record, by class or ``kind`` tag (:class:`~edge.errors.NotFoundError`
+        naming it)."""
+        ...
 
 
-#: The pragmas of every writing connection to a device database. ``secure_delete`` zeroes the
-#: bytes of deleted rows (and of a row's old image on update), so an erased lead leaves no
-#: copy in the file's free space (see :mod:`edge.erasure`).
-PRAGMAS = (
-    "journal_mode = WAL",
-    "foreign_keys = ON",
-    "synchronous = NORMAL",
-    "busy_timeout = 5000",
-    "secure_delete = ON",
-)
+class StoreWrites(Protocol):
+    """The write half of the device database: every write is one transaction that also
+    appends its changes to the outbox (or, for sync, applies pulled changes without one)."""
+
+    def transaction(self, now_ms: int | None = None) -> AbstractAsyncContextManager[Writer]:
+        """A write transaction: records put through the :class:`Writer`, committed together."""
+        ...
+
+    async def put(self, records: Iterable[Record]) -> int: ...
+
+    async def update(self, kind: str, record_id: str, fields: dict[str, Any]) -> Record: ...
+
+    async def mark_sent(self, seqs: Sequence[int], now_ms: int | None = None) -> None: ...
+
+    async def quarantine(self, seqs: Sequence[int], reason: str) -> None: ...
+
+    async def release_quarantine(self) -> int: ...
+
+    async def apply_remote(self, changes: Sequence[AnyChange], checkpoint: int) -> ApplyReport: ...
+
+    async def prune_outbox(self, retention_ms: int = ..., now_ms: int | None = None) -> int: ...
+
+
+#: The pragmas of every writing connection (:data:`edge.queries.PRAGMAS`).
+PRAGMAS = queries.PRAGMAS
 
 #: How long the outbox keeps a change after the server acknowledged it (24 h), for a look at
 #: what the phone sent; :meth:`EdgeStore.prune_outbox` then folds it into the synced state and
@@ -93,7 +124,7 @@ def open_sync(path: str | Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.row_factory = sqlite3.Row
     for pragma in PRAGMAS:
-        conn.execute(f"PRAGMA {pragma}")
+        conn.execute(pragma)
     return conn
 
 
@@ -105,6 +136,7 @@ class Writer:
         self.now_ms = now_ms
         self._rows: dict[str, list[dict[str, Any]]] = {}
         self._outbox: list[dict[str, Any]] = []
+        self._settings: dict[str, str] = {}
         #: Hard erasures of this transaction: (kind, id, clock), purged before it commits.
         self.erasures: list[tuple[str, str, str]] = []
 
@@ -126,6 +158,10 @@ class Writer:
             self.put(record)
             n += 1
         return n
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Store a device setting (no outbox change: settings never travel)."""
+        self._settings[key] = value
 
     def _append(self, kind: str, entity_id: str, fields: dict[str, Any]) -> Change:
         store = self._store
@@ -178,29 +214,28 @@ class Writer:
             if rows:
                 columns = list(rows[0])
                 out.append(
-                    (upsert_sql(table, columns), [tuple(r[c] for c in columns) for r in rows])
+                    (queries.upsert(table, columns), [tuple(r[c] for c in columns) for r in rows])
                 )
         for key, rows in self._rows.items():
             if key.startswith("-"):
-                out.append((f"DELETE FROM {key[1:]} WHERE id = ?", [(r["id"],) for r in rows]))
+                out.append((queries.delete_by_id(key[1:]), [(r["id"],) for r in rows]))
         if self._outbox:
             columns = list(self._outbox[0])
-            marks = ", ".join("?" * len(columns))
             out.append(
                 (
-                    f"INSERT INTO outbox ({', '.join(columns)}) VALUES ({marks})",
+                    queries.insert("outbox", columns),
                     [tuple(r[c] for c in columns) for r in self._outbox],
                 )
             )
-        out.append(
-            (
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [("hlc", self._store._clock.encode()), ("seq", str(self._store._seq))],
-            )
-        )
+        settings = {
+            **self._settings,
+            "hlc": self._store._clock.encode(),
+            "seq": str(self._store._seq),
+        }
+        out.append((queries.SET_SETTING, list(settings.items())))
         self._rows.clear()
         self._outbox.clear()
+        self._settings.clear()
         return out
 
 
@@ -215,7 +250,7 @@ def _write_and_commit(
         conn.executemany(sql, rows)
     for kind, entity_id, hlc in erasures:
         erasure.erase(conn, kind, entity_id, hlc)
-    conn.execute("COMMIT")
+    conn.execute(queries.COMMIT)
     if erasures:
         erasure.checkpoint(conn)
     return {entity_id for kind, entity_id, _ in erasures if kind == "lead"}
@@ -228,13 +263,9 @@ _state_dec = msgspec.msgpack.Decoder(EntityState)
 def _prune(conn: sqlite3.Connection, cutoff: int) -> int:
     """Fold acknowledged outbox entries sent at or before ``cutoff`` into ``sync_entities``
     and delete them, in one transaction."""
-    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(queries.BEGIN_IMMEDIATE)
     try:
-        rows = conn.execute(
-            "SELECT seq, entity, entity_id, payload FROM outbox "
-            "WHERE sent_at IS NOT NULL AND sent_at <= ? ORDER BY seq",
-            (cutoff,),
-        ).fetchall()
+        rows = conn.execute(queries.ACKED_OUTBOX, (cutoff,)).fetchall()
         mine: dict[tuple[str, str], list[AnyChange]] = {}
         for row in rows:
             mine.setdefault((row["entity"], row["entity_id"]), []).append(change_from_row(row))
@@ -245,15 +276,10 @@ def _prune(conn: sqlite3.Connection, cutoff: int) -> int:
         for entity, ids in by_kind.items():
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
-                for r in conn.execute(
-                    "SELECT entity_id, state FROM sync_entities WHERE entity = ? "
-                    f"AND entity_id IN ({', '.join('?' * len(chunk))})",
-                    (entity, *chunk),
-                ):
+                for r in conn.execute(queries.synced_states(len(chunk)), (entity, *chunk)):
                     synced[(entity, r[0])] = _state_dec.decode(r[1])
         conn.executemany(
-            "INSERT INTO sync_entities (entity, entity_id, state, pending) VALUES (?, ?, ?, 0) "
-            "ON CONFLICT(entity, entity_id) DO UPDATE SET state = excluded.state",
+            queries.FOLD_STATE,
             [
                 (
                     key[0],
@@ -268,31 +294,65 @@ def _prune(conn: sqlite3.Connection, cutoff: int) -> int:
         seqs = [row["seq"] for row in rows]
         for start in range(0, len(seqs), 500):
             chunk = seqs[start : start + 500]
-            conn.execute(f"DELETE FROM outbox WHERE seq IN ({', '.join('?' * len(chunk))})", chunk)
-        conn.execute("COMMIT")
+            conn.execute(queries.delete_outbox_seqs(len(chunk)), chunk)
+        conn.execute(queries.COMMIT)
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        rollback(conn)
         raise
     return len(seqs)
 
 
-async def on_db_thread(db: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """Run ``fn(connection)`` on aiosqlite's thread in one hop.
-
-    aiosqlite runs each ``execute`` as its own hop to its thread; a write of several
-    statements (and COMMIT) as one function is one hop, which on a busy phone CPU is the
-    difference between one scheduler wait and five. Uses aiosqlite's queue (``_execute``) and
-    its sqlite3 connection (``_conn``): pinned to aiosqlite < 0.23 in pyproject.toml.
-    """
-    result: T = await db._execute(lambda: fn(db._conn))
-    return result
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if there is one."""
+    if conn.in_transaction:
+        conn.execute(queries.ROLLBACK)
 
 
-class EdgeStore:
+def _update_outbox(
+    conn: sqlite3.Connection, sql: str, params: Sequence[Any], seqs: Sequence[int]
+) -> None:
+    """Run the outbox update ``sql`` (of :mod:`edge.queries`) on ``seqs``, in one transaction."""
+    conn.execute(queries.BEGIN_IMMEDIATE)
+    try:
+        for start in range(0, len(seqs), 500):
+            chunk = list(seqs[start : start + 500])
+            conn.execute(queries.where_seq_in(sql, len(chunk)), (*params, *chunk))
+        conn.execute(queries.COMMIT)
+    except BaseException:
+        rollback(conn)
+        raise
+
+
+def _apply_remote(
+    conn: sqlite3.Connection,
+    device_id: str,
+    changes: Sequence[AnyChange],
+    checkpoint: int,
+    clock: Hlc,
+    now: int,
+) -> tuple[int, int, int, int, set[tuple[str, str]]]:
+    """Merge a pulled page and store ``checkpoint`` and ``clock``, in one transaction; after a
+    pulled erasure, checkpoint and truncate the WAL. (applied, own, missing, conflicts, erased)"""
+    conn.execute(queries.BEGIN_IMMEDIATE)
+    try:
+        applied, own, missing, conflicts, erased = apply_changes(conn, device_id, changes, now)
+        conn.executemany(
+            queries.SET_SETTING,
+            [("sync_checkpoint", str(checkpoint)), ("hlc", clock.encode())],
+        )
+        conn.execute(queries.COMMIT)
+    except BaseException:
+        rollback(conn)
+        raise
+    if erased:
+        erasure.checkpoint(conn)
+    return applied, own, missing, len(conflicts), erased
+
+
+class EdgeStore(StoreReads, StoreWrites):
     """The device database. Open with :meth:`open`; all writes go through :meth:`transaction`."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path, device_id: str, clock: Clock):
+    def __init__(self, db: DbThread, path: Path, device_id: str, clock: Clock):
         self._db = db
         self.path = path
         self.device_id = device_id
@@ -319,24 +379,23 @@ class EdgeStore:
             conn = open_sync(path)
             try:
                 migrations.migrate(conn)
-                row = conn.execute("SELECT value FROM settings WHERE key = 'device_id'").fetchone()
+                row = conn.execute(queries.DEVICE_ID).fetchone()
                 if row is None:
                     device_id = f"dev-{uuid.uuid4().hex[:12]}"
-                    conn.execute(
-                        "INSERT INTO settings (key, value) VALUES ('device_id', ?)", (device_id,)
-                    )
+                    conn.execute(queries.INSERT_DEVICE_ID, (device_id,))
                 else:
                     device_id = row[0]
             finally:
                 conn.close()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open device database {path}: {exc}") from exc
-        db = await aiosqlite.connect(str(path), isolation_level=None)
-        db.row_factory = sqlite3.Row
-        for pragma in PRAGMAS:
-            await db.execute(f"PRAGMA {pragma}")
+        db = DbThread(lambda: open_sync(path), name=f"edge-db {path.name}")
         store = cls(db, path, device_id, clock)
-        settings = await store.settings()
+        try:
+            settings = await store.settings()
+        except BaseException:
+            await db.close()
+            raise
         if "hlc" in settings:
             store._clock = Hlc.decode(settings["hlc"])
         store._seq = int(settings.get("seq", "0"))
@@ -358,17 +417,14 @@ class EdgeStore:
         writer = Writer(self, self.now_ms() if now_ms is None else now_ms)
         saved = (self._clock, self._seq)
         try:
-            await self._db.execute("BEGIN IMMEDIATE")
+            await self._db.execute(queries.BEGIN_IMMEDIATE)
             yield writer
             statements, erasures = writer._statements(), list(writer.erasures)
-            erased = await on_db_thread(
-                self._db, lambda conn: _write_and_commit(conn, statements, erasures)
-            )
+            erased = await self._db.run(lambda conn: _write_and_commit(conn, statements, erasures))
             self.erased_leads |= erased
         except BaseException as exc:
             self._clock, self._seq = saved
-            if self._db.in_transaction:
-                await self._db.execute("ROLLBACK")
+            await self._db.run(rollback)
             if isinstance(exc, sqlite3.OperationalError):
                 raise StoreError(
                     f"write to {self.path} failed, nothing was written: {exc}"
@@ -385,25 +441,24 @@ class EdgeStore:
     # --- reads -------------------------------------------------------------------------
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        # One hop to the connection's thread (execute + fetch + close together), not three.
-        return list(await self._db.execute_fetchall(sql, params))
+        # One hop to the connection's thread (execute + fetch together).
+        return await self._db.fetchall(sql, params)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row; for queries of one row (or LIMIT 1): every row is fetched."""
-        rows = await self._db.execute_fetchall(sql, params)
+        rows = await self._db.fetchall(sql, params)
         return next(iter(rows), None)
 
     async def settings(self) -> dict[str, str]:
-        return {
-            r["key"]: r["value"] for r in await self.fetchall("SELECT key, value FROM settings")
-        }
+        return {r["key"]: r["value"] for r in await self.fetchall(queries.SETTINGS)}
 
     async def counts(self) -> StoreCounts:
-        values = {}
-        for name, sql in _COUNT_SQL.items():
-            row = await self.fetchone(sql)
-            values[name] = int(row[0]) if row else 0
-        return StoreCounts(**values)
+        def count(conn: sqlite3.Connection) -> dict[str, int]:
+            return {
+                name: int(conn.execute(sql).fetchone()[0]) for name, sql in queries.COUNTS.items()
+            }
+
+        return StoreCounts(**await self._db.run(count))
 
     async def existing_ids(self, kind: str, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are stored as ``kind``."""
@@ -412,9 +467,7 @@ class EdgeStore:
         found: set[str] = set()
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            rows = await self.fetchall(
-                f"SELECT id FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})", chunk
-            )
+            rows = await self.fetchall(queries.ids_in(table, len(chunk)), chunk)
             found.update(r[0] for r in rows)
         return found
 
@@ -426,10 +479,7 @@ class EdgeStore:
         found: dict[str, Record] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            rows = await self.fetchall(
-                f"SELECT {columns} FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
+            rows = await self.fetchall(queries.rows_in(table, columns, len(chunk)), chunk)
             found.update((r["id"], record_from_row(kind, r)) for r in rows)
         return found
 
@@ -444,7 +494,7 @@ class EdgeStore:
         the kind is data (then any record type); :class:`NotFoundError` if absent."""
         tag = kind if isinstance(kind, str) else kind_of_class(kind)
         table = TABLES[tag]
-        row = await self.fetchone(f"SELECT * FROM {table} WHERE id = ?", (record_id,))
+        row = await self.fetchone(queries.row_by_id(table), (record_id,))
         if row is None:
             raise NotFoundError(f"no {tag} {record_id!r} on this device")
         return record_from_row(kind, row)
@@ -453,23 +503,15 @@ class EdgeStore:
         return await self.get(Lead, lead_id)
 
     async def recent_events(self, lead_id: str, limit: int = 20) -> list[Event]:
-        rows = await self.fetchall(
-            f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE lead_id = ? "
-            "ORDER BY ts DESC, id DESC LIMIT ?",
-            (lead_id, limit),
-        )
+        rows = await self.fetchall(queries.RECENT_EVENTS, (lead_id, limit))
         return [event_from_row(r) for r in rows]
 
     async def languages(self) -> dict[str, int]:
-        rows = await self.fetchall(
-            "SELECT language, count(*) FROM leads GROUP BY language ORDER BY count(*) DESC"
-        )
+        rows = await self.fetchall(queries.LANGUAGES)
         return {r[0]: int(r[1]) for r in rows}
 
     async def pending_outbox(self, limit: int = 1000) -> list[AnyChange]:
-        rows = await self.fetchall(
-            "SELECT payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?", (limit,)
-        )
+        rows = await self.fetchall(queries.PENDING_OUTBOX, (limit,))
         return [change_from_row(r) for r in rows]
 
     async def update(self, kind: str, record_id: str, fields: dict[str, Any]) -> Record:
@@ -497,66 +539,35 @@ class EdgeStore:
 
     async def outbox_to_push(self, limit: int = 500) -> list[AnyChange]:
         """Unsent changes that are not quarantined, in sequence order."""
-        rows = await self.fetchall(
-            "SELECT payload FROM outbox WHERE sent_at IS NULL AND quarantined_at IS NULL "
-            "ORDER BY seq LIMIT ?",
-            (limit,),
-        )
+        rows = await self.fetchall(queries.OUTBOX_TO_PUSH, (limit,))
         return [change_from_row(r) for r in rows]
 
     async def _update_outbox(self, sql: str, params: Sequence[Any], seqs: Sequence[int]) -> None:
         async with self._write_lock:
-            await self._update_outbox_locked(sql, params, seqs)
-
-    async def _update_outbox_locked(
-        self, sql: str, params: Sequence[Any], seqs: Sequence[int]
-    ) -> None:
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            for start in range(0, len(seqs), 500):
-                chunk = list(seqs[start : start + 500])
-                await self._db.execute(
-                    f"{sql} WHERE seq IN ({', '.join('?' * len(chunk))})", (*params, *chunk)
-                )
-            await self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                await self._db.execute("ROLLBACK")
-            raise
+            await self._db.run(lambda conn: _update_outbox(conn, sql, params, seqs))
 
     async def mark_sent(self, seqs: Sequence[int], now_ms: int | None = None) -> None:
         """Record the server's acknowledgement of these outbox entries."""
         now = self.now_ms() if now_ms is None else now_ms
-        await self._update_outbox("UPDATE outbox SET sent_at = ?", (now,), seqs)
+        await self._update_outbox(queries.MARK_SENT, (now,), seqs)
 
     async def quarantine(self, seqs: Sequence[int], reason: str) -> None:
         """Set changes aside (kept, never deleted) after the server refused them."""
-        await self._update_outbox(
-            "UPDATE outbox SET quarantined_at = ?, quarantine_reason = ?",
-            (self.now_ms(), reason),
-            seqs,
-        )
+        await self._update_outbox(queries.QUARANTINE, (self.now_ms(), reason), seqs)
 
     async def quarantined(self) -> list[tuple[AnyChange, str]]:
-        rows = await self.fetchall(
-            "SELECT payload, quarantine_reason FROM outbox "
-            "WHERE quarantined_at IS NOT NULL AND sent_at IS NULL ORDER BY seq"
-        )
+        rows = await self.fetchall(queries.QUARANTINED)
         return [(change_from_row(r), r["quarantine_reason"]) for r in rows]
 
     async def release_quarantine(self) -> int:
         """Put quarantined changes back in line (after an upgrade); returns how many."""
-        rows = await self.fetchall(
-            "SELECT seq FROM outbox WHERE quarantined_at IS NOT NULL AND sent_at IS NULL"
-        )
+        rows = await self.fetchall(queries.QUARANTINED_SEQS)
         seqs = [r[0] for r in rows]
-        await self._update_outbox(
-            "UPDATE outbox SET quarantined_at = NULL, quarantine_reason = NULL", (), seqs
-        )
+        await self._update_outbox(queries.RELEASE_QUARANTINE, (), seqs)
         return len(seqs)
 
     async def sync_checkpoint(self) -> int:
-        row = await self.fetchone("SELECT value FROM settings WHERE key = 'sync_checkpoint'")
+        row = await self.fetchone(queries.SYNC_CHECKPOINT)
         return int(row[0]) if row else 0
 
     async def apply_remote(self, changes: Sequence[AnyChange], checkpoint: int) -> ApplyReport:
@@ -578,30 +589,16 @@ class EdgeStore:
                 clock = receive(clock, Hlc.decode(change.hlc), now)
             except ClockError:
                 continue  # vetted by the server; never let one value drag our clock forward
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            applied, own, missing, conflicts, erased = await apply_changes(
-                self._db, self.device_id, changes, now
-            )
-            await self._db.executemany(
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [("sync_checkpoint", str(checkpoint)), ("hlc", clock.encode())],
-            )
-            await self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                await self._db.execute("ROLLBACK")
-            raise
+        applied, own, missing, conflicts, erased = await self._db.run(
+            lambda conn: _apply_remote(conn, self.device_id, changes, checkpoint, clock, now)
+        )
         self._clock = clock
-        if erased:
-            await on_db_thread(self._db, erasure.checkpoint)
-            self.erased_leads |= {i for kind, i in erased if kind == "lead"}
+        self.erased_leads |= {i for kind, i in erased if kind == "lead"}
         return ApplyReport(
             received=len(changes),
             applied=applied,
             own=own,
-            conflicts=len(conflicts),
+            conflicts=conflicts,
             not_materialized=missing,
             checkpoint=checkpoint,
         )
@@ -623,78 +620,62 @@ class EdgeStore:
         """
         cutoff = (self.now_ms() if now_ms is None else now_ms) - retention_ms
         async with self._write_lock:
-            return await on_db_thread(self._db, lambda conn: _prune(conn, cutoff))
+            return await self._db.run(lambda conn: _prune(conn, cutoff))
 
     async def integrity_check(self) -> str:
-        row = await self.fetchone("PRAGMA integrity_check")
+        row = await self.fetchone(queries.INTEGRITY_CHECK)
         return str(row[0]) if row else "no answer"
 
     # --- queries used by the runtime facade (EdgeRuntime) ----------------------------------
 
     async def latest_engaged_listing(self, lead_id: str) -> Listing | None:
         """The listing the lead engaged with most recently (saved, asked, viewed, booked)."""
-        row = await self.fetchone(
-            "SELECT l.data FROM events e JOIN listings l ON l.id = e.listing_id "
-            "WHERE e.lead_id = ? AND e.type IN ('property_save', 'inquiry', 'property_view', "
-            "'showing_booked', 'offer') ORDER BY e.ts DESC LIMIT 1",
-            (lead_id,),
-        )
-        listing = record_from_row("listing", row) if row is not None else None
-        return listing if isinstance(listing, Listing) else None
+        row = await self.fetchone(queries.LATEST_ENGAGED_LISTING, (lead_id,))
+        return record_from_row(Listing, row) if row is not None else None
 
     async def latest_showing_at(self, lead_id: str) -> int | None:
         """When the lead's latest showing was booked for (ms), if any."""
-        row = await self.fetchone(
-            "SELECT max(ts) FROM events WHERE lead_id = ? AND type = 'showing_booked'", (lead_id,)
-        )
+        row = await self.fetchone(queries.LATEST_SHOWING, (lead_id,))
         return int(row[0]) if row is not None and row[0] is not None else None
 
     async def leads_by_name(self) -> list[Lead]:
         """Every lead, by name (then id)."""
-        rows = await self.fetchall("SELECT data FROM leads ORDER BY name, id")
-        return [lead for r in rows if isinstance(lead := record_from_row("lead", r), Lead)]
+        rows = await self.fetchall(queries.LEADS_BY_NAME)
+        return [record_from_row(Lead, r) for r in rows]
 
     async def lead_events(self, lead_id: str) -> list[Event]:
         """Every stored event of the lead, in no particular order."""
-        rows = await self.fetchall("SELECT * FROM events WHERE lead_id = ?", (lead_id,))
+        rows = await self.fetchall(queries.EVENTS_OF_LEAD, (lead_id,))
         return [event_from_row(r) for r in rows]
 
     async def record_ids(self, kind: str) -> list[str]:
         """The ids of every stored record of ``kind``, sorted."""
         if kind not in TABLES:
             raise InvalidRecordError(f"unknown record kind {kind!r}")
-        rows = await self.fetchall(f"SELECT id FROM {TABLES[kind]} ORDER BY id")
+        rows = await self.fetchall(queries.all_ids(TABLES[kind]))
         return [str(r[0]) for r in rows]
 
     async def event_texts(self, limit: int) -> list[str]:
         """Up to ``limit`` event texts (messages, notes), in storage order."""
-        rows = await self.fetchall(
-            "SELECT text FROM events WHERE text IS NOT NULL LIMIT ?", (limit,)
-        )
+        rows = await self.fetchall(queries.EVENT_TEXTS, (limit,))
         return [str(r[0]) for r in rows]
 
     async def incoming_text_per_language(self, limit: int) -> list[str]:
         """One incoming message text per stated language, by language (at most ``limit``)."""
-        rows = await self.fetchall(
-            "SELECT text, language FROM events WHERE type = 'message_in' AND text IS NOT NULL "
-            "GROUP BY language ORDER BY language LIMIT ?",
-            (limit,),
-        )
+        rows = await self.fetchall(queries.INCOMING_TEXT_PER_LANGUAGE, (limit,))
         return [str(r[0]) for r in rows]
 
     async def conflict_count(self) -> int:
         """How many field conflicts sync has logged."""
-        row = await self.fetchone("SELECT count(*) FROM sync_conflicts")
+        row = await self.fetchone(queries.CONFLICT_COUNT)
         return int(row[0]) if row else 0
 
     async def outbox_head(self) -> int:
         """The highest outbox sequence number written so far (0: none)."""
-        row = await self.fetchone("SELECT coalesce(max(seq), 0) FROM outbox")
+        row = await self.fetchone(queries.OUTBOX_HEAD)
         return int(row[0]) if row else 0
 
     async def unsent_outbox_bytes(self) -> int:
         """The payload bytes of the changes not yet sent."""
-        row = await self.fetchone(
-            "SELECT coalesce(sum(length(payload)), 0) FROM outbox WHERE sent_at IS NULL"
-        )
+        row = await self.fetchone(queries.UNSENT_OUTBOX_BYTES)
         return int(row[0]) if row else 0

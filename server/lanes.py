@@ -2,7 +2,7 @@
 
 Feature extraction, TFLite invocations and index building run inside the edge runtime's
 coroutines, so they cannot simply go to a plain thread pool: a team's
-:class:`~edge.runtime.EdgeRuntime` (its aiosqlite connection, its interpreters) belongs to the
+:class:`~edge.runtime.EdgeRuntime` (its database threads, its interpreters) belongs to the
 loop it was opened on. Each *lane* is a daemon thread with its own loop, and a key (a team)
 always runs on the same lane: a runtime is only ever used by one thread, so its TFLite
 interpreters need no lock, and the server's event loop only waits for an answer.

@@ -417,3 +417,44 @@ def test_the_door_check_sees_a_runtime_reached_into(tmp_path):
         probe.unlink()
     assert [line.split(":")[1] for line in found] == ["5", "6", "7", "8", "9", "10", "12"], found
     assert not any("other.store" in line for line in found)
+
+
+#: The first word of an SQL statement (as written here: keywords in capitals).
+SQL_VERBS = frozenset(
+    {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK"}
+    | {"SAVEPOINT", "RELEASE", "VACUUM", "REPLACE", "CREATE", "DROP", "ALTER"}
+)
+#: The modules of edge/ that may hold SQL: the statements, and the schema's DDL.
+SQL_MODULES = {"edge/queries.py", "edge/migrations.py"}
+
+
+def sql_literals(path: Path) -> list[str]:
+    """String constants of ``path`` (parts of f-strings too) that start an SQL statement."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            words = node.value.lstrip("( \n").split(maxsplit=1)
+            if words and words[0] in SQL_VERBS and (len(words) == 1 or words[1][:1] != "="):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:60]!r}")
+    return found
+
+
+def test_every_sql_statement_of_edge_is_in_edge_queries():
+    found = [
+        hit
+        for path in modules("edge")
+        if path.relative_to(ROOT).as_posix() not in SQL_MODULES
+        for hit in sql_literals(path)
+    ]
+    assert found == [], "SQL outside edge/queries.py:\n" + "\n".join(found)
+
+
+def test_the_sql_check_sees_a_statement_outside_edge_queries():
+    bad = ROOT / "edge" / "_sql_probe_tmp.py"
+    bad.write_text('SQL = f"SELECT id FROM {TABLE} WHERE x = ?"\nNOTE = "Select a lead"\n')
+    try:
+        hit = re.escape("_sql_probe_tmp.py:1: 'SELECT id FROM '")
+        with pytest.raises(AssertionError, match=hit):
+            test_every_sql_statement_of_edge_is_in_edge_queries()
+    finally:
+        bad.unlink()

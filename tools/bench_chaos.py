@@ -604,38 +604,45 @@ async def _device_view(
     path: str,
 ) -> tuple[list[tuple[str, int]], dict[tuple[str, str], EntityState], dict[str, set[str]]]:
     """A device's outbox keys, merged states (as the device itself computes them: synced state
-    joined with its own changes) and visible record ids, read from its file."""
-    import sqlite3
+    joined with its own changes) and visible record ids, read from its file (off the loop)."""
+    return await asyncio.to_thread(_read_device_view, path)
 
-    import aiosqlite
+
+def _read_device_view(
+    path: str,
+) -> tuple[list[tuple[str, int]], dict[tuple[str, str], EntityState], dict[str, set[str]]]:
+    import sqlite3
 
     from edge.remote_changes import local_states
 
-    async with aiosqlite.connect(path) as db:
+    db = sqlite3.connect(path)
+    try:
         db.row_factory = sqlite3.Row
 
-        async def rows(sql: str) -> list[sqlite3.Row]:
-            return list(await db.execute_fetchall(sql))
+        def rows(sql: str) -> list[sqlite3.Row]:
+            return db.execute(sql).fetchall()
 
-        device = (await rows("SELECT value FROM settings WHERE key = 'device_id'"))[0][0]
-        pending = (await rows("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))[0][0]
+        device = rows("SELECT value FROM settings WHERE key = 'device_id'")[0][0]
+        pending = rows("SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0][0]
         if pending:
             raise ChaosError(f"{path}: {pending} changes never acknowledged after clean syncs")
-        outbox = [(device, int(r[0])) for r in await rows("SELECT seq FROM outbox")]
+        outbox = [(device, int(r[0])) for r in rows("SELECT seq FROM outbox")]
         keys = {
             (r[0], r[1])
             for sql in (
                 "SELECT entity, entity_id FROM sync_entities",
                 "SELECT entity, entity_id FROM outbox",
             )
-            for r in await rows(sql)
+            for r in rows(sql)
         }
-        states = await local_states(db, sorted(keys))
+        states = local_states(db, sorted(keys))
         visible = {
-            "lead": {r[0] for r in await rows("SELECT id FROM leads")},
-            "event": {r[0] for r in await rows("SELECT id FROM events")},
+            "lead": {r[0] for r in rows("SELECT id FROM leads")},
+            "event": {r[0] for r in rows("SELECT id FROM events")},
         }
         return outbox, states, visible
+    finally:
+        db.close()
 
 
 async def check_run(

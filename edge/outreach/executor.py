@@ -25,6 +25,7 @@ from typing import TypeVar
 
 import msgspec
 
+from edge import queries
 from edge.channels.base import Delivery, DeliveryStatus, OutboundMessage, Sender
 from edge.errors import NotFoundError, OutreachRefusedError
 from edge.outreach.keywords import is_opt_out
@@ -45,12 +46,6 @@ from sync.records import (
 
 #: What :func:`_set` patches: a step or a plan, returned as the same type.
 StepOrPlan = TypeVar("StepOrPlan", InterventionStep, InterventionPlan)
-
-_RULE_EVENTS_SQL = (
-    "SELECT ts, type, channel, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-    "NULL, NULL, NULL FROM events WHERE lead_id = ? "
-    "AND type IN ('opt_out', 'message_out', 'call_out') ORDER BY ts"
-)
 
 _AFTER_SEND = {
     DeliveryStatus.SENT: StepStatus.SENT,
@@ -91,7 +86,7 @@ async def rule_inputs(store: EdgeStore, step_id: str) -> RuleInputs:
     step = await store.get(InterventionStep, step_id)
     plan = await store.get(InterventionPlan, step.plan_id)
     lead = await store.get_lead(step.lead_id)
-    rows = await store.fetchall(_RULE_EVENTS_SQL, (lead.id,))
+    rows = await store.fetchall(queries.RULE_EVENTS, (lead.id,))
     winner = winning_plan(await lead_plans(store, lead.id))
     return RuleInputs(
         step=step,
@@ -103,9 +98,7 @@ async def rule_inputs(store: EdgeStore, step_id: str) -> RuleInputs:
 
 
 async def lead_plans(store: EdgeStore, lead_id: str) -> list[InterventionPlan]:
-    rows = await store.fetchall(
-        "SELECT data FROM intervention_plans WHERE lead_id = ? AND status = 'active'", (lead_id,)
-    )
+    rows = await store.fetchall(queries.ACTIVE_PLANS_OF_LEAD, (lead_id,))
     return [record_from_row(InterventionPlan, r) for r in rows]
 
 
@@ -290,7 +283,7 @@ async def delivery_update(
 
 async def recover_sending(store: EdgeStore, now_ms: int | None = None) -> list[str]:
     """Steps this device left in ``sending`` become ``unknown`` (see the module docstring)."""
-    rows = await store.fetchall("SELECT data FROM intervention_steps WHERE status = 'sending'")
+    rows = await store.fetchall(queries.SENDING_STEPS)
     steps = [record_from_row(InterventionStep, r) for r in rows]
     mine: list[InterventionStep] = [s for s in steps if s.sent_by == store.device_id]
     if not mine:
@@ -312,10 +305,7 @@ async def recover_sending(store: EdgeStore, now_ms: int | None = None) -> list[s
 async def settle_plans(store: EdgeStore, now_ms: int | None = None) -> list[str]:
     """Cancel the active plans that lose to another of the same lead (see
     :func:`edge.outreach.rules.winning_plan`), with their open steps; the ids cancelled."""
-    rows = await store.fetchall(
-        "SELECT lead_id FROM intervention_plans WHERE status = 'active' "
-        "GROUP BY lead_id HAVING count(*) > 1"
-    )
+    rows = await store.fetchall(queries.LEADS_WITH_RIVAL_PLANS)
     losers: list[InterventionPlan] = []
     for (lead_id,) in rows:
         plans = await lead_plans(store, lead_id)
@@ -332,10 +322,7 @@ async def settle_plans(store: EdgeStore, now_ms: int | None = None) -> list[str]
 
 
 async def _close_steps(store: EdgeStore, tx: Writer, plan_id: str, now: int) -> None:
-    rows = await store.fetchall(
-        "SELECT data FROM intervention_steps WHERE plan_id = ? AND status IN ('pending', 'due')",
-        (plan_id,),
-    )
+    rows = await store.fetchall(queries.OPEN_STEPS_OF_PLAN, (plan_id,))
     for r in rows:
         _set(tx, record_from_row(InterventionStep, r), now, status=StepStatus.CANCELLED)
 
@@ -344,7 +331,7 @@ async def find_lead(store: EdgeStore, channel: Channel, address: str) -> Lead:
     """The lead whose address for ``channel`` is ``address`` (phones compared by digits)."""
     want = _address_key(channel, address)
     if want:
-        for r in await store.fetchall("SELECT data FROM leads"):
+        for r in await store.fetchall(queries.ALL_LEADS):
             lead = record_from_row(Lead, r)
             if _address_key(channel, lead.address(channel)) == want:
                 return lead

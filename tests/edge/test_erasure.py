@@ -53,7 +53,7 @@ async def test_an_erased_lead_leaves_no_byte_in_the_file(tmp_path, erase):
         else:
             await store._db.execute("PRAGMA secure_delete = OFF")
             await store._db.execute("DELETE FROM leads WHERE id = 'lead-000001'")
-            await store._db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+            await store._db.fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
         assert not await store.fetchall("SELECT id FROM events WHERE lead_id = 'lead-000001'")
         found = b"Ottoline Vexbridge" in await file_bytes(store)
         assert found is not erase

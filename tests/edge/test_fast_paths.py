@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from edge.db_thread import DbThreadClosedError
 from edge.personalization import _FLAG_RE, text_flags
 from edge.planner import SCORED_HOURS, PlanInputs, make_plan, score_grid
 from edge.vertical import _PATTERNS, detect_vertical, keyword_hits
@@ -21,7 +22,7 @@ from tests.factories import HOUR_MS, NOW_MS, event
 async def test_the_reader_sees_each_committed_write_at_once(device):
     reader = device._analyst.reader
     count = "SELECT count(*) FROM events WHERE lead_id = ?"
-    before = reader.one(count, ("lead-000002",))[0]
+    before = (await reader.fetchone(count, ("lead-000002",)))[0]
     first = await device.predict_behaviour("lead-000002")
     await device.put(
         [
@@ -37,7 +38,7 @@ async def test_the_reader_sees_each_committed_write_at_once(device):
             )
         ]
     )
-    assert reader.one(count, ("lead-000002",))[0] == before + 1
+    assert (await reader.fetchone(count, ("lead-000002",)))[0] == before + 1
     assert len((await device._analyst.snapshot("lead-000002")).cols) == before + 1
     again = await device.predict_behaviour("lead-000002")
     assert (first.events, again.events) == (before, before + 1)
@@ -45,16 +46,16 @@ async def test_the_reader_sees_each_committed_write_at_once(device):
 
 async def test_the_reader_cannot_write(device):
     with pytest.raises(sqlite3.OperationalError):
-        device._analyst.reader.all("DELETE FROM events")
-    assert device._analyst.reader.one("SELECT count(*) FROM events")[0] > 0
+        await device._analyst.reader.fetchall("DELETE FROM events")
+    assert (await device._analyst.reader.fetchone("SELECT count(*) FROM events"))[0] > 0
 
 
 async def test_closing_the_runtime_closes_its_reader(tmp_path):
     rt = await open_device(tmp_path / "d.db")
     reader = rt._analyst.reader
     await rt.close()
-    with pytest.raises(sqlite3.ProgrammingError):
-        reader.one("SELECT 1")
+    with pytest.raises(DbThreadClosedError):
+        await reader.fetchone("SELECT 1")
 
 
 class CountingModel:

@@ -206,13 +206,13 @@ async def test_a_write_transaction_is_two_hops_to_the_database_thread(fresh_stor
     """BEGIN, then every statement and COMMIT in one function: not one hop per statement."""
     db = fresh_store._db
     hops = []
-    real = db._execute
+    real = db.run
 
-    async def counted(fn, *args, **kwargs):
+    async def counted(fn):
         hops.append(fn)
-        return await real(fn, *args, **kwargs)
+        return await real(fn)
 
-    monkeypatch.setattr(db, "_execute", counted)
+    monkeypatch.setattr(db, "run", counted)
     await fresh_store.put(small_world(leads=3, events_per_lead=4))
     assert len(hops) == 2
     monkeypatch.undo()
