@@ -171,7 +171,11 @@ def score_candidates(
 
 def plan_history(inputs: PlanInputs) -> np.ndarray:
     """The lead's own history for the intervention model (at the offset the features use)."""
-    return lead_history(inputs.cols, utc_offset_ms(inputs.lead.timezone, inputs.now_ms))
+    return lead_history(
+        inputs.cols,
+        utc_offset_ms(inputs.lead.timezone, inputs.now_ms),
+        country=inputs.lead.country,
+    )
 
 
 def _open(valid: np.ndarray, ts: np.ndarray, taken: Sequence[int]) -> np.ndarray:

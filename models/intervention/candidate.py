@@ -25,7 +25,16 @@ behavioural features (``models.features.FEATURE_NAMES``):
   kind of day (``own_at_hour``: weekday or weekend profile, times 24) and on weekdays
   (``own_at_hour_weekday``), how many such actions the profile rests on
   (``own_log1p_actions_daytype``), and the lead's inbound messages or calls on the candidate
-  channel over all time (``ch_log1p_inbound_all``).
+  channel over all time (``ch_log1p_inbound_all``);
+- version 3, what a per-candidate row cannot see by itself: where the candidate hour stands in
+  the lead's own profile of that kind of day, smoothed wider (``WIDE_HOURS``: the generator's
+  active-hour widths are 1.5-3.5 h): its share relative to the profile's best hour
+  (``own_rel_peak``) and its circular distance in hours to that hour, / 6 (``own_peak_dist``);
+  the candidate channel's share of the agent's outreach (``ch_outreach_share``: agents favour
+  what they know works), of the lead's inbound (``ch_inbound_share``), a reply rate shrunk
+  toward the base rate (``ch_reply_shrunk``: (replied + 1) / (outreach + 3)), and the channel
+  one-hot for a lead whose country is not the market's (``abroad_<c>``: WhatsApp and calls do
+  not reach abroad as they do at home).
 
 Every value lies within about [-1, 10], like the behavioural features, so one int8 input scale
 fits the whole row.
@@ -45,10 +54,15 @@ from sync.records import OUTREACH_CHANNELS, Channel, EventType
 
 #: 2: the model takes two inputs, ``lead`` (N_FEATURES) and ``slots`` (N_CANDIDATE), see
 #: :func:`score_slots`; a runtime that feeds one concatenated row refuses it by this hash.
-CANDIDATE_VERSION = "intervention-candidate/2"
+#: 3: adds where the hour stands in the lead's own profile, channel shares and home/abroad.
+CANDIDATE_VERSION = "intervention-candidate/3"
 HOURS_PER_WEEK = 168
 #: Width (hours, standard deviation) of the circular smoothing of the hour-of-day profile.
 SMOOTH_HOURS = 1.5
+#: Extra smoothing (hours) on top of SMOOTH_HOURS for locating the profile's peak (about 2.5 h).
+WIDE_HOURS = 2.0
+#: The market's country: a lead elsewhere is ``abroad`` (see ``lead_history``).
+HOME_COUNTRY = "US"
 NIGHT_START, NIGHT_END = 23, 7
 
 CHANNEL_NAMES: tuple[str, ...] = tuple(c.value for c in OUTREACH_CHANNELS)
@@ -73,15 +87,23 @@ CANDIDATE_NAMES: tuple[str, ...] = (
     "own_at_hour_weekday",
     "own_log1p_actions_daytype",
     "ch_log1p_inbound_all",
+    "own_rel_peak",
+    "own_peak_dist",
+    "ch_outreach_share",
+    "ch_inbound_share",
+    "ch_reply_shrunk",
+    *(f"abroad_{c}" for c in CHANNEL_NAMES),
 )
 N_CANDIDATE = len(CANDIDATE_NAMES)
 #: The lead's own history (:func:`lead_history`): weekday and weekend hour profiles of its own
-#: actions (smoothed shares), their counts (log1p), inbound per outreach channel (log1p).
-N_HISTORY = 24 + 24 + 2 + 4
+#: actions (smoothed shares), their counts (log1p), inbound per outreach channel (log1p), and
+#: whether the lead's country is not the market's (1) or is / is unknown (0).
+N_HISTORY = 24 + 24 + 2 + 4 + 1
 N_INPUT = N_FEATURES + N_CANDIDATE
 #: Feature-spec hash of the intervention model's input: behaviour spec + candidate encoding.
 INTERVENTION_SPEC_HASH = hashlib.sha256(
-    f"{FEATURE_SPEC_HASH}|{CANDIDATE_VERSION}|{','.join(CANDIDATE_NAMES)}|{SMOOTH_HOURS}".encode()
+    f"{FEATURE_SPEC_HASH}|{CANDIDATE_VERSION}|{','.join(CANDIDATE_NAMES)}|{SMOOTH_HOURS}"
+    f"|{WIDE_HOURS}|{HOME_COUNTRY}".encode()
 ).hexdigest()
 
 
@@ -110,6 +132,11 @@ _d = np.arange(24)[:, None] - np.arange(24)[None, :]
 _d = np.minimum(np.abs(_d) % 24, 24 - np.abs(_d) % 24)
 _KERNEL = np.exp(-0.5 * (_d / SMOOTH_HOURS) ** 2)
 _KERNEL /= _KERNEL.sum(axis=1, keepdims=True)  # row h: weights of each hour around h
+_WIDE = np.exp(-0.5 * (_d / WIDE_HOURS) ** 2)
+_WIDE /= _WIDE.sum(axis=1, keepdims=True)
+_CIRC = _d.astype(np.float64)  # circular distance in hours between hours of day
+_LOG1P_OUT = np.array([FEATURE_INDEX[f"log1p_outreach_{c}"] for c in CHANNEL_NAMES])
+_LOG1P_REPLIED = np.array([FEATURE_INDEX[f"log1p_replied_{c}"] for c in CHANNEL_NAMES])
 
 
 #: The lead's own actions: their hours are the lead's, not set by the agent's outreach.
@@ -128,13 +155,19 @@ HOUR_MS = 3_600_000
 
 
 def lead_history(
-    cols: EventColumns, utc_offset_ms: int, before_ms: int | None = None
+    cols: EventColumns,
+    utc_offset_ms: int,
+    before_ms: int | None = None,
+    *,
+    country: str | None = None,
 ) -> np.ndarray:
     """The lead's own history (N_HISTORY,) from its events (those before ``before_ms``).
 
     Local hours use one UTC offset (the one the behavioural features use, at the time of
     scoring). Profiles are shares of the lead's own actions per local hour, smoothed with the
     circular Gaussian of ``SMOOTH_HOURS``, weekday (Monday-Friday) and weekend apart.
+    ``country`` is the lead's (``Lead.country``): the last value is 1 when it is known and not
+    ``HOME_COUNTRY``.
     """
     ts, typ, ch = cols.ts, cols.type, cols.channel
     if before_ms is not None:
@@ -152,6 +185,7 @@ def lead_history(
     for i, c in enumerate(CHANNEL_NAMES):
         t_code, c_code = _INBOUND[c]
         out[50 + i] = np.log1p(np.count_nonzero((typ == t_code) & (ch == c_code)))
+    out[54] = float(country is not None and country != "" and country.upper() != HOME_COUNTRY)
     return out.astype(np.float32)
 
 
@@ -223,6 +257,22 @@ def candidate_features(
         out[:, 20] = 24.0 * h2[rows, hour]
         out[:, 21] = h2[rows, 48 + weekend]
         out[:, 22] = h2[rows, 50 + ch]
+        # where the hour stands in the (wider smoothed) profile of its kind of day
+        prof = np.stack([h2[:, :24] @ _WIDE.T, h2[:, 24:48] @ _WIDE.T], axis=1)  # (n, 2, 24)
+        day_prof = prof[rows, weekend]  # (n, 24)
+        top = day_prof.max(axis=1)
+        has = top > 0
+        out[:, 23] = np.where(has, day_prof[rows, hour] / np.where(has, top, 1.0), 0.0)
+        out[:, 24] = np.where(has, _CIRC[hour, np.argmax(day_prof, axis=1)] / 6.0, 1.0)
+        inbound = np.expm1(h2[:, 50:54])
+        tot_in = inbound.sum(axis=1)
+        out[:, 26] = np.where(tot_in > 0, inbound[rows, ch] / np.maximum(tot_in, 1.0), 0.25)
+        out[rows, 28 + ch] = h2[:, 54]
+    sent = np.expm1(x2[rows[:, None], _LOG1P_OUT[None, :]])  # (n, 4) outreach per channel
+    tot = sent.sum(axis=1)
+    out[:, 25] = np.where(tot > 0, sent[rows, ch] / np.maximum(tot, 1.0), 0.25)
+    replied = np.expm1(x2[rows, _LOG1P_REPLIED[ch]])
+    out[:, 27] = (replied + 1.0) / (sent[rows, ch] + 3.0)
     return out.astype(np.float32)
 
 
