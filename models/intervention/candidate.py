@@ -257,23 +257,36 @@ def candidate_features(
         out[:, 20] = 24.0 * h2[rows, hour]
         out[:, 21] = h2[rows, 48 + weekend]
         out[:, 22] = h2[rows, 50 + ch]
-        # where the hour stands in the (wider smoothed) profile of its kind of day
-        prof = np.stack([h2[:, :24] @ _WIDE.T, h2[:, 24:48] @ _WIDE.T], axis=1)  # (n, 2, 24)
-        day_prof = prof[rows, weekend]  # (n, 24)
-        top = day_prof.max(axis=1)
+        # where the hour stands in the (wider smoothed) profile of its kind of day; one
+        # lead's history (the device's case) is smoothed once, not once per candidate
+        if hist.ndim == 1:
+            prof = hist[:48].reshape(2, 24) @ _WIDE.T  # (2, 24): weekday, weekend
+            at, top, arg = prof[weekend, hour], prof.max(axis=1)[weekend], prof.argmax(axis=1)
+            arg = arg[weekend]
+        else:
+            prof = h2[:, :48].reshape(n, 2, 24) @ _WIDE.T  # (n, 2, 24)
+            day_prof = prof[rows, weekend]  # (n, 24)
+            at, top, arg = day_prof[rows, hour], day_prof.max(axis=1), day_prof.argmax(axis=1)
         has = top > 0
-        out[:, 23] = np.where(has, day_prof[rows, hour] / np.where(has, top, 1.0), 0.0)
-        out[:, 24] = np.where(has, _CIRC[hour, np.argmax(day_prof, axis=1)] / 6.0, 1.0)
-        inbound = np.expm1(h2[:, 50:54])
-        tot_in = inbound.sum(axis=1)
-        out[:, 26] = np.where(tot_in > 0, inbound[rows, ch] / np.maximum(tot_in, 1.0), 0.25)
-        out[rows, 28 + ch] = h2[:, 54]
-    sent = np.expm1(x2[rows[:, None], _LOG1P_OUT[None, :]])  # (n, 4) outreach per channel
-    tot = sent.sum(axis=1)
-    out[:, 25] = np.where(tot > 0, sent[rows, ch] / np.maximum(tot, 1.0), 0.25)
-    replied = np.expm1(x2[rows, _LOG1P_REPLIED[ch]])
-    out[:, 27] = (replied + 1.0) / (sent[rows, ch] + 3.0)
+        out[:, 23] = np.where(has, at / np.where(has, top, 1.0), 0.0)
+        out[:, 24] = np.where(has, _CIRC[hour, arg] / 6.0, 1.0)
+        hl = hist.reshape(1, N_HISTORY) if hist.ndim == 1 else h2  # one row per lead
+        at_h = np.zeros(n, dtype=np.int64) if hist.ndim == 1 else rows
+        out[:, 26] = _shares(np.expm1(hl[:, 50:54]))[at_h, ch]
+        out[rows, 28 + ch] = hl[at_h, 54]
+    # per-channel values once per lead (one lead's vector: once), then picked per candidate
+    xl = x.reshape(1, N_FEATURES) if x.ndim == 1 else x2
+    at_x = np.zeros(n, dtype=np.int64) if x.ndim == 1 else rows
+    sent = np.expm1(xl[:, _LOG1P_OUT])  # (leads, 4) outreach per channel
+    out[:, 25] = _shares(sent)[at_x, ch]
+    out[:, 27] = ((np.expm1(xl[:, _LOG1P_REPLIED]) + 1.0) / (sent + 3.0))[at_x, ch]
     return out.astype(np.float32)
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    """Each channel's share of a lead's counts (leads, 4); a quarter each when there are none."""
+    tot = counts.sum(axis=1, keepdims=True)
+    return np.where(tot > 0, counts / np.maximum(tot, 1.0), 0.25)
 
 
 def model_input(
