@@ -132,6 +132,8 @@ _d = np.arange(24)[:, None] - np.arange(24)[None, :]
 _d = np.minimum(np.abs(_d) % 24, 24 - np.abs(_d) % 24)
 _KERNEL = np.exp(-0.5 * (_d / SMOOTH_HOURS) ** 2)
 _KERNEL /= _KERNEL.sum(axis=1, keepdims=True)  # row h: weights of each hour around h
+_A_H, _A_D = 2 * np.pi * np.arange(24) / 24.0, 2 * np.pi * np.arange(7) / 7.0
+_HOUR_SIN, _HOUR_COS, _DAY_SIN, _DAY_COS = np.sin(_A_H), np.cos(_A_H), np.sin(_A_D), np.cos(_A_D)
 _WIDE = np.exp(-0.5 * (_d / WIDE_HOURS) ** 2)
 _WIDE /= _WIDE.sum(axis=1, keepdims=True)
 _CIRC = _d.astype(np.float64)  # circular distance in hours between hours of day
@@ -228,35 +230,38 @@ def candidate_features(
     x = np.asarray(lead_features, dtype=np.float64)
     if x.shape[-1] != N_FEATURES:
         raise CandidateError(f"lead features must have {N_FEATURES} columns, got {x.shape}")
-    x2 = np.broadcast_to(x.reshape(-1, N_FEATURES), (len(ch), N_FEATURES)) if x.ndim == 1 else x
-    if len(x2) != len(ch):
-        raise CandidateError(f"{len(x2)} feature rows but {len(ch)} candidates")
+    # one row per lead: a shared vector is read once, its values picked per candidate by ``at_x``
+    xl = x.reshape(1, N_FEATURES) if x.ndim == 1 else x
+    if x.ndim != 1 and len(xl) != len(ch):
+        raise CandidateError(f"{len(xl)} feature rows but {len(ch)} candidates")
     n = len(ch)
     hour, dow = how % 24, how // 24
-    hfrac = x2[:, _HOUR_IDX]  # (n, 24)
+    at_x = np.zeros(n, dtype=np.int64) if x.ndim == 1 else np.arange(n)
+    hfrac = xl[:, _HOUR_IDX]  # (leads, 24)
     rows = np.arange(n)
     out = np.zeros((n, N_CANDIDATE), dtype=np.float64)
     out[rows, ch] = 1.0
-    a_h, a_d = 2 * np.pi * hour / 24.0, 2 * np.pi * dow / 7.0
-    out[:, 4], out[:, 5] = np.sin(a_h), np.cos(a_h)
-    out[:, 6], out[:, 7] = np.sin(a_d), np.cos(a_d)
+    out[:, 4], out[:, 5] = _HOUR_SIN[hour], _HOUR_COS[hour]
+    out[:, 6], out[:, 7] = _DAY_SIN[dow], _DAY_COS[dow]
     out[:, 8] = dow >= 5
     out[:, 9] = (hour < NIGHT_END) | (hour >= NIGHT_START)
-    out[:, 10] = 24.0 * hfrac[rows, hour]
-    out[:, 11] = 24.0 * np.einsum("nk,nk->n", hfrac, _KERNEL[hour])
-    out[:, 12] = x2[:, _SIN_IDX] * out[:, 4] + x2[:, _COS_IDX] * out[:, 5]
-    out[:, 13] = 7.0 * x2[rows[:, None], _DAY_IDX[None, :]][rows, dow]
-    out[:, 14:19] = x2[rows[:, None], _CH_IDX[ch]]
+    out[:, 10] = 24.0 * hfrac[at_x, hour]
+    out[:, 11] = 24.0 * (hfrac @ _KERNEL.T)[at_x, hour]
+    out[:, 12] = xl[at_x, _SIN_IDX] * out[:, 4] + xl[at_x, _COS_IDX] * out[:, 5]
+    out[:, 13] = 7.0 * xl[:, _DAY_IDX][at_x, dow]
+    out[:, 14:19] = xl[:, _CH_IDX][at_x, ch]
     if history is not None:
         hist = np.asarray(history, dtype=np.float64)
         if hist.shape[-1] != N_HISTORY:
             raise CandidateError(f"history must have {N_HISTORY} columns, got {hist.shape}")
         h2 = np.broadcast_to(hist.reshape(-1, N_HISTORY), (n, N_HISTORY))
+        hl = hist.reshape(1, N_HISTORY) if hist.ndim == 1 else h2  # one row per lead
+        at_h = np.zeros(n, dtype=np.int64) if hist.ndim == 1 else rows
         weekend = (dow >= 5).astype(np.int64)
-        out[:, 19] = 24.0 * h2[rows, 24 * weekend + hour]
-        out[:, 20] = 24.0 * h2[rows, hour]
-        out[:, 21] = h2[rows, 48 + weekend]
-        out[:, 22] = h2[rows, 50 + ch]
+        out[:, 19] = 24.0 * hl[at_h, 24 * weekend + hour]
+        out[:, 20] = 24.0 * hl[at_h, hour]
+        out[:, 21] = hl[at_h, 48 + weekend]
+        out[:, 22] = hl[at_h, 50 + ch]
         # where the hour stands in the (wider smoothed) profile of its kind of day; one
         # lead's history (the device's case) is smoothed once, not once per candidate
         if hist.ndim == 1:
@@ -270,13 +275,9 @@ def candidate_features(
         has = top > 0
         out[:, 23] = np.where(has, at / np.where(has, top, 1.0), 0.0)
         out[:, 24] = np.where(has, _CIRC[hour, arg] / 6.0, 1.0)
-        hl = hist.reshape(1, N_HISTORY) if hist.ndim == 1 else h2  # one row per lead
-        at_h = np.zeros(n, dtype=np.int64) if hist.ndim == 1 else rows
         out[:, 26] = _shares(np.expm1(hl[:, 50:54]))[at_h, ch]
         out[rows, 28 + ch] = hl[at_h, 54]
-    # per-channel values once per lead (one lead's vector: once), then picked per candidate
-    xl = x.reshape(1, N_FEATURES) if x.ndim == 1 else x2
-    at_x = np.zeros(n, dtype=np.int64) if x.ndim == 1 else rows
+    # per-channel values once per lead, then picked per candidate
     sent = np.expm1(xl[:, _LOG1P_OUT])  # (leads, 4) outreach per channel
     out[:, 25] = _shares(sent)[at_x, ch]
     out[:, 27] = ((np.expm1(xl[:, _LOG1P_REPLIED]) + 1.0) / (sent + 3.0))[at_x, ch]
