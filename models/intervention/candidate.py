@@ -250,33 +250,33 @@ def candidate_features(
     out[:, 12] = xl[at_x, _SIN_IDX] * out[:, 4] + xl[at_x, _COS_IDX] * out[:, 5]
     out[:, 13] = 7.0 * xl[:, _DAY_IDX][at_x, dow]
     out[:, 14:19] = xl[:, _CH_IDX][at_x, ch]
-    if history is not None:
-        hist = np.asarray(history, dtype=np.float64)
-        if hist.shape[-1] != N_HISTORY:
-            raise CandidateError(f"history must have {N_HISTORY} columns, got {hist.shape}")
-        h2 = np.broadcast_to(hist.reshape(-1, N_HISTORY), (n, N_HISTORY))
-        hl = hist.reshape(1, N_HISTORY) if hist.ndim == 1 else h2  # one row per lead
-        at_h = np.zeros(n, dtype=np.int64) if hist.ndim == 1 else rows
-        weekend = (dow >= 5).astype(np.int64)
-        out[:, 19] = 24.0 * hl[at_h, 24 * weekend + hour]
-        out[:, 20] = 24.0 * hl[at_h, hour]
-        out[:, 21] = hl[at_h, 48 + weekend]
-        out[:, 22] = hl[at_h, 50 + ch]
-        # where the hour stands in the (wider smoothed) profile of its kind of day; one
-        # lead's history (the device's case) is smoothed once, not once per candidate
-        if hist.ndim == 1:
-            prof = hist[:48].reshape(2, 24) @ _WIDE.T  # (2, 24): weekday, weekend
-            at, top, arg = prof[weekend, hour], prof.max(axis=1)[weekend], prof.argmax(axis=1)
-            arg = arg[weekend]
-        else:
-            prof = h2[:, :48].reshape(n, 2, 24) @ _WIDE.T  # (n, 2, 24)
-            day_prof = prof[rows, weekend]  # (n, 24)
-            at, top, arg = day_prof[rows, hour], day_prof.max(axis=1), day_prof.argmax(axis=1)
-        has = top > 0
-        out[:, 23] = np.where(has, at / np.where(has, top, 1.0), 0.0)
-        out[:, 24] = np.where(has, _CIRC[hour, arg] / 6.0, 1.0)
-        out[:, 26] = _shares(np.expm1(hl[:, 50:54]))[at_h, ch]
-        out[rows, 28 + ch] = hl[at_h, 54]
+    # a lead with no history (None) is one whose history is all 0 (no events yet)
+    hist = np.zeros(N_HISTORY) if history is None else np.asarray(history, dtype=np.float64)
+    if hist.shape[-1] != N_HISTORY:
+        raise CandidateError(f"history must have {N_HISTORY} columns, got {hist.shape}")
+    h2 = np.broadcast_to(hist.reshape(-1, N_HISTORY), (n, N_HISTORY))
+    hl = hist.reshape(1, N_HISTORY) if hist.ndim == 1 else h2  # one row per lead
+    at_h = np.zeros(n, dtype=np.int64) if hist.ndim == 1 else rows
+    weekend = (dow >= 5).astype(np.int64)
+    out[:, 19] = 24.0 * hl[at_h, 24 * weekend + hour]
+    out[:, 20] = 24.0 * hl[at_h, hour]
+    out[:, 21] = hl[at_h, 48 + weekend]
+    out[:, 22] = hl[at_h, 50 + ch]
+    # where the hour stands in the (wider smoothed) profile of its kind of day; one
+    # lead's history (the device's case) is smoothed once, not once per candidate
+    if hist.ndim == 1:
+        prof = hist[:48].reshape(2, 24) @ _WIDE.T  # (2, 24): weekday, weekend
+        at, top, arg = prof[weekend, hour], prof.max(axis=1)[weekend], prof.argmax(axis=1)
+        arg = arg[weekend]
+    else:
+        prof = h2[:, :48].reshape(n, 2, 24) @ _WIDE.T  # (n, 2, 24)
+        day_prof = prof[rows, weekend]  # (n, 24)
+        at, top, arg = day_prof[rows, hour], day_prof.max(axis=1), day_prof.argmax(axis=1)
+    has = top > 0
+    out[:, 23] = np.where(has, at / np.where(has, top, 1.0), 0.0)
+    out[:, 24] = np.where(has, _CIRC[hour, arg] / 6.0, 1.0)
+    out[:, 26] = _shares(np.expm1(hl[:, 50:54]))[at_h, ch]
+    out[rows, 28 + ch] = hl[at_h, 54]
     # per-channel values once per lead, then picked per candidate
     sent = np.expm1(xl[:, _LOG1P_OUT])  # (leads, 4) outreach per channel
     out[:, 25] = _shares(sent)[at_x, ch]
