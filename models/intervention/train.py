@@ -58,7 +58,8 @@ VERSION = "2.0.0"
 DEFAULT_WORLD = {"agents": 4, "leads": 2000, "listings": 4000, "seed": 11}
 #: More worlds (same size, other seeds; never an evaluation world's 101 or 103) whose outreach
 #: rows all go to training; the held-out leads (metrics, early stopping's split is of the
-#: training rows) stay those of ``DEFAULT_WORLD``.
+#: training rows) stay those of ``DEFAULT_WORLD``. On those held-out leads, the promise's measure
+#: at "now" was 0.862 with world 12 added and 0.871 with 12, 14 and 15 (AUC 0.7354, 0.7378).
 EXTRA_SEEDS: tuple[int, ...] = (12, 14, 15)
 EVENING = tuple(range(17, 22))
 BUSINESS = tuple(range(9, 17))
