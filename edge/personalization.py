@@ -58,6 +58,10 @@ VERSION_CHECK_S = 5.0
 EMBED_BATCH = 512
 #: Candidates re-ranked for diversity, and the weight of similarity to those already picked.
 MMR_POOL, MMR_LAMBDA = 60, 0.3
+#: Standard deviations of the towers' score that a listing outside the areas the lead named
+#: loses: a stated area wins over what the towers infer (the towers trained on six worlds
+#: score their favourites several deviations above the rest, so 1.0 no longer sufficed).
+STATED_AREA_PENALTY = 3.0
 _listing_dec = msgspec.msgpack.Decoder(Listing)
 _VIEW = TYPE_CODE[EventType.PROPERTY_VIEW]
 _ENGAGED = np.array([TYPE_CODE[t] for t in ENGAGED_TYPES])
@@ -385,7 +389,7 @@ def rank(
             np.isin(index.city_names, stated.areas)[index.city_code]
             | np.isin(index.area_names, stated.areas)[index.area_code]
         )
-        score = score - 1.0 * ~wanted_area
+        score = score - STATED_AREA_PENALTY * ~wanted_area
     if stated is not None and stated.must_haves:
         for f in stated.must_haves:  # each must-have the listing has pulls it up
             j = _FLAG_INDEX.get(f)

@@ -173,7 +173,11 @@ def score_candidates(
 
 def plan_history(inputs: PlanInputs) -> NDArray[Any]:
     """The lead's own history for the intervention model (at the offset the features use)."""
-    return lead_history(inputs.cols, utc_offset_ms(inputs.lead.timezone, inputs.now_ms))
+    return lead_history(
+        inputs.cols,
+        utc_offset_ms(inputs.lead.timezone, inputs.now_ms),
+        country=inputs.lead.country,
+    )
 
 
 def _open(valid: NDArray[Any], ts: NDArray[Any], taken: Sequence[int]) -> NDArray[Any]:

@@ -197,7 +197,7 @@ def intervention_timing(
             continue
         cols = columns_from_records(by.get(lead.id, ()), listing_by_id)
         x = extract(lead, cols, w.now_ms)
-        history = lead_history(cols, utc_offset_ms(lead.timezone, w.now_ms))
+        history = lead_history(cols, utc_offset_ms(lead.timezone, w.now_ms), country=lead.country)
         ch = np.repeat(allowed, n_h)
         hrs = np.tile(CONTACT_HOURS, len(allowed))
         p = score_slots(model, x, ch, hrs, history)

@@ -25,7 +25,16 @@ behavioural features (``models.features.FEATURE_NAMES``):
   kind of day (``own_at_hour``: weekday or weekend profile, times 24) and on weekdays
   (``own_at_hour_weekday``), how many such actions the profile rests on
   (``own_log1p_actions_daytype``), and the lead's inbound messages or calls on the candidate
-  channel over all time (``ch_log1p_inbound_all``).
+  channel over all time (``ch_log1p_inbound_all``);
+- version 3, what a per-candidate row cannot see by itself: where the candidate hour stands in
+  the lead's own profile of that kind of day, smoothed wider (``WIDE_HOURS``: the generator's
+  active-hour widths are 1.5-3.5 h): its share relative to the profile's best hour
+  (``own_rel_peak``) and its circular distance in hours to that hour, / 6 (``own_peak_dist``);
+  the candidate channel's share of the agent's outreach (``ch_outreach_share``: agents favour
+  what they know works), of the lead's inbound (``ch_inbound_share``), a reply rate shrunk
+  toward the base rate (``ch_reply_shrunk``: (replied + 1) / (outreach + 3)), and the channel
+  one-hot for a lead whose country is not the market's (``abroad_<c>``: WhatsApp and calls do
+  not reach abroad as they do at home).
 
 Every value lies within about [-1, 10], like the behavioural features, so one int8 input scale
 fits the whole row.
@@ -45,10 +54,15 @@ from sync.records import OUTREACH_CHANNELS, Channel, EventType
 
 #: 2: the model takes two inputs, ``lead`` (N_FEATURES) and ``slots`` (N_CANDIDATE), see
 #: :func:`score_slots`; a runtime that feeds one concatenated row refuses it by this hash.
-CANDIDATE_VERSION = "intervention-candidate/2"
+#: 3: adds where the hour stands in the lead's own profile, channel shares and home/abroad.
+CANDIDATE_VERSION = "intervention-candidate/3"
 HOURS_PER_WEEK = 168
 #: Width (hours, standard deviation) of the circular smoothing of the hour-of-day profile.
 SMOOTH_HOURS = 1.5
+#: Extra smoothing (hours) on top of SMOOTH_HOURS for locating the profile's peak (about 2.5 h).
+WIDE_HOURS = 2.0
+#: The market's country: a lead elsewhere is ``abroad`` (see ``lead_history``).
+HOME_COUNTRY = "US"
 NIGHT_START, NIGHT_END = 23, 7
 
 CHANNEL_NAMES: tuple[str, ...] = tuple(c.value for c in OUTREACH_CHANNELS)
@@ -73,15 +87,23 @@ CANDIDATE_NAMES: tuple[str, ...] = (
     "own_at_hour_weekday",
     "own_log1p_actions_daytype",
     "ch_log1p_inbound_all",
+    "own_rel_peak",
+    "own_peak_dist",
+    "ch_outreach_share",
+    "ch_inbound_share",
+    "ch_reply_shrunk",
+    *(f"abroad_{c}" for c in CHANNEL_NAMES),
 )
 N_CANDIDATE = len(CANDIDATE_NAMES)
 #: The lead's own history (:func:`lead_history`): weekday and weekend hour profiles of its own
-#: actions (smoothed shares), their counts (log1p), inbound per outreach channel (log1p).
-N_HISTORY = 24 + 24 + 2 + 4
+#: actions (smoothed shares), their counts (log1p), inbound per outreach channel (log1p), and
+#: whether the lead's country is not the market's (1) or is / is unknown (0).
+N_HISTORY = 24 + 24 + 2 + 4 + 1
 N_INPUT = N_FEATURES + N_CANDIDATE
 #: Feature-spec hash of the intervention model's input: behaviour spec + candidate encoding.
 INTERVENTION_SPEC_HASH = hashlib.sha256(
-    f"{FEATURE_SPEC_HASH}|{CANDIDATE_VERSION}|{','.join(CANDIDATE_NAMES)}|{SMOOTH_HOURS}".encode()
+    f"{FEATURE_SPEC_HASH}|{CANDIDATE_VERSION}|{','.join(CANDIDATE_NAMES)}|{SMOOTH_HOURS}"
+    f"|{WIDE_HOURS}|{HOME_COUNTRY}".encode()
 ).hexdigest()
 
 
@@ -110,6 +132,13 @@ _d = np.arange(24)[:, None] - np.arange(24)[None, :]
 _d = np.minimum(np.abs(_d) % 24, 24 - np.abs(_d) % 24)
 _KERNEL = np.exp(-0.5 * (_d / SMOOTH_HOURS) ** 2)
 _KERNEL /= _KERNEL.sum(axis=1, keepdims=True)  # row h: weights of each hour around h
+_A_H, _A_D = 2 * np.pi * np.arange(24) / 24.0, 2 * np.pi * np.arange(7) / 7.0
+_HOUR_SIN, _HOUR_COS, _DAY_SIN, _DAY_COS = np.sin(_A_H), np.cos(_A_H), np.sin(_A_D), np.cos(_A_D)
+_WIDE = np.exp(-0.5 * (_d / WIDE_HOURS) ** 2)
+_WIDE /= _WIDE.sum(axis=1, keepdims=True)
+_CIRC = _d.astype(np.float64)  # circular distance in hours between hours of day
+_LOG1P_OUT = np.array([FEATURE_INDEX[f"log1p_outreach_{c}"] for c in CHANNEL_NAMES])
+_LOG1P_REPLIED = np.array([FEATURE_INDEX[f"log1p_replied_{c}"] for c in CHANNEL_NAMES])
 
 
 #: The lead's own actions: their hours are the lead's, not set by the agent's outreach.
@@ -128,13 +157,19 @@ HOUR_MS = 3_600_000
 
 
 def lead_history(
-    cols: EventColumns, utc_offset_ms: int, before_ms: int | None = None
+    cols: EventColumns,
+    utc_offset_ms: int,
+    before_ms: int | None = None,
+    *,
+    country: str | None = None,
 ) -> np.ndarray:
     """The lead's own history (N_HISTORY,) from its events (those before ``before_ms``).
 
     Local hours use one UTC offset (the one the behavioural features use, at the time of
     scoring). Profiles are shares of the lead's own actions per local hour, smoothed with the
     circular Gaussian of ``SMOOTH_HOURS``, weekday (Monday-Friday) and weekend apart.
+    ``country`` is the lead's (``Lead.country``): the last value is 1 when it is known and not
+    ``HOME_COUNTRY``.
     """
     ts, typ, ch = cols.ts, cols.type, cols.channel
     if before_ms is not None:
@@ -152,6 +187,7 @@ def lead_history(
     for i, c in enumerate(CHANNEL_NAMES):
         t_code, c_code = _INBOUND[c]
         out[50 + i] = np.log1p(np.count_nonzero((typ == t_code) & (ch == c_code)))
+    out[54] = float(country is not None and country != "" and country.upper() != HOME_COUNTRY)
     return out.astype(np.float32)
 
 
@@ -194,36 +230,64 @@ def candidate_features(
     x = np.asarray(lead_features, dtype=np.float64)
     if x.shape[-1] != N_FEATURES:
         raise CandidateError(f"lead features must have {N_FEATURES} columns, got {x.shape}")
-    x2 = np.broadcast_to(x.reshape(-1, N_FEATURES), (len(ch), N_FEATURES)) if x.ndim == 1 else x
-    if len(x2) != len(ch):
-        raise CandidateError(f"{len(x2)} feature rows but {len(ch)} candidates")
+    # one row per lead: a shared vector is read once, its values picked per candidate by ``at_x``
+    xl = x.reshape(1, N_FEATURES) if x.ndim == 1 else x
+    if x.ndim != 1 and len(xl) != len(ch):
+        raise CandidateError(f"{len(xl)} feature rows but {len(ch)} candidates")
     n = len(ch)
     hour, dow = how % 24, how // 24
-    hfrac = x2[:, _HOUR_IDX]  # (n, 24)
+    at_x = np.zeros(n, dtype=np.int64) if x.ndim == 1 else np.arange(n)
+    hfrac = xl[:, _HOUR_IDX]  # (leads, 24)
     rows = np.arange(n)
     out = np.zeros((n, N_CANDIDATE), dtype=np.float64)
     out[rows, ch] = 1.0
-    a_h, a_d = 2 * np.pi * hour / 24.0, 2 * np.pi * dow / 7.0
-    out[:, 4], out[:, 5] = np.sin(a_h), np.cos(a_h)
-    out[:, 6], out[:, 7] = np.sin(a_d), np.cos(a_d)
+    out[:, 4], out[:, 5] = _HOUR_SIN[hour], _HOUR_COS[hour]
+    out[:, 6], out[:, 7] = _DAY_SIN[dow], _DAY_COS[dow]
     out[:, 8] = dow >= 5
     out[:, 9] = (hour < NIGHT_END) | (hour >= NIGHT_START)
-    out[:, 10] = 24.0 * hfrac[rows, hour]
-    out[:, 11] = 24.0 * np.einsum("nk,nk->n", hfrac, _KERNEL[hour])
-    out[:, 12] = x2[:, _SIN_IDX] * out[:, 4] + x2[:, _COS_IDX] * out[:, 5]
-    out[:, 13] = 7.0 * x2[rows[:, None], _DAY_IDX[None, :]][rows, dow]
-    out[:, 14:19] = x2[rows[:, None], _CH_IDX[ch]]
-    if history is not None:
-        hist = np.asarray(history, dtype=np.float64)
-        if hist.shape[-1] != N_HISTORY:
-            raise CandidateError(f"history must have {N_HISTORY} columns, got {hist.shape}")
-        h2 = np.broadcast_to(hist.reshape(-1, N_HISTORY), (n, N_HISTORY))
-        weekend = (dow >= 5).astype(np.int64)
-        out[:, 19] = 24.0 * h2[rows, 24 * weekend + hour]
-        out[:, 20] = 24.0 * h2[rows, hour]
-        out[:, 21] = h2[rows, 48 + weekend]
-        out[:, 22] = h2[rows, 50 + ch]
+    out[:, 10] = 24.0 * hfrac[at_x, hour]
+    out[:, 11] = 24.0 * (hfrac @ _KERNEL.T)[at_x, hour]
+    out[:, 12] = xl[at_x, _SIN_IDX] * out[:, 4] + xl[at_x, _COS_IDX] * out[:, 5]
+    out[:, 13] = 7.0 * xl[:, _DAY_IDX][at_x, dow]
+    out[:, 14:19] = xl[:, _CH_IDX][at_x, ch]
+    # a lead with no history (None) is one whose history is all 0 (no events yet)
+    hist = np.zeros(N_HISTORY) if history is None else np.asarray(history, dtype=np.float64)
+    if hist.shape[-1] != N_HISTORY:
+        raise CandidateError(f"history must have {N_HISTORY} columns, got {hist.shape}")
+    h2 = np.broadcast_to(hist.reshape(-1, N_HISTORY), (n, N_HISTORY))
+    hl = hist.reshape(1, N_HISTORY) if hist.ndim == 1 else h2  # one row per lead
+    at_h = np.zeros(n, dtype=np.int64) if hist.ndim == 1 else rows
+    weekend = (dow >= 5).astype(np.int64)
+    out[:, 19] = 24.0 * hl[at_h, 24 * weekend + hour]
+    out[:, 20] = 24.0 * hl[at_h, hour]
+    out[:, 21] = hl[at_h, 48 + weekend]
+    out[:, 22] = hl[at_h, 50 + ch]
+    # where the hour stands in the (wider smoothed) profile of its kind of day; one
+    # lead's history (the device's case) is smoothed once, not once per candidate
+    if hist.ndim == 1:
+        prof = hist[:48].reshape(2, 24) @ _WIDE.T  # (2, 24): weekday, weekend
+        at, top, arg = prof[weekend, hour], prof.max(axis=1)[weekend], prof.argmax(axis=1)
+        arg = arg[weekend]
+    else:
+        prof = h2[:, :48].reshape(n, 2, 24) @ _WIDE.T  # (n, 2, 24)
+        day_prof = prof[rows, weekend]  # (n, 24)
+        at, top, arg = day_prof[rows, hour], day_prof.max(axis=1), day_prof.argmax(axis=1)
+    has = top > 0
+    out[:, 23] = np.where(has, at / np.where(has, top, 1.0), 0.0)
+    out[:, 24] = np.where(has, _CIRC[hour, arg] / 6.0, 1.0)
+    out[:, 26] = _shares(np.expm1(hl[:, 50:54]))[at_h, ch]
+    out[rows, 28 + ch] = hl[at_h, 54]
+    # per-channel values once per lead, then picked per candidate
+    sent = np.expm1(xl[:, _LOG1P_OUT])  # (leads, 4) outreach per channel
+    out[:, 25] = _shares(sent)[at_x, ch]
+    out[:, 27] = ((np.expm1(xl[:, _LOG1P_REPLIED]) + 1.0) / (sent + 3.0))[at_x, ch]
     return out.astype(np.float32)
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    """Each channel's share of a lead's counts (leads, 4); a quarter each when there are none."""
+    tot = counts.sum(axis=1, keepdims=True)
+    return np.where(tot > 0, counts / np.maximum(tot, 1.0), 0.25)
 
 
 def model_input(

@@ -88,7 +88,9 @@ def build_rows(
             win = (ts > t) & (ts <= t + REPLY_HOURS * HOUR_MS) & (typ == reply_type)
             win &= chn == chn[i]
             feats.append(extract(lead, cols, t - 1))
-            hists.append(lead_history(cols, utc_offset_ms(lead.timezone, t - 1), t))
+            hists.append(
+                lead_history(cols, utc_offset_ms(lead.timezone, t - 1), t, country=lead.country)
+            )
             ys.append(float(np.any(win)))
             ids.append(lead.id)
             chans.append(code)

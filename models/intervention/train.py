@@ -56,6 +56,11 @@ from sync.records import OUTREACH_CHANNELS
 
 VERSION = "2.0.0"
 DEFAULT_WORLD = {"agents": 4, "leads": 2000, "listings": 4000, "seed": 11}
+#: More worlds (same size, other seeds; never an evaluation world's 101 or 103) whose outreach
+#: rows all go to training; the held-out leads (metrics, early stopping's split is of the
+#: training rows) stay those of ``DEFAULT_WORLD``. On those held-out leads, the promise's measure
+#: at "now" was 0.862 with world 12 added and 0.871 with 12, 14 and 15 (AUC 0.7354, 0.7378).
+EXTRA_SEEDS: tuple[int, ...] = (12, 14, 15)
 EVENING = tuple(range(17, 22))
 BUSINESS = tuple(range(9, 17))
 NOON_WEEKDAY = tuple(d * 24 + 12 for d in range(5))
@@ -176,9 +181,13 @@ def train_intervention(
     seed: int = 0,
     test_fraction: float = 0.25,
     cfg: TrainConfig | None = None,
+    extra_seeds: tuple[int, ...] | None = None,
     verbose: bool = True,
 ) -> dict[str, float]:
-    """Train on a synthetic world, evaluate on held-out leads, save the artifact (if ``out``)."""
+    """Train on a synthetic world, evaluate on held-out leads, save the artifact (if ``out``).
+
+    Every outreach of the worlds of ``extra_seeds`` (default ``EXTRA_SEEDS``, each ``world``
+    but for its seed) trains too; only ``world``'s leads are held out."""
     from models.synthetic import generate_world
     from models.synthetic.world import response_probability
 
@@ -201,8 +210,16 @@ def train_intervention(
     )
     from models.tflite import TFLiteModel
 
+    x_train, y_train = [rows.x[~test]], [rows.y[~test]]
+    for s in EXTRA_SEEDS if extra_seeds is None else extra_seeds:
+        more = generate_world(**dict(spec, seed=s))
+        extra = build_rows(more.leads, more.events, more.listings, progress=verbose)
+        x_train.append(extra.x)
+        y_train.append(extra.y)
+        if verbose:
+            print(f"world seed {s}: {len(extra.y)} more training rows")
     cfg = cfg or recipe(seed=seed, verbose=verbose)
-    trained = fit_factored(rows.x[~test], rows.y[~test], cfg)
+    trained = fit_factored(np.concatenate(x_train), np.concatenate(y_train), cfg)
     blob = export_factored_int8(trained, rows.x[~test])
     fblob = export_factored_float(trained)
     int8_model = TFLiteModel.from_blob(blob)
@@ -236,7 +253,7 @@ def train_intervention(
     metrics.update(policy_report(score_int8, rows, test, truth_by_id))
     metrics.update(uplift_report(score_int8, rows, test, truth_by_id))
     metrics.update(
-        rows_train=float((~test).sum()),
+        rows_train=float(sum(len(y) for y in y_train)),
         rows_test=float(test.sum()),
         size_int8=float(len(blob)),
         size_float=float(len(fblob)),

@@ -11,7 +11,7 @@ import pytest
 
 from edge.db_thread import DbThreadClosedError
 from edge.personalization import _FLAG_RE, text_flags
-from edge.planner import SCORED_HOURS, PlanInputs, make_plan, score_grid
+from edge.planner import SCORED_HOURS, PlanInputs, make_plan, plan_history, score_grid
 from edge.vertical import _PATTERNS, detect_vertical, keyword_hits
 from models.features import empty_columns
 from sync.records import OUTREACH_CHANNELS, Channel, EventType
@@ -102,7 +102,7 @@ async def test_a_plan_scores_only_open_slots_with_the_full_grids_values(device):
     full = len(OUTREACH_CHANNELS) * len(SCORED_HOURS)
     assert plan.steps and 0 < model.rows < full
     assert model.leads == 1  # the lead's part of the model ran once, for every candidate
-    grid = score_grid(model.model, snap.features)
+    grid = score_grid(model.model, snap.features, history=plan_history(inputs))
     for step in plan.steps:
         want = round(float(grid[OUTREACH_CHANNELS.index(step.channel), step.hour_of_week]), 4)
         assert step.p_response == want

@@ -38,7 +38,7 @@ def col(name: str) -> int:
 
 def test_candidate_matrix_is_channel_major_over_the_whole_week():
     m = candidate_matrix(np.zeros(N_FEATURES, np.float32))
-    assert m.shape == (4 * 168, N_INPUT) == (672, N_FEATURES + 23)
+    assert m.shape == (4 * 168, N_INPUT) == (672, N_FEATURES + 32)
     assert m.dtype == np.float32
     grid = m[:, N_FEATURES : N_FEATURES + 4].reshape(4, 168, 4)
     for c in range(4):
@@ -105,6 +105,44 @@ def test_lead_history_counts_the_leads_own_actions_by_kind_of_day_not_the_agents
     assert m[1, col("own_at_hour_weekday")] == pytest.approx(24 * weekday[11])
     assert m[1, col("own_log1p_actions_daytype")] == pytest.approx(math.log(2))
     assert m[0, col("ch_log1p_inbound_all")] == pytest.approx(math.log(2))
+
+
+def test_candidate_says_where_the_hour_stands_in_the_leads_profile_and_its_channel_shares():
+    from models.features import columns_from_records
+    from models.intervention.candidate import lead_history
+
+    tue_20h = MONDAY + DAY + 20 * HOUR
+    events = [
+        _event(1, EventType.PROPERTY_VIEW, tue_20h, Channel.WEB),
+        _event(2, EventType.INQUIRY, tue_20h + 7 * DAY, Channel.WEB),
+        _event(3, EventType.MESSAGE_IN, tue_20h + 8 * DAY, Channel.SMS),
+    ]
+    cols = columns_from_records(events, {})
+    home = lead_history(cols, 0)
+    abroad = lead_history(cols, 0, country="KR")
+    assert home[54] == 0.0 and abroad[54] == 1.0
+    assert lead_history(cols, 0, country="us")[54] == 0.0
+    x = np.zeros(N_FEATURES, np.float32)
+    x[FEATURE_INDEX["log1p_outreach_sms"]] = math.log(4)  # 3 sms
+    x[FEATURE_INDEX["log1p_outreach_call"]] = math.log(2)  # 1 call
+    x[FEATURE_INDEX["log1p_replied_sms"]] = math.log(3)  # 2 replies
+    tue_14h, sat_11h = 24 + 14, 5 * 24 + 11
+    m = candidate_matrix(x, ["sms", "call"], [24 + 20, tue_14h, sat_11h], history=abroad)
+    sms_20, sms_14, sms_sat = m[0], m[1], m[2]
+    assert sms_20[col("own_rel_peak")] == pytest.approx(1.0)
+    assert sms_20[col("own_peak_dist")] == 0.0
+    assert 0.0 < sms_14[col("own_rel_peak")] < 0.5
+    assert sms_14[col("own_peak_dist")] == pytest.approx(1.0)  # 6 hours from the peak
+    # no weekend actions: no profile to stand in
+    assert sms_sat[col("own_rel_peak")] == 0.0 and sms_sat[col("own_peak_dist")] == 1.0
+    assert sms_20[col("ch_outreach_share")] == pytest.approx(0.75)
+    assert m[3][col("ch_outreach_share")] == pytest.approx(0.25)
+    assert sms_20[col("ch_reply_shrunk")] == pytest.approx((2 + 1) / (3 + 3))
+    assert sms_20[col("ch_inbound_share")] == 1.0 and m[3][col("ch_inbound_share")] == 0.0
+    assert sms_20[col("abroad_sms")] == 1.0 and sms_20[col("abroad_call")] == 0.0
+    assert m[3][col("abroad_call")] == 1.0
+    home_m = candidate_matrix(x, ["sms"], [24 + 20], history=home)
+    assert home_m[0, col("abroad_sms")] == 0.0
 
 
 def test_candidate_errors_name_the_bad_value():
@@ -226,7 +264,7 @@ def test_model_prefers_a_leads_peak_hours_over_3am(shipped):
             continue
         cols = columns_from_records(by.get(lead.id, ()), listing_by_id)
         x = extract(lead, cols, w.now_ms)
-        history = lead_history(cols, utc_offset_ms(lead.timezone, w.now_ms))
+        history = lead_history(cols, utc_offset_ms(lead.timezone, w.now_ms), country=lead.country)
         ch = OUTREACH_CHANNELS.index(truth.preferred_channel)
         grid = score_rows(shipped, candidate_matrix(x, history=history)).reshape(4, 168)[ch]
         days = np.arange(1, 4) * 24  # Tuesday .. Thursday
