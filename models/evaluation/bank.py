@@ -2,6 +2,7 @@
 
     from models.evaluation.bank import evaluate_bank
     evaluate_bank(Path("../shared/data"))     # or: realty-edge eval
+    python -m models.evaluation.bank ../shared/data   # the bank part alone, one JSON object
 
 The data is ``bank-additional/bank-additional-full.csv.gz`` (41,188 calls, target ``y``), with
 ``duration`` dropped (known only after the call). The split is exactly SPLITS.md's:
@@ -344,3 +345,25 @@ def evaluate_bank(
         out.update(baselines(df, y, tr, te))
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m models.evaluation.bank [DATA_DIR] [--seed N]``: the bank part of
+    ``realty-edge eval`` alone (int8 model and baselines), as one JSON object."""
+    import argparse
+    import contextlib
+    import json
+    import sys
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("data_dir", nargs="?", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    with contextlib.redirect_stdout(sys.stderr):  # TensorFlow's converter prints to stdout
+        res = evaluate_bank(args.data_dir, args.seed)
+    res.pop("roc", None)
+    print(json.dumps(res, indent=1, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

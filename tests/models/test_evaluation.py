@@ -237,6 +237,53 @@ def test_extras_take_vocabulary_and_bins_from_training_rows_only():
     assert col["Lead Source=Google"].tolist() == [1] * 6 + [0] * 7
 
 
+def test_target_encodings_read_training_labels_only_and_out_of_fold():
+    import pandas as pd
+
+    from models.evaluation.leads import target_encodings
+
+    rng = np.random.default_rng(0)
+    n = 200
+    df = pd.DataFrame(
+        {
+            "Lead Source": rng.choice(["a", "b"], n),
+            "Tags": rng.choice(["t", "u", None], n),
+            "TotalVisits": rng.integers(0, 9, n).astype(float),
+        }
+    )
+    y = (df["Lead Source"] == "a").to_numpy(dtype=float)
+    train = np.arange(150)
+    x, names = target_encodings(df, y, train, list(df.columns), [("Lead Source", "Tags")])
+    assert names == ["te:Lead Source", "te:Tags", "te:Lead Source&Tags"]  # numerics skipped
+    assert x.shape == (n, 3) and x.dtype == np.float32 and np.isfinite(x).all()
+    src = x[:, 0]
+    assert (src[df["Lead Source"] == "a"] > 2).all() and (src[df["Lead Source"] == "b"] < -2).all()
+    # the test rows' labels are never read: flipping them changes nothing
+    flipped = y.copy()
+    flipped[150:] = 1 - flipped[150:]
+    x2, _ = target_encodings(df, flipped, train, list(df.columns), [("Lead Source", "Tags")])
+    np.testing.assert_array_equal(x, x2)
+    # out of fold: a training row's own label does not move its own encoding
+    own = y.copy()
+    own[0] = 1 - own[0]
+    x3, _ = target_encodings(df, own, train, list(df.columns), [])
+    assert x3[0, 0] == x[0, 0] and not np.array_equal(x3[150:, 0], x[150:, 0])
+
+
+def test_crosses_keep_pairs_seen_often_in_training_rows():
+    import pandas as pd
+
+    from models.evaluation.leads import crosses
+
+    df = pd.DataFrame({"A": ["p"] * 6 + ["q"] * 6, "B": ["x"] * 3 + ["y"] * 9})
+    x, names = crosses(df, np.arange(8), [("A", "B")], min_count=3)
+    # p|x 3 and p|y 3 in the training rows; q|y twice there (four more in the test rows)
+    assert names == ["A&B=p|x", "A&B=p|y"]
+    assert x[:, 0].tolist() == [1] * 3 + [0] * 9
+    none, nn = crosses(df, np.arange(8), [])
+    assert none.shape == (12, 0) and nn == []
+
+
 def test_leads_cli_on_a_sample_reports_both_settings_and_their_baselines(
     tmp_path, monkeypatch, capsys, tensorflow_process
 ):
