@@ -1,10 +1,11 @@
 """Retrain any model family on synced outcomes: the training process the server starts.
 
-    python -m models.retrain --family F --data D --current C --out O --version V
-    python -m models.retrain --family F --data D --current C --out O --drift R
+    python -m models.retrain JOB.json
 
-``D`` is the pseudonymized export (:class:`models.behaviour.retrain.TrainingSet`) that
-``server.retrain`` wrote; ``C`` holds the current model's blobs (``<name>.tflite``). Every family
+``JOB.json`` is a :class:`models.retrain_job.RetrainJob`: the family, the pseudonymized export
+``D`` (:class:`models.behaviour.retrain.TrainingSet`) that ``server.retrain`` wrote, the folder
+``C`` of the current model's blobs (``<name>.tflite``), the output folder ``O`` and the
+settings. Every family
 follows one rule, only the rows and the score differ:
 
 - **behaviour** (:mod:`models.behaviour.retrain`): rows at cutoffs of every lead's events,
@@ -29,16 +30,16 @@ probabilities), the decision and its reason; ``O/reference.json`` the candidate'
 distribution on the export (:func:`live_scores`, :mod:`models.drift`), used later by the
 drift check.
 
-With ``--drift R`` nothing is trained: the current model scores the rows of ``D`` and
-``O/result.json`` gets their population stability index against reference ``R``.
+With ``drift`` set to a reference ``R`` nothing is trained: the current model scores the rows
+of ``D`` and ``O/result.json`` gets their population stability index against ``R``.
 TensorFlow is imported here only, inside the functions that train.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,9 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from models.behaviour.retrain import TOLERANCE, TrainingSet
+from models.behaviour.retrain import TrainingSet
 from models.drift import ScoreReference, psi, reference
+from models.retrain_job import RetrainJob, RetrainSettings
 
 #: Artifact names of each family, promoted and rolled back together.
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -263,49 +265,24 @@ def decide(
 
 
 def retrain(
-    family: str,
-    data_path: Path,
-    current: Path,
-    out: Path,
-    *,
-    version: str,
-    seed: int = 0,
-    holdout: float = 0.3,
-    min_rows: int = 50,
-    tolerance: float = TOLERANCE,
-    confidence: float = 0.95,
-    epochs: int = 40,
-    base_world: dict | None = None,
-    cache: Path | None = None,
+    family: str, data_path: Path, current: Path, out: Path, settings: RetrainSettings
 ) -> dict:
     """Train the family's candidate on the export, score it against ``current``, save it."""
     if family == "behaviour":
         from models.behaviour.retrain import retrain as retrain_behaviour
 
-        return retrain_behaviour(
-            data_path,
-            current,
-            out,
-            version=version,
-            seed=seed,
-            holdout=holdout,
-            min_rows=min_rows,
-            tolerance=tolerance,
-            confidence=confidence,
-            epochs=epochs,
-            base_world=base_world,
-            cache=cache,
-        )
+        return retrain_behaviour(data_path, current, out, settings)
     from models.artifact import build_manifest, save_artifact
     from models.export import tensor_specs
     from models.intervention import INTERVENTION_SPEC_HASH, LABELS
     from models.personalization import PERSONALIZATION_SPEC_HASH
     from models.train_common import expected_calibration_error, golden_cases, held_out
 
+    seed, version, min_rows = settings.seed, settings.version, settings.min_rows
     t0 = time.perf_counter()
     data = msgspec.msgpack.decode(data_path.read_bytes(), type=TrainingSet)
     ids = [le.id for le in data.leads]
-    test_mask = held_out(ids, holdout, seed)
+    test_mask = held_out(ids, settings.holdout, seed)
     test_leads = {i for i, t in zip(ids, test_mask, strict=True) if t}
     train_leads = set(ids) - test_leads
     tr, te = _train_rows(family, data, train_leads), _test_rows(family, data, test_leads)
@@ -323,13 +300,13 @@ def retrain(
             f"holdout); need at least {min_rows} with both sides non-empty"
         )
         return result
-    fitted = _fit(family, tr, data, seed=seed, epochs=epochs)
+    fitted = _fit(family, tr, data, seed=seed, epochs=settings.epochs)
     cand_blobs = {name: blob for name, (blob, _) in fitted.items()}
     curr_blobs = {name: (current / f"{name}.tflite").read_bytes() for name in FAMILIES[family]}
     pc, pk = scores(family, cand_blobs, te, data), scores(family, curr_blobs, te, data)
     mc, mk = _metric(family, te.y, pc), _metric(family, te.y, pk)
     share = _worse_share(family, te.y, pc, pk, te.groups, seed=seed)
-    promote, reason = decide(mc, mk, tolerance, share, confidence)
+    promote, reason = decide(mc, mk, settings.tolerance, share, settings.confidence)
     key = "auc" if family == "intervention" else "ranking_auc"
     metrics.update(
         {f"candidate.synced.{key}": mc, f"current.synced.{key}": mk, "synced_worse_share": share}
@@ -379,54 +356,31 @@ def drift(family: str, data_path: Path, current: Path, ref_path: Path) -> dict:
     return {"psi": psi(ref, live), "rows": int(np.isfinite(live).sum())}
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--family", choices=sorted(FAMILIES), required=True)
-    ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--current", type=Path, required=True, help="directory of the current model")
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--version", default="")
-    ap.add_argument("--drift", type=Path, default=None, help="score reference: drift check only")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--holdout", type=float, default=0.3)
-    ap.add_argument("--min-rows", type=int, default=50)
-    ap.add_argument("--tolerance", type=float, default=TOLERANCE)
-    ap.add_argument("--confidence", type=float, default=0.95)
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument(
-        "--base-world",
-        type=json.loads,
-        default=None,
-        help="behaviour only: the base corpus's generator arguments as JSON",
-    )
-    ap.add_argument("--cache", type=Path, default=None, help="where the base corpus is cached")
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    if args.drift is not None:
-        result = drift(args.family, args.data, args.current, args.drift)
+def run(job: RetrainJob) -> dict:
+    """Carry out ``job``; ``result.json`` (NaN written as null) goes to ``job.out``."""
+    out = Path(job.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data, current = Path(job.data), Path(job.current)
+    if job.drift is not None:
+        result = drift(job.family, data, current, Path(job.drift))
     else:
-        result = retrain(
-            args.family,
-            args.data,
-            args.current,
-            args.out,
-            version=args.version,
-            seed=args.seed,
-            holdout=args.holdout,
-            min_rows=args.min_rows,
-            tolerance=args.tolerance,
-            confidence=args.confidence,
-            epochs=args.epochs,
-            base_world=args.base_world,
-            cache=args.cache,
-        )
+        result = retrain(job.family, data, current, out, job.settings)
         result["metrics"] = {
             k: (None if isinstance(v, float) and math.isnan(v) else v)
             for k, v in result["metrics"].items()
         }
     if isinstance(result.get("psi"), float) and math.isnan(result["psi"]):
         result["psi"] = None
-    (args.out / "result.json").write_text(json.dumps(result, indent=1))
+    (out / "result.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m models.retrain JOB.json``: the one argument is the job's file."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        raise SystemExit("usage: python -m models.retrain JOB.json (a RetrainJob)")
+    run(msgspec.json.decode(Path(args[0]).read_bytes(), type=RetrainJob))
 
 
 if __name__ == "__main__":

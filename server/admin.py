@@ -124,8 +124,8 @@ async def retrain(
     ``pseudonym_key``: the key a server without one yet starts with (default: random);
     ``team``: train that team's own model on its data only (``None``: every team pooled).
     """
-    from models.behaviour.retrain import TOLERANCE
     from models.behaviour.train import DEFAULT_WORLD
+    from models.retrain_job import TOLERANCE
     from server.retrain import pseudonym_key as ensure_key
     from server.retrain import retrain_once
 

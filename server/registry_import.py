@@ -153,18 +153,7 @@ def _prepare(folder: Path) -> tuple[list, list, list, list, dict[str, bytes]]:
     runs: list[RetrainRunRow] = []
     for line in (_read(folder / "retrain-runs.jsonl") or b"").splitlines():
         if line.strip():
-            run = msgspec.json.decode(line, type=_Run)
-            runs.append(
-                RetrainRunRow(
-                    id=run.id,
-                    scope=run.scope,
-                    family=run.family,
-                    started_at=run.started_at,
-                    finished_at=run.finished_at,
-                    outcome=run.decision,
-                    record=line.strip(),
-                )
-            )
+            runs.append(RetrainRunRow.of(msgspec.json.decode(line, type=_Run), line.strip()))
     keys = {
         name: data
         for name, data in (

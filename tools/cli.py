@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
@@ -1336,6 +1337,16 @@ def train(
         console.print(f"[green]✓[/] {name}")
 
 
+class EvalPart(StrEnum):
+    """A part of ``realty-edge eval`` (``models.evaluation.report.PARTS``)."""
+
+    PROFILE_TEXT = "profile_text"
+    LEADS = "leads"
+    BANK = "bank"
+    LANGUAGE = "language"
+    PROMISES = "promises"
+
+
 @app.command("eval")
 @cli_errors
 def evaluate(
@@ -1352,6 +1363,14 @@ def evaluate(
             min=20,
             help="Leads in each generated world of the promises (default: "
             "600 for timing, 800 for ranking).",
+        ),
+    ] = None,
+    only: Annotated[
+        list[EvalPart] | None,
+        typer.Option(
+            "--only",
+            help="Run only this part (repeatable): profile_text, leads, bank, language, "
+            "promises. Default: all.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -1371,6 +1390,7 @@ def evaluate(
             progress=_progress,
             profile_text=labelled,
             promise_worlds=worlds,
+            parts=None if not only else {p.value for p in only},
         )
         report = write_report(result, out)
     err_console.print(f"report written to {report}")

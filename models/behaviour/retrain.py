@@ -1,7 +1,7 @@
 """Retrain the behaviour model on synced outcomes: the training process the server starts.
 
-Run as ``python -m models.behaviour.retrain --data D --current C --out O``: reads the
-(pseudonymized) export ``D`` written by ``server.retrain`` and splits its leads into a training
+:func:`retrain` (called by :mod:`models.retrain`, the training process the server starts) reads
+the (pseudonymized) export written by ``server.retrain`` and splits its leads into a training
 part and a holdout. The candidate is trained with the shipped model's recipe on the synced
 training part **plus the base corpus** (the generated world the shipped model learned from,
 without the leads the shipped model held out), so new outcomes add to what the model knew
@@ -23,7 +23,6 @@ refuses only a candidate that is worse with confidence.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -36,15 +35,12 @@ import numpy as np
 from models.artifact import build_manifest, save_artifact
 from models.behaviour import LABELS, NAME
 from models.behaviour.dataset import BehaviourRows, LabelConfig, build_rows
-from models.behaviour.train import DEFAULT_WORLD, TEST_FRACTION, recipe
+from models.behaviour.train import TEST_FRACTION, recipe
 from models.features import FEATURE_SPEC_HASH
+from models.retrain_job import TOLERANCE as TOLERANCE
+from models.retrain_job import RetrainSettings
 from models.train_common import held_out
 from sync.records import Event, Lead, Listing
-
-#: Non-inferiority margin of the decision, in mean AUC: 0.002 is about what int8 rounding alone
-#: moves the shipped model's AUC (its manifest's ``auc_drop_int8`` is 0.0012 per label), so a
-#: smaller difference between two int8 models is a tie, and a tie is promoted.
-TOLERANCE = 0.002
 
 #: The shipped model's split seed: its held-out base leads stay out of every candidate too.
 BASE_SPLIT_SEED = 0
@@ -158,26 +154,14 @@ def _aucs(y: np.ndarray, p: np.ndarray, prefix: str) -> dict[str, float]:
     return {f"{prefix}{n}.auc": roc_auc(y[:, j], p[:, j]) for j, n in enumerate(LABELS)}
 
 
-def retrain(
-    data: Path,
-    current: Path,
-    out: Path,
-    *,
-    version: str,
-    seed: int = 0,
-    holdout: float = 0.3,
-    min_rows: int = 50,
-    tolerance: float = TOLERANCE,
-    confidence: float = 0.95,
-    epochs: int = 80,
-    base_world: dict | None = None,
-    cache: Path | None = None,
-) -> dict:
+def retrain(data: Path, current: Path, out: Path, settings: RetrainSettings) -> dict:
     """Train a candidate, score it against ``current`` and save it; returns the result.
 
-    ``base_world`` is the generator's arguments for the base corpus (``None``: synced
+    ``settings.base_world`` is the generator's arguments for the base corpus (``None``: synced
     outcomes only, the way a team with no shipped corpus would train).
     """
+    seed, holdout, epochs = settings.seed, settings.holdout, settings.epochs
+    cache = Path(settings.cache) if settings.cache else None
     from models.export import run_tflite, tensor_specs
     from models.train_common import configure_tensorflow, export_int8, fit_tabular, golden_cases
 
@@ -195,17 +179,17 @@ def retrain(
         "candidate": None,
     }
     metrics = result["metrics"]
-    if len(rows.y) < min_rows or test.sum() == 0 or (~test).sum() == 0:
+    if len(rows.y) < settings.min_rows or test.sum() == 0 or (~test).sum() == 0:
         result["reason"] = (
             f"only {len(rows.y)} labelled rows ({int(test.sum())} in the holdout); "
-            f"need at least {min_rows} with both sides non-empty"
+            f"need at least {settings.min_rows} with both sides non-empty"
         )
         return result
     x_train, y_train = rows.x[~test], rows.y[~test]
     x_test, y_test = rows.x[test], rows.y[test]
     parts = {"synced.": slice(0, len(y_test))}  # the pooled holdout: synced rows, then base
-    if base_world is not None:
-        base = base_corpus(base_world, cache)
+    if settings.base_world is not None:
+        base = base_corpus(settings.base_world, cache)
         base_test = held_out(base.lead_ids, TEST_FRACTION, BASE_SPLIT_SEED)
         x_train = np.concatenate([x_train, base.x[~base_test]])
         y_train = np.concatenate([y_train, base.y[~base_test]])
@@ -246,7 +230,9 @@ def retrain(
     from models.retrain import live_scores
 
     ref = reference(live_scores(NAME, {NAME: blob}, world))
-    promote, reason = decide(cand, curr, tolerance, synced_worse_share=share, confidence=confidence)
+    promote, reason = decide(
+        cand, curr, settings.tolerance, synced_worse_share=share, confidence=settings.confidence
+    )
     metrics.update({f"candidate.{k}": v for k, v in cand.items()})
     metrics.update({f"current.{k}": v for k, v in curr.items()})
     metrics["train_seconds"] = time.perf_counter() - t0
@@ -254,7 +240,7 @@ def retrain(
     manifest = build_manifest(
         NAME,
         blob,
-        version=version,
+        version=settings.version,
         feature_spec_hash=FEATURE_SPEC_HASH,
         inputs=inputs,
         outputs=outputs,
@@ -264,58 +250,5 @@ def retrain(
     )
     save_artifact(out, blob, manifest)
     (out / "reference.json").write_bytes(msgspec.json.encode(ref))
-    result.update(promote=promote, reason=reason, candidate=version)
+    result.update(promote=promote, reason=reason, candidate=settings.version)
     return result
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--current", type=Path, required=True, help="directory of the current model")
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--version", required=True)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--holdout", type=float, default=0.3)
-    ap.add_argument("--min-rows", type=int, default=50)
-    ap.add_argument("--tolerance", type=float, default=TOLERANCE)
-    ap.add_argument(
-        "--confidence",
-        type=float,
-        default=0.95,
-        help="refuse when the candidate is worse on the synced holdout in this share of "
-        "bootstrap resamples",
-    )
-    ap.add_argument("--epochs", type=int, default=80)
-    ap.add_argument(
-        "--base-world",
-        type=json.loads,
-        default=DEFAULT_WORLD,
-        help='generator arguments of the base corpus as JSON, or "null" for none '
-        "(default: the shipped model's world)",
-    )
-    ap.add_argument("--cache", type=Path, default=None, help="where the base corpus is cached")
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    result = retrain(
-        args.data,
-        args.current,
-        args.out,
-        version=args.version,
-        seed=args.seed,
-        holdout=args.holdout,
-        min_rows=args.min_rows,
-        tolerance=args.tolerance,
-        confidence=args.confidence,
-        epochs=args.epochs,
-        base_world=args.base_world,
-        cache=args.cache,
-    )
-    clean = {
-        k: (None if isinstance(v, float) and math.isnan(v) else v)
-        for k, v in result["metrics"].items()
-    }
-    (args.out / "result.json").write_text(json.dumps({**result, "metrics": clean}, indent=1))
-
-
-if __name__ == "__main__":
-    main()

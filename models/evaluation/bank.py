@@ -345,25 +345,3 @@ def evaluate_bank(
         out.update(baselines(df, y, tr, te))
     out["seconds"] = time.perf_counter() - t0
     return out
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m models.evaluation.bank [DATA_DIR] [--seed N]``: the bank part of
-    ``realty-edge eval`` alone (int8 model and baselines), as one JSON object."""
-    import argparse
-    import contextlib
-    import json
-    import sys
-
-    ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("data_dir", nargs="?", type=Path, default=Path("../shared/data"))
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    with contextlib.redirect_stdout(sys.stderr):  # TensorFlow's converter prints to stdout
-        res = evaluate_bank(args.data_dir, args.seed)
-    res.pop("roc", None)
-    print(json.dumps(res, indent=1, sort_keys=True))
-
-
-if __name__ == "__main__":
-    main()

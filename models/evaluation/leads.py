@@ -489,25 +489,3 @@ def evaluate_leads(data_dir: Path, seed: int = 0) -> dict:
     result["curves"] = curves
     result["seconds"] = time.perf_counter() - t0
     return result
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m models.evaluation.leads [DATA_DIR] [--seed N]``: the Leads.csv part of
-    ``realty-edge eval`` alone (both settings and their baselines), as one JSON object."""
-    import argparse
-    import contextlib
-    import json
-    import sys
-
-    ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("data_dir", nargs="?", type=Path, default=Path("../shared/data"))
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    with contextlib.redirect_stdout(sys.stderr):  # TensorFlow's converter prints to stdout
-        res = evaluate_leads(args.data_dir, args.seed)
-    res.pop("curves", None)
-    print(json.dumps(res, indent=1, sort_keys=True))
-
-
-if __name__ == "__main__":
-    main()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,10 @@ def namespace_bank(res: dict[str, Any], curves: dict[str, Any]) -> dict[str, Any
     return out
 
 
+#: The parts of one evaluation run, in the order they run.
+PARTS: tuple[str, ...] = ("profile_text", "leads", "bank", "language", "promises")
+
+
 def evaluate_all(
     data_dir: Path,
     seed: int = 0,
@@ -98,8 +102,12 @@ def evaluate_all(
     profile_text: Any = None,
     *,
     promise_worlds: dict[str, dict] | None = None,
+    parts: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """One run over every dataset found; returns the flat result with ``baselines`` etc.
+
+    ``parts``: run only these of :data:`PARTS` (default: all); the leads and bank parts need
+    their datasets, and without the leads part the behaviour promise has no figures.
 
     ``profile_text``: the device's text extractor (``edge.profile_text.extract.labelled``),
     scored on the labelled messages when given (``models`` does not import ``edge``).
@@ -108,32 +116,40 @@ def evaluate_all(
     """
     found = datasets_found(data_dir)
     result: dict[str, Any] = {"datasets": found, "data_dir": str(data_dir)}
-    if profile_text is not None:
+    unknown = set(parts or ()) - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown evaluation part(s) {sorted(unknown)}; known: {list(PARTS)}")
+
+    def wanted(part: str) -> bool:
+        return parts is None or part in parts
+
+    if profile_text is not None and wanted("profile_text"):
         from models.evaluation.profile_text import evaluate_profile_text
 
         progress("profile text: field-level P/R/F1 on the labelled messages")
         result["profile_text"] = evaluate_profile_text(profile_text)
     curves: dict[str, Any] = {}
-    if found["leads"]:
+    if found["leads"] and wanted("leads"):
         from models.evaluation.leads import evaluate_leads
 
         progress("Leads.csv: training the behaviour pipeline on the training rows")
         res = evaluate_leads(data_dir, seed)
         curves.update(res.pop("curves", {}))
         result.update(res)
-    if found["bank"]:
+    if found["bank"] and wanted("bank"):
         from models.evaluation.bank import evaluate_bank
 
         progress("bank marketing: training the intervention pipeline on the training rows")
         result.update(namespace_bank(evaluate_bank(data_dir, seed), curves))
-    if found["lingua"]:
+    if found["lingua"] and wanted("language"):
         progress("lingua test data: the shipped language model")
         result.update(evaluate_language(data_dir))
-    from models.evaluation.promises import promises
+    if wanted("promises"):
+        from models.evaluation.promises import promises
 
-    progress("promises: intervention timing and personalization on generated leads")
-    worlds = promise_worlds or {}
-    result.update(promises(result, ARTIFACT_DIR, worlds.get("timing"), worlds.get("ranking")))
+        progress("promises: intervention timing and personalization on generated leads")
+        worlds = promise_worlds or {}
+        result.update(promises(result, ARTIFACT_DIR, worlds.get("timing"), worlds.get("ranking")))
     result["_curves"] = curves
     result["model_bytes"] = {
         p.stem: p.stat().st_size for p in sorted(ARTIFACT_DIR.glob("*.tflite"))

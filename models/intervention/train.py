@@ -96,18 +96,10 @@ def _init_tensorflow(threads: int) -> None:
 
 def true_grid(truth) -> np.ndarray:
     """TRUE response probabilities (4, 168) of one lead (``LeadTruth``)."""
-    from models.synthetic.world import hour_effect
+    from models.synthetic.world import truth_hour_effect
 
     how = np.arange(168)
-    he = hour_effect(
-        how,
-        truth.peak_hour_weekday,
-        truth.peak_hour_weekend,
-        truth.hour_width,
-        truth.hour_amplitude,
-        truth.weekend_shift,
-        truth.night_penalty,
-    )
+    he = truth_hour_effect(truth, how)
     ce = np.array([truth.channel_effects[c.value] for c in OUTREACH_CHANNELS])
     return 1.0 / (1.0 + np.exp(-(truth.response_intercept + ce[:, None] + he[None, :])))
 

