@@ -11,16 +11,24 @@ Python threads share the GIL: a lane's pure-Python work still takes turns with t
 loop, which gets the interpreter back at every switch interval (5 ms), so a request on the
 loop waits milliseconds, not a whole analysis; numpy and TFLite release the GIL while they
 compute. There is one lane per core by default.
+
+The lanes are the parallelism: numpy's OpenBLAS is set to one thread when they start
+(:func:`single_threaded_blas`). Its default, one thread per core, woke a helper thread on every
+small matrix product that then spun waiting for the next one: more than half the API worker's
+CPU on a 2-core host (the ``bench server`` sqlite-1 step: 15.1 ms of CPU per request, 5.3 ms
+with one BLAS thread), a core taken from the lanes and everything else on the host.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import threading
 import zlib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -39,6 +47,7 @@ class Lanes:
     def _start(self) -> list[asyncio.AbstractEventLoop]:
         with self._lock:
             if not self._loops:
+                single_threaded_blas()
                 for i in range(self.size):
                     loop = asyncio.new_event_loop()
                     thread = threading.Thread(
@@ -82,6 +91,41 @@ class Lanes:
                     loop.close()
             self._loops.clear()
             self._threads.clear()
+
+
+#: OpenBLAS's thread-count setters: plain, the ILP64 build numpy wheels ship, SciPy's.
+_BLAS_SETTERS = (
+    "openblas_set_num_threads",
+    "openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads64_",
+)
+
+
+def single_threaded_blas() -> int:
+    """Make every OpenBLAS loaded in this process run on the caller's thread only; how many
+    libraries were set. Numpy is imported long before a server starts, so its environment
+    variable (``OPENBLAS_NUM_THREADS``) would come too late: the library is told directly,
+    as threadpoolctl does. Hosts without ``/proc`` or OpenBLAS are left as they are."""
+    import numpy  # noqa: F401 - loads OpenBLAS (long since imported in a server)
+
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return 0
+    paths = {line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower()}
+    done = 0
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _BLAS_SETTERS:
+            setter = getattr(lib, name, None)
+            if setter is not None:
+                setter(1)
+                done += 1
+                break
+    return done
 
 
 def _serve(loop: asyncio.AbstractEventLoop) -> None:

@@ -158,20 +158,22 @@ class TeamReplicas:
         return await on_loop(self._server_loop or asyncio.get_running_loop(), make)
 
     async def catch_up(self, team: str, runtime: EdgeRuntime) -> int:
-        """Apply the team's changes after the replica's checkpoint; how many were applied."""
+        """Apply the team's changes after the replica's checkpoint; how many were applied.
+
+        One query when the replica is current or a page behind: a short page is the end of
+        the log (positions are taken in commit order), so no ``last_seq`` round trip."""
         store = self.service.store
         applied = 0
         while True:
             after = await runtime.sync_checkpoint()
-            if await self._on_server(lambda: store.last_seq(team)) <= after:
-                return applied
             rows = await self._on_server(lambda: store.pull(team, after, _PAGE))  # noqa: B023
-            if not rows:
+            if rows:
+                await runtime.apply_pulled([c for _, c in rows], rows[-1][0])
+                applied += len(rows)
+                if runtime.forget_erased():  # an erasure: no cached answer survives it
+                    self.drop_answers(team)
+            if len(rows) < _PAGE:
                 return applied
-            await runtime.apply_pulled([c for _, c in rows], rows[-1][0])
-            applied += len(rows)
-            if runtime.forget_erased():  # an erasure: no cached answer of the team survives it
-                self.drop_answers(team)
 
     async def push(self, team: str, runtime: EdgeRuntime) -> int:
         """Push the replica's outbox into the server store (as a device of the team)."""

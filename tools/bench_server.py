@@ -79,6 +79,8 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 #: Seconds a keep-alive connection may sit idle before the generator drops it: under uvicorn's
 #: 5 s keep-alive, so a request never races the server closing its connection.
 IDLE_S = 4.0
+#: The database each PostgreSQL config runs on (a copy of the world's template).
+RUN_DB = "realty_edge_bench_run"
 
 
 class World(msgspec.Struct, frozen=True, kw_only=True):
@@ -230,7 +232,7 @@ def postgres_world(
 
 def fresh_postgres(admin_url: str, template: str) -> str:
     """A new database copied from ``template``; its URL."""
-    name = "realty_edge_bench_run"
+    name = RUN_DB
     with _pg_admin(admin_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -320,6 +322,37 @@ def peak_rss(root: int, workers: int) -> dict[str, float]:
         for j, h in enumerate(_descendants(w)[1:], 1):
             found[f"worker-{i}.child-{j}"] = _status(h, "VmHWM")
     return found
+
+
+def _cpu_s(pids: list[int]) -> dict[int, float]:
+    """User plus system CPU seconds of each of ``pids`` so far (those gone are left out)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def _cpu_since(before: dict[int, float], pids: list[int]) -> float:
+    """CPU seconds ``pids`` used since ``before`` (a process started since: all of its)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in _cpu_s(pids).items())
+
+
+def _pg_backends(admin_url: str, database: str) -> list[int]:
+    """The process ids of the PostgreSQL backends serving ``database`` (empty if the
+    database is not on this host or cannot be asked)."""
+    try:
+        with _pg_admin(admin_url) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)
+            ).fetchall()
+    except Exception:  # a figure that cannot be taken is left out, not fatal
+        return []
+    return [int(r[0]) for r in rows if Path(f"/proc/{r[0]}").exists()]
 
 
 def _parent(pid: int) -> int:
@@ -895,7 +928,18 @@ def run_config(
                     client.ask({"factor": 1.0, "duration": warm_s})
 
                 def measure(f: float) -> dict[str, Any]:
+                    def backends() -> list[int]:
+                        return _pg_backends(postgres_url, RUN_DB) if engine == "postgres" else []
+
+                    cpu0 = _cpu_s(_descendants(proc.pid))
+                    db0 = _cpu_s(backends())
                     step = client.ask({"factor": f, "duration": duration})
+                    served = sum(r["requests"] for r in step["routes"].values())
+                    step["server_cpu_s"] = round(_cpu_since(cpu0, _descendants(proc.pid)), 2)
+                    step["database_cpu_s"] = round(_cpu_since(db0, backends()), 2)
+                    step["cpu_ms_per_request"] = round(
+                        (step["server_cpu_s"] + step["database_cpu_s"]) * 1000 / max(1, served), 2
+                    )
                     worst = max(step["routes"].items(), key=lambda kv: kv[1]["p95_ms"] or 0.0)
                     progress(
                         f"{name}: factor {f:g}: worst p95 {worst[1]['p95_ms']} ms ({worst[0]}), "
@@ -935,6 +979,9 @@ def run_config(
                 "unfinished": s["unfinished"],
                 "p95_ms": {r: v["p95_ms"] for r, v in s["routes"].items()},
                 "errors": {r: v["statuses"] for r, v in s["routes"].items() if v["errors"]},
+                "server_cpu_s": s["server_cpu_s"],
+                "database_cpu_s": s["database_cpu_s"],
+                "cpu_ms_per_request": s["cpu_ms_per_request"],
                 "generator_lag_p99_ms": s["generator"]["lag_p99_ms"],
                 "generator_cpu_share": s["generator"]["cpu_share"],
             }

@@ -20,6 +20,7 @@ gets for free, always in the same order (no deadlocks):
 from __future__ import annotations
 
 import asyncio
+import select
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +66,21 @@ T = TypeVar("T")
 _RECORD = "SELECT entity, entity_id, lead_id, state FROM records"
 _DEVICE = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE device_id = %s"
 _CONFLICT = f"SELECT {CONFLICT_COLUMNS} FROM conflicts"
+
+
+def _alive(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check on checkout, without a round trip when the connection is quiet.
+
+    An idle connection has nothing to read; a backend that was terminated (restart,
+    failover, ``pg_terminate_backend``) has sent its error and closed, so its socket is
+    readable: only then is the connection probed with a query (which raises, and the pool
+    hands out another). A round trip per checkout doubled the cost of every short query.
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
 
 
 def _device(conn: psycopg.Connection[Any], device_id: str) -> DeviceRow | None:
@@ -299,7 +315,7 @@ class PostgresServerStore:
             max_size=self.pool_size,
             kwargs={"autocommit": True},
             # A connection the database dropped (restart, failover) is replaced, not handed out.
-            check=ConnectionPool.check_connection,
+            check=_alive,
             open=False,
             name="realty-edge-server",
         )
@@ -335,12 +351,20 @@ class PostgresServerStore:
         return await self._in(run)
 
     async def _read(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """``fn`` on a pooled connection in autocommit: each statement sees what is committed."""
+        """``fn`` on a pooled connection in autocommit: each statement sees what is committed.
+        A read on a connection that broke under it (the database dropped it between the
+        checkout's check and the query) runs once more on another."""
 
         def run() -> T:
             assert self._pool is not None, "store is not open"
-            with self._pool.connection() as conn:
-                return fn(conn)
+            for attempt in (1, 2):
+                with self._pool.connection() as conn:
+                    try:
+                        return fn(conn)
+                    except psycopg.OperationalError:
+                        if attempt == 2 or not conn.broken:
+                            raise
+            raise AssertionError("unreachable")
 
         return await self._in(run)
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -145,3 +148,31 @@ def _measured_by_coverage() -> bool:
     import sys
 
     return sys.gettrace() is not None or any(k.startswith("COVERAGE_") for k in os.environ)
+
+
+def test_lanes_run_numpy_on_one_blas_thread():
+    """OpenBLAS's helper threads spun between the lanes' small matrix products (over half the
+    worker's CPU): once the lanes start, BLAS runs on the calling thread only."""
+    script = (
+        "import asyncio, json, numpy, threadpoolctl\n"
+        "from server.lanes import Lanes\n"
+        "def blas():\n"
+        "    return [i['num_threads'] for i in threadpoolctl.threadpool_info()"
+        " if i['internal_api'] == 'openblas']\n"
+        "before = blas()\n"
+        "lanes = Lanes(2)\n"
+        "async def product():\n"
+        "    m = numpy.ones((64, 64))\n"
+        "    return float((m @ m).sum())\n"
+        "assert asyncio.run(lanes.run('team-a', product)) == 64.0 ** 3\n"
+        "lanes.stop()\n"
+        "print(json.dumps([before, blas()]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    before, after = json.loads(out.stdout)
+    assert before, "numpy runs on OpenBLAS here"
+    assert after == [1] * len(before), (before, after)

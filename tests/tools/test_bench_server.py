@@ -126,6 +126,10 @@ def test_bench_server_json_on_a_tiny_world(tmp_path, monkeypatch):
         assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"], (route, r)
     assert one["rss_mb"]["worker-1"] > 50
     assert one["generator"]["lag_p99_ms"] is not None
+    step = one["steps"][0]
+    assert step["server_cpu_s"] > 0, "the server worked during the step"
+    assert step["database_cpu_s"] == 0, "sqlite-1 has no database processes"
+    assert step["cpu_ms_per_request"] > 0
     assert list((tmp_path / "cache").glob("world-*.db")), "the seeded world is cached"
 
 
