@@ -1,30 +1,45 @@
 """The device database schema, as named migrations recorded in the database.
 
-Migrations run through sqlite-utils' ``Migrations`` on a plain connection when the store opens.
-``pending()`` has no side effects. A database that has applied a migration this code does not
-know was written by a newer runtime and is refused rather than guessed at.
+Each migration is one SQL script, applied in order when the store opens, **in one transaction
+with the record of it** (``_sqlite_migrations``: the table and rows sqlite-utils' ``Migrations``
+wrote, so databases it migrated carry on): a crash mid-migration leaves the migration pending,
+never half applied. ``pending()`` has no side effects. A database that has applied a migration
+this code does not know was written by a newer runtime and is refused rather than guessed at.
+
+Our own dozen lines rather than sqlite-utils: its module imports pandas when pandas is
+installed (28 MB in every server worker and replica, for nothing), its ``Migrations`` has no
+public list of what is registered, and its transaction ends at the first ``executescript``.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+import msgspec
 
 from edge.errors import NotADeviceDatabaseError, SchemaVersionError
 
 MIGRATION_SET = "realty_edge_device"
-migrations = Migrations(MIGRATION_SET)
+#: Where applied migrations are recorded (sqlite-utils' table and columns).
+MIGRATIONS_TABLE = "_sqlite_migrations"
 #: SQLite's ``application_id`` of a device database ("REDG"): `file` and tools can tell it.
 APPLICATION_ID = 0x52454447
 
 
-@migrations()
-def m001_core_tables(db: Database) -> None:
-    db.executescript(
-        """
+class Migration(msgspec.Struct, frozen=True, kw_only=True):
+    """One named step of the schema: an SQL script."""
+
+    name: str
+    sql: str
+
+
+#: Every migration, in the order it applies (names are recorded; never rename or reorder).
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        name="m001_core_tables",
+        sql="""
         CREATE TABLE settings (
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL
@@ -115,14 +130,11 @@ def m001_core_tables(db: Database) -> None:
             payload BLOB NOT NULL
         );
         CREATE INDEX outbox_pending ON outbox(sent_at, seq);
-        """
-    )
-
-
-@migrations()
-def m002_messages_and_models(db: Database) -> None:
-    db.executescript(
-        """
+        """,
+    ),
+    Migration(
+        name="m002_messages_and_models",
+        sql="""
         CREATE TABLE messages (
             id TEXT PRIMARY KEY,
             lead_id TEXT NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
@@ -145,15 +157,12 @@ def m002_messages_and_models(db: Database) -> None:
             manifest BLOB NOT NULL,
             PRIMARY KEY (name, version)
         );
-        """
-    )
-
-
-@migrations()
-def m003_sync_state(db: Database) -> None:
-    """Merge state of synced records, the quarantine of refused changes, a local conflict log."""
-    db.executescript(
-        """
+        """,
+    ),
+    # Merge state of synced records, the quarantine of refused changes, a local conflict log.
+    Migration(
+        name="m003_sync_state",
+        sql="""
         CREATE TABLE sync_entities (
             entity TEXT NOT NULL,
             entity_id TEXT NOT NULL,
@@ -173,31 +182,26 @@ def m003_sync_state(db: Database) -> None:
             data BLOB NOT NULL,
             logged_at INTEGER NOT NULL
         );
-        """
-    )
-
-
-@migrations()
-def m004_listing_and_step_indexes(db: Database) -> None:
-    """Cheap listings version (count, latest change) for the embedding cache; steps per plan."""
-    db.executescript(
-        """
+        """,
+    ),
+    # Cheap listings version (count, latest change) for the embedding cache; steps per plan.
+    Migration(
+        name="m004_listing_and_step_indexes",
+        sql="""
         CREATE INDEX listings_updated ON listings(updated_at);
         CREATE INDEX steps_plan ON intervention_steps(plan_id, seq);
-        """
-    )
-
-
-@migrations()
-def m006_drop_unused_tables(db: Database) -> None:
-    """``messages`` and ``model_versions`` were created by m002 but never written: drafts live
-    in events and installed models in the model folder's manifests."""
-    db.executescript(
-        """
+        """,
+    ),
+    # `messages` and `model_versions` were created by m002 but never written: drafts live in
+    # events and installed models in the model folder's manifests.
+    Migration(
+        name="m006_drop_unused_tables",
+        sql="""
         DROP TABLE IF EXISTS messages;
         DROP TABLE IF EXISTS model_versions;
-        """
-    )
+        """,
+    ),
+)
 
 
 def check_device_file(path: Path) -> None:
@@ -243,26 +247,62 @@ def check_device_file(path: Path) -> None:
 
 
 def known_names() -> list[str]:
-    return [m.name for m in migrations._migrations]
+    return [m.name for m in MIGRATIONS]
+
+
+def applied(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations recorded in the database, in the order they applied; reads only."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (MIGRATIONS_TABLE,)
+    ).fetchone()
+    if not exists:
+        return []
+    rows = conn.execute(
+        f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = ? ORDER BY rowid",
+        (MIGRATION_SET,),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def pending(conn: sqlite3.Connection) -> list[str]:
     """Names of migrations not yet applied; reads only."""
-    return [m.name for m in migrations.pending(Database(conn))]
+    done = set(applied(conn))
+    return [name for name in known_names() if name not in done]
 
 
 def migrate(conn: sqlite3.Connection, stop_before: str | None = None) -> list[str]:
-    """Refuse a newer database, then apply what is pending; return the names applied."""
-    db = Database(conn)
-    applied = [m.name for m in migrations.applied(db)]
-    unknown = [name for name in applied if name not in known_names()]
+    """Refuse a newer database, then apply what is pending (each in one transaction with its
+    record; ``stop_before``: stop at that migration); return the names applied."""
+    before = applied(conn)
+    unknown = [name for name in before if name not in known_names()]
     if unknown:
         raise SchemaVersionError(
             f"this database was written by a newer realty-edge (it has migration "
             f"{unknown[-1]!r}, unknown here); upgrade realty-edge to open it"
         )
-    migrations.apply(db, stop_before=stop_before)
-    now_applied = [m.name for m in migrations.applied(db)]
-    conn.execute(f"PRAGMA user_version = {len(now_applied)}")
+    conn.executescript(
+        f"CREATE TABLE IF NOT EXISTS [{MIGRATIONS_TABLE}] ([id] INTEGER PRIMARY KEY, "
+        "[migration_set] TEXT, [name] TEXT, [applied_at] TEXT);\n"
+        f"CREATE UNIQUE INDEX IF NOT EXISTS [idx_{MIGRATIONS_TABLE}_migration_set_name] "
+        f"ON [{MIGRATIONS_TABLE}] ([migration_set], [name]);"
+    )
+    done: list[str] = []
+    for migration in MIGRATIONS:
+        if migration.name == stop_before:
+            break
+        if migration.name in before:
+            continue
+        record = (
+            f"INSERT INTO {MIGRATIONS_TABLE} (migration_set, name, applied_at) VALUES "
+            f"('{MIGRATION_SET}', '{migration.name}', '{datetime.now(UTC)}');"
+        )
+        try:
+            conn.executescript(f"BEGIN;\n{migration.sql}\n{record}\nCOMMIT;")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        done.append(migration.name)
+    conn.execute(f"PRAGMA user_version = {len(before) + len(done)}")
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    return [name for name in now_applied if name not in applied]
+    return done

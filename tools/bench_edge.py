@@ -322,16 +322,10 @@ def run(
 
 
 def _bench_child(path: Path, now_ms: int, truth: bytes, calls: int, seed: int) -> dict:
-    """Child process: the device runtime alone, as a phone would run it.
-
-    sqlite-utils imports pandas when it is installed (it is, for the server); a phone's build
-    has no pandas, so the child hides it and the peak RSS is the runtime's own.
-    """
+    """Child process: the device runtime alone, as a phone would run it (its peak RSS is the
+    runtime's own)."""
     import sys
 
-    # None in sys.modules makes `import pandas` raise ImportError (the documented way to hide
-    # a module); typeshed types sys.modules' values as ModuleType only, hence the ignore.
-    sys.modules["pandas"] = None  # type: ignore[assignment]
     return asyncio.run(
         _bench(path, now_ms, truth, calls, seed, lambda m: print(m, file=sys.stderr, flush=True))
     )

@@ -69,6 +69,27 @@ def test_pending_reads_without_writing(tmp_path):
     assert tables(path) == set()
 
 
+def test_a_migration_that_fails_halfway_leaves_nothing_and_stays_pending(tmp_path, monkeypatch):
+    path = tmp_path / "d.db"
+    conn = open_sync(path)
+    migrations.migrate(conn, stop_before="m006_drop_unused_tables")
+    broken = migrations.Migration(
+        name="m006_drop_unused_tables",
+        sql="DROP TABLE messages; CREATE TABLE half (x); SELECT * FROM no_such_table;",
+    )
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS[:-1], broken))
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+        migrations.migrate(conn)
+    conn.close()
+    assert "half" not in tables(path) and "messages" in tables(path)  # rolled back whole
+    conn = open_sync(path)
+    assert migrations.pending(conn) == ["m006_drop_unused_tables"]
+    monkeypatch.undo()
+    assert migrations.migrate(conn) == ["m006_drop_unused_tables"]
+    assert "messages" not in tables(path)
+    conn.close()
+
+
 async def test_an_older_database_is_migrated(tmp_path):
     path = tmp_path / "old.db"
     conn = open_sync(path)
