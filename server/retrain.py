@@ -29,7 +29,7 @@ import secrets
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -97,57 +97,53 @@ def pseudonym(salt: bytes, kind: str, team: str, value: str) -> str:
     return f"{kind[0]}-{digest[:20]}"
 
 
+R = TypeVar("R", Lead, Event, Listing)
+
+
+async def _visible(store: ServerStore, team: str | None, kind: type[R]) -> list[tuple[str, R]]:
+    """The team's (``None``: every team's) visible records of ``kind``, with their team; a
+    stored state that no longer makes a valid record is left out."""
+    tag = {Lead: "lead", Event: "event", Listing: "listing"}[kind]
+    found: list[tuple[str, R]] = []
+    for owner, r in await store.team_records(team, tag):
+        if is_visible(r.state):
+            try:
+                found.append((owner, msgspec.convert({**values(r.state), "id": r.entity_id}, kind)))
+            except msgspec.ValidationError:
+                continue
+    return found
+
+
 async def training_set(
     store: ServerStore, salt: bytes, now_ms: int, team: str | None = None
 ) -> TrainingSet:
     """The team's (``None``: every team's) visible leads, their events and the listings,
     pseudonymized: keyed hashes for ids, no names, e-mails, phones, sources or texts."""
-    lead_team = team
-    leads: list[Lead] = []
-    for team, r in await store.team_records(lead_team, "lead"):
-        if not is_visible(r.state):
-            continue
-        try:
-            lead = msgspec.convert({**values(r.state), "id": r.entity_id}, Lead)
-        except msgspec.ValidationError:
-            continue
-        leads.append(
-            msgspec.structs.replace(
-                lead,
-                id=pseudonym(salt, "lead", team, lead.id),
-                agent_id=pseudonym(salt, "agent", team, lead.agent_id),
-                team_id=pseudonym(salt, "team", team, team),
-                name="lead",
-                email="",
-                phone="",
-                source="",
-            )
+    leads = [
+        msgspec.structs.replace(
+            lead,
+            id=pseudonym(salt, "lead", owner, lead.id),
+            agent_id=pseudonym(salt, "agent", owner, lead.agent_id),
+            team_id=pseudonym(salt, "team", owner, owner),
+            name="lead",
+            email="",
+            phone="",
+            source="",
         )
-    events: list[Event] = []
-    for team, r in await store.team_records(lead_team, "event"):
-        if not is_visible(r.state):
-            continue
-        try:
-            event = msgspec.convert({**values(r.state), "id": r.entity_id}, Event)
-        except msgspec.ValidationError:
-            continue
-        events.append(
-            msgspec.structs.replace(
-                event,
-                id=pseudonym(salt, "event", team, event.id),
-                lead_id=pseudonym(salt, "lead", team, event.lead_id),
-                text=None,
-            )
-        )
+        for owner, lead in await _visible(store, team, Lead)
+    ]
     kept = {lead.id for lead in leads}
+    events = [
+        msgspec.structs.replace(
+            event,
+            id=pseudonym(salt, "event", owner, event.id),
+            lead_id=pseudonym(salt, "lead", owner, event.lead_id),
+            text=None,
+        )
+        for owner, event in await _visible(store, team, Event)
+    ]
     events = [e for e in events if e.lead_id in kept]
-    listings: list[Listing] = []
-    for _, r in await store.team_records(lead_team, "listing"):
-        if is_visible(r.state):
-            try:
-                listings.append(msgspec.convert({**values(r.state), "id": r.entity_id}, Listing))
-            except msgspec.ValidationError:
-                continue
+    listings = [listing for _, listing in await _visible(store, team, Listing)]
     return TrainingSet(leads=leads, events=events, listings=listings, now_ms=now_ms)
 
 
