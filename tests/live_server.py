@@ -72,7 +72,7 @@ async def spoil_version(
                     (value, registry.scope, name, version),
                 )
 
-    await registry.store.write(spoil)  # type: ignore[arg-type]
+    await registry.store.write(spoil)
 
 
 __all__ = [

@@ -90,7 +90,7 @@ def throwaway_postgres() -> Iterator[str]:
             _as_user(
                 [str(initdb), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
             ),
-            **run,  # type: ignore[call-overload]
+            **run,
         )
         options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
         # The server's output goes to a log file: a pipe would stay open as long as it runs.
@@ -98,7 +98,7 @@ def throwaway_postgres() -> Iterator[str]:
         subprocess.run(
             _as_user([*start, "-w", "-t", "60", "start"]),
             stdin=subprocess.DEVNULL,
-            **run,  # type: ignore[call-overload]
+            **run,
         )
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(folder, ignore_errors=True)

@@ -98,7 +98,7 @@ async def test_a_plan_scores_only_open_slots_with_the_full_grids_values(device):
         profile=None,
         context=await device.message_context(snap.lead),
     )
-    plan = make_plan(inputs, model, "plan-test")  # type: ignore[arg-type]
+    plan = make_plan(inputs, model, "plan-test")
     full = len(OUTREACH_CHANNELS) * len(SCORED_HOURS)
     assert plan.steps and 0 < model.rows < full
     assert model.leads == 1  # the lead's part of the model ran once, for every candidate

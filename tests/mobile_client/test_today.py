@@ -100,7 +100,7 @@ def due_step(
             await rt.run_due()
             fired = await rt.get(InterventionStep, step.id)
             assert fired.status is StepStatus.DUE, fired
-        return step.id, lead.name  # type: ignore[attr-defined]
+        return step.id, lead.name
 
     return client.bridge.wait(make())
 

@@ -183,7 +183,7 @@ def test_linked_operations_survive_stateful_runs(world):
     }
     steps: list[tuple[str, int]] = []
 
-    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+    class Workflow(schema.as_state_machine()):
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"base_url": live.url, "headers": {"Authorization": f"Bearer {token}"}}
 

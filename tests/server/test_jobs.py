@@ -42,7 +42,7 @@ async def test_run_passes_the_configuration_and_logs_the_decision(monkeypatch, c
     )
     store, registry = object(), object()
     with caplog.at_level(logging.INFO, logger="realty_edge.server"):
-        runs = await RetrainJob(store, registry, config).run()  # type: ignore[arg-type]
+        runs = await RetrainJob(store, registry, config).run()
     assert runs == [_run()]
     assert seen == [
         (
@@ -92,7 +92,7 @@ async def test_scheduled_runs_repeat_never_overlap_and_stop(monkeypatch, tmp_pat
     config = ServerConfig(
         retrain_interval_s=0.05, retrain_pooled=True, retrain_families=("behaviour",)
     )
-    job = RetrainJob(store, object(), config)  # type: ignore[arg-type]
+    job = RetrainJob(store, object(), config)
     job.start()
     scheduler = job._scheduler
     job.start()  # a second start keeps the one scheduler

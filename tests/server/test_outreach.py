@@ -134,8 +134,8 @@ def smtp(tmp_path):
         authenticator=authenticator,
     )
     controller.start()
-    sink.port = controller.port  # type: ignore[attr-defined]
-    sink.ca = str(cert)  # type: ignore[attr-defined]
+    sink.port = controller.port
+    sink.ca = str(cert)
     yield sink
     controller.stop()
 

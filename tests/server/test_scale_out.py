@@ -172,7 +172,7 @@ async def test_scheduled_retraining_runs_once_per_cluster(tmp_path, monkeypatch)
         retrain_families=("behaviour",),
     )
     async with open_store(str(tmp_path / "s.db")) as store:
-        web1, web2 = RetrainJob(store, None, config), RetrainJob(store, None, config)  # type: ignore[arg-type]
+        web1, web2 = RetrainJob(store, None, config), RetrainJob(store, None, config)
         web1.holder, web2.holder = "web1-1", "web2-1"
         assert (await web1.tick()) is not None
         assert await web2.tick() is None  # the same tick on another worker: skipped

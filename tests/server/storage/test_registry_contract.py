@@ -190,13 +190,13 @@ async def test_a_change_by_one_worker_is_seen_by_the_other_at_once(database_url,
         b = ModelDistribution(two, tmp_path / "b")
         assert await b.serving("team-x", "behaviour") is None
         await a.publish(BLOB, manifest("9.1.0"))
-        assert (await b.served("team-x", ("behaviour",)))["behaviour"][1] == "9.1.0"  # type: ignore[index]
+        assert (await b.served("team-x", ("behaviour",)))["behaviour"][1] == "9.1.0"
         await a.for_team("team-x").publish(BLOB, manifest("9.2.0"))
         scope, version = await b.serving("team-x", "behaviour") or (None, None)
         assert version == "9.2.0" and scope is not None and scope.scope != "pooled"
         assert await b.serving("team-y", "behaviour") is not None  # the pooled one
         await a.for_team("team-x").rollback("behaviour")
-        assert (await b.serving("team-x", "behaviour"))[1] == "9.1.0"  # type: ignore[index]
+        assert (await b.serving("team-x", "behaviour"))[1] == "9.1.0"
         offer = await b.offer_for("team-x", "behaviour", "dev-1", running="9.2.0")
         assert offer.version == "9.1.0" and offer.manifest is not None
         assert await a.device_versions("dev-1") == {"behaviour": "9.2.0"}
@@ -223,7 +223,7 @@ async def test_served_versions_are_read_once_until_the_registry_changes(database
             reads.append(scope)
             return await real(scope)
 
-        one.model_families = counted  # type: ignore[method-assign]
+        one.model_families = counted
         for _ in range(5):
             served = await reader.served("team-x", ("behaviour", "intervention"))
             assert served["behaviour"] is not None and served["behaviour"][1] == "9.1.0"
