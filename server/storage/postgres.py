@@ -30,42 +30,24 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from server.auth import new_signing_key
-from server.storage import registry
+from server.storage.common import CONFLICT_SELECT, RECORD_SELECT, CommonReads, CommonTx
 from server.storage.migrations import migrate_postgres
 from server.storage.port import (
-    DeviceRow,
-    DriftCheckRow,
     Key,
     LoggedConflict,
-    ModelFamilyRow,
-    ModelVersionRow,
-    RetrainRunRow,
-    RevokedToken,
     StorageError,
     StoredRecord,
     redact,
 )
-from server.storage.registry import RegistryTx
 from server.storage.rows import (
-    CONFLICT_COLUMNS,
-    DEVICE_COLUMNS,
-    REVOCATION_COLUMNS,
     change_decoder,
     conflict_from_row,
-    device_from_row,
-    device_to_row,
     encoder,
     record_from_row,
-    revocation_from_row,
-    revocation_to_row,
 )
 from sync.changes import AnyChange
 
 T = TypeVar("T")
-
-_RECORD = "SELECT entity, entity_id, lead_id, state FROM records"
-_DEVICE = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE device_id = %s"
-_CONFLICT = f"SELECT {CONFLICT_COLUMNS} FROM conflicts"
 
 
 def _alive(conn: psycopg.Connection[Any]) -> None:
@@ -83,12 +65,7 @@ def _alive(conn: psycopg.Connection[Any]) -> None:
         ConnectionPool.check_connection(conn)
 
 
-def _device(conn: psycopg.Connection[Any], device_id: str) -> DeviceRow | None:
-    row = conn.execute(_DEVICE, (device_id,)).fetchone()
-    return None if row is None else device_from_row(row)
-
-
-class PostgresTx(RegistryTx):
+class PostgresTx(CommonTx):
     """A write transaction on one pooled connection (runs in one of the store's threads)."""
 
     _pg = True
@@ -100,6 +77,9 @@ class PostgresTx(RegistryTx):
 
     def _run(self, statement: str, params: Sequence[Any] = ()) -> Any:
         return self._conn.execute(statement, params)
+
+    def _run_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._conn.cursor().executemany(statement, rows)
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._conn.execute(sql, params).fetchall()
@@ -116,30 +96,12 @@ class PostgresTx(RegistryTx):
         assert row is not None
         self._last[team], self._clock[team] = int(row[0]), str(row[1])
 
-    def device(self, device_id: str) -> DeviceRow | None:
-        return _device(self._conn, device_id)
-
-    def save_device(self, row: DeviceRow) -> None:
-        self._conn.execute(
-            "INSERT INTO devices VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (device_id) "
-            "DO UPDATE SET acked_through = excluded.acked_through, changes = excluded.changes, "
-            "last_seen = excluded.last_seen",
-            device_to_row(row),
-        )
-
     def seen(self, device_id: str, seqs: Sequence[int]) -> set[int]:
         rows = self._all(
             "SELECT seq FROM applied WHERE device_id = %s AND seq = ANY(%s)",
             (device_id, list(seqs)),
         )
         return {int(r[0]) for r in rows}
-
-    def mark_seen(self, team: str, device_id: str, seqs: Sequence[int]) -> None:
-        self._conn.cursor().executemany(
-            "INSERT INTO applied (device_id, seq, team_id) VALUES (%s, %s, %s) "
-            "ON CONFLICT (device_id, seq) DO NOTHING",
-            [(device_id, s, team) for s in seqs],
-        )
 
     def records(self, team: str, keys: Sequence[Key]) -> dict[Key, StoredRecord]:
         by_kind: dict[str, list[str]] = {}
@@ -148,7 +110,7 @@ class PostgresTx(RegistryTx):
         out: dict[Key, StoredRecord] = {}
         for entity, ids in by_kind.items():
             rows = self._all(
-                f"{_RECORD} WHERE team_id = %s AND entity = %s AND entity_id = ANY(%s)",
+                f"{RECORD_SELECT} WHERE team_id = %s AND entity = %s AND entity_id = ANY(%s)",
                 (team, entity, ids),
             )
             for r in rows:
@@ -156,7 +118,7 @@ class PostgresTx(RegistryTx):
         return out
 
     def records_of_lead(self, team: str, lead_id: str) -> list[StoredRecord]:
-        rows = self._all(f"{_RECORD} WHERE team_id = %s AND lead_id = %s", (team, lead_id))
+        rows = self._all(f"{RECORD_SELECT} WHERE team_id = %s AND lead_id = %s", (team, lead_id))
         return [record_from_row(r) for r in rows]
 
     def save_records(self, team: str, records: Sequence[StoredRecord]) -> None:
@@ -192,25 +154,6 @@ class PostgresTx(RegistryTx):
                 params,
             )
 
-    def add_conflicts(self, team: str, conflicts: Sequence[LoggedConflict]) -> None:
-        self._conn.cursor().executemany(
-            "INSERT INTO conflicts (team_id, entity, entity_id, field, data, device_id, seq, "
-            "logged_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (
-                    team,
-                    c.conflict.entity,
-                    c.conflict.entity_id,
-                    c.conflict.field,
-                    encoder.encode(c.conflict),
-                    c.device_id,
-                    c.seq,
-                    c.logged_at,
-                )
-                for c in conflicts
-            ],
-        )
-
     def count_conflicts(self, device_id: str, seqs: Sequence[int]) -> int:
         rows = self._all(
             "SELECT count(*) FROM conflicts WHERE device_id = %s AND seq = ANY(%s)",
@@ -227,57 +170,15 @@ class PostgresTx(RegistryTx):
         self._conn.execute("UPDATE partitions SET hlc = %s WHERE team_id = %s", (hlc, team))
         self._clock[team] = hlc
 
-    def set_setting(self, key: str, value: str) -> None:
-        self._conn.execute(
-            "INSERT INTO settings (key, value) VALUES (%s, %s) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
 
-    def record_delivery(self, source: str, delivery_id: str, team: str, now_ms: int) -> bool:
-        cursor = self._conn.execute(
-            "INSERT INTO webhook_deliveries (source, delivery_id, team_id, received_at) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (source, delivery_id) DO NOTHING",
-            (source, delivery_id, team, now_ms),
-        )
-        return cursor.rowcount == 1
-
-    def take_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
-        self._conn.execute(
-            "INSERT INTO leases (name, holder, expires_at) VALUES (%s, %s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
-            "expires_at = excluded.expires_at "
-            "WHERE leases.expires_at <= %s OR leases.holder = excluded.holder",
-            (name, holder, now_ms + ttl_ms, now_ms),
-        )
-        row = self._conn.execute("SELECT holder FROM leases WHERE name = %s", (name,)).fetchone()
-        return row is not None and row[0] == holder
-
-    def revoke_token(self, entry: RevokedToken) -> RevokedToken:
-        self._conn.execute(
-            f"INSERT INTO token_revocations ({REVOCATION_COLUMNS}) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (jti) DO NOTHING",
-            revocation_to_row(entry),
-        )
-        row = self._conn.execute(
-            f"SELECT {REVOCATION_COLUMNS} FROM token_revocations WHERE jti = %s", (entry.jti,)
-        ).fetchone()
-        assert row is not None
-        return revocation_from_row(row)
-
-    def prune_revocations(self, now_ms: int) -> int:
-        return self._conn.execute(
-            "DELETE FROM token_revocations WHERE expires_at IS NOT NULL AND expires_at <= %s",
-            (now_ms,),
-        ).rowcount
-
-
-class PostgresServerStore:
+class PostgresServerStore(CommonReads):
     """The server database in PostgreSQL (schema migrated on open, under an advisory lock).
 
     ``url`` is a libpq URL (``postgresql://user:password@host:5432/db``); its query may set
     libpq options such as ``options=-csearch_path%3Dmyschema``.
     """
+
+    _pg = True
 
     def __init__(self, url: str, *, pool_size: int = 8, connect_timeout_s: int = 10):
         if pool_size < 1:
@@ -368,13 +269,6 @@ class PostgresServerStore:
 
         return await self._in(run)
 
-    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return await self._read(lambda conn: conn.execute(sql, params).fetchall())
-
-    async def setting(self, key: str) -> str | None:
-        rows = await self._rows("SELECT value FROM settings WHERE key = %s", (key,))
-        return str(rows[0][0]) if rows else None
-
     async def signing_key(self) -> bytes:
         def get_or_create(tx: PostgresTx) -> bytes:
             # A fixed id: two workers starting at once insert one key; the second waits for
@@ -390,43 +284,6 @@ class PostgresServerStore:
 
         return await self.write(get_or_create)
 
-    async def pull(self, team: str, after: int, limit: int) -> list[tuple[int, AnyChange]]:
-        rows = await self._rows(
-            "SELECT server_seq, payload FROM change_log WHERE team_id = %s AND server_seq > %s "
-            "ORDER BY server_seq LIMIT %s",
-            (team, after, limit),
-        )
-        return [(int(r[0]), change_decoder.decode(r[1])) for r in rows]
-
-    async def last_seq(self, team: str) -> int:
-        rows = await self._rows("SELECT last_seq FROM partitions WHERE team_id = %s", (team,))
-        return int(rows[0][0]) if rows else 0
-
-    async def partition_clock(self, team: str) -> str:
-        rows = await self._rows("SELECT hlc FROM partitions WHERE team_id = %s", (team,))
-        return str(rows[0][0]) if rows else ""
-
-    async def record(self, team: str, key: Key) -> StoredRecord | None:
-        rows = await self._rows(
-            f"{_RECORD} WHERE team_id = %s AND entity = %s AND entity_id = %s", (team, *key)
-        )
-        return record_from_row(rows[0]) if rows else None
-
-    async def conflicts(
-        self, team: str, after: int, limit: int, entity_id: str | None = None
-    ) -> list[LoggedConflict]:
-        sql = f"{_CONFLICT} WHERE team_id = %s "
-        params: list[Any] = [team]
-        if entity_id is not None:
-            sql += "AND entity_id = %s "
-            params.append(entity_id)
-        sql += "AND id > %s ORDER BY id LIMIT %s"
-        params += [after, limit]
-        return [conflict_from_row(r) for r in await self._rows(sql, params)]
-
-    async def device(self, device_id: str) -> DeviceRow | None:
-        return await self._read(lambda conn: _device(conn, device_id))
-
     async def lead_history(
         self, team: str, lead_id: str
     ) -> tuple[list[StoredRecord], list[AnyChange], list[LoggedConflict]]:
@@ -439,7 +296,7 @@ class PostgresServerStore:
 
         def read_all(conn: psycopg.Connection[Any]):
             rows = conn.execute(
-                f"{_RECORD} WHERE team_id = %s "
+                f"{RECORD_SELECT} WHERE team_id = %s "
                 "AND (lead_id = %s OR (entity = 'lead' AND entity_id = %s))",
                 (team, lead_id, lead_id),
             ).fetchall()
@@ -457,57 +314,8 @@ class PostgresServerStore:
                 ]
                 conflicts += [
                     conflict_from_row(c)
-                    for c in conn.execute(f"{_CONFLICT} {where} ORDER BY id", key)
+                    for c in conn.execute(f"{CONFLICT_SELECT} {where} ORDER BY id", key)
                 ]
             return records, changes, conflicts
 
         return await self._read(read)
-
-    async def team_records(self, team: str | None, entity: str) -> list[tuple[str, StoredRecord]]:
-        """(team, record) of one kind, of one team or of all (for training exports)."""
-        sql = "SELECT team_id, entity, entity_id, lead_id, state FROM records WHERE entity = %s"
-        params: list[Any] = [entity]
-        if team is not None:
-            sql += " AND team_id = %s"
-            params.append(team)
-        return [(r[0], record_from_row(r[1:])) for r in await self._rows(sql, params)]
-
-    async def revocation(self, jti: str) -> RevokedToken | None:
-        rows = await self._rows(
-            f"SELECT {REVOCATION_COLUMNS} FROM token_revocations WHERE jti = %s", (jti,)
-        )
-        return revocation_from_row(rows[0]) if rows else None
-
-    async def revocations(self) -> list[RevokedToken]:
-        rows = await self._rows(
-            f"SELECT {REVOCATION_COLUMNS} FROM token_revocations ORDER BY revoked_at, jti"
-        )
-        return [revocation_from_row(r) for r in rows]
-
-    # --- the model registry ----------------------------------------------------------
-
-    async def named_key(self, name: str, initial: bytes) -> bytes:
-        now = int(time.time() * 1000)
-        return await self.write(lambda tx: tx.named_key(name, initial, now))
-
-    async def registry_changes(self) -> int:
-        return await self._read(lambda conn: registry.registry_changes(conn, True))
-
-    async def model_families(self, scope: str) -> list[ModelFamilyRow]:
-        return await self._read(lambda conn: registry.model_families(conn, True, scope))
-
-    async def model_version(
-        self, scope: str, family: str, version: str, *, blob: bool = False
-    ) -> ModelVersionRow | None:
-        return await self._read(
-            lambda conn: registry.model_version(conn, True, scope, family, version, blob)
-        )
-
-    async def device_models(self, device_id: str) -> dict[str, str]:
-        return await self._read(lambda conn: registry.device_models(conn, True, device_id))
-
-    async def retrain_runs(self, scopes: Sequence[str] | None = None) -> list[RetrainRunRow]:
-        return await self._read(lambda conn: registry.retrain_runs(conn, True, scopes))
-
-    async def drift_checks(self, scope: str) -> list[DriftCheckRow]:
-        return await self._read(lambda conn: registry.drift_checks(conn, True, scope))

@@ -8,12 +8,15 @@ Rows become :mod:`server.storage.port` records here and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
 from server.storage.port import DriftCheckRow, ModelFamilyRow, ModelVersionRow, RetrainRunRow
+
+T = TypeVar("T")
 
 _names = msgspec.json.Decoder(list[str])
 
@@ -252,3 +255,43 @@ def drift_checks(conn: Any, pg: bool, scope: str) -> list[DriftCheckRow]:
         (scope,),
     ).fetchall()
     return [_drift(r) for r in rows]
+
+
+class RegistryReads:
+    """The registry's reads on a store of either engine, which supplies ``_read`` (a function
+    of a read connection, run off the event loop) and ``write``."""
+
+    _pg = False
+
+    async def _read(self, fn: Callable[[Any], T]) -> T:
+        raise NotImplementedError
+
+    async def write(self, fn: Callable[[Any], T]) -> T:
+        raise NotImplementedError
+
+    async def named_key(self, name: str, initial: bytes) -> bytes:
+        now = int(time.time() * 1000)
+        key: bytes = await self.write(lambda tx: tx.named_key(name, initial, now))
+        return key
+
+    async def registry_changes(self) -> int:
+        return await self._read(lambda conn: registry_changes(conn, self._pg))
+
+    async def model_families(self, scope: str) -> list[ModelFamilyRow]:
+        return await self._read(lambda conn: model_families(conn, self._pg, scope))
+
+    async def model_version(
+        self, scope: str, family: str, version: str, *, blob: bool = False
+    ) -> ModelVersionRow | None:
+        return await self._read(
+            lambda conn: model_version(conn, self._pg, scope, family, version, blob)
+        )
+
+    async def device_models(self, device_id: str) -> dict[str, str]:
+        return await self._read(lambda conn: device_models(conn, self._pg, device_id))
+
+    async def retrain_runs(self, scopes: Sequence[str] | None = None) -> list[RetrainRunRow]:
+        return await self._read(lambda conn: retrain_runs(conn, self._pg, scopes))
+
+    async def drift_checks(self, scope: str) -> list[DriftCheckRow]:
+        return await self._read(lambda conn: drift_checks(conn, self._pg, scope))

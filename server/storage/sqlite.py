@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,31 +17,18 @@ from typing import Any, Self, TypeVar
 
 from edge.erasure import checkpoint
 from server.auth import new_signing_key
-from server.storage import registry
+from server.storage.common import CommonReads, CommonTx
 from server.storage.migrations import migrate_sqlite
 from server.storage.port import (
-    DeviceRow,
-    DriftCheckRow,
     Key,
     LoggedConflict,
-    ModelFamilyRow,
-    ModelVersionRow,
-    RetrainRunRow,
-    RevokedToken,
     StoredRecord,
 )
-from server.storage.registry import RegistryTx
 from server.storage.rows import (
-    DEVICE_COLUMNS,
-    REVOCATION_COLUMNS,
     change_decoder,
     conflict_from_row,
-    device_from_row,
-    device_to_row,
     encoder,
     record_from_row,
-    revocation_from_row,
-    revocation_to_row,
 )
 from sync.changes import AnyChange
 
@@ -69,7 +55,7 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-class SqliteTx(RegistryTx):
+class SqliteTx(CommonTx):
     """A write transaction on the writer connection (runs in the writer thread)."""
 
     def __init__(self, db: sqlite3.Connection):
@@ -80,22 +66,14 @@ class SqliteTx(RegistryTx):
     def _run(self, statement: str, params: Sequence[Any] = ()) -> Any:
         return self._db.execute(statement, params)
 
+    def _run_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(statement, rows)
+
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._db.execute(sql, params).fetchall()
 
     def lock_partition(self, team: str) -> None:
         """Nothing to do: this transaction holds SQLite's one write lock already."""
-
-    def device(self, device_id: str) -> DeviceRow | None:
-        return _device(self._db, device_id)
-
-    def save_device(self, row: DeviceRow) -> None:
-        self._db.execute(
-            "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE "
-            "SET acked_through = excluded.acked_through, changes = excluded.changes, "
-            "last_seen = excluded.last_seen",
-            device_to_row(row),
-        )
 
     def seen(self, device_id: str, seqs: Sequence[int]) -> set[int]:
         found: set[int] = set()
@@ -107,13 +85,6 @@ class SqliteTx(RegistryTx):
             )
             found.update(r[0] for r in rows)
         return found
-
-    def mark_seen(self, team: str, device_id: str, seqs: Sequence[int]) -> None:
-        self._db.executemany(
-            "INSERT INTO applied (device_id, seq, team_id) VALUES (?, ?, ?) "
-            "ON CONFLICT (device_id, seq) DO NOTHING",
-            [(device_id, s, team) for s in seqs],
-        )
 
     def records(self, team: str, keys: Sequence[Key]) -> dict[Key, StoredRecord]:
         """The stored records of ``keys``: primary-key lookups, one query per kind and chunk.
@@ -183,25 +154,6 @@ class SqliteTx(RegistryTx):
                 params,
             )
 
-    def add_conflicts(self, team: str, conflicts: Sequence[LoggedConflict]) -> None:
-        self._db.executemany(
-            "INSERT INTO conflicts (team_id, entity, entity_id, field, data, device_id, seq, "
-            "logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    team,
-                    c.conflict.entity,
-                    c.conflict.entity_id,
-                    c.conflict.field,
-                    encoder.encode(c.conflict),
-                    c.device_id,
-                    c.seq,
-                    c.logged_at,
-                )
-                for c in conflicts
-            ],
-        )
-
     def count_conflicts(self, device_id: str, seqs: Sequence[int]) -> int:
         total = 0
         for chunk in _chunks(list(seqs)):
@@ -224,58 +176,8 @@ class SqliteTx(RegistryTx):
             (team, hlc),
         )
 
-    def set_setting(self, key: str, value: str) -> None:
-        self._db.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
 
-    def record_delivery(self, source: str, delivery_id: str, team: str, now_ms: int) -> bool:
-        cursor = self._db.execute(
-            "INSERT INTO webhook_deliveries (source, delivery_id, team_id, received_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING",
-            (source, delivery_id, team, now_ms),
-        )
-        return cursor.rowcount == 1
-
-    def take_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
-        self._db.execute(
-            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
-            "expires_at = excluded.expires_at "
-            "WHERE leases.expires_at <= ? OR leases.holder = excluded.holder",
-            (name, holder, now_ms + ttl_ms, now_ms),
-        )
-        row = self._db.execute("SELECT holder FROM leases WHERE name = ?", (name,)).fetchone()
-        return row is not None and row[0] == holder
-
-    def revoke_token(self, entry: RevokedToken) -> RevokedToken:
-        self._db.execute(
-            f"INSERT INTO token_revocations ({REVOCATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (jti) DO NOTHING",
-            revocation_to_row(entry),
-        )
-        row = self._db.execute(
-            f"SELECT {REVOCATION_COLUMNS} FROM token_revocations WHERE jti = ?", (entry.jti,)
-        ).fetchone()
-        return revocation_from_row(row)
-
-    def prune_revocations(self, now_ms: int) -> int:
-        return self._db.execute(
-            "DELETE FROM token_revocations WHERE expires_at IS NOT NULL AND expires_at <= ?",
-            (now_ms,),
-        ).rowcount
-
-
-def _device(db: sqlite3.Connection, device_id: str) -> DeviceRow | None:
-    row = db.execute(
-        f"SELECT {DEVICE_COLUMNS} FROM devices WHERE device_id = ?", (device_id,)
-    ).fetchone()
-    return None if row is None else device_from_row(row)
-
-
-class SqliteServerStore:
+class SqliteServerStore(CommonReads):
     """The server database in one SQLite file (created with its schema on first open).
 
     Writes run whole in one writer thread (``write(fn)``: one hop, one transaction), as
@@ -365,10 +267,6 @@ class SqliteServerStore:
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         return await self._read(lambda db: db.execute(sql, params).fetchone())
 
-    async def setting(self, key: str) -> str | None:
-        row = await self._one("SELECT value FROM settings WHERE key = ?", (key,))
-        return None if row is None else str(row[0])
-
     async def signing_key(self) -> bytes:
         def get_or_create(tx: SqliteTx) -> bytes:
             # A fixed id: the first key is the key, however many processes create one.
@@ -382,48 +280,6 @@ class SqliteServerStore:
             return bytes(row[0])
 
         return await self.write(get_or_create)
-
-    async def pull(self, team: str, after: int, limit: int) -> list[tuple[int, AnyChange]]:
-        rows = await self._read(
-            lambda db: db.execute(
-                "SELECT server_seq, payload FROM change_log WHERE team_id = ? AND server_seq > ? "
-                "ORDER BY server_seq LIMIT ?",
-                (team, after, limit),
-            ).fetchall()
-        )
-        return [(int(r[0]), change_decoder.decode(r[1])) for r in rows]
-
-    async def last_seq(self, team: str) -> int:
-        row = await self._one("SELECT last_seq FROM partitions WHERE team_id = ?", (team,))
-        return int(row[0]) if row else 0
-
-    async def partition_clock(self, team: str) -> str:
-        row = await self._one("SELECT hlc FROM partitions WHERE team_id = ?", (team,))
-        return "" if row is None else str(row[0])
-
-    async def record(self, team: str, key: Key) -> StoredRecord | None:
-        row = await self._one(
-            "SELECT entity, entity_id, lead_id, state FROM records "
-            "WHERE team_id = ? AND entity = ? AND entity_id = ?",
-            (team, *key),
-        )
-        return None if row is None else record_from_row(row)
-
-    async def conflicts(
-        self, team: str, after: int, limit: int, entity_id: str | None = None
-    ) -> list[LoggedConflict]:
-        sql = "SELECT id, data, device_id, seq, logged_at FROM conflicts WHERE team_id = ? "
-        params: list[Any] = [team]
-        if entity_id is not None:
-            sql += "AND entity_id = ? "
-            params.append(entity_id)
-        sql += "AND id > ? ORDER BY id LIMIT ?"
-        params += [after, limit]
-        rows = await self._read(lambda db: db.execute(sql, params).fetchall())
-        return [conflict_from_row(r) for r in rows]
-
-    async def device(self, device_id: str) -> DeviceRow | None:
-        return await self._read(lambda db: _device(db, device_id))
 
     async def lead_history(
         self, team: str, lead_id: str
@@ -460,55 +316,3 @@ class SqliteServerStore:
             return records, changes, conflicts
 
         return await self._read(read)
-
-    async def team_records(self, team: str | None, entity: str) -> list[tuple[str, StoredRecord]]:
-        """(team, record) of one kind, of one team or of all (for training exports)."""
-        sql = "SELECT team_id, entity, entity_id, lead_id, state FROM records WHERE entity = ?"
-        params: list[Any] = [entity]
-        if team is not None:
-            sql += " AND team_id = ?"
-            params.append(team)
-        rows = await self._read(lambda db: db.execute(sql, params).fetchall())
-        return [(r[0], record_from_row(r[1:])) for r in rows]
-
-    async def revocation(self, jti: str) -> RevokedToken | None:
-        row = await self._one(
-            f"SELECT {REVOCATION_COLUMNS} FROM token_revocations WHERE jti = ?", (jti,)
-        )
-        return None if row is None else revocation_from_row(row)
-
-    async def revocations(self) -> list[RevokedToken]:
-        rows = await self._read(
-            lambda db: db.execute(
-                f"SELECT {REVOCATION_COLUMNS} FROM token_revocations ORDER BY revoked_at, jti"
-            ).fetchall()
-        )
-        return [revocation_from_row(r) for r in rows]
-
-    # --- the model registry ----------------------------------------------------------
-
-    async def named_key(self, name: str, initial: bytes) -> bytes:
-        now = int(time.time() * 1000)
-        return await self.write(lambda tx: tx.named_key(name, initial, now))
-
-    async def registry_changes(self) -> int:
-        return await self._read(lambda db: registry.registry_changes(db, False))
-
-    async def model_families(self, scope: str) -> list[ModelFamilyRow]:
-        return await self._read(lambda db: registry.model_families(db, False, scope))
-
-    async def model_version(
-        self, scope: str, family: str, version: str, *, blob: bool = False
-    ) -> ModelVersionRow | None:
-        return await self._read(
-            lambda db: registry.model_version(db, False, scope, family, version, blob)
-        )
-
-    async def device_models(self, device_id: str) -> dict[str, str]:
-        return await self._read(lambda db: registry.device_models(db, False, device_id))
-
-    async def retrain_runs(self, scopes: Sequence[str] | None = None) -> list[RetrainRunRow]:
-        return await self._read(lambda db: registry.retrain_runs(db, False, scopes))
-
-    async def drift_checks(self, scope: str) -> list[DriftCheckRow]:
-        return await self._read(lambda db: registry.drift_checks(db, False, scope))
