@@ -34,6 +34,38 @@ RECORD_SELECT = "SELECT entity, entity_id, lead_id, state FROM records"
 CONFLICT_SELECT = f"SELECT {CONFLICT_COLUMNS} FROM conflicts"
 
 
+def lead_history_rows(
+    conn: Any, pg: bool, team: str, lead_id: str
+) -> tuple[list[StoredRecord], list[AnyChange], list[LoggedConflict]]:
+    """Every record of a lead (the lead too), the logged changes and conflicts of them, read on
+    ``conn`` (the caller chooses the transaction)."""
+    rows = conn.execute(
+        sql(
+            f"{RECORD_SELECT} WHERE team_id = ? "
+            "AND (lead_id = ? OR (entity = 'lead' AND entity_id = ?))",
+            pg,
+        ),
+        (team, lead_id, lead_id),
+    ).fetchall()
+    records = [record_from_row(r) for r in rows]
+    changes: list[AnyChange] = []
+    conflicts: list[LoggedConflict] = []
+    where = "WHERE team_id = ? AND entity = ? AND entity_id = ?"
+    for r in records:
+        key = (team, r.entity, r.entity_id)
+        changes += [
+            change_decoder.decode(c[0])
+            for c in conn.execute(
+                sql(f"SELECT payload FROM change_log {where} ORDER BY server_seq", pg), key
+            )
+        ]
+        conflicts += [
+            conflict_from_row(c)
+            for c in conn.execute(sql(f"{CONFLICT_SELECT} {where} ORDER BY id", pg), key)
+        ]
+    return records, changes, conflicts
+
+
 class CommonTx(RegistryTx):
     """Devices, settings, conflicts, webhook deliveries, leases and token revocations."""
 

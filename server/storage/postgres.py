@@ -30,7 +30,12 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from server.auth import new_signing_key
-from server.storage.common import CONFLICT_SELECT, RECORD_SELECT, CommonReads, CommonTx
+from server.storage.common import (
+    RECORD_SELECT,
+    CommonReads,
+    CommonTx,
+    lead_history_rows,
+)
 from server.storage.migrations import migrate_postgres
 from server.storage.port import (
     Key,
@@ -40,8 +45,6 @@ from server.storage.port import (
     redact,
 )
 from server.storage.rows import (
-    change_decoder,
-    conflict_from_row,
     encoder,
     record_from_row,
 )
@@ -292,30 +295,6 @@ class PostgresServerStore(CommonReads):
         def read(conn: psycopg.Connection[Any]):
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                return read_all(conn)
-
-        def read_all(conn: psycopg.Connection[Any]):
-            rows = conn.execute(
-                f"{RECORD_SELECT} WHERE team_id = %s "
-                "AND (lead_id = %s OR (entity = 'lead' AND entity_id = %s))",
-                (team, lead_id, lead_id),
-            ).fetchall()
-            records = [record_from_row(r) for r in rows]
-            changes: list[AnyChange] = []
-            conflicts: list[LoggedConflict] = []
-            for r in records:
-                key = (team, r.entity, r.entity_id)
-                where = "WHERE team_id = %s AND entity = %s AND entity_id = %s"
-                changes += [
-                    change_decoder.decode(c[0])
-                    for c in conn.execute(
-                        f"SELECT payload FROM change_log {where} ORDER BY server_seq", key
-                    )
-                ]
-                conflicts += [
-                    conflict_from_row(c)
-                    for c in conn.execute(f"{CONFLICT_SELECT} {where} ORDER BY id", key)
-                ]
-            return records, changes, conflicts
+                return lead_history_rows(conn, True, team, lead_id)
 
         return await self._read(read)

@@ -17,7 +17,7 @@ from typing import Any, Self, TypeVar
 
 from edge.erasure import checkpoint
 from server.auth import new_signing_key
-from server.storage.common import CommonReads, CommonTx
+from server.storage.common import CommonReads, CommonTx, lead_history_rows
 from server.storage.migrations import migrate_sqlite
 from server.storage.port import (
     Key,
@@ -25,8 +25,6 @@ from server.storage.port import (
     StoredRecord,
 )
 from server.storage.rows import (
-    change_decoder,
-    conflict_from_row,
     encoder,
     record_from_row,
 )
@@ -286,33 +284,4 @@ class SqliteServerStore(CommonReads):
     ) -> tuple[list[StoredRecord], list[AnyChange], list[LoggedConflict]]:
         """Every record of a lead (the lead too), the logged changes and conflicts of them."""
 
-        def read(db: sqlite3.Connection):
-            rows = db.execute(
-                "SELECT entity, entity_id, lead_id, state FROM records WHERE team_id = ? "
-                "AND (lead_id = ? OR (entity = 'lead' AND entity_id = ?))",
-                (team, lead_id, lead_id),
-            ).fetchall()
-            records = [record_from_row(r) for r in rows]
-            changes: list[AnyChange] = []
-            conflicts: list[LoggedConflict] = []
-            for r in records:
-                key = (team, r.entity, r.entity_id)
-                changes += [
-                    change_decoder.decode(c[0])
-                    for c in db.execute(
-                        "SELECT payload FROM change_log WHERE team_id = ? AND entity = ? "
-                        "AND entity_id = ? ORDER BY server_seq",
-                        key,
-                    )
-                ]
-                conflicts += [
-                    conflict_from_row(c)
-                    for c in db.execute(
-                        "SELECT id, data, device_id, seq, logged_at FROM conflicts "
-                        "WHERE team_id = ? AND entity = ? AND entity_id = ? ORDER BY id",
-                        key,
-                    )
-                ]
-            return records, changes, conflicts
-
-        return await self._read(read)
+        return await self._read(lambda db: lead_history_rows(db, False, team, lead_id))
