@@ -16,7 +16,7 @@ UV     := $(BIN)/uv
 LOCK_DATE ?= 2026-12-02T00:00:00Z
 UPGRADE ?=
 # Line coverage may only rise: the last measured figure, rounded down.
-COVERAGE_FLOOR := 94
+COVERAGE_FLOOR := 96
 # Debian packages: Xvfb and Mesa for the Kivy window, espeak-ng and sox for test speech;
 # PostgreSQL, Redis and nginx for the scale-out tests (throwaway instances when none runs).
 APT_PACKAGES := xvfb xauth libgl1-mesa-dri libgl1 libmtdev1 espeak-ng sox \

@@ -216,6 +216,30 @@ async def _run_process(cmd: list[str], timeout_s: float) -> tuple[int | None, by
     return proc.returncode, err
 
 
+def _job_folder(
+    work: Path,
+    family: str,
+    blobs: dict[str, bytes],
+    data: TrainingSet,
+    *,
+    settings: RetrainSettings | None = None,
+    drift: str | None = None,
+) -> RetrainJob:
+    """Write the current model's ``blobs`` and the export into ``work``; the job on them."""
+    (work / "current").mkdir(parents=True, exist_ok=True)
+    for name, blob in blobs.items():
+        (work / "current" / f"{name}.tflite").write_bytes(blob)
+    (work / "data.msgpack").write_bytes(msgspec.msgpack.encode(data))
+    return RetrainJob(
+        family=family,
+        data=str(work / "data.msgpack"),
+        current=str(work / "current"),
+        out=str(work / "out"),
+        drift=drift,
+        settings=settings or RetrainSettings(),
+    )
+
+
 async def _run_job(
     job: RetrainJob, work: Path, timeout_s: float
 ) -> tuple[dict[str, Any] | None, str]:
@@ -287,15 +311,11 @@ async def retrain_once(
 
     with tempfile.TemporaryDirectory(prefix="realty-edge-retrain-") as tmp:
         work = work_dir or Path(tmp)
-        (work / "current").mkdir(parents=True, exist_ok=True)
-        for name, (_, path) in currents.items():
-            (work / "current" / f"{name}.tflite").write_bytes(path.read_bytes())
-        (work / "data.msgpack").write_bytes(msgspec.msgpack.encode(data))
-        job = RetrainJob(
-            family=family,
-            data=str(work / "data.msgpack"),
-            current=str(work / "current"),
-            out=str(work / "out"),
+        job = _job_folder(
+            work,
+            family,
+            {name: path.read_bytes() for name, (_, path) in currents.items()},
+            data,
             settings=RetrainSettings(
                 version=version,
                 min_rows=min_rows,
@@ -403,20 +423,10 @@ async def drift_once(
     data = await training_set(store, await pseudonym_key(registry), now_ms, team)
     with tempfile.TemporaryDirectory(prefix="realty-edge-drift-") as tmp:
         work = Path(tmp)
-        (work / "current").mkdir()
         ref = work / "reference.json"
         ref.write_bytes(reference)
-        for n in FAMILIES[family]:
-            blob = (await scope.materialize(n, version)).read_bytes()
-            (work / "current" / f"{n}.tflite").write_bytes(blob)
-        (work / "data.msgpack").write_bytes(msgspec.msgpack.encode(data))
-        job = RetrainJob(
-            family=family,
-            data=str(work / "data.msgpack"),
-            current=str(work / "current"),
-            out=str(work / "out"),
-            drift=str(ref),
-        )
+        blobs = {n: (await scope.materialize(n, version)).read_bytes() for n in FAMILIES[family]}
+        job = _job_folder(work, family, blobs, data, drift=str(ref))
         result, failure = await _run_job(job, work, timeout_s)
         if result is None:
             raise RuntimeError(f"drift check {failure}")
