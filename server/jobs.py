@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -44,7 +45,8 @@ class RetrainJob:
     ``config.drift_interval_s`` (never two of one kind at once).
 
     Every worker of every host schedules the jobs; at each tick the first to take the
-    store's lease (held for 90 % of the interval) runs it, the others skip.
+    store's lease (held for 90 % of the interval, renewed while the run lasts) runs it, the
+    others skip.
     """
 
     def __init__(
@@ -85,7 +87,8 @@ class RetrainJob:
 
     async def _run_and_release(self) -> list[RetrainRun]:
         try:
-            return await self.run()
+            async with self._renewing(RETRAIN_LEASE, REQUESTED_LEASE_MS):
+                return await self.run()
         finally:  # a lease of no time left: the next tick, here or elsewhere, may run
             holder, now = self.holder, self.config.clock()
             await self.store.write(lambda tx: tx.take_lease(RETRAIN_LEASE, holder, now, 0))
@@ -98,27 +101,55 @@ class RetrainJob:
             with contextlib.suppress(BaseException):
                 await task
 
-    async def _take(self, lease: str, interval_s: float | None) -> bool:
-        interval_ms = int(1000 * (interval_s or 0))
+    async def _hold(self, lease: str, ttl_ms: int) -> bool:
+        """Take ``lease`` for ``ttl_ms``, or renew it when this process holds it already."""
         holder, now = self.holder, self.config.clock()
-        held = await self.store.write(
-            lambda tx: tx.take_lease(lease, holder, now, max(1, interval_ms * 9 // 10))
-        )
+        held = await self.store.write(lambda tx: tx.take_lease(lease, holder, now, ttl_ms))
+        return bool(held)
+
+    @staticmethod
+    def _ttl_ms(interval_s: float | None) -> int:
+        return max(1, int(1000 * (interval_s or 0)) * 9 // 10)
+
+    async def _take(self, lease: str, interval_s: float | None) -> bool:
+        held = await self._hold(lease, self._ttl_ms(interval_s))
         if not held:
             log.info("%s skipped: another worker holds the lease", lease)
-        return bool(held)
+        return held
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, lease: str, ttl_ms: int) -> AsyncIterator[None]:
+        """Keep holding ``lease`` (renewed every third of ``ttl_ms``) while the block runs, so
+        a run longer than its lease is not started a second time elsewhere."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(ttl_ms / 3000)
+                if not await self._hold(lease, ttl_ms):
+                    log.warning("%s: the lease was taken by another worker during a run", lease)
+                    return
+
+        task = asyncio.ensure_future(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def tick(self) -> list[RetrainRun] | None:
         """The scheduled run: retrain if this process takes the cluster's lease, else skip."""
         if not await self._take(RETRAIN_LEASE, self.config.retrain_interval_s):
             return None
-        return await self.run()
+        async with self._renewing(RETRAIN_LEASE, self._ttl_ms(self.config.retrain_interval_s)):
+            return await self.run()
 
     async def drift_tick(self) -> list[DriftCheck] | None:
         """The scheduled drift check, under its own lease."""
         if not await self._take(DRIFT_LEASE, self.config.drift_interval_s):
             return None
-        return await self.check_drift()
+        async with self._renewing(DRIFT_LEASE, self._ttl_ms(self.config.drift_interval_s)):
+            return await self.check_drift()
 
     async def scopes(self) -> list[str | None]:
         """The teams trained for (``[None]``: pooled)."""

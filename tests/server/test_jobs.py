@@ -130,3 +130,38 @@ async def test_a_real_run_on_an_empty_server_is_refused_and_recorded(tmp_path):
     assert run.started_at == 1_700_000_000_000 and run.family == "behaviour"
     assert [(r.id, r.outcome) for r in recorded] == [(run.id, "refused")]
     assert json.loads(recorded[0].record)["reason"] == run.reason
+
+
+async def test_a_run_longer_than_its_lease_keeps_it_so_no_other_worker_starts_one(tmp_path):
+    """The lease is renewed while the run lasts; without renewal, a second worker would take it
+    (the control below) and train the same scope at the same time."""
+    from server.storage import open_store
+
+    config = ServerConfig(retrain_interval_s=0.3, retrain_families=("behaviour",))
+    async with open_store(tmp_path / "server.db") as store:
+        first, second = RetrainJob(store, None, config), RetrainJob(store, None, config)
+        first.holder, second.holder = "host-a-1", "host-b-2"
+        started = asyncio.Event()
+
+        async def slow_run():
+            started.set()
+            await asyncio.sleep(1.0)  # more than three lease lengths (270 ms each)
+            return [_run()]
+
+        first.run = slow_run
+        running = asyncio.ensure_future(first.tick())
+        await started.wait()
+        await asyncio.sleep(0.6)
+        assert await second.tick() is None  # refused: the lease is still held
+        assert await running == [_run()]
+
+        # The control: a holder that stops renewing loses the lease once it expires.
+        await asyncio.sleep(0.3)
+        ran = []
+
+        async def quick_run():
+            ran.append(True)
+            return []
+
+        second.run = quick_run
+        assert await second.tick() == [] and ran == [True]
