@@ -123,6 +123,7 @@ async def outreach_tour(workdir: Path, console: Console) -> dict[str, Any]:
                 workdir / "outreach.db", clock=lambda: NOON_MS, outreach=config
             ) as server:
                 provider.webhook_url = f"{server.url}/api/v1/outreach/webhook/team-a"
+                provider.clock = lambda: NOON_MS  # signs its callbacks at the server's time
                 phone = await EdgeRuntime.open(workdir / "outreach-phone.db", clock=lambda: NOON_MS)
                 try:
                     await phone.put(tour_records())

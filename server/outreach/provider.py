@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Annotated
 
 import httpx
@@ -31,16 +32,40 @@ SIGNATURE_HEADER = "X-Signature"
 _Short = Annotated[str, Meta(max_length=200)]
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header value for ``body``: ``sha256=<hex>``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+#: How far a webhook's signed time may be from the server's clock (seconds), either way.
+SIGNATURE_TOLERANCE_S = 300
 
 
-def verify(secret: str, body: bytes, header: str | None) -> bool:
-    """Whether ``header`` is ``body``'s signature with ``secret`` (False without a secret)."""
+def _mac(secret: str, at_s: int, team: str, body: bytes) -> str:
+    signed = f"{at_s}.{team}.".encode() + body
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, body: bytes, *, team: str, at_s: int | None = None) -> str:
+    """The signature header value for ``body`` sent to ``team``'s webhook at ``at_s`` (Unix
+    seconds; default now): ``t=<at_s>,v1=<hex HMAC-SHA256(secret, "<at_s>.<team>." + body)>``.
+
+    The time and the team are signed with the body, so a captured callback cannot be replayed
+    later (outside :data:`SIGNATURE_TOLERANCE_S`) nor to another team's webhook."""
+    at = int(time.time()) if at_s is None else at_s
+    return f"t={at},v1={_mac(secret, at, team, body)}"
+
+
+def verify(
+    secret: str, body: bytes, header: str | None, *, team: str, now_s: float | None = None
+) -> bool:
+    """Whether ``header`` is a fresh signature of ``body`` for ``team`` with ``secret`` (False
+    without a secret, on a malformed header, or a time too far from ``now_s``)."""
     if not secret or not header or not header.isascii():
         return False  # compare_digest refuses non-ASCII text (a header of anyone's choosing)
-    return hmac.compare_digest(sign(secret, body), header.strip())
+    parts = dict(p.split("=", 1) for p in header.strip().split(",") if "=" in p)
+    at, mac = parts.get("t", ""), parts.get("v1", "")
+    if not at.isdigit() or not mac:
+        return False
+    now = time.time() if now_s is None else now_s
+    if abs(now - int(at)) > SIGNATURE_TOLERANCE_S:
+        return False
+    return hmac.compare_digest(_mac(secret, int(at), team, body), mac)
 
 
 class SendRequest(msgspec.Struct, frozen=True, kw_only=True, rename={"from_": "from"}):

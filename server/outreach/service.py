@@ -173,11 +173,12 @@ class OutreachService:
 
     async def webhook(self, team: str, body: bytes, signature: str | None) -> WebhookResult:
         """A provider callback: verified first (nothing is read or written unsigned)."""
-        if not verify(self.config.webhook_secret, body, signature):
+        now_s = self.replicas.service.config.clock() / 1000
+        if not verify(self.config.webhook_secret, body, signature, team=team, now_s=now_s):
             why = (
                 "no webhook secret is configured"
                 if not self.config.webhook_secret
-                else ("missing or bad X-Signature")
+                else "missing, stale or bad X-Signature (t=<unix s>,v1=<HMAC of t.team.body>)"
             )
             raise UnauthorizedError(
                 f"provider webhook refused: {why}", path=f"header.{SIGNATURE_HEADER.lower()}"

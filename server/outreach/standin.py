@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,6 +35,9 @@ class ProviderStandIn:
         #: Where callbacks go (a provider's account-level webhook setting); "" = nowhere.
         self.webhook_url = ""
         self.callback_status = "delivered"
+        #: The clock its webhook calls are signed by (epoch ms; None: now): the server's, when
+        #: the server runs on a fixed clock (the tests, the demo).
+        self.clock: Callable[[], int] | None = None
         self.messages: list[SendRequest] = []
         self.callbacks: list[tuple[int, dict[str, Any]]] = []
         self.accepted = threading.Event()
@@ -74,11 +77,17 @@ class ProviderStandIn:
         body = msgspec.json.encode(payload)
         headers = {"content-type": "application/json"}
         if secret != "":
-            headers[SIGNATURE_HEADER] = sign(self.secret if secret is None else secret, body)
+            team = self.webhook_url.rstrip("/").rsplit("/", 1)[-1]
+            key = self.secret if secret is None else secret
+            headers[SIGNATURE_HEADER] = sign(key, body, team=team, at_s=self.signed_at())
         answer = httpx.post(self.webhook_url, content=body, headers=headers, timeout=30)
         with self._lock:
             self.callbacks.append((answer.status_code, payload))
         return answer.status_code
+
+    def signed_at(self) -> int | None:
+        """The time a webhook call signs now (Unix s; None: the wall clock)."""
+        return None if self.clock is None else self.clock() // 1000
 
     def _status(self, message_id: str, reference: str) -> None:
         self.post(

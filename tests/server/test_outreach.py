@@ -192,6 +192,7 @@ async def test_sms_through_the_provider_callbacks_and_an_opt_out(tmp_path):
             tmp_path / "server.db", clock=clock, outreach=outreach_config(provider=provider)
         ) as server,
     ):
+        provider.clock = clock  # the server's fixed clock: its webhook calls are signed by it
         provider.webhook_url = f"{server.url}/api/v1/outreach/webhook/team-a"
         phone = await open_phone(tmp_path / "phone.db", server)
         # a team admin's token: the test also reads the lead's export
@@ -325,7 +326,7 @@ async def test_without_a_server_channel_the_step_is_a_task_said_so(tmp_path):
                 hook = await http.post(
                     "/api/v1/outreach/webhook/team-a",
                     content=b"{}",
-                    headers={"x-signature": sign("", b"{}")},
+                    headers={"x-signature": sign("", b"{}", team="team-a")},
                 )
                 assert hook.status_code == 401 and "no webhook secret" in hook.json()["detail"]
         finally:
@@ -399,8 +400,10 @@ async def test_provider_outcomes_are_told_apart():
     assert hooked.callback_url() == "https://crm.example/api/v1/outreach/webhook/team-b"
     with pytest.raises(ValueError, match="provider_url"):
         ProviderChannel(OutreachConfig(), "team-a")
-    assert verify("s", b"x", sign("s", b"x")) and not verify("s", b"x", sign("t", b"x"))
-    assert not verify("", b"x", sign("", b"x")) and not verify("s", b"x", None)
+    t = {"team": "team-a"}
+    assert verify("s", b"x", sign("s", b"x", **t), **t)
+    assert not verify("s", b"x", sign("t", b"x", **t), **t)
+    assert not verify("", b"x", sign("", b"x", **t), **t) and not verify("s", b"x", None, **t)
 
 
 def test_configuration_from_the_environment():
@@ -610,6 +613,7 @@ async def test_the_webhook_refuses_bad_bodies_and_unknown_references(tmp_path):
             tmp_path / "server.db", clock=clock, outreach=outreach_config(provider=provider)
         ) as server,
     ):
+        provider.clock = clock  # the server's fixed clock: its webhook calls are signed by it
         provider.webhook_url = f"{server.url}/api/v1/outreach/webhook/team-a"
         provider.callback_status = "failed"
         phone = await open_phone(tmp_path / "phone.db", server)
@@ -641,7 +645,9 @@ async def test_the_webhook_refuses_bad_bodies_and_unknown_references(tmp_path):
             )
             hook = provider.webhook_url
             raw = b"{not json"
-            bad = httpx.post(hook, content=raw, headers={"x-signature": sign(provider.secret, raw)})
+            team = hook.rsplit("/", 1)[-1]
+            signed = sign(provider.secret, raw, team=team, at_s=provider.signed_at())
+            bad = httpx.post(hook, content=raw, headers={"x-signature": signed})
             assert bad.status_code == 422 and bad.json()["path"] == "$"
             assert (await phone.sync(server.url, server.token())).status == "ok"
             stored = await phone.get("intervention_step", steps[0]["id"])

@@ -323,7 +323,21 @@ def test_the_provider_signature_check_refuses_what_it_cannot_compare():
     from server.outreach.provider import sign, verify
 
     body = b'{"type": "inbound"}'
-    assert verify("s3cret", body, sign("s3cret", body))
-    for header in ("é", "sha256=é", None, "", sign("other", body)):
-        assert not verify("s3cret", body, header)  # never a TypeError (a 500) on odd bytes
-    assert not verify("", body, sign("", body))  # no secret: nothing is accepted
+    t = {"team": "team-a"}
+    assert verify("s3cret", body, sign("s3cret", body, **t), **t)
+    odd = ("é", "sha256=é", "t=é,v1=00", "t=,v1=", "v1=00", None, "", sign("other", body, **t))
+    for header in odd:
+        assert not verify("s3cret", body, header, **t)  # never a TypeError (a 500) on odd bytes
+    assert not verify("", body, sign("", body, **t), **t)  # no secret: nothing is accepted
+
+
+def test_a_captured_webhook_cannot_be_replayed_later_or_to_another_team():
+    from server.outreach.provider import SIGNATURE_TOLERANCE_S, sign, verify
+
+    body = b'{"type": "inbound", "message_id": "IN1"}'
+    header = sign("s3cret", body, team="team-a", at_s=1_000_000)
+    assert verify("s3cret", body, header, team="team-a", now_s=1_000_000 + SIGNATURE_TOLERANCE_S)
+    late = 1_000_000 + SIGNATURE_TOLERANCE_S + 1
+    assert not verify("s3cret", body, header, team="team-a", now_s=late)
+    assert not verify("s3cret", body, header, team="team-b", now_s=1_000_000)
+    assert not verify("s3cret", body + b" ", header, team="team-a", now_s=1_000_000)
