@@ -170,12 +170,20 @@ async def begin_send(store: EdgeStore, step_id: str, now_ms: int | None = None) 
 async def finish_send(
     store: EdgeStore, step: InterventionStep, delivery: Delivery, now_ms: int | None = None
 ) -> Execution:
-    """Record what the channel did with a step that :func:`begin_send` moved to ``sending``."""
+    """Record what the channel did with a step that :func:`begin_send` moved to ``sending``.
+
+    A provider's callback may have settled the step while the send was finishing (a failure
+    right after acceptance): then its status and outcome stand, and only the outreach itself
+    (the message did leave) is recorded."""
     now = store.now_ms() if now_ms is None else now_ms
     status = _AFTER_SEND[delivery.status]
     event = _outreach_event(step, now) if status is StepStatus.SENT else None
     async with store.transaction(now) as tx:
-        _set(tx, step, now, status=status, outcome=delivery.detail[:20_000])
+        current = await store.get(InterventionStep, step.id)
+        if current.status is StepStatus.SENDING:
+            _set(tx, current, now, status=status, outcome=delivery.detail[:20_000])
+        else:
+            status = current.status
         if event is not None:
             tx.put(event)
     return Execution(step_id=step.id, status=status, delivery=delivery, event=event)

@@ -270,6 +270,21 @@ async def test_a_send_cut_short_becomes_unknown_on_reopen_and_is_never_resent(tm
         await rt.close()
 
 
+async def test_a_failure_callback_during_the_send_is_not_overwritten_by_its_end(phone):
+    from edge.outreach.executor import begin_send, delivery_update, finish_send
+
+    step = await a_step(phone)
+    ins = await begin_send(phone._store, step.id)  # sending; the provider accepted it
+    settled = await delivery_update(phone._store, step.id, False, "provider SM1: failed (30003)")
+    assert settled.status is StepStatus.FAILED  # the callback came before the send's end
+    accepted = Delivery(status=DeliveryStatus.SENT, channel=step.channel, detail="accepted SM1")
+    done = await finish_send(phone._store, ins.step, accepted)
+    stored = await phone.get(InterventionStep, step.id)
+    assert done.status is StepStatus.FAILED and stored.status is StepStatus.FAILED
+    assert "30003" in stored.outcome  # the callback's outcome stands
+    assert done.event is not None  # the message did leave: its outreach is recorded
+
+
 async def test_delivery_callbacks_settle_steps(phone):
     step = await a_step(phone)
     await phone.execute_step(step.id, Recorder())
