@@ -40,7 +40,7 @@ from server.outreach.service import OutreachService
 from server.ratelimit import rate_limiter
 from server.service import SyncService
 from server.storage import ServerStore, open_store
-from server.team_replicas import TeamReplicas, pid_alive, remove_stale_replica_folders
+from server.team_replicas import TeamReplicas, pid_alive, recover_stale_replica_folders
 
 PUBLIC = [
     "^/api/v1/advanced/health",
@@ -91,13 +91,15 @@ def create_app(config: ServerConfig | None = None, store: ServerStore | None = N
     own_folder = config.replica_dir.name == process_folder()
 
     async def startup(app: Litestar) -> None:
-        if own_folder:
-            host = process_folder().rpartition("-")[0]
-            remove_stale_replica_folders(config.replica_dir.parent, host, pid_alive)
         await store.open()
         app.state.signing_key = await store.signing_key()
         await distribution.ready()  # an older version's registry folder is imported here
         await service.start()
+        if own_folder:  # a dead worker's replicas: their unsent writes pushed, then removed
+            host = process_folder().rpartition("-")[0]
+            await recover_stale_replica_folders(
+                config.replica_dir.parent, host, pid_alive, replicas
+            )
         retrain_job.start()
 
     async def shutdown(app: Litestar) -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import shutil
 import time
@@ -51,6 +52,8 @@ from server.lanes import Lanes, on_loop
 from server.service import SyncService
 from sync.changes import ChangeBatch
 from sync.version import SCHEMA_VERSION
+
+log = logging.getLogger("realty_edge.server")
 
 T = TypeVar("T")
 #: The agent id the replicas push as (a device row of the team registered to this agent).
@@ -109,6 +112,10 @@ class TeamReplicas:
         runtime = self._runtimes.get(team)
         if runtime is None:
             name = hashlib.sha256(team.encode()).hexdigest()[:24]
+            self.directory.mkdir(parents=True, exist_ok=True)
+            # Whose replica this is, for a later start that finds the folder of a dead worker
+            # with writes it had not pushed (recover_stale_replica_folders).
+            (self.directory / f"{name}.team").write_text(team)
             runtime = await EdgeRuntime.open(
                 self.directory / f"{name}.db", clock=self.service.config.clock
             )
@@ -277,8 +284,17 @@ class TeamReplicas:
         )
 
     async def close(self) -> None:
+        """Push what any replica still holds (the store is open until after this), then close."""
         for team, runtime in list(self._runtimes.items()):
-            await self.lanes.run(team, runtime.close)
+
+            async def closing(team: str = team, runtime: EdgeRuntime = runtime) -> None:
+                try:
+                    if await runtime.pending_changes(1):
+                        await self.push(team, runtime)
+                finally:
+                    await runtime.close()
+
+            await self.lanes.run(team, closing)
         self._runtimes.clear()
         self._aligned.clear()
         self._answers.clear()
@@ -296,18 +312,43 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_replica_folders(base: Path, host: str, alive: Callable[[int], bool]) -> list[Path]:
-    """Delete the ``<host>-<pid>`` replica folders of this host's workers that are gone.
-
-    A worker killed before its shutdown leaves its folder behind; replicas are caches, so
-    removing them loses nothing. Other hosts' folders (a shared data folder) are left alone.
-    """
-    removed: list[Path] = []
+def stale_replica_folders(base: Path, host: str, alive: Callable[[int], bool]) -> list[Path]:
+    """The ``<host>-<pid>`` replica folders of this host's workers that are gone (a worker
+    killed before its shutdown leaves its folder behind); other hosts' folders (a shared data
+    folder) are not this host's to judge."""
     if not base.is_dir():
-        return removed
-    for folder in base.iterdir():
+        return []
+    found: list[Path] = []
+    for folder in sorted(base.iterdir()):
         name, _, pid = folder.name.rpartition("-")
         if folder.is_dir() and name == host and pid.isdigit() and not alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
+            found.append(folder)
+    return found
+
+
+async def recover_stale_replica_folders(
+    base: Path, host: str, alive: Callable[[int], bool], replicas: TeamReplicas
+) -> list[Path]:
+    """Push the writes a dead worker's replicas still held into the store, then delete their
+    folders; the folders removed. A folder whose writes cannot be pushed is kept (logged), so
+    nothing is lost: the next start tries again."""
+    removed: list[Path] = []
+    for folder in stale_replica_folders(base, host, alive):
+        try:
+            for label in sorted(folder.glob("*.team")):
+                database = label.with_suffix(".db")
+                if not database.exists():
+                    continue
+                runtime = await EdgeRuntime.open(database, clock=replicas.service.config.clock)
+                try:
+                    pushed = await replicas.push(label.read_text(), runtime)
+                finally:
+                    await runtime.close()
+                if pushed:
+                    log.warning("pushed %d unsent replica change(s) from %s", pushed, folder)
+        except Exception:
+            log.exception("kept the stale replica folder %s: its writes were not pushed", folder)
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
     return removed

@@ -205,3 +205,39 @@ async def test_teams_do_not_share_answers(team):
     assert await replicas.read(TEAM, "leads", leads) == 2
     assert await replicas.read("team-b", "leads", leads) == 0
     assert leads.calls == 2
+
+
+async def test_a_dead_workers_unsent_replica_writes_reach_the_store_before_its_folder_goes(
+    tmp_path: Path,
+):
+    """A worker killed between a replica's write and its push: the next start on the host
+    pushes what the replica held, then removes the folder; a folder it cannot read stays."""
+    from server.team_replicas import recover_stale_replica_folders
+
+    store = open_store(tmp_path / "server.db")
+    await store.open()
+    service = SyncService(store, ServerConfig(database_url=str(tmp_path / "server.db")))
+    await service.start()
+    base = tmp_path / "replicas"
+    dead, broken = base / "web1-100", base / "web1-101"
+    for folder in (dead, broken):
+        folder.mkdir(parents=True)
+    replica = await EdgeRuntime.open(dead / "abc.db")
+    written = lead(0, agent_id="agent-001")
+    await replica.put([written])  # written on the replica, never pushed: the worker died
+    await replica.close()
+    (dead / "abc.team").write_text("team-a")
+    (broken / "xyz.db").write_bytes(b"not a database at all")
+    (broken / "xyz.team").write_text("team-a")
+    live = TeamReplicas(base / "web1-200", service)
+    try:
+        assert await store.record("team-a", ("lead", written.id)) is None
+        removed = await recover_stale_replica_folders(
+            base, "web1", alive=lambda pid: pid == 200, replicas=live
+        )
+        assert removed == [dead] and not dead.exists() and broken.exists()
+        stored = await store.record("team-a", ("lead", written.id))
+        assert stored is not None  # nothing the dead worker wrote was lost
+    finally:
+        await live.close()
+        await store.close()

@@ -20,7 +20,7 @@ from server.jobs import RETRAIN_LEASE, RetrainJob
 from server.ratelimit import RedisTokenBucket, TokenBucket, rate_limiter
 from server.retrain import RetrainRun
 from server.storage import open_store
-from server.team_replicas import pid_alive, remove_stale_replica_folders
+from server.team_replicas import pid_alive, stale_replica_folders
 from tests.server.test_cli import CLI, free_port, run
 
 # --- settings from the environment ---------------------------------------------------------
@@ -84,15 +84,13 @@ def test_several_workers_keep_their_replicas_apart_and_one_process_keeps_the_fol
     assert process_folder().endswith(f"-{os.getpid()}")
 
 
-def test_only_this_hosts_dead_workers_replicas_are_removed(tmp_path):
+def test_only_this_hosts_dead_workers_replicas_are_stale(tmp_path):
     for name in ("web1-100", "web1-200", "web2-100", "web1-notes"):
         (tmp_path / name).mkdir()
     (tmp_path / "web1-300").write_text("a file, not a worker's folder")
-    removed = remove_stale_replica_folders(tmp_path, "web1", alive=lambda pid: pid == 200)
-    assert [p.name for p in removed] == ["web1-100"]
-    left = sorted(p.name for p in tmp_path.iterdir())
-    assert left == ["web1-200", "web1-300", "web1-notes", "web2-100"]
-    assert remove_stale_replica_folders(tmp_path / "none", "web1", pid_alive) == []
+    stale = stale_replica_folders(tmp_path, "web1", alive=lambda pid: pid == 200)
+    assert [p.name for p in stale] == ["web1-100"]
+    assert stale_replica_folders(tmp_path / "none", "web1", pid_alive) == []
     assert pid_alive(os.getpid()) and not pid_alive(2**22 + 1)
 
 
