@@ -9,6 +9,8 @@ and one sees at once what the other changed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
@@ -146,16 +148,22 @@ def manifest(version: str):
     return msgspec.structs.replace(MANIFEST, version=version)
 
 
-async def test_two_workers_promoting_and_rolling_back_at_once_lose_nothing(database_url, tmp_path):
-    """Two stores (two workers) on one database, each with its own registry: 12 versions
-    published by each, at the same time, then each rolling back its own; every version and
-    every rollback is recorded, and the stable version is one neither rolled back."""
+@contextlib.asynccontextmanager
+async def two_workers(database_url: str, tmp_path) -> AsyncIterator[tuple]:
+    """(the first store, a registry on it, a registry on a second store of one database): two
+    workers of one cluster."""
     async with (
         open_store(database_url, pool_size=2) as one,
         open_store(database_url, pool_size=2) as two,
     ):
-        a = ModelDistribution(one, tmp_path / "a")
-        b = ModelDistribution(two, tmp_path / "b")
+        yield one, ModelDistribution(one, tmp_path / "a"), ModelDistribution(two, tmp_path / "b")
+
+
+async def test_two_workers_promoting_and_rolling_back_at_once_lose_nothing(database_url, tmp_path):
+    """Two stores (two workers) on one database, each with its own registry: 12 versions
+    published by each, at the same time, then each rolling back its own; every version and
+    every rollback is recorded, and the stable version is one neither rolled back."""
+    async with two_workers(database_url, tmp_path) as (_, a, b):
         await a.publish(BLOB, manifest("0.0.1"))
         assert await a.public_key() == await b.public_key()  # one signing key for both
 
@@ -182,12 +190,7 @@ async def test_two_workers_promoting_and_rolling_back_at_once_lose_nothing(datab
 
 
 async def test_a_change_by_one_worker_is_seen_by_the_other_at_once(database_url, tmp_path):
-    async with (
-        open_store(database_url, pool_size=2) as one,
-        open_store(database_url, pool_size=2) as two,
-    ):
-        a = ModelDistribution(one, tmp_path / "a")
-        b = ModelDistribution(two, tmp_path / "b")
+    async with two_workers(database_url, tmp_path) as (_, a, b):
         assert await b.serving("team-x", "behaviour") is None
         await a.publish(BLOB, manifest("9.1.0"))
         assert (await b.served("team-x", ("behaviour",)))["behaviour"][1] == "9.1.0"
@@ -209,12 +212,7 @@ async def test_a_change_by_one_worker_is_seen_by_the_other_at_once(database_url,
 async def test_served_versions_are_read_once_until_the_registry_changes(database_url, tmp_path):
     """What a team is served is cached per process: a question costs one read of the change
     counter, and the families are read again only after a change (by any worker)."""
-    async with (
-        open_store(database_url, pool_size=2) as one,
-        open_store(database_url, pool_size=2) as two,
-    ):
-        reader = ModelDistribution(one, tmp_path / "a")
-        writer = ModelDistribution(two, tmp_path / "b")
+    async with two_workers(database_url, tmp_path) as (one, reader, writer):
         await writer.publish(BLOB, manifest("9.1.0"))
         reads: list[str] = []
         real = one.model_families
