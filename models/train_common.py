@@ -130,7 +130,8 @@ class TrainedModel:
         return np.asarray(out, dtype=np.float32)
 
 
-def _standardize_layer(std: Standardizer):
+def standardize_layer(std: Standardizer, name: str = "standardize"):
+    """A Keras layer ``clip((x - shift) * scale, ±CLIP_SIGMA)`` (exported with the model)."""
     import keras
 
     class Standardize(keras.layers.Layer):
@@ -143,28 +144,55 @@ def _standardize_layer(std: Standardizer):
             z = (x - self.shift) * self.scale
             return keras.ops.clip(z, -CLIP_SIGMA, CLIP_SIGMA)
 
-    return Standardize(std.shift, std.scale, name="standardize")
+    return Standardize(std.shift, std.scale, name=name)
+
+
+def layer_settings(cfg: TrainConfig, seed: int) -> tuple[Any, Any]:
+    """The seeded kernel initializer and the regularizer the dense layers of one member share."""
+    import keras
+
+    init = keras.initializers.GlorotUniform(seed=seed)
+    reg = keras.regularizers.L2(cfg.l2) if cfg.l2 else None
+    return init, reg
+
+
+def relu_stack(
+    h: Any,
+    widths: Sequence[int],
+    settings: tuple[Any, Any],
+    *,
+    name: str,
+    label: str = "dense",
+    start: int = 0,
+    dropout: float = 0.0,
+    seed: int = 0,
+) -> Any:
+    """``h`` through ReLU dense layers of ``widths`` (``<name>_<label><i>``), each followed by
+    dropout when ``dropout`` is set (``<name>_drop<i>``, seed ``seed + i``)."""
+    import keras
+
+    init, reg = settings
+    for i, width in enumerate(widths, start=start):
+        h = keras.layers.Dense(
+            width,
+            activation="relu",
+            kernel_initializer=init,
+            kernel_regularizer=reg,
+            name=f"{name}_{label}{i}",
+        )(h)
+        if dropout:
+            h = keras.layers.Dropout(dropout, seed=seed + i, name=f"{name}_drop{i}")(h)
+    return h
 
 
 def build_mlp(n_features: int, n_outputs: int, cfg: TrainConfig, seed: int, name: str = "mlp"):
     """An MLP from standardized features to ``n_outputs`` logits."""
     import keras
 
-    init = keras.initializers.GlorotUniform(seed=seed)
-    reg = keras.regularizers.L2(cfg.l2) if cfg.l2 else None
+    settings = layer_settings(cfg, seed)
     inp = keras.Input(shape=(n_features,), name=f"{name}_in")
-    h = inp
-    for i, width in enumerate(cfg.hidden):
-        h = keras.layers.Dense(
-            width,
-            activation="relu",
-            kernel_initializer=init,
-            kernel_regularizer=reg,
-            name=f"{name}_dense{i}",
-        )(h)
-        if cfg.dropout:
-            h = keras.layers.Dropout(cfg.dropout, seed=seed + i, name=f"{name}_drop{i}")(h)
-    out = keras.layers.Dense(n_outputs, kernel_initializer=init, name=f"{name}_logits")(h)
+    h = relu_stack(inp, cfg.hidden, settings, name=name, dropout=cfg.dropout, seed=seed)
+    out = keras.layers.Dense(n_outputs, kernel_initializer=settings[0], name=f"{name}_logits")(h)
     return keras.Model(inp, out, name=name)
 
 
@@ -281,7 +309,7 @@ def _assemble(members, std: Standardizer, platt, n_features: int):
     a = np.array([p[0] for p in platt], dtype=np.float32)
     b = np.array([p[1] for p in platt], dtype=np.float32)
     inp = keras.Input(shape=(n_features,), name="features")
-    z = _standardize_layer(std)(inp)
+    z = standardize_layer(std)(inp)
     logits = []
     for net in members:
         last = net.get_layer(f"{net.name}_logits")

@@ -29,13 +29,15 @@ import numpy as np
 from models.features import N_FEATURES
 from models.intervention.candidate import N_CANDIDATE, N_INPUT
 from models.train_common import (
-    CLIP_SIGMA,
     Standardizer,
     TrainConfig,
     check_labels,
     configure_tensorflow,
+    layer_settings,
     platt_fit,
+    relu_stack,
     split_validation,
+    standardize_layer,
 )
 from sync.manifest import GoldenCase
 
@@ -68,36 +70,15 @@ def split_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x[:, :N_FEATURES], x[:, N_FEATURES:]
 
 
-def _standardize(std: Standardizer, name: str):
-    import keras
-
-    class Standardize(keras.layers.Layer):
-        def __init__(self, shift, scale, **kw):
-            super().__init__(**kw)
-            self.shift = keras.ops.convert_to_tensor(shift)
-            self.scale = keras.ops.convert_to_tensor(scale)
-
-        def call(self, x):
-            return keras.ops.clip((x - self.shift) * self.scale, -CLIP_SIGMA, CLIP_SIGMA)
-
-    return Standardize(std.shift, std.scale, name=name)
-
-
 def _member(cfg: TrainConfig, seed: int, name: str):
     """One member on standardized inputs: (lead_z, slot_z) -> logit."""
     import keras
 
-    init = keras.initializers.GlorotUniform(seed=seed)
-    reg = keras.regularizers.L2(cfg.l2) if cfg.l2 else None
+    settings = layer_settings(cfg, seed)
+    init, reg = settings
     lead = keras.Input(shape=(N_FEATURES,), name=f"{name}_lead")
     slots = keras.Input(shape=(N_CANDIDATE,), name=f"{name}_slots")
-    h = keras.layers.Dense(
-        JOINT,
-        activation="relu",
-        kernel_initializer=init,
-        kernel_regularizer=reg,
-        name=f"{name}_lead0",
-    )(lead)
+    h = relu_stack(lead, [JOINT], settings, name=name, label="lead")
     if cfg.dropout:
         h = keras.layers.Dropout(cfg.dropout, seed=seed, name=f"{name}_leaddrop")(h)
     joint = cfg.hidden[0]
@@ -110,14 +91,7 @@ def _member(cfg: TrainConfig, seed: int, name: str):
     h = keras.layers.Activation("relu", name=f"{name}_joint")(
         keras.layers.Add(name=f"{name}_add")([lead_part, slot_part])
     )
-    for i, width in enumerate(cfg.hidden[1:], start=1):
-        h = keras.layers.Dense(
-            width,
-            activation="relu",
-            kernel_initializer=init,
-            kernel_regularizer=reg,
-            name=f"{name}_dense{i}",
-        )(h)
+    h = relu_stack(h, cfg.hidden[1:], settings, name=name, start=1)
     out = keras.layers.Dense(1, kernel_initializer=init, name=f"{name}_logits")(h)
     return keras.Model([lead, slots], out, name=name)
 
@@ -180,8 +154,8 @@ def _assemble(members, lead_std: Standardizer, slot_std: Standardizer, platt: tu
     a, b = platt
     lead = keras.Input(shape=(N_FEATURES,), name="lead")
     slots = keras.Input(shape=(N_CANDIDATE,), name="slots")
-    zl = _standardize(lead_std, "standardize_lead")(lead)
-    zs = _standardize(slot_std, "standardize_slots")(slots)
+    zl = standardize_layer(lead_std, "standardize_lead")(lead)
+    zs = standardize_layer(slot_std, "standardize_slots")(slots)
     logits = []
     for net in members:
         last = net.get_layer(f"{net.name}_logits")
