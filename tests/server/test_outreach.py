@@ -13,6 +13,8 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,10 +25,11 @@ from aiosmtpd.smtp import AuthResult
 
 from edge.channels.base import DeliveryStatus, OutboundMessage
 from edge.runtime import EdgeRuntime
+from server.local import LiveServer
 from server.outreach.config import OutreachConfig
 from server.outreach.email import SmtpChannel
 from server.outreach.provider import ProviderChannel, sign, verify
-from server.outreach.standin import run_provider
+from server.outreach.standin import ProviderStandIn, run_provider
 from sync.records import Channel, Consent, InterventionPlan, InterventionStep, StepStatus
 from tests.device_db import device_rows, device_value
 from tests.factories import HOUR_MS, NOW_MS, agent, event, lead, listing
@@ -185,7 +188,9 @@ async def wait_for(condition, timeout_s: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_sms_through_the_provider_callbacks_and_an_opt_out(tmp_path):
+@contextmanager
+def provider_and_server(tmp_path: Path) -> Iterator[tuple[ProviderStandIn, LiveServer]]:
+    """A provider stand-in and a server on the fixed clock, each calling the other."""
     with (
         run_provider() as provider,
         run_server(
@@ -194,6 +199,11 @@ async def test_sms_through_the_provider_callbacks_and_an_opt_out(tmp_path):
     ):
         provider.clock = clock  # the server's fixed clock: its webhook calls are signed by it
         provider.webhook_url = f"{server.url}/api/v1/outreach/webhook/team-a"
+        yield provider, server
+
+
+async def test_sms_through_the_provider_callbacks_and_an_opt_out(tmp_path):
+    with provider_and_server(tmp_path) as (provider, server):
         phone = await open_phone(tmp_path / "phone.db", server)
         # a team admin's token: the test also reads the lead's export
         headers = {"authorization": f"Bearer {server.token(role='team_admin')}"}
@@ -607,14 +617,7 @@ async def test_provider_errors_after_the_request_are_unknown():
 
 
 async def test_the_webhook_refuses_bad_bodies_and_unknown_references(tmp_path):
-    with (
-        run_provider() as provider,
-        run_server(
-            tmp_path / "server.db", clock=clock, outreach=outreach_config(provider=provider)
-        ) as server,
-    ):
-        provider.clock = clock  # the server's fixed clock: its webhook calls are signed by it
-        provider.webhook_url = f"{server.url}/api/v1/outreach/webhook/team-a"
+    with provider_and_server(tmp_path) as (provider, server):
         provider.callback_status = "failed"
         phone = await open_phone(tmp_path / "phone.db", server)
         headers = {"authorization": f"Bearer {server.token()}"}

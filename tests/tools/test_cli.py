@@ -23,44 +23,20 @@ def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
+#: A small seeded world at a fixed present: the same bytes every time.
+GENERATE = ("generate", "--agents", "2", "--leads", "30", "--listings", "200", "--seed", "3")
+
+
 @pytest.fixture(scope="module")
 def world_file(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("world") / "world.jsonl"
-    run(
-        "generate",
-        "--agents",
-        "2",
-        "--leads",
-        "30",
-        "--listings",
-        "200",
-        "--seed",
-        "3",
-        "--now",
-        NOW,
-        "--out",
-        str(out),
-    )
+    run(*GENERATE, "--now", NOW, "--out", str(out))
     return out
 
 
 def test_generate_writes_an_ingestible_seeded_batch(world_file, tmp_path):
     again = tmp_path / "again.jsonl"
-    proc = run(
-        "generate",
-        "--agents",
-        "2",
-        "--leads",
-        "30",
-        "--listings",
-        "200",
-        "--seed",
-        "3",
-        "--now",
-        NOW,
-        "--out",
-        str(again),
-    )
+    proc = run(*GENERATE, "--now", NOW, "--out", str(again))
     assert "30 leads" in proc.stdout and "200 listings" in proc.stdout
     assert again.read_bytes() == world_file.read_bytes()
     other = tmp_path / "other.msgpack"
