@@ -15,8 +15,9 @@ UV     := $(BIN)/uv
 # move the date (or name packages with UPGRADE="--upgrade-package NAME"), `make lock`, `make test`.
 LOCK_DATE ?= 2026-12-02T00:00:00Z
 UPGRADE ?=
-# Line coverage may only rise: the last measured figure, rounded down.
-COVERAGE_FLOOR := 96
+# Line coverage may only rise: the issue's target, under the last measured figures (95.9-96.0 %;
+# a process killed mid-write by the crash tests can cost a run 0.1 %).
+COVERAGE_FLOOR := 95
 # Debian packages: Xvfb and Mesa for the Kivy window, espeak-ng and sox for test speech;
 # PostgreSQL, Redis and nginx for the scale-out tests (throwaway instances when none runs).
 APT_PACKAGES := xvfb xauth libgl1-mesa-dri libgl1 libmtdev1 espeak-ng sox \
