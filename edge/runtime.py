@@ -25,7 +25,22 @@ from edge.features_sql import LeadSnapshot, events_snapshot
 from edge.inference import ModelRegistry
 from edge.ingest import IngestReport, ingest
 from edge.language import LanguageGuess, LanguageIdentifier
-from edge.outreach.executor import Execution, Inbound, RuleInputs, recover_sending
+from edge.outreach.executor import (
+    Execution,
+    Inbound,
+    RuleInputs,
+    begin_send,
+    delivery_update,
+    execute_step,
+    find_lead,
+    finish_send,
+    record_inbound,
+    recover_sending,
+    resolve_unknown,
+    settle_plans,
+    skip_step,
+    snooze_step,
+)
 from edge.personalization import (
     Recommendation,
     RecommendContext,
@@ -306,8 +321,6 @@ class EdgeRuntime:
 
     async def after_pull(self, _report: object = None) -> None:
         """Pulled changes: plans made apart converge, and pulled steps get their jobs now."""
-        from edge.outreach.executor import settle_plans
-
         self.forget_erased()
         await settle_plans(self._store)
         await self._reschedule()
@@ -562,15 +575,12 @@ class EdgeRuntime:
         A refusal raises :class:`~edge.errors.OutreachRefusedError` (nothing was sent).
         """
         from edge.channels.phone import PhoneChannel
-        from edge.outreach.executor import execute_step
 
         with self.energy.measure("execute_step"):
             return await execute_step(self._store, step_id, sender or PhoneChannel())
 
     async def skip_step(self, step_id: str) -> InterventionStep:
         """The agent drops an open step: ``skipped``, never sent (a closed one: ``not_pending``)."""
-        from edge.outreach.executor import skip_step
-
         step = await skip_step(self._store, step_id)
         await self._reschedule()
         return step
@@ -578,8 +588,6 @@ class EdgeRuntime:
     async def snooze_step(self, step_id: str, minutes: int = 60) -> InterventionStep:
         """The agent puts an open step off by ``minutes`` from now; it fires (or comes back as
         a task) then, by the rules then."""
-        from edge.outreach.executor import snooze_step
-
         if minutes <= 0:
             raise ValueError(f"minutes={minutes}: snooze by at least one minute")
         step = await snooze_step(self._store, step_id, self._store.now_ms() + minutes * 60_000)
@@ -589,8 +597,6 @@ class EdgeRuntime:
     async def resolve_step(self, step_id: str, reached: bool) -> InterventionStep:
         """The agent settles a send whose outcome is ``unknown``: the lead got it (``sent``,
         recorded as outreach) or not (``failed``); any other step is ``not_pending``."""
-        from edge.outreach.executor import resolve_unknown
-
         return await resolve_unknown(self._store, step_id, reached)
 
     async def _reschedule(self) -> None:
@@ -601,8 +607,6 @@ class EdgeRuntime:
         self, lead_id: str, channel: Channel, text: str, message_id: str = ""
     ) -> Inbound:
         """The lead wrote: its plan pauses; an opt-out keyword revokes the channel's consent."""
-        from edge.outreach.executor import record_inbound
-
         return await record_inbound(self._store, lead_id, channel, text, message_id=message_id)
 
     # --- outreach through a channel the caller holds (the server's replicas) ---------------
@@ -612,28 +616,20 @@ class EdgeRuntime:
     async def begin_send(self, step_id: str) -> RuleInputs:
         """Check the outreach rules and move the step to ``sending`` (committed on return);
         a refusal raises :class:`~edge.errors.OutreachRefusedError`."""
-        from edge.outreach.executor import begin_send
-
         return await begin_send(self._store, step_id)
 
     async def finish_send(self, step: InterventionStep, delivery: Delivery) -> Execution:
         """Record what the channel did with a step :meth:`begin_send` moved to ``sending``."""
-        from edge.outreach.executor import finish_send
-
         return await finish_send(self._store, step, delivery)
 
     async def record_delivery(self, step_id: str, delivered: bool, detail: str) -> InterventionStep:
         """A provider's delivery callback for a step (see
         :func:`edge.outreach.executor.delivery_update`); returns the step as it is now."""
-        from edge.outreach.executor import delivery_update
-
         return await delivery_update(self._store, step_id, delivered, detail)
 
     async def find_lead(self, channel: Channel, address: str) -> Lead:
         """The lead whose ``channel`` address (phone, email) is ``address``; NotFoundError
         naming it otherwise."""
-        from edge.outreach.executor import find_lead
-
         return await find_lead(self._store, channel, address)
 
     async def start_scheduler(self) -> StepScheduler:
