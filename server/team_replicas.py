@@ -134,10 +134,14 @@ class TeamReplicas:
         served = await self.distribution.served(team, SERVED)
         return tuple((name, s[1] if s else None) for name, s in served.items())
 
-    async def align_models(self, team: str, runtime: EdgeRuntime) -> Stamp:
-        """Make the replica run the versions the team is served (install or drop to shipped);
-        called on the team's lane, so the install runs off the server's loop."""
-        stamp = await self._on_server(lambda: self.serving(team))
+    async def align_models(
+        self, team: str, runtime: EdgeRuntime, stamp: Stamp | None = None
+    ) -> Stamp:
+        """Make the replica run the versions the team is served (``stamp``, when the caller
+        has just read it; install or drop to shipped); called on the team's lane, so the
+        install runs off the server's loop."""
+        if stamp is None:
+            stamp = await self._on_server(lambda: self.serving(team))
         if self.distribution is not None and self._aligned.get(team) != stamp:
             await self._install(team, runtime, stamp)
             runtime.reload_models()
@@ -202,18 +206,19 @@ class TeamReplicas:
         return (await self._run(team, fn))[0]
 
     async def _run(
-        self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]
+        self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]], stamp: Stamp | None = None
     ) -> tuple[T, int | None]:
-        """``run``, and the log position its answer holds at (None: other changes came in)."""
+        """``run``, and the log position its answer holds at (None: other changes came in);
+        ``stamp``: the served versions, when the caller has just read them."""
         self._server_loop = self._server_loop or asyncio.get_running_loop()
         async with self._lock(team):
-            return await self.lanes.run(team, lambda: self._on_lane(team, fn))
+            return await self.lanes.run(team, lambda: self._on_lane(team, fn, stamp))
 
     async def _on_lane(
-        self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]
+        self, team: str, fn: Callable[[EdgeRuntime], Awaitable[T]], stamp: Stamp | None
     ) -> tuple[T, int | None]:
         runtime = await self._runtime(team)
-        await self.align_models(team, runtime)
+        await self.align_models(team, runtime, stamp)
         await self.catch_up(team, runtime)
         before = await runtime.sync_checkpoint()
         pushed = 0
@@ -234,7 +239,8 @@ class TeamReplicas:
         ``fn`` may write (e.g. a profile created on first use); the answer is cached at the
         position after its own writes.
         """
-        slot = (team, (key, await self.serving(team)))  # an answer is of its models too
+        stamp = await self.serving(team)
+        slot = (team, (key, stamp))  # an answer is of its models too
         position = await self.service.store.last_seq(team)
         cached = self._answers.get(slot)
         fresh = cached is not None and self._monotonic() - cached[1] < self.max_age_s
@@ -248,16 +254,21 @@ class TeamReplicas:
         else:
             self.misses += 1
             # A task of its own: a caller that goes away does not cancel the others' answer.
-            task = asyncio.ensure_future(self._fill(slot, team, fn))
+            task = asyncio.ensure_future(self._fill(slot, team, fn, stamp))
             flight = self._flights[slot] = (position, task)
             task.add_done_callback(lambda t: self._landed(slot, t))
         return await asyncio.shield(flight[1])
 
     async def _fill(
-        self, slot: tuple[str, Hashable], team: str, fn: Callable[[EdgeRuntime], Awaitable[T]]
+        self,
+        slot: tuple[str, Hashable],
+        team: str,
+        fn: Callable[[EdgeRuntime], Awaitable[T]],
+        stamp: Stamp,
     ) -> T:
         started = self._monotonic()
-        value, valid_at = await self._run(team, fn)
+        # The replica computes with the versions the cache slot names (read just now).
+        value, valid_at = await self._run(team, fn, stamp)
         if valid_at is not None:
             self._answers[slot] = (valid_at, started, value)
             self._answers.move_to_end(slot)
