@@ -292,14 +292,24 @@ class AdvancedService:
             return None
         return self.models.manifest(name)
 
+    async def _version_source(
+        self, distribution: ModelDistribution, name: str, version: str, team: str | None
+    ) -> tuple[ModelDistribution, ModelManifest | None]:
+        """Where ``version`` of ``name`` lives: its scope (the team's first), and the running
+        (shipped) model's manifest when that version is not published but runs here."""
+        scope = distribution if team is None else await distribution.holding(team, name, version)
+        running = await asyncio.to_thread(self._running_manifest, name, version)
+        if running is not None and await scope.has_version(name, version):
+            running = None
+        return scope, running
+
     async def model_manifest(
         self, distribution: ModelDistribution, name: str, version: str, team: str | None = None
     ) -> ModelManifest:
         """A published version's signed manifest (the team's scope first), or the running
         one's (signed here)."""
-        scope = distribution if team is None else await distribution.holding(team, name, version)
-        running = await asyncio.to_thread(self._running_manifest, name, version)
-        if running is not None and not await scope.has_version(name, version):
+        scope, running = await self._version_source(distribution, name, version, team)
+        if running is not None:
             return await distribution.sign(running)
         return await scope.manifest(name, version)
 
@@ -307,9 +317,8 @@ class AdvancedService:
         self, distribution: ModelDistribution, name: str, version: str, team: str | None = None
     ) -> bytes:
         """A published version's bytes (the team's scope first), or the shipped model's."""
-        scope = distribution if team is None else await distribution.holding(team, name, version)
-        running = await asyncio.to_thread(self._running_manifest, name, version)
-        if running is not None and not await scope.has_version(name, version):
+        scope, running = await self._version_source(distribution, name, version, team)
+        if running is not None:
             return (self.models.shipped_dir / f"{name}.tflite").read_bytes()
         return await scope.blob(name, version)
 
